@@ -1,0 +1,16 @@
+"""The fine-tuning vs RAG advisor: measure both on your own documents, then choose.
+
+    import advisor
+    report = advisor.advise("docs/", goal="knowledge", qa="qa.jsonl")
+    print(report.recommendation.choice, report.recommendation.reasons)
+
+Importing this package is cheap: torch, transformers and chromadb load only when a run needs them.
+"""
+
+from advisor.api import Advisor, ProgressEvent, advise
+from advisor.config import AdvisorConfig
+from advisor.errors import AdvisorError
+from advisor.verdict.report import Recommendation, Report
+
+__all__ = ["Advisor", "AdvisorConfig", "AdvisorError", "ProgressEvent", "Recommendation", "Report", "advise"]
+__version__ = "0.1.0"

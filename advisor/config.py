@@ -1,0 +1,106 @@
+"""AdvisorConfig: every setting of a run, checked on creation and round-tripped through JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from advisor.errors import ConfigError
+
+DEFAULT_BASE_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+GOALS = ("knowledge", "style")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _help(text: str, default: Any) -> Any:
+    if callable(default):
+        return field(default_factory=default, metadata={"help": text})
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass
+class AdvisorConfig:
+    corpus: str = _help("Folder of documents (.txt, .md, .rst, .html, .jsonl), read recursively.", "")
+    goal: str = _help("'knowledge': the model should know the facts in the corpus; "
+                      "'style': it should write the way the corpus does.", "knowledge")
+    qa: str | None = _help("JSONL file of {\"question\", \"answer\"[, \"source\"]} pairs; a seeded "
+                           "share is held out for evaluation and never trained on.", None)
+    out: str | None = _help("Run folder for the report, index, adapter and log "
+                            "(default: runs/<corpus name>-<time>).", None)
+    base_model: str = _help("Causal LM to adapt: a hub id or a local folder.", DEFAULT_BASE_MODEL)
+    embedding_model: str = _help("sentence-transformers model for retrieval: a hub id or a local folder.",
+                                 DEFAULT_EMBEDDING_MODEL)
+    budget_minutes: float = _help("Wall-clock cap for the LoRA fine-tune, in minutes.", 10.0)
+    device: str = _help("Where models run: auto, cpu, cuda or mps.", "auto")
+    seed: int = _help("Seed for the eval split, training and sampling.", 0)
+    offline_fallback: bool = _help("When the base model cannot be had, use a small local model "
+                                   "instead of stopping (its quality figures are then flagged).", False)
+    eval_fraction: float = _help("Share of the QA pairs (or, for style without QA, of the documents) "
+                                 "held out for evaluation.", 0.5)
+    max_eval: int = _help("At most this many held-out questions or documents are scored.", 100)
+    top_k: int = _help("Passages retrieved per question.", 3)
+    chunk_size: int | None = _help("Chunk length in embedding-model tokens (default: what the "
+                                   "embedding model reads at once, at most 256).", None)
+    chunk_overlap: int = _help("Tokens shared by neighbouring chunks.", 32)
+    chroma_url: str | None = _help("URL of a Chroma server (chroma run --path DIR); default: an "
+                                   "embedded store in the run folder.", None)
+    lora_rank: int = _help("LoRA rank r.", 8)
+    lora_alpha: int = _help("LoRA scaling alpha.", 16)
+    learning_rate: float = _help("LoRA learning rate.", 5e-4)
+    epochs: float = _help("Passes over the training data (the time budget may stop it sooner).", 3.0)
+    max_train_steps: int | None = _help("Stop training after this many optimizer steps.", None)
+    batch_size: int = _help("Training examples per step.", 4)
+    max_seq_len: int = _help("Longest training example, in base-model tokens.", 256)
+    max_new_tokens: int = _help("Most tokens generated per answer.", 32)
+    format_regex: str | None = _help("For style: a regular expression every answer should match "
+                                     "(scored as format_match).", None)
+    price_per_hour: float | None = _help("USD per hour of the hardware used (default: the dated "
+                                         "table in advisor/measure/cost.py).", None)
+
+    def __post_init__(self) -> None:
+        if self.goal not in GOALS:
+            raise ConfigError(f"goal must be one of {', '.join(GOALS)}, not {self.goal!r}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
+        if not self.corpus:
+            raise ConfigError("a corpus folder is required")
+        if not 0 < self.eval_fraction < 1:
+            raise ConfigError(f"eval_fraction must be between 0 and 1, not {self.eval_fraction}")
+        if self.budget_minutes <= 0:
+            raise ConfigError(f"budget_minutes must be positive, not {self.budget_minutes}")
+        for name in ("top_k", "max_eval", "lora_rank", "lora_alpha", "batch_size", "max_seq_len",
+                     "max_new_tokens"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.chunk_size is not None and self.chunk_size < 16:
+            raise ConfigError(f"chunk_size must be at least 16 tokens, not {self.chunk_size}")
+        if self.chunk_overlap < 0 or (self.chunk_size and self.chunk_overlap >= self.chunk_size):
+            raise ConfigError(f"chunk_overlap must be non-negative and below chunk_size, "
+                              f"not {self.chunk_overlap}")
+        if self.learning_rate <= 0 or self.epochs <= 0:
+            raise ConfigError("learning_rate and epochs must be positive")
+        if self.format_regex is not None:
+            import re
+
+            try:
+                re.compile(self.format_regex)
+            except re.error as exc:
+                raise ConfigError(f"format_regex {self.format_regex!r} is not a valid regular "
+                                  f"expression: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AdvisorConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def help_text(cls, name: str) -> str:
+        return next(f.metadata["help"] for f in dataclasses.fields(cls) if f.name == name)

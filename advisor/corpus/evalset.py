@@ -1,0 +1,107 @@
+"""The evaluation set: QA pairs from the user's file (or held-out documents), split by seed."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from advisor.corpus.loading import Document
+from advisor.errors import QAFileError
+
+
+@dataclass(frozen=True)
+class QAPair:
+    question: str
+    answer: str
+    source: str | None = None  # corpus-relative path of the document holding the answer
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def load_qa(path: str | Path) -> list[QAPair]:
+    """Parses a JSONL file of {"question", "answer"[, "source"]}; any bad line is an error."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise QAFileError(f"question/answer file {str(path)!r} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise QAFileError(f"{path}: not UTF-8 text", hint="save the file as UTF-8 JSONL") from None
+    pairs = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise QAFileError(f"{path}, line {number}: not valid JSON ({exc.msg})",
+                              hint='each line must be {"question": "...", "answer": "..."}') from None
+        if not isinstance(record, dict):
+            raise QAFileError(f"{path}, line {number}: expected a JSON object")
+        question, answer = record.get("question"), record.get("answer")
+        if not isinstance(question, str) or not question.strip():
+            raise QAFileError(f"{path}, line {number}: missing or empty \"question\"")
+        if isinstance(answer, (int, float)) and not isinstance(answer, bool):
+            answer = str(answer)
+        if not isinstance(answer, str) or not answer.strip():
+            raise QAFileError(f"{path}, line {number}: missing or empty \"answer\"")
+        source = record.get("source")
+        pairs.append(QAPair(question.strip(), answer.strip(),
+                            source if isinstance(source, str) and source else None))
+    if len(pairs) < 2:
+        raise QAFileError(f"{path}: {len(pairs)} question/answer pair(s); at least 2 are needed "
+                          "(one to train on, one to hold out)")
+    return pairs
+
+
+def split_pairs(pairs: list[QAPair], eval_fraction: float, seed: int,
+                max_eval: int) -> tuple[list[QAPair], list[QAPair]]:
+    """Returns (train, eval): a fixed, seeded split; at least one pair on each side."""
+    order = list(range(len(pairs)))
+    random.Random(seed).shuffle(order)
+    n_eval = min(max_eval, max(1, min(len(pairs) - 1, round(len(pairs) * eval_fraction))))
+    held = set(order[:n_eval])
+    return ([p for i, p in enumerate(pairs) if i not in held],
+            [p for i, p in enumerate(pairs) if i in held])
+
+
+def split_documents(documents: list[Document], eval_fraction: float, seed: int,
+                    max_eval: int) -> tuple[list[Document], list[Document]]:
+    """For style without a QA file: whole documents are held out and scored by perplexity."""
+    if len(documents) < 2:
+        return list(documents), []
+    order = list(range(len(documents)))
+    random.Random(seed).shuffle(order)
+    # Style needs most documents for training; hold out a fifth at most.
+    n_eval = min(max_eval, max(1, min(len(documents) - 1, round(len(documents) * min(eval_fraction, 0.2)))))
+    held = set(order[:n_eval])
+    return ([d for i, d in enumerate(documents) if i not in held],
+            [d for i, d in enumerate(documents) if i in held])
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_ANSWERABLE = re.compile(r"\b(\d[\d,.:]*\d|\d|[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*)\b")
+
+
+def make_cloze_probes(documents: list[Document], n: int, seed: int) -> list[QAPair]:
+    """Fill-in-the-blank questions from corpus sentences, for knowledge runs without a QA file.
+
+    The blank is the last number or capitalized name in a sentence (never its first word), so the
+    probe asks for a fact the document states.
+    """
+    candidates = []
+    for doc in documents:
+        for sentence in _SENTENCE.split(" ".join(doc.text.split())):
+            if not 6 <= len(sentence.split()) <= 40:
+                continue
+            matches = [m for m in _ANSWERABLE.finditer(sentence) if m.start() > 0]
+            if matches:
+                m = matches[-1]
+                question = f"Fill in the blank: {sentence[:m.start()]}___{sentence[m.end():]}"
+                candidates.append(QAPair(question, m.group(0), doc.source))
+    random.Random(seed).shuffle(candidates)
+    return candidates[:n]

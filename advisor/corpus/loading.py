@@ -1,0 +1,183 @@
+"""Loads a folder of documents; files that cannot be read are skipped and listed with a reason."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+from advisor.errors import CorpusError
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst"}
+HTML_SUFFIXES = {".html", ".htm"}
+JSONL_SUFFIXES = {".jsonl"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str  # unique: the relative path, plus "#line" for JSONL documents
+    source: str  # the file's path relative to the corpus folder
+    text: str
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    reason: str
+
+
+@dataclass
+class Corpus:
+    root: Path
+    documents: list[Document]
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+
+class _TextFromHTML(HTMLParser):
+    """Collects visible text; script and style contents are not document text."""
+
+    _HIDDEN = {"script", "style", "noscript", "template"}
+    _BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section",
+               "article", "title", "pre", "blockquote"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden_depth = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self._HIDDEN:
+            self._hidden_depth += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in self._HIDDEN and self._hidden_depth:
+            self._hidden_depth -= 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if not self._hidden_depth:
+            self.parts.append(data)
+
+    def text(self) -> str:
+        lines = (" ".join(line.split()) for line in "".join(self.parts).splitlines())
+        return "\n".join(line for line in lines if line)
+
+
+def html_to_text(html: str) -> str:
+    parser = _TextFromHTML()
+    parser.feed(html)
+    parser.close()
+    return parser.text()
+
+
+def _looks_binary(data: bytes) -> bool:
+    head = data[:8192]
+    if b"\x00" in head:
+        return True
+    # Control bytes other than tab, newline, carriage return and form feed are rare in text.
+    control = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    return control > max(4, len(head) // 100)
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """Returns (text, encoding); raises ValueError when the bytes are not text in any encoding."""
+    if _looks_binary(data):
+        raise ValueError("binary file (not text)")
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes  # only needed for the rare non-UTF-8 file
+
+    matches = list(from_bytes(data))
+    if not matches:
+        raise ValueError("not UTF-8, and no other text encoding fits")
+    best = matches[0]
+    # Single-byte encodings often tie; Windows-1252 is by far the most common of them, so it wins ties.
+    tied = [m for m in matches if m.chaos <= best.chaos and m.coherence >= best.coherence]
+    chosen = next((m for m in tied if m.encoding == "cp1252"), best)
+    return str(chosen), chosen.encoding
+
+
+def _documents_from_jsonl(text: str, source: str, encoding: str,
+                          skipped: list[SkippedFile]) -> list[Document]:
+    docs = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{source}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            skipped.append(SkippedFile(where, f"not valid JSON ({exc.msg})"))
+            continue
+        body = record.get("text") if isinstance(record, dict) else None
+        if not isinstance(body, str) or not body.strip():
+            skipped.append(SkippedFile(where, "no non-empty \"text\" field"))
+            continue
+        docs.append(Document(id=f"{source}#{number}", source=source, text=body.strip(),
+                             encoding=encoding))
+    return docs
+
+
+def _is_hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def load_corpus(folder: str | Path) -> Corpus:
+    """Reads every supported file under `folder`; raises CorpusError when nothing usable is found."""
+    root = Path(folder).expanduser()
+    if not root.exists():
+        raise CorpusError(f"corpus folder {str(root)!r} does not exist",
+                          hint="pass the folder that holds your documents")
+    if not root.is_dir():
+        raise CorpusError(f"corpus path {str(root)!r} is a file, not a folder",
+                          hint="pass the folder that holds your documents")
+
+    documents: list[Document] = []
+    skipped: list[SkippedFile] = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        relative = path.relative_to(root)
+        if _is_hidden(relative):
+            continue
+        source = relative.as_posix()
+        suffix = path.suffix.lower()
+        if suffix not in SUPPORTED_SUFFIXES:
+            skipped.append(SkippedFile(source, f"unsupported file type {suffix or '(none)'}"))
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            skipped.append(SkippedFile(source, f"unreadable ({exc.strerror or exc})"))
+            continue
+        if not data.strip():
+            skipped.append(SkippedFile(source, "empty file"))
+            continue
+        try:
+            text, encoding = decode_bytes(data)
+        except ValueError as exc:
+            skipped.append(SkippedFile(source, str(exc)))
+            continue
+        if suffix in JSONL_SUFFIXES:
+            documents.extend(_documents_from_jsonl(text, source, encoding, skipped))
+            continue
+        if suffix in HTML_SUFFIXES:
+            text = html_to_text(text)
+        text = text.strip()
+        if not text:
+            skipped.append(SkippedFile(source, "no text after markup was removed"))
+            continue
+        documents.append(Document(id=source, source=source, text=text, encoding=encoding))
+
+    if not documents:
+        reasons = f" ({len(skipped)} file(s) skipped, e.g. {skipped[0].path}: {skipped[0].reason})" \
+            if skipped else ""
+        raise CorpusError(f"no readable documents in {str(root)!r}{reasons}",
+                          hint="supported: .txt .md .rst .html .jsonl with a \"text\" field")
+    return Corpus(root=root, documents=documents, skipped=skipped)

@@ -1,0 +1,1 @@
+"""The measuring stages: quality metrics, likelihoods, timing, hardware and cost."""

@@ -1,0 +1,98 @@
+"""Runs one arm over the held-out set and keeps every per-item score, answer and timing."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+from advisor.measure.metrics import ExactMatch, FormatMatch, TokenF1, first_line
+
+
+@dataclass
+class ArmRun:
+    """Raw measurements of one arm; the report summarizes them."""
+
+    name: str
+    scores: dict[str, list[float]] = field(default_factory=dict)  # metric name -> per-item values
+    latencies: list[float] = field(default_factory=list)  # seconds per answer, end to end
+    parts: dict[str, list[float]] = field(default_factory=dict)  # e.g. embed, retrieve, generate
+    prompt_tokens: list[int] = field(default_factory=list)
+    new_tokens: list[int] = field(default_factory=list)
+    samples: list[dict] = field(default_factory=list)  # question, reference, answer (for the report)
+    one_off_seconds: float = 0.0  # indexing or training
+    notes: list[str] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+    def add(self, metric: str, value: float) -> None:
+        self.scores.setdefault(metric, []).append(value)
+
+    def add_part(self, part: str, seconds: float) -> None:
+        self.parts.setdefault(part, []).append(seconds)
+
+
+def qa_metrics(format_regex: str | None = None) -> list:
+    metrics = [ExactMatch(), TokenF1()]
+    if format_regex:
+        metrics.append(FormatMatch(format_regex))
+    return metrics
+
+
+def evaluate_qa_arm(name: str, pairs, answer, likelihood, metrics, *, on_item=None) -> ArmRun:
+    """`answer(question)` -> (Generation, prompt, timings, hits or None);
+    `likelihood(prompt, reference)` -> mean log-probability per answer token."""
+    run = ArmRun(name)
+    for index, pair in enumerate(pairs):
+        start = time.perf_counter()
+        generation, prompt, timings, hits = answer(pair.question)
+        run.latencies.append(time.perf_counter() - start)
+        for part, seconds in timings.items():
+            run.add_part(part, seconds)
+        text = first_line(generation.text)
+        for metric in metrics:
+            run.add(metric.name, metric.score(text, pair.answer))
+        loglik = likelihood(prompt, pair.answer)
+        if not math.isnan(loglik):
+            run.add("answer_logprob", loglik)
+        if hits is not None and pair.source:
+            sources = [h.source for h in hits]
+            rank = next((i + 1 for i, s in enumerate(sources) if s == pair.source), None)
+            run.add("retrieval_hit_rate", float(rank is not None))
+            run.add("retrieval_mrr", 1.0 / rank if rank else 0.0)
+        run.prompt_tokens.append(generation.prompt_tokens)
+        run.new_tokens.append(generation.new_tokens)
+        run.samples.append({"question": pair.question, "reference": pair.answer, "answer": text,
+                            **({"retrieved": [h.source for h in hits]} if hits is not None else {})})
+        if on_item:
+            on_item(index + 1, len(pairs))
+    return run
+
+
+def evaluate_style_arm(name: str, documents, context_for, nll, generate_from, *, opening_words: int = 24,
+                       on_item=None) -> ArmRun:
+    """Held-out documents: perplexity of each (after the arm's context) and a timed continuation.
+
+    `context_for(doc)` -> (context text, timings); `nll(text, context)` -> (sum NLL, tokens);
+    `generate_from(prompt)` -> Generation.
+    """
+    run = ArmRun(name)
+    totals = []
+    for index, doc in enumerate(documents):
+        start = time.perf_counter()
+        context, timings = context_for(doc)
+        opening = " ".join(doc.text.split()[:opening_words])
+        generation = generate_from((context + "\n" if context else "") + opening)
+        run.latencies.append(time.perf_counter() - start)
+        for part, seconds in {**timings, "generate": generation.seconds}.items():
+            run.add_part(part, seconds)
+        total, count = nll(doc.text, context)
+        if count:
+            totals.append((total, count))
+            run.add("doc_nll_per_token", total / count)
+        run.prompt_tokens.append(generation.prompt_tokens)
+        run.new_tokens.append(generation.new_tokens)
+        run.samples.append({"document": doc.source, "opening": opening, "continuation": generation.text[:200]})
+        if on_item:
+            on_item(index + 1, len(documents))
+    run.extra["nll_totals"] = totals
+    return run

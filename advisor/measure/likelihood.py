@@ -1,0 +1,46 @@
+"""Likelihood measures under a causal LM: answer log-likelihood and perplexity of texts."""
+
+from __future__ import annotations
+
+import math
+
+
+def _nll_of_continuation(model, tokenizer, prefix: str, continuation: str,
+                         max_length: int) -> tuple[float, int]:
+    """Sum of negative log-likelihood (nats) of `continuation` after `prefix`, and its token count."""
+    import torch  # heavy; only needed when a model is scored
+
+    prefix_ids = tokenizer(prefix)["input_ids"] if prefix else []
+    cont_ids = tokenizer(continuation, add_special_tokens=not prefix)["input_ids"]
+    if not cont_ids:
+        return 0.0, 0
+    ids = (prefix_ids + cont_ids)[-max_length:]
+    n_cont = min(len(cont_ids), len(ids) - 1)
+    if n_cont <= 0:
+        return 0.0, 0
+    device = next(model.parameters()).device
+    input_ids = torch.tensor([ids], device=device)
+    with torch.no_grad():
+        logits = model(input_ids=input_ids).logits[0, :-1].float()
+    targets = input_ids[0, 1:]
+    logprobs = torch.log_softmax(logits, dim=-1).gather(1, targets[:, None])[:, 0]
+    return float(-logprobs[-n_cont:].sum()), n_cont
+
+
+def answer_log_likelihood(model, tokenizer, prompt: str, answer: str, max_length: int = 2048) -> float:
+    """Mean log-probability per token of the reference answer given the prompt (higher is better)."""
+    nll, count = _nll_of_continuation(model, tokenizer, prompt, " " + answer, max_length)
+    return -nll / count if count else float("nan")
+
+
+def text_nll(model, tokenizer, text: str, context: str = "", max_length: int = 512) -> tuple[float, int]:
+    """(sum of NLL, token count) of `text`, optionally after `context`; long texts are truncated."""
+    return _nll_of_continuation(model, tokenizer, context, text, max_length)
+
+
+def perplexity(model, tokenizer, texts: list[str], max_length: int = 512) -> float:
+    total, count = 0.0, 0
+    for text in texts:
+        nll, n = text_nll(model, tokenizer, text, max_length=max_length)
+        total, count = total + nll, count + n
+    return math.exp(total / count) if count else float("nan")

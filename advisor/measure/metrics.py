@@ -1,0 +1,100 @@
+"""Answer-quality metrics (small objects with a name and one scoring method) and bootstrap intervals."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = str.maketrans({c: " " for c in string.punctuation})
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD-style normalization: lower case, no punctuation, no articles, single spaces."""
+    text = text.lower().translate(_PUNCT)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def first_line(text: str) -> str:
+    """Generated answers often run on; the answer is the first non-empty line."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+@dataclass(frozen=True)
+class ExactMatch:
+    name: str = "exact_match"
+    higher_is_better: bool = True
+
+    def score(self, prediction: str, reference: str) -> float:
+        return float(normalize_answer(prediction) == normalize_answer(reference))
+
+
+@dataclass(frozen=True)
+class TokenF1:
+    name: str = "token_f1"
+    higher_is_better: bool = True
+
+    def score(self, prediction: str, reference: str) -> float:
+        pred, ref = normalize_answer(prediction).split(), normalize_answer(reference).split()
+        if not pred or not ref:
+            return float(pred == ref)
+        common = sum((Counter(pred) & Counter(ref)).values())
+        if common == 0:
+            return 0.0
+        precision, recall = common / len(pred), common / len(ref)
+        return 2 * precision * recall / (precision + recall)
+
+
+@dataclass(frozen=True)
+class FormatMatch:
+    pattern: str
+    name: str = "format_match"
+    higher_is_better: bool = True
+
+    def score(self, prediction: str, reference: str = "") -> float:
+        return float(re.fullmatch(self.pattern, prediction.strip()) is not None)
+
+
+def bootstrap_ci(values, *, seed: int = 0, resamples: int = 1000,
+                 statistic=np.mean) -> tuple[float, float]:
+    """95% percentile bootstrap interval of `statistic` over items."""
+    data = np.asarray(values, dtype=float)
+    if len(data) == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(data), size=(resamples, len(data)))
+    stats = np.array([statistic(data[row]) for row in picks]) if statistic is not np.mean \
+        else data[picks].mean(axis=1)
+    low, high = np.percentile(stats, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def summarize(values, *, seed: int = 0) -> dict:
+    """{"value", "n", "ci95"} for per-item scores."""
+    values = list(values)
+    low, high = bootstrap_ci(values, seed=seed)
+    return {"value": float(np.mean(values)) if values else float("nan"), "n": len(values),
+            "ci95": [low, high]}
+
+
+def paired_difference(a, b, *, seed: int = 0) -> dict:
+    """Mean of a - b over the same items, with a paired bootstrap interval."""
+    diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    return summarize(diff, seed=seed)
+
+
+def perplexity_summary(totals: list[tuple[float, int]], *, seed: int = 0, resamples: int = 1000) -> dict:
+    """Corpus perplexity exp(sum NLL / sum tokens) over documents, with a bootstrap interval."""
+    if not totals:
+        return {"value": float("nan"), "n": 0, "ci95": [float("nan"), float("nan")]}
+    nll = np.array([t for t, _ in totals], dtype=float)
+    count = np.array([c for _, c in totals], dtype=float)
+    picks = np.random.default_rng(seed).integers(0, len(nll), size=(resamples, len(nll)))
+    stats = np.exp(nll[picks].sum(axis=1) / count[picks].sum(axis=1))
+    low, high = np.percentile(stats, [2.5, 97.5])
+    return {"value": float(np.exp(nll.sum() / count.sum())), "n": len(totals),
+            "ci95": [float(low), float(high)]}

@@ -1,0 +1,1 @@
+"""The verdict stages: the decision, the report model, and its renderers."""

@@ -1,0 +1,113 @@
+"""Renders a Report as Markdown; nothing here computes a figure, it only shows the report's."""
+
+from __future__ import annotations
+
+import math
+
+from advisor.verdict.report import Report
+
+ARM_ORDER = ("base", "rag", "finetune")
+METRIC_LABELS = {
+    "exact_match": "Exact match",
+    "token_f1": "Token F1",
+    "format_match": "Format match",
+    "answer_logprob": "Answer log-prob / token",
+    "retrieval_hit_rate": "Retrieval hit rate",
+    "retrieval_mrr": "Retrieval MRR",
+    "perplexity": "Held-out perplexity (lower is better)",
+}
+CHOICE_TEXT = {"rag": "Use RAG", "finetune": "Fine-tune (LoRA)", "both": "Use both",
+               "neither": "Neither yet"}
+
+
+def _num(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def _quality_cell(entry: dict | None) -> str:
+    if not entry:
+        return "–"
+    low, high = entry.get("ci95") or [None, None]
+    cell = f"{_num(entry['value'])} [{_num(low)}, {_num(high)}] (n={entry['n']})"
+    if entry.get("warning"):
+        cell += f" ⚠ {entry['warning']}"
+    return cell
+
+
+def render_markdown(report: Report) -> str:
+    arms = [name for name in ARM_ORDER if name in report.arms]
+    rec = report.recommendation
+    cfg = report.config
+    lines = [f"# Fine-tuning vs RAG: {CHOICE_TEXT[rec.choice]}", "",
+             f"Goal: **{cfg.get('goal')}** · corpus `{cfg.get('corpus')}` · base model "
+             f"`{cfg.get('base_model')}` · {report.created}", "",
+             f"**Recommendation: {rec.choice}** (confidence: {rec.confidence})", ""]
+    lines += [f"- {reason}" for reason in rec.reasons]
+    if report.warnings:
+        lines += ["", "## Warnings", ""] + [f"- ⚠ {w}" for w in report.warnings]
+
+    metrics = sorted({m for a in arms for m in report.arms[a].quality},
+                     key=lambda m: list(METRIC_LABELS).index(m) if m in METRIC_LABELS else 99)
+    header = "| | " + " | ".join(arms) + " |"
+    rule = "|---" * (len(arms) + 1) + "|"
+    lines += ["", "## Quality (value [95% bootstrap interval] (n))", "", header, rule]
+    for metric in metrics:
+        lines.append(f"| {METRIC_LABELS.get(metric, metric)} | "
+                     + " | ".join(_quality_cell(report.arms[a].quality.get(metric)) for a in arms) + " |")
+    if report.comparisons:
+        lines += ["", "Improvements (positive = better), paired over the same items:", ""]
+        for key, comp in report.comparisons.items():
+            low, high = comp["ci95"]
+            lines.append(f"- {key.replace('_vs_', ' vs ')}: {_num(comp['improvement'])} "
+                         f"[{_num(low)}, {_num(high)}] on {comp['metric']} (n={comp['n']})")
+
+    lines += ["", "## Latency and cost", "", header, rule]
+    lines.append("| p50 latency (ms) | " + " | ".join(_num(report.arms[a].latency_ms.get("p50"), 1) for a in arms) + " |")
+    lines.append("| p95 latency (ms) | " + " | ".join(_num(report.arms[a].latency_ms.get("p95"), 1) for a in arms) + " |")
+    lines.append("| One-off cost (USD) | " + " | ".join(_num(report.arms[a].cost_usd.get("one_off"), 5) for a in arms) + " |")
+    lines.append("| Per 1,000 queries (USD) | " + " | ".join(_num(report.arms[a].cost_usd.get("per_1k_queries"), 5) for a in arms) + " |")
+    pricing = report.evaluation.get("pricing", {})
+    if pricing:
+        lines += ["", f"Priced at ${pricing.get('usd_per_hour')}/hour for `{pricing.get('device')}` "
+                      f"({pricing.get('source')}). Costs are measured compute time times that price."]
+
+    notes = [(a, n) for a in arms for n in report.arms[a].notes]
+    if notes:
+        lines += ["", "## Notes per arm", ""] + [f"- **{a}**: {n}" for a, n in notes]
+
+    corpus = report.corpus
+    lines += ["", "## Corpus", "", f"- Documents: {corpus.get('documents')}"]
+    for key in ("words", "tokens", "exact_duplicates"):
+        if key in corpus:
+            lines.append(f"- {key.replace('_', ' ').capitalize()}: {corpus[key]}")
+    skipped = corpus.get("skipped", [])
+    lines.append(f"- Skipped files: {len(skipped)}")
+    lines += [f"  - `{s['path']}`: {s['reason']}" for s in skipped]
+
+    lines += ["", "## Models and hardware", ""]
+    for role, info in report.models.items():
+        if isinstance(info, dict) and "name" in info:
+            lines.append(f"- {role}: `{info['name']}` ({info.get('origin', '')})"
+                         + (f" — {info['note']}" if info.get("note") else ""))
+    check = report.models.get("base_check")
+    if check:
+        lines.append(f"- Base model check: perplexity {_num(check['perplexity'], 1)} on the corpus against "
+                     f"{_num(check['uniform_perplexity'], 0)} for uniform guessing: {check['verdict']}")
+    hw = report.hardware
+    if hw:
+        lines.append("- Hardware: " + ", ".join(f"{k} {v}" for k, v in hw.items()))
+
+    samples = [(a, s) for a in arms for s in report.arms[a].details.get("samples", [])[:3]]
+    if samples:
+        lines += ["", "## Sample answers", "", "| arm | question | reference | answer |", "|---|---|---|---|"]
+        for arm, s in samples:
+            if "question" in s:
+                cells = [s["question"], s["reference"], s["answer"]]
+            else:
+                cells = [s.get("opening", ""), s.get("document", ""), s.get("continuation", "")]
+            lines.append(f"| {arm} | " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ")[:120]
+                                                    for c in cells) + " |")
+    lines += ["", f"Run folder: `{report.run_dir}` · the full figures are in report.json.", ""]
+    return "\n".join(lines)

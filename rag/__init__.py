@@ -1,0 +1,1 @@
+"""Retrieval-augmented generation: split, embed, store in Chroma, retrieve, and answer with context."""

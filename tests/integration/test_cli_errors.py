@@ -1,0 +1,55 @@
+"""A user's mistake is one clear line on stderr and exit code 2, never a traceback."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "advisor", "run", *map(str, args), "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+
+
+def _assert_one_line_error(result, *fragments):
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_bad_corpus_path(tmp_path):
+    _assert_one_line_error(_run(tmp_path / "missing"), "Corpus problem", "does not exist")
+
+
+def test_corpus_of_only_binary_files(tmp_path):
+    for name in ("a.txt", "b.md", "c.html"):
+        (tmp_path / name).write_bytes(bytes(range(256)) * 8)
+    _assert_one_line_error(_run(tmp_path), "no readable documents", "binary")
+
+
+def test_malformed_qa_file(tmp_path, tiny_corpus):
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps({"question": "Q?", "answer": "A"}) + "\n{oops\n", encoding="utf-8")
+    _assert_one_line_error(_run(tiny_corpus[0], "--qa", qa), "line 2", "not valid JSON")
+
+
+@pytest.mark.integration
+def test_unavailable_base_model_without_fallback(tiny_corpus, tmp_path):
+    result = _run(tiny_corpus[0], "--out", tmp_path / "run")
+    _assert_one_line_error(result, "Model not available", "SmolLM2-135M-Instruct", "--base-model PATH")
+
+
+def test_bad_option_value(tiny_corpus):
+    _assert_one_line_error(_run(tiny_corpus[0], "--eval-fraction", "2"), "eval_fraction")
+
+
+def test_help_explains_every_option():
+    result = subprocess.run([sys.executable, "-m", "advisor", "run", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for option in ("--goal", "--qa", "--out", "--base-model", "--embedding-model", "--budget-minutes",
+                   "--device", "--seed", "--chroma-url", "--offline-fallback"):
+        assert option in result.stdout

@@ -1,0 +1,61 @@
+"""The whole pipeline, through the Python API and the CLI, on a tiny corpus and a tiny local model."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import advisor
+from advisor.api import RANDOM_WEIGHTS
+
+pytestmark = pytest.mark.integration
+
+FAST = {"max_train_steps": 3, "device": "cpu", "max_new_tokens": 8}
+
+
+def test_advise_knowledge_with_qa(tiny_corpus, tiny_model_dir, tmp_path):
+    corpus, qa = tiny_corpus
+    events = []
+    report = advisor.advise(corpus, goal="knowledge", qa=qa, base_model=str(tiny_model_dir),
+                            out=str(tmp_path / "run"), on_progress=events.append, **FAST)
+    assert report.recommendation.choice in ("rag", "finetune", "both", "neither")
+    assert report.recommendation.reasons
+    assert set(report.arms) == {"base", "rag", "finetune"}
+    for name, arm in report.arms.items():
+        assert arm.quality["token_f1"]["n"] == 8 and arm.quality["exact_match"]["n"] == 8
+        assert arm.quality["token_f1"]["warning"] == RANDOM_WEIGHTS  # the tiny model has random weights
+        assert arm.latency_ms["p50"] > 0 and arm.latency_ms["p95"] >= arm.latency_ms["p50"]
+        assert set(arm.cost_usd) == {"one_off", "per_1k_queries"}
+    assert report.arms["rag"].quality["retrieval_hit_rate"]["value"] > 0.5  # real MiniLM embeddings
+    assert "warning" not in report.arms["rag"].quality["retrieval_hit_rate"]
+    assert report.arms["rag"].cost_usd["one_off"] > 0 and report.arms["finetune"].cost_usd["one_off"] > 0
+    assert report.arms["base"].cost_usd["one_off"] == 0
+
+    run = tmp_path / "run"
+    on_disk = json.loads((run / "report.json").read_text())
+    assert on_disk == json.loads(json.dumps(report.to_dict(), default=str).replace("NaN", "null"))
+    assert RANDOM_WEIGHTS in (run / "report.md").read_text()
+    assert (run / "adapter" / "adapter_model.safetensors").is_file()
+    assert (run / "index").is_dir() and (run / "advisor.log").is_file()
+    held_out = {p["question"] for p in json.loads((run / "eval_set.json").read_text())["pairs"]}
+    assert len(held_out) == 8
+    assert [e.stage for e in events if e.completed == 0][:3] == ["load", "models", "profile"]
+    assert events[-1].stage == "report"
+
+
+def test_cli_style_with_offline_fallback(tiny_corpus, tmp_path):
+    corpus, _ = tiny_corpus
+    out = tmp_path / "style"
+    result = subprocess.run(
+        [sys.executable, "-m", "advisor", "run", str(corpus), "--goal", "style", "--out", str(out),
+         "--offline-fallback", "--max-train-steps", "2", "--device", "cpu", "--max-new-tokens", "8",
+         "--quiet"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "Recommendation:" in result.stdout and f"{out}/report.md" in result.stdout
+    assert "RANDOM WEIGHTS" in result.stdout  # the stand-in model is announced loudly
+    data = json.loads((out / "report.json").read_text())
+    assert data["evaluation"]["kind"] == "documents"
+    for arm in data["arms"].values():
+        assert arm["quality"]["perplexity"]["n"] >= 1 and arm["quality"]["perplexity"]["value"] > 1
+    assert data["models"]["base"]["origin"] == "built locally"

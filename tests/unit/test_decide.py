@@ -1,0 +1,55 @@
+"""The recommendation rules: intervals first, the goal's prior when they cannot tell."""
+
+from advisor.verdict.decide import compare_arms, decide, primary_metric
+from advisor.verdict.report import ArmReport
+
+TRAINED = {"trained": True, "perplexity": 20.0, "uniform_perplexity": 49152.0}
+
+
+def _arms():
+    arm = ArmReport(quality={}, latency_ms={"p50": 100.0, "p95": 150.0},
+                    cost_usd={"one_off": 0.01, "per_1k_queries": 0.003})
+    return {"base": arm, "rag": arm, "finetune": arm}
+
+
+def _decide(base, rag, ft, goal="knowledge", check=TRAINED):
+    metric = primary_metric(goal, True, None)
+    comparisons = compare_arms({"base": base, "rag": rag, "finetune": ft}, metric, seed=0)
+    return decide(goal, metric, comparisons, _arms(), check, len(base)), comparisons
+
+
+def test_a_clear_rag_lift_recommends_rag_with_numbers():
+    rec, comparisons = _decide([0.0] * 40, [1.0] * 30 + [0.0] * 10, [0.0] * 40)
+    assert rec.choice == "rag" and rec.confidence == "high"
+    assert comparisons["rag_vs_base"]["improvement"] == 0.75
+    assert any("+0.750" in reason for reason in rec.reasons)
+
+
+def test_no_measurable_lift_is_neither():
+    rec, _ = _decide([0.0, 1.0] * 20, [1.0, 0.0] * 20, [0.0, 1.0] * 20)
+    assert rec.choice == "neither" and rec.confidence == "low"
+
+
+def test_both_helping_and_indistinguishable_falls_back_to_the_goal():
+    lift = [1.0] * 30 + [0.0] * 10
+    assert _decide([0.0] * 40, lift, lift, goal="knowledge")[0].choice == "rag"
+    assert _decide([0.0] * 40, lift, lift, goal="style")[0].choice == "finetune"
+
+
+def test_small_eval_sets_get_low_confidence():
+    rec, _ = _decide([0.0] * 10, [1.0] * 10, [0.0] * 10)
+    assert rec.choice == "rag" and rec.confidence == "low"
+    assert any("Only 10 held-out items" in reason for reason in rec.reasons)
+
+
+def test_random_weights_say_the_figures_are_meaningless():
+    check = {"trained": False, "perplexity": 480.0, "uniform_perplexity": 470.0}
+    rec, _ = _decide([0.0] * 40, [0.0] * 40, [1.0] * 40, check=check)
+    assert rec.choice == "rag" and rec.confidence == "low"
+    assert "meaningless" in rec.reasons[0]
+
+
+def test_lower_loss_counts_as_improvement_for_style_documents():
+    metric = primary_metric("style", False, None)
+    comparisons = compare_arms({"base": [3.0] * 30, "rag": [3.0] * 30, "finetune": [2.0] * 30}, metric, 0)
+    assert comparisons["finetune_vs_base"]["improvement"] == 1.0

@@ -1,0 +1,82 @@
+"""Corpus loading: formats, skipped files with reasons, and clear errors."""
+
+import json
+import random
+
+import pytest
+
+from advisor.corpus.loading import html_to_text, load_corpus
+from advisor.errors import CorpusError
+
+
+def test_reads_every_supported_format_recursively(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "one.txt").write_text("plain text document", encoding="utf-8")
+    (tmp_path / "a" / "two.md").write_text("# Title\n\nmarkdown body", encoding="utf-8")
+    (tmp_path / "a" / "b" / "three.rst").write_text("Title\n=====\n\nrst body", encoding="utf-8")
+    (tmp_path / "page.html").write_text(
+        "<html><head><title>T</title><script>var hidden = 1;</script></head>"
+        "<body><h1>Head</h1><p>Visible &amp; kept</p></body></html>", encoding="utf-8")
+    (tmp_path / "many.jsonl").write_text(
+        json.dumps({"text": "first"}) + "\n\n" + json.dumps({"text": "second", "title": "x"}) + "\n",
+        encoding="utf-8")
+    corpus = load_corpus(tmp_path)
+    by_id = {d.id: d.text for d in corpus.documents}
+    assert set(by_id) == {"one.txt", "a/two.md", "a/b/three.rst", "page.html", "many.jsonl#1", "many.jsonl#3"}
+    assert "Visible & kept" in by_id["page.html"] and "hidden" not in by_id["page.html"]
+    assert by_id["many.jsonl#3"] == "second"
+    assert corpus.skipped == []
+
+
+def test_bad_files_are_skipped_with_reasons(tmp_path):
+    (tmp_path / "good.txt").write_text("a good document", encoding="utf-8")
+    (tmp_path / "scan.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + random.Random(0).randbytes(2000))
+    (tmp_path / "empty.md").write_bytes(b"")
+    (tmp_path / "blank.md").write_text("   \n\n", encoding="utf-8")
+    (tmp_path / "sheet.xlsx").write_bytes(b"PK\x03\x04")
+    (tmp_path / "broken.jsonl").write_text('{"text": "ok line"}\nnot json\n{"title": "no text"}\n',
+                                           encoding="utf-8")
+    (tmp_path / ".hidden.txt").write_text("ignored silently", encoding="utf-8")
+    (tmp_path / "script_only.html").write_text("<script>x()</script>", encoding="utf-8")
+    corpus = load_corpus(tmp_path)
+    reasons = {s.path: s.reason for s in corpus.skipped}
+    assert reasons["scan.txt"].startswith("binary")
+    assert reasons["empty.md"] == "empty file" and reasons["blank.md"] == "empty file"
+    assert "unsupported file type .xlsx" == reasons["sheet.xlsx"]
+    assert "not valid JSON" in reasons["broken.jsonl:2"]
+    assert "text" in reasons["broken.jsonl:3"]
+    assert "no text" in reasons["script_only.html"]
+    assert ".hidden.txt" not in reasons
+    assert sorted(d.id for d in corpus.documents) == ["broken.jsonl#1", "good.txt"]
+
+
+def test_non_utf8_text_is_decoded(tmp_path):
+    letter = ("Dear Señor Müller, the harbour café reopens on Tuesday. “Welcome back,” said the "
+              "harbour master, who thanks every sailor for their patience during the long winter repairs.")
+    (tmp_path / "letter.txt").write_bytes(letter.encode("cp1252"))
+    with pytest.raises(UnicodeDecodeError):
+        (tmp_path / "letter.txt").read_bytes().decode("utf-8")
+    doc = load_corpus(tmp_path).documents[0]
+    assert "Señor Müller" in doc.text and doc.encoding != "utf-8"
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(CorpusError, match="does not exist"):
+        load_corpus(tmp_path / "nowhere")
+
+
+def test_file_instead_of_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "f.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(CorpusError, match="is a file, not a folder"):
+        load_corpus(tmp_path / "f.txt")
+
+
+def test_only_binary_files_is_a_clear_error(tmp_path):
+    for name in ("a.txt", "b.md"):
+        (tmp_path / name).write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(CorpusError, match="no readable documents.*2 file\\(s\\) skipped"):
+        load_corpus(tmp_path)
+
+
+def test_html_block_elements_become_lines():
+    assert html_to_text("<ul><li>one</li><li>two</li></ul>") == "one\ntwo"

@@ -1,0 +1,63 @@
+"""Answer metrics, bootstrap intervals and latency summaries."""
+
+import math
+
+import pytest
+
+from advisor.measure.metrics import (ExactMatch, FormatMatch, TokenF1, bootstrap_ci, first_line,
+                                     normalize_answer, paired_difference, perplexity_summary, summarize)
+from advisor.measure.timing import latency_summary
+
+
+def test_normalize_answer():
+    assert normalize_answer("  The Orlen-Bay,  lighthouse! ") == "orlen bay lighthouse"
+
+
+def test_exact_match_ignores_case_punctuation_and_articles():
+    assert ExactMatch().score("the Mara Velt.", "Mara Velt") == 1.0
+    assert ExactMatch().score("Mara", "Mara Velt") == 0.0
+
+
+def test_token_f1_partial_overlap():
+    assert TokenF1().score("Mara Velt", "Mara Velt") == 1.0
+    assert TokenF1().score("Mara", "Mara Velt") == pytest.approx(2 * 1.0 * 0.5 / 1.5)
+    assert TokenF1().score("Dovan Rusk", "Mara Velt") == 0.0
+    assert TokenF1().score("", "Mara") == 0.0
+
+
+def test_format_match_is_a_full_match():
+    metric = FormatMatch(r"~~ verily , .+ ~~")
+    assert metric.score("~~ verily , Quorveth ~~ ") == 1.0
+    assert metric.score("verily , Quorveth") == 0.0
+
+
+def test_first_line_takes_the_answer_line():
+    assert first_line("\n  1894 \nQuestion: next") == "1894"
+
+
+def test_bootstrap_interval_brackets_the_mean():
+    values = [0, 1] * 25
+    low, high = bootstrap_ci(values, seed=0)
+    assert low < 0.5 < high and 0.3 < low and high < 0.7
+    assert bootstrap_ci([1.0] * 5) == (1.0, 1.0)
+    summary = summarize(values)
+    assert summary["value"] == 0.5 and summary["n"] == 50
+
+
+def test_paired_difference_detects_a_consistent_lift():
+    base = [0.0] * 30
+    better = [1.0] * 20 + [0.0] * 10
+    diff = paired_difference(better, base)
+    assert diff["value"] == pytest.approx(2 / 3) and diff["ci95"][0] > 0
+
+
+def test_perplexity_summary_pools_tokens():
+    totals = [(math.log(10) * 4, 4), (math.log(10) * 6, 6)]
+    summary = perplexity_summary(totals)
+    assert summary["value"] == pytest.approx(10.0) and summary["n"] == 2
+    assert summary["ci95"][0] == pytest.approx(10.0)
+
+
+def test_latency_summary_percentiles_in_ms():
+    summary = latency_summary([0.1] * 19 + [1.0])
+    assert summary["p50"] == pytest.approx(100.0) and summary["p95"] > 100.0 and summary["n"] == 20

@@ -1,0 +1,58 @@
+"""The report's JSON shape, its Markdown rendering, and atomic writing."""
+
+import json
+import math
+
+from advisor.verdict.render import render_markdown
+from advisor.verdict.report import ArmReport, Recommendation, Report, write_report
+
+RANDOM = "random weights: quality figures are meaningless"
+
+
+def _report(run_dir, warning=None):
+    quality = {"token_f1": {"value": 0.5, "n": 10, "ci95": [0.2, 0.8]},
+               "exact_match": {"value": float("nan"), "n": 0, "ci95": [float("nan"), float("nan")]}}
+    if warning:
+        for entry in quality.values():
+            entry["warning"] = warning
+    arm = ArmReport(quality=quality, latency_ms={"p50": 12.0, "p95": 30.0},
+                    cost_usd={"one_off": 0.01, "per_1k_queries": 0.002}, notes=["a note"])
+    return Report(config={"goal": "knowledge", "corpus": "docs", "base_model": "m"},
+                  corpus={"documents": 3, "skipped": [{"path": "x.bin", "reason": "binary file (not text)"}]},
+                  arms={"base": arm, "rag": arm, "finetune": arm},
+                  recommendation=Recommendation("rag", "low", ["RAG against the base model: +0.300."]),
+                  run_dir=str(run_dir), created="2026-11-23T00:00:00+00:00")
+
+
+def test_json_has_the_promised_shape(tmp_path):
+    write_report(_report(tmp_path), tmp_path)
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["schema_version"] == 1
+    assert {"config", "corpus", "arms", "recommendation"} <= set(data)
+    assert data["corpus"]["skipped"] == [{"path": "x.bin", "reason": "binary file (not text)"}]
+    assert set(data["arms"]) == {"base", "rag", "finetune"}
+    for arm in data["arms"].values():
+        assert set(arm) >= {"quality", "latency_ms", "cost_usd", "notes"}
+        assert {"value", "n"} <= set(arm["quality"]["token_f1"])
+        assert set(arm["latency_ms"]) >= {"p50", "p95"} and set(arm["cost_usd"]) == {"one_off", "per_1k_queries"}
+    assert data["arms"]["rag"]["quality"]["exact_match"]["value"] is None  # NaN is not JSON
+    assert data["recommendation"] == {"choice": "rag", "confidence": "low",
+                                      "reasons": ["RAG against the base model: +0.300."]}
+
+
+def test_round_trip_and_no_temp_files_left(tmp_path):
+    report = _report(tmp_path)
+    write_report(report, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "report.md"]
+    loaded = Report.load(tmp_path / "report.json")
+    assert loaded.recommendation == report.recommendation
+    assert loaded.arms["rag"].quality["token_f1"] == report.arms["rag"].quality["token_f1"]
+    assert math.isnan(report.arms["rag"].quality["exact_match"]["value"])
+
+
+def test_markdown_flags_every_figure_from_random_weights(tmp_path):
+    text = render_markdown(_report(tmp_path, warning=RANDOM))
+    quality_rows = [line for line in text.splitlines() if line.startswith("| Token F1") or line.startswith("| Exact")]
+    assert quality_rows and all(line.count(RANDOM) == 3 for line in quality_rows)
+    assert "**Recommendation: rag** (confidence: low)" in text
+    assert "`x.bin`: binary file (not text)" in text
