@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -153,10 +154,16 @@ class Advisor:
             "documents": [d.source for d in eval_docs], "train_pairs": len(train_pairs)})
         n_eval = len(eval_pairs) if eval_kind != "documents" else len(eval_docs)
 
-        arms: dict[str, ArmRun] = {}
+        from advisor.cache import StageCache, documents_fingerprint, fingerprint, model_fingerprint
         from advisor.measure.likelihood import answer_log_likelihood, text_nll
         from rag.generation import generate
         from rag.prompting import build_prompt
+
+        cache = StageCache(self.run_dir)
+        base_key = fingerprint(model_fingerprint(base_ref.path), device, cfg.seed, cfg.max_new_tokens,
+                               cfg.format_regex, eval_kind, [p.to_dict() for p in eval_pairs],
+                               documents_fingerprint(eval_docs))
+        arms: dict[str, ArmRun] = {}
 
         def closed_book(question):
             prompt = build_prompt(tokenizer, question)
@@ -172,33 +179,35 @@ class Advisor:
             return generate(model, tokenizer, prompt, cfg.max_new_tokens)
 
         metrics = qa_metrics(cfg.format_regex)
-        item_progress = lambda stage: (lambda done, total: self._progress(stage, done, total))  # noqa: E731
+
+        def evaluate(name: str, key: str, answer, context_for) -> ArmRun:
+            """Scores one arm, or reuses its scores from an earlier run with the same inputs."""
+            cached = cache.get(f"arm-{name}", key)
+            if cached is not None:
+                self._progress(name, n_eval, n_eval, "reused from an earlier run")
+                return ArmRun(**cached)
+            self._progress(name, 0, n_eval)
+            on_item = lambda done, total: self._progress(name, done, total)  # noqa: E731
+            if eval_kind == "documents":
+                run = evaluate_style_arm(name, eval_docs, context_for, nll, generate_from, on_item=on_item)
+            else:
+                run = evaluate_qa_arm(name, eval_pairs, answer, likelihood, metrics, on_item=on_item)
+            cache.put(f"arm-{name}", key, dataclasses.asdict(run))
+            return run
 
         # Base arm: the reference every lift is measured against.
-        self._progress("base", 0, n_eval)
-        if eval_kind == "documents":
-            arms["base"] = evaluate_style_arm("base", eval_docs, lambda d: ("", {}), nll, generate_from,
-                                              on_item=item_progress("base"))
-        else:
-            arms["base"] = evaluate_qa_arm("base", eval_pairs, closed_book, likelihood, metrics,
-                                           on_item=item_progress("base"))
+        arms["base"] = evaluate("base", base_key, closed_book, lambda d: ("", {}))
+        arms["base"].notes.append("reference arm: the base model alone, answering closed-book")
 
         # RAG arm.
-        self._progress("index", 0, 1)
-        from rag.retrieval import RagAnswerer, build_index
+        from rag.retrieval import RagAnswerer
         from rag.splitting import chunk_size_for
-        from rag.store import StoreUnavailable, open_client
 
-        try:
-            client = open_client(path=str(self.run_dir / "index"), url=cfg.chroma_url)
-        except StoreUnavailable as exc:
-            raise VectorStoreError(str(exc), hint="start it with: chroma run --path DIR, or drop --chroma-url") from None
         chunk_size = chunk_size_for(embedder, cfg.chunk_size)
-        collection, chunks, index_stats = build_index(
-            train_docs, embedder, client, chunk_size=chunk_size,
-            chunk_overlap=min(cfg.chunk_overlap, chunk_size // 2),
-            collection_name=f"advisor-{self.run_dir.name}"[:60].strip("-_.") or "advisor-corpus")
-        self._progress("index", 1, 1, f"{index_stats.chunks} chunks")
+        overlap = min(cfg.chunk_overlap, chunk_size // 2)
+        index_key = fingerprint(model_fingerprint(embed_ref.path), chunk_size, overlap, cfg.chroma_url,
+                                documents_fingerprint(train_docs))
+        collection, index_stats = self._index(cache, index_key, train_docs, embedder, chunk_size, overlap)
         answerer = RagAnswerer(model, tokenizer, embedder, collection, cfg.top_k, cfg.max_new_tokens)
 
         def with_retrieval(question):
@@ -206,67 +215,46 @@ class Advisor:
             return result.generation, result.prompt, result.timings, result.hits
 
         def retrieved_context(doc):
-            opening = " ".join(doc.text.split()[:24])
-            hits, timings = answerer.retrieve(opening)
+            hits, timings = answerer.retrieve(" ".join(doc.text.split()[:24]))
             return "\n".join(h.text for h in hits), timings
 
-        self._progress("rag", 0, n_eval)
-        if eval_kind == "documents":
-            arms["rag"] = evaluate_style_arm("rag", eval_docs, retrieved_context, nll, generate_from,
-                                             on_item=item_progress("rag"))
-        else:
-            arms["rag"] = evaluate_qa_arm("rag", eval_pairs, with_retrieval, likelihood, metrics,
-                                          on_item=item_progress("rag"))
-        arms["rag"].one_off_seconds = index_stats.seconds
+        arms["rag"] = evaluate("rag", fingerprint(base_key, index_key, cfg.top_k), with_retrieval,
+                               retrieved_context)
+        arms["rag"].one_off_seconds = index_stats["seconds"]
         arms["rag"].notes.append(
-            f"top-{cfg.top_k} of {index_stats.chunks} chunks ({chunk_size} embedding tokens each, "
-            f"overlap {min(cfg.chunk_overlap, chunk_size // 2)}); index built in {index_stats.seconds:.1f} s "
+            f"top-{cfg.top_k} of {index_stats['chunks']} chunks ({chunk_size} embedding tokens each, "
+            f"overlap {overlap}); index built in {index_stats['seconds']:.1f} s "
             f"({'Chroma server ' + cfg.chroma_url if cfg.chroma_url else 'embedded Chroma in the run folder'})")
 
         # Fine-tune arm: LoRA on the training side only, then closed-book answers.
         from finetune.data import answer_examples, text_blocks
-        from finetune.train import LoraSettings, train_lora
         from rag.prompting import encode_prompt
 
         examples = text_blocks(tokenizer, [d.text for d in train_docs], cfg.max_seq_len)
+        n_blocks = len(examples)
         examples += answer_examples(tokenizer, [(build_prompt(tokenizer, p.question), p.answer) for p in train_pairs],
                                     cfg.max_seq_len, encode_prompt)
-        settings = LoraSettings(rank=cfg.lora_rank, alpha=cfg.lora_alpha, learning_rate=cfg.learning_rate,
-                                epochs=cfg.epochs, max_steps=cfg.max_train_steps, batch_size=cfg.batch_size,
-                                seed=cfg.seed)
-        self._progress("train", 0, None, f"{len(examples)} examples")
-        model, train_result = train_lora(
-            model, tokenizer, examples, settings, self.run_dir / "adapter", device=device,
-            budget_seconds=cfg.budget_minutes * 60,
-            on_step=lambda step, planned, loss: self._progress(
-                "train", step, planned, f"loss {loss:.3f}" if loss is not None else ""))
-        write_json(self.run_dir / "training.json", train_result.to_dict())
-        log.info("training: %s", json.dumps(train_result.to_dict()))
-
-        self._progress("finetune", 0, n_eval)
-        if eval_kind == "documents":
-            arms["finetune"] = evaluate_style_arm("finetune", eval_docs, lambda d: ("", {}), nll, generate_from,
-                                                  on_item=item_progress("finetune"))
-        else:
-            arms["finetune"] = evaluate_qa_arm("finetune", eval_pairs, closed_book, likelihood, metrics,
-                                               on_item=item_progress("finetune"))
+        train_key = fingerprint(base_key, documents_fingerprint(train_docs), [p.to_dict() for p in train_pairs],
+                                cfg.max_seq_len, cfg.lora_rank, cfg.lora_alpha, cfg.learning_rate, cfg.epochs,
+                                cfg.max_train_steps, cfg.batch_size, cfg.budget_minutes)
+        model, train_result = self._fine_tune(cache, train_key, model, tokenizer, examples, device)
+        arms["finetune"] = evaluate("finetune", train_key, closed_book, lambda d: ("", {}))
         ft = arms["finetune"]
-        ft.one_off_seconds = train_result.seconds
-        n_blocks, n_qa = len(examples) - len(train_pairs), len(train_pairs)
+        ft.one_off_seconds = train_result["seconds"]
         ft.notes.append(
             f"LoRA r={cfg.lora_rank}, alpha={cfg.lora_alpha}, lr={cfg.learning_rate} on {n_blocks} text "
-            f"block(s) of up to {cfg.max_seq_len} tokens" + (f" and {n_qa} training QA pair(s)" if n_qa else "")
-            + f": {train_result.steps} of {train_result.planned_steps} planned steps in "
-            f"{train_result.seconds:.1f} s, {train_result.tokens_per_second:.0f} tokens/s"
-            + (f", final loss {train_result.losses[-1]['loss']:.3f}" if train_result.losses else "")
-            + ("; stopped by the time budget" if train_result.stopped_by_budget else ""))
-        arms["base"].notes.append("reference arm: the base model alone, answering closed-book")
+            f"block(s) of up to {cfg.max_seq_len} tokens"
+            + (f" and {len(train_pairs)} training QA pair(s)" if train_pairs else "")
+            + f": {train_result['steps']} of {train_result['planned_steps']} planned steps in "
+            f"{train_result['seconds']:.1f} s, {train_result['tokens_per_second']:.0f} tokens/s"
+            + (f", final loss {train_result['losses'][-1]['loss']:.3f}" if train_result["losses"] else "")
+            + ("; stopped by the time budget" if train_result["stopped_by_budget"] else ""))
 
         # Summaries, decision, report.
         self._progress("report", 0, 1)
         usd_per_hour = price_per_hour(device, cfg.price_per_hour)
         arm_reports = {name: self._summarize_arm(run, usd_per_hour, untrained) for name, run in arms.items()}
-        arm_reports["finetune"].details["training"] = train_result.to_dict()
+        arm_reports["finetune"].details["training"] = train_result
         metric = primary_metric(cfg.goal, bool(eval_pairs) and eval_kind != "documents", cfg.format_regex)
         per_item = {name: run.scores.get(metric.name, []) for name, run in arms.items()}
         comparisons = compare_arms(per_item, metric, cfg.seed)
@@ -301,6 +289,62 @@ class Advisor:
         self._progress("report", 1, 1, str(self.run_dir / "report.md"))
         return report
 
+    # --- stages with reusable results ---------------------------------------------------------
+
+    def _index(self, cache, key: str, documents, embedder, chunk_size: int, overlap: int):
+        """The Chroma collection of the training documents, reused when its inputs are unchanged."""
+        from rag.retrieval import build_index
+        from rag.store import StoreUnavailable, open_client
+
+        cfg = self.config
+        try:
+            client = open_client(path=str(self.run_dir / "index"), url=cfg.chroma_url)
+        except StoreUnavailable as exc:
+            raise VectorStoreError(str(exc), hint="start one with: chroma run --path DIR, "
+                                                  "or leave out --chroma-url") from None
+        name = f"advisor-{key[:16]}"
+        cached = cache.get("index", key)
+        if cached is not None:
+            try:
+                collection = client.get_collection(name, embedding_function=None)
+                if collection.count() == cached["chunks"]:
+                    self._progress("index", 1, 1, f"{cached['chunks']} chunks, reused")
+                    return collection, cached
+            except Exception:  # missing or damaged: build it again
+                log.info("cached index %s unusable; rebuilding", name)
+        self._progress("index", 0, 1)
+        collection, _, stats = build_index(documents, embedder, client, chunk_size=chunk_size,
+                                           chunk_overlap=overlap, collection_name=name)
+        stats = {"chunks": stats.chunks, "seconds": stats.seconds, "embed_seconds": stats.embed_seconds}
+        cache.put("index", key, stats)
+        self._progress("index", 1, 1, f"{stats['chunks']} chunks")
+        return collection, stats
+
+    def _fine_tune(self, cache, key: str, model, tokenizer, examples, device: str):
+        """Trains the LoRA adapter, or loads the one an earlier run trained on the same inputs."""
+        from finetune.train import LoraSettings, load_adapter, train_lora
+
+        cfg = self.config
+        adapter_dir = self.run_dir / "adapter"
+        cached = cache.get("train", key)
+        if cached is not None and (adapter_dir / "adapter_model.safetensors").is_file():
+            self._progress("train", cached["steps"], cached["planned_steps"], "reused from an earlier run")
+            return load_adapter(model, adapter_dir), cached
+        settings = LoraSettings(rank=cfg.lora_rank, alpha=cfg.lora_alpha, learning_rate=cfg.learning_rate,
+                                epochs=cfg.epochs, max_steps=cfg.max_train_steps, batch_size=cfg.batch_size,
+                                seed=cfg.seed)
+        self._progress("train", 0, None, f"{len(examples)} examples")
+        model, result = train_lora(
+            model, tokenizer, examples, settings, adapter_dir, device=device,
+            budget_seconds=cfg.budget_minutes * 60,
+            on_step=lambda step, planned, loss: self._progress(
+                "train", step, planned, f"loss {loss:.3f}" if loss is not None else ""))
+        result = result.to_dict()
+        write_json(self.run_dir / "training.json", result)
+        log.info("training: %s", json.dumps(result))
+        cache.put("train", key, result)
+        return model, result
+
     # --- helpers -------------------------------------------------------------------------------
 
     def _resolve_base_model(self, corpus: Corpus):
@@ -311,8 +355,9 @@ class Advisor:
         except ModelNotFoundError as exc:
             if not self.config.offline_fallback:
                 raise
-            folder = build_tiny_model([d.text for d in corpus.documents], self.run_dir / "fallback-model",
-                                      seed=self.config.seed)
+            folder = self.run_dir / "fallback-model"
+            if not (folder / "model.safetensors").is_file():  # deterministic: an earlier run's is the same
+                build_tiny_model([d.text for d in corpus.documents], folder, seed=self.config.seed)
             self._warn(f"BASE MODEL NOT AVAILABLE ({exc.message}). Using a small local model built "
                        f"just now with RANDOM WEIGHTS instead: the pipeline runs end to end, but "
                        f"{RANDOM_WEIGHTS}.")
