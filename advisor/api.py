@@ -30,7 +30,7 @@ log = logging.getLogger("advisor")
 STAGES = {
     "load": "Loading the corpus",
     "models": "Loading models",
-    "profile": "Profiling corpus and base model",
+    "profile": "Profiling the corpus",
     "base": "Base model answers",
     "index": "Building the RAG index",
     "rag": "RAG answers",
@@ -237,7 +237,10 @@ class Advisor:
         train_key = fingerprint(base_key, documents_fingerprint(train_docs), [p.to_dict() for p in train_pairs],
                                 cfg.max_seq_len, cfg.lora_rank, cfg.lora_alpha, cfg.learning_rate, cfg.epochs,
                                 cfg.max_train_steps, cfg.batch_size, cfg.budget_minutes)
+        from finetune.train import merged_for_inference
+
         model, train_result = self._fine_tune(cache, train_key, model, tokenizer, examples, device)
+        model = merged_for_inference(model)
         arms["finetune"] = evaluate("finetune", train_key, closed_book, lambda d: ("", {}))
         ft = arms["finetune"]
         ft.one_off_seconds = train_result["seconds"]
@@ -248,7 +251,8 @@ class Advisor:
             + f": {train_result['steps']} of {train_result['planned_steps']} planned steps in "
             f"{train_result['seconds']:.1f} s, {train_result['tokens_per_second']:.0f} tokens/s"
             + (f", final loss {train_result['losses'][-1]['loss']:.3f}" if train_result["losses"] else "")
-            + ("; stopped by the time budget" if train_result["stopped_by_budget"] else ""))
+            + ("; stopped by the time budget" if train_result["stopped_by_budget"] else "")
+            + "; adapter merged into the weights for answering")
 
         # Summaries, decision, report.
         self._progress("report", 0, 1)

@@ -70,10 +70,15 @@ class _RichProgress:
     def __init__(self, console):
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
                                    TimeElapsedColumn)
+        from rich.table import Column
 
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description:<32}"),
-                                 BarColumn(bar_width=16), MofNCompleteColumn(), TimeElapsedColumn(),
-                                 TextColumn("{task.fields[note]}"), console=console)
+        # Fixed widths for the figures; the free-text note takes what is left and is cut, never wrapped.
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}", table_column=Column(width=31, no_wrap=True)),
+            BarColumn(bar_width=12, table_column=Column(width=12)), MofNCompleteColumn(table_column=Column(min_width=7, no_wrap=True)),
+            TimeElapsedColumn(table_column=Column(min_width=7, no_wrap=True)),
+            TextColumn("{task.fields[note]}", table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
+            console=console)
         self.tasks: dict[str, int] = {}
 
     def __enter__(self):

@@ -129,3 +129,8 @@ def load_adapter(model, adapter_dir: str | Path):
     from peft import PeftModel
 
     return PeftModel.from_pretrained(model, str(adapter_dir)).eval()
+
+
+def merged_for_inference(peft_model):
+    """Folds the adapter into the weights, as a deployment would: answers cost what the base model's do."""
+    return peft_model.merge_and_unload().eval()
