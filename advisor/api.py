@@ -17,7 +17,7 @@ from advisor.config import AdvisorConfig
 from advisor.corpus.evalset import QAPair, load_qa, make_cloze_probes, split_documents, split_pairs
 from advisor.corpus.loading import Corpus, load_corpus
 from advisor.corpus.profile import profile_documents
-from advisor.errors import ModelNotFoundError, VectorStoreError
+from advisor.errors import ConfigError, ModelNotFoundError, VectorStoreError
 from advisor.measure.cost import PRICES_AS_OF, ComputeCost, price_per_hour
 from advisor.measure.evaluate import ArmRun, evaluate_qa_arm, evaluate_style_arm, qa_metrics
 from advisor.measure.metrics import perplexity_summary, summarize
@@ -62,8 +62,10 @@ def default_run_dir(corpus: str) -> Path:
 class Advisor:
     """Runs the whole comparison for one AdvisorConfig; `run()` returns the Report it also writes."""
 
-    def __init__(self, config: AdvisorConfig, on_progress: ProgressCallback | None = None):
+    def __init__(self, config: AdvisorConfig, on_progress: ProgressCallback | None = None,
+                 about: list[str] | None = None):
         self.config = config
+        self.about = list(about or [])  # lines the report shows first: what this run is
         self.on_progress = on_progress or (lambda event: None)
         self.run_dir = Path(config.out) if config.out else default_run_dir(config.corpus)
         self.warnings: list[str] = []
@@ -98,6 +100,7 @@ class Advisor:
         self._progress("load", 0, 1)
         corpus = load_corpus(cfg.corpus)
         pairs = load_qa(cfg.qa) if cfg.qa else None
+        reference = self._reference_paragraphs()
         for skipped in corpus.skipped:
             log.warning("skipped %s: %s", skipped.path, skipped.reason)
         self._progress("load", 1, 1, f"{len(corpus.documents)} documents, {len(corpus.skipped)} skipped")
@@ -226,6 +229,10 @@ class Advisor:
             f"overlap {overlap}); index built in {index_stats['seconds']:.1f} s "
             f"({'Chroma server ' + cfg.chroma_url if cfg.chroma_url else 'embedded Chroma in the run folder'})")
 
+        reference_key = fingerprint(reference)
+        forgetting = {"before": self._reference_nll(cache, fingerprint(base_key, reference_key), model, tokenizer,
+                                                     reference)}
+
         # Fine-tune arm: LoRA on the training side only, then closed-book answers.
         from finetune.data import answer_examples, text_blocks
         from rag.prompting import encode_prompt
@@ -242,6 +249,8 @@ class Advisor:
         model, train_result = self._fine_tune(cache, train_key, model, tokenizer, examples, device)
         model = merged_for_inference(model)
         arms["finetune"] = evaluate("finetune", train_key, closed_book, lambda d: ("", {}))
+        forgetting["after"] = self._reference_nll(cache, fingerprint(train_key, reference_key), model, tokenizer,
+                                                  reference)
         ft = arms["finetune"]
         ft.one_off_seconds = train_result["seconds"]
         ft.notes.append(
@@ -259,6 +268,7 @@ class Advisor:
         usd_per_hour = price_per_hour(device, cfg.price_per_hour)
         arm_reports = {name: self._summarize_arm(run, usd_per_hour, untrained) for name, run in arms.items()}
         arm_reports["finetune"].details["training"] = train_result
+        self._add_forgetting(arm_reports, forgetting)
         metric = primary_metric(cfg.goal, bool(eval_pairs) and eval_kind != "documents", cfg.format_regex)
         per_item = {name: run.scores.get(metric.name, []) for name, run in arms.items()}
         comparisons = compare_arms(per_item, metric, cfg.seed)
@@ -286,6 +296,7 @@ class Advisor:
                                     else f"default table, prices as of {PRICES_AS_OF}"}},
             comparisons=comparisons,
             warnings=self.warnings,
+            about=self.about,
             run_dir=str(self.run_dir),
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
@@ -349,6 +360,47 @@ class Advisor:
         cache.put("train", key, result)
         return model, result
 
+    def _reference_paragraphs(self) -> list[str]:
+        path = self.config.reference_text
+        if not path:
+            return []
+        try:
+            text = Path(path).expanduser().read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"reference text {path!r} cannot be read as UTF-8 text ({exc})") from None
+        paragraphs = [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]
+        if not paragraphs:
+            raise ConfigError(f"reference text {path!r} is empty")
+        return paragraphs
+
+    def _reference_nll(self, cache, key: str, model, tokenizer, paragraphs: list[str]) -> list:
+        """Per-paragraph (NLL, tokens) of the reference text under `model`, for measuring forgetting."""
+        from advisor.measure.likelihood import text_nll
+
+        if not paragraphs:
+            return []
+        cached = cache.get("reference", key)
+        if cached is None:
+            cached = [list(text_nll(model, tokenizer, p)) for p in paragraphs]
+            cache.put("reference", key, cached)
+        return cached
+
+    def _add_forgetting(self, arm_reports: dict[str, ArmReport], forgetting: dict) -> None:
+        if not forgetting["before"]:
+            arm_reports["finetune"].notes.append(
+                "forgetting not measured: pass --reference-text FILE (general text the model should keep)")
+            return
+        seed = self.config.seed
+        before = perplexity_summary([tuple(x) for x in forgetting["before"]], seed=seed)
+        after = perplexity_summary([tuple(x) for x in forgetting["after"]], seed=seed)
+        arm_reports["base"].quality["reference_perplexity"] = before
+        arm_reports["rag"].quality["reference_perplexity"] = before  # RAG leaves the weights alone
+        arm_reports["finetune"].quality["reference_perplexity"] = after
+        change = after["value"] / before["value"] - 1
+        arm_reports["finetune"].notes.append(
+            f"forgetting: perplexity on the reference text went from {before['value']:.2f} to "
+            f"{after['value']:.2f} ({change:+.1%}) after the fine-tune")
+
     # --- helpers -------------------------------------------------------------------------------
 
     def _resolve_base_model(self, corpus: Corpus):
@@ -400,7 +452,7 @@ class Advisor:
 
 
 def advise(corpus: str, goal: str = "knowledge", qa: str | None = None, *,
-           on_progress: ProgressCallback | None = None, **options) -> Report:
+           on_progress: ProgressCallback | None = None, about: list[str] | None = None, **options) -> Report:
     """Runs the advisor on `corpus` and returns its Report (also written to the run folder)."""
     config = AdvisorConfig(corpus=str(corpus), goal=goal, qa=str(qa) if qa else None, **options)
-    return Advisor(config, on_progress).run()
+    return Advisor(config, on_progress, about).run()

@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_option(run, "max_seq_len", type=int, metavar="TOKENS")
     _add_option(run, "max_new_tokens", type=int, metavar="TOKENS")
     _add_option(run, "format_regex", metavar="REGEX")
+    _add_option(run, "reference_text", metavar="FILE")
     _add_option(run, "price_per_hour", type=float, metavar="USD")
     run.add_argument("--quiet", action="store_true", help="no progress bars; only the final lines")
     return parser

@@ -56,6 +56,9 @@ class AdvisorConfig:
     max_new_tokens: int = _help("Most tokens generated per answer.", 32)
     format_regex: str | None = _help("For style: a regular expression every answer should match "
                                      "(scored as format_match).", None)
+    reference_text: str | None = _help("Text file of general text the model should keep knowing "
+                                       "(paragraphs separated by blank lines); its perplexity before and "
+                                       "after the fine-tune measures forgetting.", None)
     price_per_hour: float | None = _help("USD per hour of the hardware used (default: the dated "
                                          "table in advisor/measure/cost.py).", None)
 

@@ -15,6 +15,7 @@ METRIC_LABELS = {
     "retrieval_hit_rate": "Retrieval hit rate",
     "retrieval_mrr": "Retrieval MRR",
     "perplexity": "Held-out perplexity (lower is better)",
+    "reference_perplexity": "Reference-text perplexity (forgetting; lower is better)",
 }
 CHOICE_TEXT = {"rag": "Use RAG", "finetune": "Fine-tune (LoRA)", "both": "Use both",
                "neither": "Neither yet"}
@@ -43,6 +44,7 @@ def render_markdown(report: Report) -> str:
     lines = [f"# Fine-tuning vs RAG: {CHOICE_TEXT[rec.choice]}", "",
              f"Goal: **{cfg.get('goal')}** · corpus `{cfg.get('corpus')}` · base model "
              f"`{cfg.get('base_model')}` · {report.created}", "",
+             *[f"> {line}" for line in report.about], *([""] if report.about else []),
              f"**Recommendation: {rec.choice}** (confidence: {rec.confidence})", ""]
     lines += [f"- {reason}" for reason in rec.reasons]
     if report.warnings:

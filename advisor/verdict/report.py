@@ -46,6 +46,7 @@ class Report:
     evaluation: dict = field(default_factory=dict)
     comparisons: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    about: list[str] = field(default_factory=list)  # what this run is, said before any figure
     run_dir: str | None = None
     created: str = ""
     schema_version: int = SCHEMA_VERSION

@@ -16,9 +16,12 @@ FAST = {"max_train_steps": 3, "device": "cpu", "max_new_tokens": 8}
 
 def test_advise_knowledge_with_qa(tiny_corpus, tiny_model_dir, tmp_path):
     corpus, qa = tiny_corpus
+    reference = tmp_path / "reference.txt"
+    reference.write_text("The weather was calm all week.\n\nThe station opened in spring.\n", encoding="utf-8")
     events = []
     report = advisor.advise(corpus, goal="knowledge", qa=qa, base_model=str(tiny_model_dir),
-                            out=str(tmp_path / "run"), on_progress=events.append, **FAST)
+                            out=str(tmp_path / "run"), on_progress=events.append,
+                            reference_text=str(reference), **FAST)
     assert report.recommendation.choice in ("rag", "finetune", "both", "neither")
     assert report.recommendation.reasons
     assert set(report.arms) == {"base", "rag", "finetune"}
@@ -31,6 +34,9 @@ def test_advise_knowledge_with_qa(tiny_corpus, tiny_model_dir, tmp_path):
     assert "warning" not in report.arms["rag"].quality["retrieval_hit_rate"]
     assert report.arms["rag"].cost_usd["one_off"] > 0 and report.arms["finetune"].cost_usd["one_off"] > 0
     assert report.arms["base"].cost_usd["one_off"] == 0
+    assert report.arms["finetune"].quality["reference_perplexity"]["n"] == 2
+    assert report.arms["base"].quality["reference_perplexity"]["value"] > 1
+    assert any(note.startswith("forgetting: perplexity on the reference text") for note in report.arms["finetune"].notes)
 
     run = tmp_path / "run"
     on_disk = json.loads((run / "report.json").read_text())
