@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/advisor run samples/ferry/corpus --qa samples/ferry/qa.jsonl --goal knowledge \
-		--out runs/demo --budget-minutes 3 --offline-fallback
+	$(BIN)/advisor demo --sample samples/ferry --out runs/demo
+
+calibrate: $(STAMP)
+	$(BIN)/python -m benchmarks.calibration
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -242,8 +242,8 @@ class Advisor:
         examples += answer_examples(tokenizer, [(build_prompt(tokenizer, p.question), p.answer) for p in train_pairs],
                                     cfg.max_seq_len, encode_prompt)
         train_key = fingerprint(base_key, documents_fingerprint(train_docs), [p.to_dict() for p in train_pairs],
-                                cfg.max_seq_len, cfg.lora_rank, cfg.lora_alpha, cfg.learning_rate, cfg.epochs,
-                                cfg.max_train_steps, cfg.batch_size, cfg.budget_minutes)
+                                cfg.max_seq_len, cfg.lora_targets, cfg.lora_rank, cfg.lora_alpha, cfg.learning_rate, cfg.epochs,
+                                cfg.max_train_steps, cfg.min_train_steps, cfg.batch_size, cfg.budget_minutes)
         from finetune.train import merged_for_inference
 
         model, train_result = self._fine_tune(cache, train_key, model, tokenizer, examples, device)
@@ -254,8 +254,8 @@ class Advisor:
         ft = arms["finetune"]
         ft.one_off_seconds = train_result["seconds"]
         ft.notes.append(
-            f"LoRA r={cfg.lora_rank}, alpha={cfg.lora_alpha}, lr={cfg.learning_rate} on {n_blocks} text "
-            f"block(s) of up to {cfg.max_seq_len} tokens"
+            f"LoRA r={cfg.lora_rank}, alpha={cfg.lora_alpha}, lr={cfg.learning_rate}, targets {cfg.lora_targets} "
+            f"on {n_blocks} text block(s) of up to {cfg.max_seq_len} tokens"
             + (f" and {len(train_pairs)} training QA pair(s)" if train_pairs else "")
             + f": {train_result['steps']} of {train_result['planned_steps']} planned steps in "
             f"{train_result['seconds']:.1f} s, {train_result['tokens_per_second']:.0f} tokens/s"
@@ -346,8 +346,8 @@ class Advisor:
             self._progress("train", cached["steps"], cached["planned_steps"], "reused from an earlier run")
             return load_adapter(model, adapter_dir), cached
         settings = LoraSettings(rank=cfg.lora_rank, alpha=cfg.lora_alpha, learning_rate=cfg.learning_rate,
-                                epochs=cfg.epochs, max_steps=cfg.max_train_steps, batch_size=cfg.batch_size,
-                                seed=cfg.seed)
+                                epochs=cfg.epochs, max_steps=cfg.max_train_steps, min_steps=cfg.min_train_steps,
+                                batch_size=cfg.batch_size, seed=cfg.seed, target_modules=cfg.lora_target_modules())
         self._progress("train", 0, None, f"{len(examples)} examples")
         model, result = train_lora(
             model, tokenizer, examples, settings, adapter_dir, device=device,

@@ -46,9 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_option(run, "chroma_url", metavar="URL")
     _add_option(run, "lora_rank", type=int, metavar="R")
     _add_option(run, "lora_alpha", type=int, metavar="ALPHA")
+    _add_option(run, "lora_targets", metavar="MODULES")
     _add_option(run, "learning_rate", type=float, metavar="LR")
     _add_option(run, "epochs", type=float, metavar="N")
     _add_option(run, "max_train_steps", type=int, metavar="N")
+    _add_option(run, "min_train_steps", type=int, metavar="N")
     _add_option(run, "batch_size", type=int, metavar="N")
     _add_option(run, "max_seq_len", type=int, metavar="TOKENS")
     _add_option(run, "max_new_tokens", type=int, metavar="TOKENS")
@@ -56,11 +58,36 @@ def build_parser() -> argparse.ArgumentParser:
     _add_option(run, "reference_text", metavar="FILE")
     _add_option(run, "price_per_hour", type=float, metavar="USD")
     run.add_argument("--quiet", action="store_true", help="no progress bars; only the final lines")
+
+    demo = commands.add_parser(
+        "demo", help="run on the bundled sample (or, offline, on the calibration world)",
+        description="Runs the advisor on the bundled sample with the default base model. When that model "
+                    "cannot be had (no hub, not cached), runs on the calibration world with the project's "
+                    "own tiny pretrained model instead, and says so.")
+    demo.add_argument("--sample", default="samples/ferry", metavar="DIR",
+                      help="sample folder with corpus/ and qa.jsonl (default: samples/ferry)")
+    demo.add_argument("--out", default="runs/demo", metavar="RUN_DIR", help="run folder (default: runs/demo)")
+    demo.add_argument("--budget-minutes", type=float, default=3.0, metavar="MIN",
+                      help="wall-clock cap for the fine-tune (default: 3)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars; only the final lines")
+
+    cal = commands.add_parser(
+        "calibrate", help="check the advisor where the right verdict is known (the calibration world)",
+        description="Runs the advisor on the calibration world's knowledge task (right verdict: rag) and "
+                    "style task (right verdict: finetune) with the shipped tiny model, prints each arm's "
+                    "measured quality against the expected outcome, and exits with 1 if a verdict is wrong.")
+    cal.add_argument("--out", default="runs/calibration", metavar="RUN_DIR",
+                     help="folder for both runs (default: runs/calibration)")
+    cal.add_argument("--model", default=None, metavar="PATH",
+                     help="base model folder (default: the shipped calibration model)")
+    cal.add_argument("--seed", type=int, default=0, help="seed for splits and training (default: 0)")
+    cal.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
+    cal.add_argument("--quiet", action="store_true", help="no progress bars; only the table")
     return parser
 
 
 def _config_from_args(args: argparse.Namespace) -> AdvisorConfig:
-    ignore = {"command", "quiet"}
+    ignore = {"command", "quiet"}  # interface-only arguments
     options = {k: v for k, v in vars(args).items() if k not in ignore and v is not None}
     return AdvisorConfig(**options)
 
@@ -116,24 +143,79 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore")
 
 
-def cmd_run(args: argparse.Namespace, console) -> int:
-    from advisor.api import Advisor
-
-    config = _config_from_args(args)
-    advisor = Advisor(config)
+def _with_progress(args, console, work):
+    """Runs work(on_progress) under progress bars unless --quiet."""
     if args.quiet:
-        report = advisor.run()
-    else:
-        with _RichProgress(console) as progress:
-            advisor.on_progress = progress
-            report = advisor.run()
+        return work(None)
+    with _RichProgress(console) as progress:
+        return work(progress)
+
+
+def _print_outcome(report, console) -> None:
+    for line in report.about:
+        console.print(f"[cyan]about:[/] {line}", highlight=False)
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     rec = report.recommendation
     console.print(f"[bold]Recommendation: {rec.choice}[/] (confidence {rec.confidence}) — "
                   f"{rec.reasons[0] if rec.reasons else ''}", highlight=False)
     console.print(f"Report: {report.run_dir}/report.md (and report.json)", highlight=False)
+
+
+def cmd_run(args: argparse.Namespace, console) -> int:
+    from advisor.api import Advisor
+
+    advisor = Advisor(_config_from_args(args))
+
+    def work(on_progress):
+        advisor.on_progress = on_progress or advisor.on_progress
+        return advisor.run()
+
+    _print_outcome(_with_progress(args, console, work), console)
     return 0
+
+
+def cmd_demo(args: argparse.Namespace, console) -> int:
+    from advisor.demo import run_demo
+
+    report = _with_progress(args, console, lambda on_progress: run_demo(
+        args.sample, args.out, budget_minutes=args.budget_minutes, on_progress=on_progress))
+    _print_outcome(report, console)
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace, console) -> int:
+    from rich.table import Table
+
+    from advisor.calibration.calibrate import SHIPPED_MODEL, run_calibration
+    from advisor.verdict.report import write_json
+
+    result = _with_progress(args, console, lambda on_progress: run_calibration(
+        args.out, model=args.model or SHIPPED_MODEL, seed=args.seed, on_progress=on_progress))
+    table = Table(title=f"Calibration world: measured against expected ({result.seconds:.0f} s)")
+    for column in ("task", "arm", "metric", "measured", "expected", "", "why"):
+        table.add_column(column, overflow="fold")
+    for row in result.rows:
+        measured = "n/a" if row.measured is None else f"{row.measured:.3f}"
+        table.add_row(row.task, row.arm, row.metric, measured, row.expected,
+                      "[green]ok[/]" if row.ok else "[red]MISS[/]", row.why)
+    for task, verdict in result.verdicts.items():
+        table.add_row(task, "verdict", "choice", verdict["choice"], f"= {verdict['right']}",
+                      "[green]ok[/]" if verdict["ok"] else "[red]WRONG[/]",
+                      f"confidence {verdict['confidence']}; {verdict['report']}")
+    console.print(table)
+    if args.json:
+        write_json(args.json, result.to_dict())
+        console.print(f"Results: {args.json}")
+    if not result.verdicts_ok:
+        console.print("[red]A verdict is wrong: the advisor failed its calibration.[/]")
+        return 1
+    misses = sum(not row.ok for row in result.rows)
+    console.print(f"Both verdicts right; {misses} measurement(s) outside the expected range.")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "demo": cmd_demo, "calibrate": cmd_calibrate}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=False)
     err = Console(stderr=True)
     try:
-        return cmd_run(args, console)
+        return COMMANDS[args.command](args, console)
     except AdvisorError as exc:
         err.print(f"[red]error:[/] {exc.title}: {exc}", highlight=False, soft_wrap=True)
         return EXIT_USER_ERROR

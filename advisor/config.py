@@ -48,9 +48,14 @@ class AdvisorConfig:
                                    "embedded store in the run folder.", None)
     lora_rank: int = _help("LoRA rank r.", 8)
     lora_alpha: int = _help("LoRA scaling alpha.", 16)
+    lora_targets: str = _help("Layers LoRA adapts: 'all-linear' (every linear layer but the output "
+                              "head, as QLoRA recommends), 'auto' (peft's default for the architecture, "
+                              "often attention only), or comma-separated module names.", "all-linear")
     learning_rate: float = _help("LoRA learning rate.", 5e-4)
     epochs: float = _help("Passes over the training data (the time budget may stop it sooner).", 3.0)
     max_train_steps: int | None = _help("Stop training after this many optimizer steps.", None)
+    min_train_steps: int = _help("Small data sets get more passes, up to at least this many optimizer "
+                                 "steps (the time budget still applies).", 100)
     batch_size: int = _help("Training examples per step.", 4)
     max_seq_len: int = _help("Longest training example, in base-model tokens.", 256)
     max_new_tokens: int = _help("Most tokens generated per answer.", 32)
@@ -82,6 +87,8 @@ class AdvisorConfig:
         if self.chunk_overlap < 0 or (self.chunk_size and self.chunk_overlap >= self.chunk_size):
             raise ConfigError(f"chunk_overlap must be non-negative and below chunk_size, "
                               f"not {self.chunk_overlap}")
+        if not self.lora_targets.strip():
+            raise ConfigError("lora_targets must be 'all-linear', 'auto' or module names")
         if self.learning_rate <= 0 or self.epochs <= 0:
             raise ConfigError("learning_rate and epochs must be positive")
         if self.format_regex is not None:
@@ -92,6 +99,12 @@ class AdvisorConfig:
             except re.error as exc:
                 raise ConfigError(f"format_regex {self.format_regex!r} is not a valid regular "
                                   f"expression: {exc}") from None
+
+    def lora_target_modules(self) -> list[str] | str | None:
+        """What peft's LoraConfig takes: None for its default, "all-linear", or a list of names."""
+        if self.lora_targets in ("auto", "all-linear"):
+            return None if self.lora_targets == "auto" else "all-linear"
+        return [name.strip() for name in self.lora_targets.split(",") if name.strip()]
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

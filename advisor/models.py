@@ -156,15 +156,20 @@ def load_embedder(resolved: ResolvedModel, device: str):
 
 
 def check_trained(model, tokenizer, texts: list[str]) -> dict:
-    """Compares the model's perplexity on the corpus with the uniform one (the vocabulary size).
+    """Tells a trained model from one with random or untrained weights.
 
-    A random model sits near the uniform perplexity; any trained model sits far below it.
+    Two signs, both needed: perplexity on the corpus near or above the uniform one (the vocabulary
+    size), and next-token predictions nearly as spread out as uniform guessing. Perplexity alone is
+    not enough: a trained model can be confidently wrong on text in a new format.
     """
-    from advisor.measure.likelihood import perplexity
+    import math
+
+    from advisor.measure.likelihood import perplexity, predictive_entropy
 
     sample = [t for t in texts if t.strip()][:16]
     ppl = perplexity(model, tokenizer, sample, max_length=256)
     uniform = float(len(tokenizer))
-    trained = ppl < 0.5 * uniform
-    return {"perplexity": ppl, "uniform_perplexity": uniform, "trained": trained,
-            "verdict": "trained" if trained else "random or untrained weights"}
+    entropy_share = predictive_entropy(model, tokenizer, sample) / math.log(uniform)
+    trained = not (ppl >= 0.5 * uniform and entropy_share >= 0.9)
+    return {"perplexity": ppl, "uniform_perplexity": uniform, "entropy_share_of_uniform": entropy_share,
+            "trained": trained, "verdict": "trained" if trained else "random or untrained weights"}

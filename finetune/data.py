@@ -6,17 +6,17 @@ IGNORE_INDEX = -100  # label value the loss skips
 
 
 def text_blocks(tokenizer, texts: list[str], block_size: int) -> list[dict]:
-    """Concatenates the texts (each ended by EOS) and cuts them into blocks; every token is a label."""
-    stream: list[int] = []
-    for text in texts:
-        stream.extend(tokenizer(text, add_special_tokens=False)["input_ids"])
-        if tokenizer.eos_token_id is not None:
-            stream.append(tokenizer.eos_token_id)
+    """Each text (with the tokenizer's special tokens and a closing EOS) cut into blocks; every token
+    is a label. Texts are not packed together, so a block never starts mid-way into another text."""
     blocks = []
-    for start in range(0, len(stream), block_size):
-        block = stream[start:start + block_size]
-        if len(block) >= 2:
-            blocks.append({"input_ids": block, "labels": list(block)})
+    for text in texts:
+        ids = tokenizer(text)["input_ids"]
+        if tokenizer.eos_token_id is not None:
+            ids.append(tokenizer.eos_token_id)
+        for start in range(0, len(ids), block_size):
+            block = ids[start:start + block_size]
+            if len(block) >= 2:
+                blocks.append({"input_ids": block, "labels": list(block)})
     return blocks
 
 

@@ -16,6 +16,7 @@ class LoraSettings:
     learning_rate: float = 5e-4
     epochs: float = 3.0
     max_steps: int | None = None
+    min_steps: int = 0  # small data sets get more passes, up to this many steps
     batch_size: int = 4
     seed: int = 0
     target_modules: list[str] | str | None = None  # None: peft's choice for the architecture
@@ -71,7 +72,7 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
     torch.manual_seed(settings.seed)
     peft_model = _lora_model(model, settings)
     steps_per_epoch = math.ceil(len(examples) / settings.batch_size)
-    planned = settings.max_steps or max(1, math.ceil(steps_per_epoch * settings.epochs))
+    planned = settings.max_steps or max(1, settings.min_steps, math.ceil(steps_per_epoch * settings.epochs))
 
     class BudgetAndProgress(TrainerCallback):
         def __init__(self):

@@ -10,7 +10,7 @@ def build_prompt(tokenizer, question: str, passages: list[str] | None = None) ->
 
     The plain form is a contract: the calibration model was pretrained on exactly these strings.
     """
-    passages = [p for p in (passages or []) if p.strip()]
+    passages = [p.strip() for p in (passages or []) if p.strip()]
     if getattr(tokenizer, "chat_template", None):
         body = f"{INSTRUCTION}\n\n"
         if passages:
@@ -18,6 +18,12 @@ def build_prompt(tokenizer, question: str, passages: list[str] | None = None) ->
         body += f"Question: {question}"
         return tokenizer.apply_chat_template([{"role": "user", "content": body}], tokenize=False,
                                              add_generation_prompt=True)
+    return plain_prompt(question, passages)
+
+
+def plain_prompt(question: str, passages: list[str] | None = None) -> str:
+    """`Context: P1\nP2\nQuestion: Q\nAnswer:` (no Context line without passages); passages stripped."""
+    passages = [p.strip() for p in (passages or []) if p.strip()]
     context = "Context: " + "\n".join(passages) + "\n" if passages else ""
     return f"{context}Question: {question}\nAnswer:"
 

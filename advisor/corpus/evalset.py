@@ -17,6 +17,7 @@ class QAPair:
     question: str
     answer: str
     source: str | None = None  # corpus-relative path of the document holding the answer
+    split: str | None = None  # "train" or "eval" when the user fixed the split; None: the advisor's seeded split
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,8 +51,11 @@ def load_qa(path: str | Path) -> list[QAPair]:
         if not isinstance(answer, str) or not answer.strip():
             raise QAFileError(f"{path}, line {number}: missing or empty \"answer\"")
         source = record.get("source")
+        split = record.get("split")
+        if split not in (None, "train", "eval"):
+            raise QAFileError(f"{path}, line {number}: \"split\" must be \"train\" or \"eval\", not {split!r}")
         pairs.append(QAPair(question.strip(), answer.strip(),
-                            source if isinstance(source, str) and source else None))
+                            source if isinstance(source, str) and source else None, split))
     if len(pairs) < 2:
         raise QAFileError(f"{path}: {len(pairs)} question/answer pair(s); at least 2 are needed "
                           "(one to train on, one to hold out)")
@@ -60,7 +64,14 @@ def load_qa(path: str | Path) -> list[QAPair]:
 
 def split_pairs(pairs: list[QAPair], eval_fraction: float, seed: int,
                 max_eval: int) -> tuple[list[QAPair], list[QAPair]]:
-    """Returns (train, eval): a fixed, seeded split; at least one pair on each side."""
+    """Returns (train, eval): the user's own split where every pair names one, else a fixed, seeded
+    split with at least one pair on each side."""
+    if pairs and all(p.split for p in pairs):
+        train = [p for p in pairs if p.split == "train"]
+        held = [p for p in pairs if p.split == "eval"]
+        if not train or not held:
+            raise QAFileError("the QA file's \"split\" fields must name at least one \"train\" and one \"eval\" pair")
+        return train, held[:max_eval]
     order = list(range(len(pairs)))
     random.Random(seed).shuffle(order)
     n_eval = min(max_eval, max(1, min(len(pairs) - 1, round(len(pairs) * eval_fraction))))

@@ -38,7 +38,30 @@ def text_nll(model, tokenizer, text: str, context: str = "", max_length: int = 5
     return _nll_of_continuation(model, tokenizer, context, text, max_length)
 
 
+def predictive_entropy(model, tokenizer, texts: list[str], max_length: int = 256) -> float:
+    """Mean entropy (nats) of the next-token distribution over the texts' positions.
+
+    A model with random weights predicts nearly uniformly (entropy near log of the vocabulary size)
+    whatever the text; a trained model is confident even on text it has never seen.
+    """
+    import torch  # heavy; only needed when a model is scored
+
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    for text in texts:
+        ids = tokenizer(text)["input_ids"][:max_length]
+        if len(ids) < 2:
+            continue
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([ids], device=device)).logits[0].float()
+        logp = torch.log_softmax(logits, dim=-1)
+        total += float(-(logp.exp() * logp).sum(dim=-1).sum())
+        count += len(ids)
+    return total / count if count else float("nan")
+
+
 def perplexity(model, tokenizer, texts: list[str], max_length: int = 512) -> float:
+    """Token-level perplexity over the texts, each scored on its own (a leading <s> is context, not a target)."""
     total, count = 0.0, 0
     for text in texts:
         nll, n = text_nll(model, tokenizer, text, max_length=max_length)

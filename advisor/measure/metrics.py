@@ -19,9 +19,14 @@ def normalize_answer(text: str) -> str:
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 
+_NEXT_TURN = re.compile(r"\b(?:question|context)\s*:", re.IGNORECASE)
+
+
 def first_line(text: str) -> str:
-    """Generated answers often run on; the answer is the first non-empty line."""
-    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+    """Generated answers often run on; the answer is the first non-empty line, up to any new
+    "Question:" or "Context:" the model starts by itself."""
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return _NEXT_TURN.split(line, maxsplit=1)[0].strip()
 
 
 @dataclass(frozen=True)

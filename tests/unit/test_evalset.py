@@ -48,6 +48,15 @@ def test_split_is_seeded_disjoint_and_complete():
     assert len(split_pairs(pairs, 0.5, seed=0, max_eval=3)[1]) == 3
 
 
+def test_a_split_given_in_the_file_is_kept(tmp_path):
+    lines = [json.dumps({"question": f"Q{i}?", "answer": "A", "split": "eval" if i < 2 else "train"})
+             for i in range(5)]
+    train, held = split_pairs(load_qa(_write(tmp_path, lines)), 0.5, seed=0, max_eval=100)
+    assert [p.question for p in held] == ["Q0?", "Q1?"] and len(train) == 3
+    with pytest.raises(QAFileError, match="split"):
+        load_qa(_write(tmp_path, [json.dumps({"question": "Q?", "answer": "A", "split": "test"})] * 2))
+
+
 def test_split_documents_holds_out_at_most_a_fifth():
     docs = [Document(f"d{i}", f"d{i}", f"text {i}") for i in range(10)]
     train, held = split_documents(docs, 0.5, seed=0, max_eval=100)

@@ -33,6 +33,7 @@ def test_format_match_is_a_full_match():
 
 def test_first_line_takes_the_answer_line():
     assert first_line("\n  1894 \nQuestion: next") == "1894"
+    assert first_line("~~ verily , law ~~ question : who is it ?") == "~~ verily , law ~~"
 
 
 def test_bootstrap_interval_brackets_the_mean():

@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that time and compare, print a table and write JSON."""
