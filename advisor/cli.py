@@ -187,23 +187,32 @@ def cmd_demo(args: argparse.Namespace, console) -> int:
 def cmd_calibrate(args: argparse.Namespace, console) -> int:
     from rich.table import Table
 
-    from advisor.calibration.calibrate import SHIPPED_MODEL, run_calibration
+    from advisor.calibration.calibrate import SHIPPED_MODEL, TASKS, CalibrationResult, run_calibration
     from advisor.verdict.report import write_json
 
-    result = _with_progress(args, console, lambda on_progress: run_calibration(
-        args.out, model=args.model or SHIPPED_MODEL, seed=args.seed, on_progress=on_progress))
+    results = []
+    for task in TASKS:
+        console.print(f"[bold]Calibration task: {task.name}[/] (right verdict: {task.right_choice})")
+        results.append(_with_progress(args, console, lambda on_progress: run_calibration(
+            args.out, model=args.model or SHIPPED_MODEL, seed=args.seed, tasks=(task.name,),
+            on_progress=on_progress)))
+    result = CalibrationResult.combine(results)
     table = Table(title=f"Calibration world: measured against expected ({result.seconds:.0f} s)")
-    for column in ("task", "arm", "metric", "measured", "expected", "", "why"):
-        table.add_column(column, overflow="fold")
+    for column in ("task", "arm", "metric", "measured", "expected", ""):
+        table.add_column(column, no_wrap=True)
     for row in result.rows:
         measured = "n/a" if row.measured is None else f"{row.measured:.3f}"
         table.add_row(row.task, row.arm, row.metric, measured, row.expected,
-                      "[green]ok[/]" if row.ok else "[red]MISS[/]", row.why)
+                      "[green]ok[/]" if row.ok else "[red]MISS[/]")
     for task, verdict in result.verdicts.items():
-        table.add_row(task, "verdict", "choice", verdict["choice"], f"= {verdict['right']}",
-                      "[green]ok[/]" if verdict["ok"] else "[red]WRONG[/]",
-                      f"confidence {verdict['confidence']}; {verdict['report']}")
+        table.add_row(task, "verdict", f"({verdict['confidence']} confidence)", verdict["choice"],
+                      f"= {verdict['right']}", "[green]ok[/]" if verdict["ok"] else "[red]WRONG[/]")
     console.print(table)
+    console.print("Why these are expected:")
+    for row in result.rows:
+        console.print(f"- {row.task} {row.arm}: {row.why}", highlight=False)
+    for task, verdict in result.verdicts.items():
+        console.print(f"{task} report: {verdict['report']}")
     if args.json:
         write_json(args.json, result.to_dict())
         console.print(f"Results: {args.json}")

@@ -25,8 +25,9 @@ class AdvisorConfig:
     corpus: str = _help("Folder of documents (.txt, .md, .rst, .html, .jsonl), read recursively.", "")
     goal: str = _help("'knowledge': the model should know the facts in the corpus; "
                       "'style': it should write the way the corpus does.", "knowledge")
-    qa: str | None = _help("JSONL file of {\"question\", \"answer\"[, \"source\"]} pairs; a seeded "
-                           "share is held out for evaluation and never trained on.", None)
+    qa: str | None = _help("JSONL file of {\"question\", \"answer\"[, \"source\"][, \"split\"]} pairs; a "
+                           "seeded share is held out for evaluation and never trained on (or, when every "
+                           "pair has \"split\": \"train\" or \"eval\", the file's own split).", None)
     out: str | None = _help("Run folder for the report, index, adapter and log "
                             "(default: runs/<corpus name>-<time>).", None)
     base_model: str = _help("Causal LM to adapt: a hub id or a local folder.", DEFAULT_BASE_MODEL)

@@ -86,6 +86,12 @@ class CalibrationResult:
     def verdicts_ok(self) -> bool:
         return all(v["ok"] for v in self.verdicts.values())
 
+    @classmethod
+    def combine(cls, results: list["CalibrationResult"]) -> "CalibrationResult":
+        """One result from runs of separate tasks."""
+        return cls([row for r in results for row in r.rows], {k: v for r in results for k, v in r.verdicts.items()},
+                   sum(r.seconds for r in results))
+
     def to_dict(self) -> dict:
         return {"rows": [asdict(r) for r in self.rows], "verdicts": self.verdicts, "seconds": self.seconds,
                 "verdicts_ok": self.verdicts_ok}

@@ -24,7 +24,7 @@ class QAPair:
 
 
 def load_qa(path: str | Path) -> list[QAPair]:
-    """Parses a JSONL file of {"question", "answer"[, "source"]}; any bad line is an error."""
+    """Parses a JSONL file of {"question", "answer"[, "source"][, "split"]}; any bad line is an error."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise QAFileError(f"question/answer file {str(path)!r} does not exist")

@@ -8,6 +8,13 @@ from advisor.measure.metrics import paired_difference
 from advisor.verdict.report import ArmReport, Recommendation
 
 ARM_LABELS = {"base": "the base model", "rag": "RAG", "finetune": "the LoRA fine-tune"}
+
+
+def _sentence_start(label: str) -> str:
+    """Upper-cases the first letter only ('the base model' -> 'The base model'; 'RAG' stays 'RAG')."""
+    return label[:1].upper() + label[1:]
+
+
 # What published evidence favours when the measurements cannot tell the arms apart.
 GOAL_PRIOR = {
     "knowledge": ("rag", "for new facts, retrieval has consistently beaten unsupervised fine-tuning "
@@ -102,7 +109,7 @@ def decide(goal: str, metric: PrimaryMetric, comparisons: dict, arms: dict[str, 
         reasons.append(f"Only {n_eval} held-out items were scored: intervals are wide and the verdict is tentative.")
     if choice in arms:
         arm = arms[choice]
-        reasons.append(f"{ARM_LABELS[choice].capitalize()} answers in {arm.latency_ms['p50']:.0f} ms (p50) "
+        reasons.append(f"{_sentence_start(ARM_LABELS[choice])} answers in {arm.latency_ms['p50']:.0f} ms (p50) "
                        f"against {arms['base'].latency_ms['p50']:.0f} ms for the base model, and costs "
                        f"${arm.cost_usd['one_off']:.4f} once plus ${arm.cost_usd['per_1k_queries']:.4f} "
                        "per 1,000 queries on this hardware.")
