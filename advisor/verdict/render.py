@@ -95,8 +95,15 @@ def render_markdown(report: Report) -> str:
                          + (f" — {info['note']}" if info.get("note") else ""))
     check = report.models.get("base_check")
     if check:
-        lines.append(f"- Base model check: perplexity {_num(check['perplexity'], 1)} on the corpus against "
-                     f"{_num(check['uniform_perplexity'], 0)} for uniform guessing: {check['verdict']}")
+        spread = check.get("entropy_share_of_uniform")
+        spread_text = "" if spread is None else (
+            f", next-token predictions {_num(100 * spread, 0)}% as spread out as uniform guessing")
+        line = (f"- Base model check: perplexity {_num(check['perplexity'], 1)} on the corpus against "
+                f"{_num(check['uniform_perplexity'], 0)} for uniform guessing{spread_text}: {check['verdict']}")
+        if check["trained"] and check["perplexity"] >= 0.5 * check["uniform_perplexity"]:
+            line += (" (the corpus surprises it, but its predictions stay confident, as a trained model's do"
+                     " on a new format; random weights are near uniform on both counts)")
+        lines.append(line)
     hw = report.hardware
     if hw:
         lines.append("- Hardware: " + ", ".join(f"{k} {v}" for k, v in hw.items()))

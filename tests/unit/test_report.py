@@ -56,3 +56,15 @@ def test_markdown_flags_every_figure_from_random_weights(tmp_path):
     assert quality_rows and all(line.count(RANDOM) == 3 for line in quality_rows)
     assert "**Recommendation: rag** (confidence: low)" in text
     assert "`x.bin`: binary file (not text)" in text
+
+
+def test_base_check_explains_a_surprised_but_trained_model(tmp_path):
+    report = _report(tmp_path)
+    check = {"perplexity": 5000.0, "uniform_perplexity": 1290.0, "entropy_share_of_uniform": 0.08,
+             "trained": True, "verdict": "trained"}
+    report.models["base_check"] = check
+    line = next(l for l in render_markdown(report).splitlines() if "Base model check" in l)
+    assert "8% as spread out" in line and "predictions stay confident" in line
+    report.models["base_check"] = {**check, "perplexity": 7.7}
+    line = next(l for l in render_markdown(report).splitlines() if "Base model check" in l)
+    assert "predictions stay confident" not in line
