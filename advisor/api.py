@@ -152,20 +152,21 @@ class Advisor:
             if not eval_docs:
                 self._warn("A single document cannot be both trained on and held out: no quality "
                            "can be measured; add documents.")
+        from advisor.cache import StageCache, documents_fingerprint, fingerprint, model_fingerprint
+
         write_json(self.run_dir / "eval_set.json", {
             "kind": eval_kind, "pairs": [p.to_dict() for p in eval_pairs],
             "documents": [d.source for d in eval_docs], "train_pairs": len(train_pairs)})
         n_eval = len(eval_pairs) if eval_kind != "documents" else len(eval_docs)
+        items_key = fingerprint(eval_kind, [p.to_dict() for p in eval_pairs], documents_fingerprint(eval_docs))
 
-        from advisor.cache import StageCache, documents_fingerprint, fingerprint, model_fingerprint
         from advisor.measure.likelihood import answer_log_likelihood, text_nll
         from rag.generation import generate
         from rag.prompting import build_prompt
 
         cache = StageCache(self.run_dir)
         base_key = fingerprint(model_fingerprint(base_ref.path), device, cfg.seed, cfg.max_new_tokens,
-                               cfg.format_regex, eval_kind, [p.to_dict() for p in eval_pairs],
-                               documents_fingerprint(eval_docs))
+                               cfg.format_regex, items_key)
         arms: dict[str, ArmRun] = {}
 
         def closed_book(question):
@@ -288,7 +289,8 @@ class Advisor:
                                   "note": embed_ref.note},
                     "base_check": model_check},
             hardware=describe_hardware(device),
-            evaluation={"kind": eval_kind, "n": n_eval, "primary_metric": metric.name,
+            evaluation={"kind": eval_kind, "n": n_eval, "items_fingerprint": items_key,
+                        "primary_metric": metric.name,
                         "train_pairs": len(train_pairs), "train_documents": len(train_docs),
                         "wall_seconds": time.perf_counter() - started,
                         "pricing": {"usd_per_hour": usd_per_hour, "device": device,
@@ -448,7 +450,8 @@ class Advisor:
         cost = ComputeCost(run.one_off_seconds, mean_latency).priced(usd_per_hour)
         notes = list(run.notes) + ([RANDOM_WEIGHTS] if untrained else [])
         return ArmReport(quality=quality, latency_ms=latency, cost_usd=cost, notes=notes,
-                         details={"samples": run.samples[:20], "one_off_seconds": run.one_off_seconds})
+                         details={"samples": run.samples[:20], "one_off_seconds": run.one_off_seconds,
+                                  "scores": run.scores})  # per item, in eval_set.json's order
 
 
 def advise(corpus: str, goal: str = "knowledge", qa: str | None = None, *,

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from advisor.calibration.calibrate import TASKS
 from advisor.config import AdvisorConfig
 
 EXIT_USER_ERROR = 2
@@ -73,14 +74,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     cal = commands.add_parser(
         "calibrate", help="check the advisor where the right verdict is known (the calibration world)",
-        description="Runs the advisor on the calibration world's knowledge task (right verdict: rag) and "
-                    "style task (right verdict: finetune) with the shipped tiny model, prints each arm's "
-                    "measured quality against the expected outcome, and exits with 1 if a verdict is wrong.")
+        description="Runs the advisor on the calibration world's tasks with the shipped tiny model: new "
+                    "facts (right verdict: rag), a new answer format (right verdict: finetune), and the same "
+                    "facts stated five times per person, repeated or paraphrased (right verdict: rag). Prints "
+                    "each arm's measured quality against the expected outcome and the published findings "
+                    "checked as paired differences, and exits with 1 if a verdict is wrong.")
     cal.add_argument("--out", default="runs/calibration", metavar="RUN_DIR",
-                     help="folder for both runs (default: runs/calibration)")
+                     help="folder for the runs, one per task (default: runs/calibration)")
     cal.add_argument("--model", default=None, metavar="PATH",
                      help="base model folder (default: the shipped calibration model)")
     cal.add_argument("--seed", type=int, default=0, help="seed for splits and training (default: 0)")
+    cal.add_argument("--task", action="append", dest="tasks", choices=[task.name for task in TASKS],
+                     metavar="NAME", help="run only this task (repeatable): " + ", ".join(
+                         f"{task.name} ({task.about})" for task in TASKS) + "; default: all (a finding "
+                     "is checked when both of its tasks ran)")
     cal.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
     cal.add_argument("--quiet", action="store_true", help="no progress bars; only the table")
     return parser
@@ -191,26 +198,42 @@ def cmd_calibrate(args: argparse.Namespace, console) -> int:
     from advisor.verdict.report import write_json
 
     results = []
-    for task in TASKS:
-        console.print(f"[bold]Calibration task: {task.name}[/] (right verdict: {task.right_choice})")
+    for task in (t for t in TASKS if not args.tasks or t.name in args.tasks):
+        console.print(f"[bold]Calibration task: {task.name}[/] ({task.about}; right verdict: {task.right_choice})",
+                      highlight=False)
         results.append(_with_progress(args, console, lambda on_progress: run_calibration(
             args.out, model=args.model or SHIPPED_MODEL, seed=args.seed, tasks=(task.name,),
             on_progress=on_progress)))
     result = CalibrationResult.combine(results)
     table = Table(title=f"Calibration world: measured against expected ({result.seconds:.0f} s)")
-    for column in ("task", "arm", "metric", "measured", "expected", ""):
+    table.add_column("task", overflow="fold")
+    for column in ("arm", "metric", "measured", "expected", ""):
         table.add_column(column, no_wrap=True)
     for row in result.rows:
         measured = "n/a" if row.measured is None else f"{row.measured:.3f}"
         table.add_row(row.task, row.arm, row.metric, measured, row.expected,
                       "[green]ok[/]" if row.ok else "[red]MISS[/]")
     for task, verdict in result.verdicts.items():
-        table.add_row(task, "verdict", f"({verdict['confidence']} confidence)", verdict["choice"],
+        table.add_row(task, "verdict", f"({verdict['confidence']})", verdict["choice"],
                       f"= {verdict['right']}", "[green]ok[/]" if verdict["ok"] else "[red]WRONG[/]")
     console.print(table)
+    if result.findings:
+        findings = Table(title="Published findings: paired differences on the same held-out questions",
+                         caption="ok: at least the expected improvement, with its 95% interval above 0")
+        findings.add_column("finding (better arm minus worse arm)", ratio=1)
+        for column in ("measured [95% CI]", "expected", ""):
+            findings.add_column(column, no_wrap=True)
+        for row in result.findings:
+            measured = "n/a (different questions)" if row.improvement is None else \
+                f"{row.improvement:+.2f} [{row.ci95[0]:+.2f}, {row.ci95[1]:+.2f}]"
+            findings.add_row(f"{row.name}\n[dim]{row.metric}: {row.better} - {row.worse}[/]", measured,
+                             row.expected, "[green]ok[/]" if row.ok else "[red]MISS[/]")
+        console.print(findings)
     console.print("Why these are expected:")
     for row in result.rows:
         console.print(f"- {row.task} {row.arm}: {row.why}", highlight=False)
+    for row in result.findings:
+        console.print(f"- {row.name}: {row.why}", highlight=False)
     for task, verdict in result.verdicts.items():
         console.print(f"{task} report: {verdict['report']}")
     if args.json:
@@ -220,7 +243,9 @@ def cmd_calibrate(args: argparse.Namespace, console) -> int:
         console.print("[red]A verdict is wrong: the advisor failed its calibration.[/]")
         return 1
     misses = sum(not row.ok for row in result.rows)
-    console.print(f"Both verdicts right; {misses} measurement(s) outside the expected range.")
+    missed_findings = sum(not row.ok for row in result.findings)
+    console.print(f"All {len(result.verdicts)} verdicts right; {misses} measurement(s) outside the expected "
+                  f"range; {len(result.findings) - missed_findings} of {len(result.findings)} findings reproduced.")
     return 0
 
 

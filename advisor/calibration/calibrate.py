@@ -45,6 +45,13 @@ class Task:
     right_choice: str
     expectations: tuple[Expectation, ...]
     options: dict = field(default_factory=dict)
+    corpus_kind: str = "one"  # for knowledge tasks: see world.KNOWLEDGE_CORPORA
+    about: str = ""  # what sets the task apart, for the table's heading
+
+
+# Five copies of every biography, 10 passes: each fact is seen 50 times in the fine-tune, with the same
+# steps and tokens whether the copies are identical or paraphrased.
+REPETITION_OPTIONS = {"epochs": 10}
 
 
 TASKS = (
@@ -56,13 +63,87 @@ TASKS = (
                     "(the shipped model reads about 40% of answers right; see its model card)"),
         Expectation("finetune", "exact_match", "<=", 0.35,
                     "facts seen once in fine-tuning are hard to extract (Allen-Zhu and Li 2023; Ovadia et al. 2023)"),
-    )),
+    ), about="one biography per person"),
     Task("style", "style", "finetune", (
         Expectation("base", "format_match", "<=", 0.10, "the base model has never seen the format"),
         Expectation("rag", "format_match", "<=", 0.50, "examples in the prompt rarely hold a format"),
         Expectation("finetune", "format_match", ">=", 0.80, "a format is what fine-tuning learns best"),
-    )),
+    ), about="a new answer format for known facts"),
+    Task("knowledge-repeated", "knowledge", "rag", (
+        Expectation("finetune", "exact_match", "<=", 0.35,
+                    "the same biography seen 50 times is memorized, not made extractable (Allen-Zhu and Li 2023)"),
+    ), options=REPETITION_OPTIONS, corpus_kind="repeated",
+        about="the same biography 5 times per person, 10 fine-tuning passes"),
+    Task("knowledge-paraphrased", "knowledge", "rag", (
+        Expectation("finetune", "exact_match", ">=", 0.50,
+                    "five paraphrases, 50 sightings of each fact in all, make facts extractable "
+                    "(Allen-Zhu and Li 2023)"),
+    ), options=REPETITION_OPTIONS, corpus_kind="paraphrased",
+        about="5 paraphrased biographies per person, 10 fine-tuning passes"),
 )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A published result, checked as a paired difference between two arms on the same held-out questions."""
+
+    name: str
+    better: tuple[str, str]  # (task, arm)
+    worse: tuple[str, str]
+    metric: str
+    min_improvement: float
+    why: str
+
+
+FINDINGS = (
+    Finding("retrieval beats fine-tuning for new facts", ("knowledge", "rag"), ("knowledge", "finetune"),
+            "exact_match", 0.15, "Ovadia et al. 2023: RAG far ahead of unsupervised fine-tuning on new knowledge"),
+    Finding("paraphrases make facts extractable", ("knowledge-paraphrased", "finetune"),
+            ("knowledge-repeated", "finetune"), "exact_match", 0.30,
+            "Allen-Zhu and Li 2023: at the same number of sightings, varied wording is what lets "
+            "questions reach a fact"),
+    Finding("fine-tuning holds a format that examples in the prompt do not", ("style", "finetune"),
+            ("style", "rag"), "format_match", 0.50,
+            "style and format are what fine-tuning changes best"),
+)
+
+
+@dataclass
+class FindingRow:
+    name: str
+    better: str  # "task/arm"
+    worse: str
+    metric: str
+    improvement: float | None  # None when a task of the pair was not run
+    ci95: list[float] | None
+    n: int
+    expected: str
+    why: str
+    ok: bool
+
+
+def check_findings(reports: dict[str, str]) -> list[FindingRow]:
+    """Each Finding whose two tasks were run (`reports`: task -> report.json path), with a paired interval."""
+    from advisor.measure.metrics import paired_difference
+    from advisor.verdict.report import Report
+
+    loaded = {task: Report.load(path) for task, path in reports.items()}
+    rows = []
+    for finding in FINDINGS:
+        (task_a, arm_a), (task_b, arm_b) = finding.better, finding.worse
+        if task_a not in loaded or task_b not in loaded:
+            continue
+        a = loaded[task_a].arms[arm_a].details.get("scores", {}).get(finding.metric, [])
+        b = loaded[task_b].arms[arm_b].details.get("scores", {}).get(finding.metric, [])
+        fingerprints = {loaded[task].evaluation.get("items_fingerprint") for task in (task_a, task_b)}
+        same_items = len(fingerprints) == 1 and None not in fingerprints and len(a) == len(b) > 0
+        diff = paired_difference(a, b) if same_items else None
+        ok = diff is not None and diff["value"] >= finding.min_improvement and diff["ci95"][0] > 0
+        rows.append(FindingRow(finding.name, f"{task_a}/{arm_a}", f"{task_b}/{arm_b}", finding.metric,
+                               diff["value"] if diff else None, diff["ci95"] if diff else None,
+                               diff["n"] if diff else 0, f">= {finding.min_improvement:+g}",
+                               finding.why, ok))
+    return rows
 
 
 @dataclass
@@ -81,6 +162,7 @@ class CalibrationResult:
     rows: list[CalibrationRow]
     verdicts: dict[str, dict]  # task -> {"choice", "right", "ok", "confidence", "report"}
     seconds: float
+    findings: list[FindingRow] = field(default_factory=list)
 
     @property
     def verdicts_ok(self) -> bool:
@@ -88,24 +170,29 @@ class CalibrationResult:
 
     @classmethod
     def combine(cls, results: list["CalibrationResult"]) -> "CalibrationResult":
-        """One result from runs of separate tasks."""
-        return cls([row for r in results for row in r.rows], {k: v for r in results for k, v in r.verdicts.items()},
-                   sum(r.seconds for r in results))
+        """One result from runs of separate tasks; findings that span them are checked now."""
+        verdicts = {k: v for r in results for k, v in r.verdicts.items()}
+        return cls([row for r in results for row in r.rows], verdicts, sum(r.seconds for r in results),
+                   check_findings(_report_files(verdicts)))
 
     def to_dict(self) -> dict:
-        return {"rows": [asdict(r) for r in self.rows], "verdicts": self.verdicts, "seconds": self.seconds,
-                "verdicts_ok": self.verdicts_ok}
+        return {"rows": [asdict(r) for r in self.rows], "findings": [asdict(f) for f in self.findings],
+                "verdicts": self.verdicts, "seconds": self.seconds, "verdicts_ok": self.verdicts_ok}
 
 
-def write_task(task: str, out_dir: Path, world_seed: int = WORLD_SEED) -> tuple[Path, Path, dict]:
+def _report_files(verdicts: dict[str, dict]) -> dict[str, str]:
+    return {task: str(Path(v["report"]).with_suffix(".json")) for task, v in verdicts.items()}
+
+
+def write_task(task: Task, out_dir: Path, world_seed: int = WORLD_SEED) -> tuple[Path, Path, dict]:
     """Writes one calibration task; returns (corpus folder, QA file, advisor options)."""
     from advisor.calibration.world import (STYLE_FORMAT_REGEX, biography, build_world, write_knowledge_task,
                                            write_style_task)
 
     world = build_world(world_seed)
     options = {}
-    if task == "knowledge":
-        write_knowledge_task(world, out_dir)
+    if task.goal == "knowledge":
+        write_knowledge_task(world, out_dir, task.corpus_kind)
     else:
         write_style_task(world, out_dir)
         options["format_regex"] = STYLE_FORMAT_REGEX
@@ -123,14 +210,14 @@ def advise_on_task(task: Task, out_dir: Path, *, model: str | Path = SHIPPED_MOD
     from advisor.api import advise
     from advisor.config import DEFAULT_EMBEDDING_MODEL
 
-    corpus, qa, options = write_task(task.name, out_dir / "data")
+    corpus, qa, options = write_task(task, out_dir / "data")
     return advise(corpus, goal=task.goal, qa=qa, base_model=str(model),
                   embedding_model=embedding_model or DEFAULT_EMBEDDING_MODEL, out=str(out_dir / "run"),
                   about=about or ABOUT_WORLD, **{**CALIBRATION_OPTIONS, **options, **task.options, **overrides})
 
 
 def run_calibration(out_dir: str | Path, *, model: str | Path = SHIPPED_MODEL, embedding_model: str | None = None,
-                    seed: int = 0, device: str = "cpu", tasks: tuple[str, ...] = ("knowledge", "style"),
+                    seed: int = 0, device: str = "cpu", tasks: tuple[str, ...] = tuple(t.name for t in TASKS),
                     on_progress=None, **overrides) -> CalibrationResult:
     """Runs the advisor on each task with the shipped calibration model; compares with expectations."""
     start = time.perf_counter()
@@ -148,4 +235,4 @@ def run_calibration(out_dir: str | Path, *, model: str | Path = SHIPPED_MODEL, e
         verdicts[task.name] = {"choice": choice, "right": task.right_choice, "ok": choice == task.right_choice,
                                "confidence": report.recommendation.confidence,
                                "report": str(Path(report.run_dir) / "report.md")}
-    return CalibrationResult(rows, verdicts, time.perf_counter() - start)
+    return CalibrationResult(rows, verdicts, time.perf_counter() - start, check_findings(_report_files(verdicts)))

@@ -329,18 +329,37 @@ def _write_jsonl(path: Path, records: list[dict]) -> None:
     path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
 
 
-def write_knowledge_task(world: World, out_dir: str | Path) -> Path:
-    """Writes corpus/<first>_<last>.txt (one biography per group-B person) and qa.jsonl; returns out_dir."""
+# How the knowledge task's corpus states each person's facts: one biography (a .txt file per person), or
+# COPIES biographies per person as separate documents (a .jsonl file per person): the same one repeated,
+# or paraphrases with different templates. Same facts, same questions: only the wording varies.
+KNOWLEDGE_CORPORA = ("one", "repeated", "paraphrased")
+COPIES = 5
+
+
+def write_knowledge_task(world: World, out_dir: str | Path, corpus_kind: str = "one") -> Path:
+    """Writes corpus/ (one file per group-B person, see KNOWLEDGE_CORPORA) and qa.jsonl; returns out_dir.
+
+    qa.jsonl is the same for every corpus kind, so runs on different kinds answer the same questions.
+    """
+    if corpus_kind not in KNOWLEDGE_CORPORA:
+        raise ValueError(f"corpus_kind must be one of {KNOWLEDGE_CORPORA}, not {corpus_kind!r}")
     out_dir = Path(out_dir)
     corpus = out_dir / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(f"knowledge-{world.seed}")
+    text_rng = random.Random(f"knowledge-{world.seed}")
+    question_rng = random.Random(f"knowledge-questions-{world.seed}")
     records = []
     for person in world.group_b:
-        source = f"{person.slug}.txt"
-        (corpus / source).write_text(biography(person, rng) + "\n", encoding="utf-8")
+        if corpus_kind == "one":
+            source = f"{person.slug}.txt"
+            (corpus / source).write_text(biography(person, text_rng) + "\n", encoding="utf-8")
+        else:
+            source = f"{person.slug}.jsonl"
+            texts = paraphrases(person, COPIES, text_rng) if corpus_kind == "paraphrased" \
+                else [biography(person, text_rng)] * COPIES
+            _write_jsonl(corpus / source, [{"text": text} for text in texts])
         records += [{"question": qa.question, "answer": qa.answer, "source": source}
-                    for qa in questions(person, rng)]
+                    for qa in questions(person, question_rng)]
     _write_jsonl(out_dir / "qa.jsonl", records)
     return out_dir
 

@@ -7,9 +7,10 @@ import re
 import pytest
 
 from advisor.calibration.world import (
-    ATTRIBUTES, BIO_TEMPLATES, QUESTION_TEMPLATES, STYLE_FORMAT_REGEX, biography, biography_sentences,
+    ATTRIBUTES, BIO_TEMPLATES, COPIES, QUESTION_TEMPLATES, STYLE_FORMAT_REGEX, biography, biography_sentences,
     build_world, copy_question, paraphrases, questions, style_answer, write_knowledge_task,
     write_style_task)
+from advisor.corpus.loading import load_corpus
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +111,34 @@ def test_knowledge_task_files(world, tmp_path):
     for file, person in zip(sorted(files), sorted(world.group_b, key=lambda p: p.slug)):
         assert file.name == f"{person.slug}.txt"
         assert file.read_text().count(person.name) == len(ATTRIBUTES)
+
+
+@pytest.mark.parametrize("kind", ["repeated", "paraphrased"])
+def test_knowledge_corpora_with_copies(world, tmp_path, kind):
+    """Five documents per person (identical or all worded differently), the same facts, and the very
+    same questions as the one-biography corpus, so runs on the kinds can be compared item by item."""
+    write_knowledge_task(world, tmp_path / "one")
+    write_knowledge_task(world, tmp_path / kind, kind)
+    corpus = load_corpus(tmp_path / kind / "corpus")
+    assert not corpus.skipped and len(corpus.documents) == COPIES * len(world.group_b)
+    by_source = {}
+    for doc in corpus.documents:
+        by_source.setdefault(doc.source, []).append(doc.text)
+    for person in world.group_b:
+        texts = by_source[f"{person.slug}.jsonl"]
+        assert len(texts) == COPIES
+        assert all(person.facts[a] in text and text.count(person.name) == len(ATTRIBUTES)
+                   for text in texts for a in ATTRIBUTES)
+        assert len(set(texts)) == (1 if kind == "repeated" else COPIES)
+    one = [json.loads(line) for line in (tmp_path / "one" / "qa.jsonl").read_text().splitlines()]
+    copies = [json.loads(line) for line in (tmp_path / kind / "qa.jsonl").read_text().splitlines()]
+    assert [(r["question"], r["answer"]) for r in one] == [(r["question"], r["answer"]) for r in copies]
+    assert all(r["source"].endswith(".jsonl") for r in copies)
+
+
+def test_unknown_knowledge_corpus_is_refused(world, tmp_path):
+    with pytest.raises(ValueError, match="corpus_kind"):
+        write_knowledge_task(world, tmp_path, "shuffled")
 
 
 def test_style_task_files(world, tmp_path):

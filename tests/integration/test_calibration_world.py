@@ -11,7 +11,7 @@ pytestmark = pytest.mark.integration
 def calibration(tmp_path_factory):
     if not (SHIPPED_MODEL / "model.safetensors").is_file():
         pytest.fail(f"the shipped calibration model is missing from {SHIPPED_MODEL}")
-    # The full calibration (100 held-out questions per task) takes well under a minute.
+    # The full calibration (four tasks, 100 held-out questions each) takes about two minutes on 2 cores.
     return run_calibration(tmp_path_factory.mktemp("calibration"))
 
 
@@ -39,3 +39,13 @@ def test_style_lora_learns_the_format(calibration):
 def test_the_report_says_what_the_world_is(calibration):
     text = open(calibration.verdicts["knowledge"]["report"], encoding="utf-8").read()
     assert "calibration world" in text and "invented people" in text
+
+
+def test_paraphrases_make_facts_extractable(calibration):
+    """Allen-Zhu and Li: the same 50 sightings of each fact, paraphrased rather than repeated, let the
+    fine-tune answer questions about them (same questions, steps and tokens in both runs)."""
+    repeated = _measured(calibration, "knowledge-repeated", "finetune", "exact_match")
+    paraphrased = _measured(calibration, "knowledge-paraphrased", "finetune", "exact_match")
+    assert paraphrased - repeated >= 0.30, (repeated, paraphrased)
+    finding = next(f for f in calibration.findings if f.name == "paraphrases make facts extractable")
+    assert finding.ok and finding.n == 100 and finding.ci95[0] > 0
