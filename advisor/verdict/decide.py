@@ -62,6 +62,21 @@ def _significant(comparison: dict | None) -> bool:
     return comparison is not None and comparison["ci95"][0] > 0
 
 
+FORGETTING_NOTICE = 0.10  # a rise in reference-text perplexity above this share is worth a reason
+
+
+def _forgetting(arms: dict[str, ArmReport]) -> list[str]:
+    """A reason when the fine-tune measurably forgot the reference text (when one was given)."""
+    before = arms["base"].quality.get("reference_perplexity")
+    after = arms["finetune"].quality.get("reference_perplexity")
+    if not before or not after or not before["value"] or after["value"] / before["value"] - 1 <= FORGETTING_NOTICE:
+        return []
+    change = after["value"] / before["value"] - 1
+    return [f"The fine-tune forgets: perplexity on your reference text rose from {before['value']:.2f} to "
+            f"{after['value']:.2f} ({change:+.0%}); a lower --learning-rate or --lora-rank, or general text "
+            "mixed into the training data, forgets less."]
+
+
 def decide(goal: str, metric: PrimaryMetric, comparisons: dict, arms: dict[str, ArmReport],
            model_check: dict, n_eval: int) -> Recommendation:
     prior_choice, prior_reason = GOAL_PRIOR[goal]
@@ -107,6 +122,8 @@ def decide(goal: str, metric: PrimaryMetric, comparisons: dict, arms: dict[str, 
     if n_eval < SMALL_EVAL:
         confidence = "low"
         reasons.append(f"Only {n_eval} held-out items were scored: intervals are wide and the verdict is tentative.")
+    if choice in ("finetune", "both"):
+        reasons += _forgetting(arms)
     if choice in arms:
         arm = arms[choice]
         reasons.append(f"{_sentence_start(ARM_LABELS[choice])} answers in {arm.latency_ms['p50']:.0f} ms (p50) "

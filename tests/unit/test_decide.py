@@ -53,3 +53,17 @@ def test_lower_loss_counts_as_improvement_for_style_documents():
     metric = primary_metric("style", False, None)
     comparisons = compare_arms({"base": [3.0] * 30, "rag": [3.0] * 30, "finetune": [2.0] * 30}, metric, 0)
     assert comparisons["finetune_vs_base"]["improvement"] == 1.0
+
+
+def test_a_forgetful_fine_tune_is_named_in_the_reasons():
+    metric = primary_metric("style", True, None)
+    comparisons = compare_arms({"base": [0.0] * 40, "rag": [0.0] * 40, "finetune": [1.0] * 40}, metric, 0)
+    arms = _arms()
+    for name, perplexity in (("base", 1.5), ("rag", 1.5), ("finetune", 3.0)):
+        arms[name] = ArmReport(quality={"reference_perplexity": {"value": perplexity, "n": 40}},
+                               latency_ms=arms[name].latency_ms, cost_usd=arms[name].cost_usd)
+    rec = decide("style", metric, comparisons, arms, TRAINED, 40)
+    assert rec.choice == "finetune"
+    assert any("rose from 1.50 to 3.00 (+100%)" in reason for reason in rec.reasons)
+    arms["finetune"].quality["reference_perplexity"]["value"] = 1.55  # +3%: not worth a reason
+    assert not any("forgets" in reason for reason in decide("style", metric, comparisons, arms, TRAINED, 40).reasons)
