@@ -118,7 +118,7 @@ class FindingRow:
     better: str  # "task/arm"
     worse: str
     metric: str
-    improvement: float | None  # None when a task of the pair was not run
+    improvement: float | None  # None when the two runs did not score the same held-out items
     ci95: list[float] | None
     n: int
     expected: str

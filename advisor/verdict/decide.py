@@ -69,9 +69,11 @@ def _forgetting(arms: dict[str, ArmReport]) -> list[str]:
     """A reason when the fine-tune measurably forgot the reference text (when one was given)."""
     before = arms["base"].quality.get("reference_perplexity")
     after = arms["finetune"].quality.get("reference_perplexity")
-    if not before or not after or not before["value"] or after["value"] / before["value"] - 1 <= FORGETTING_NOTICE:
+    if not before or not after or not before["value"]:
         return []
     change = after["value"] / before["value"] - 1
+    if not change > FORGETTING_NOTICE:  # also when a perplexity is NaN
+        return []
     return [f"The fine-tune forgets: perplexity on your reference text rose from {before['value']:.2f} to "
             f"{after['value']:.2f} ({change:+.0%}); a lower --learning-rate or --lora-rank, or general text "
             "mixed into the training data, forgets less."]
