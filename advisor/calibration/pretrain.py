@@ -15,6 +15,12 @@ from typing import Callable
 # Idle OpenMP threads must sleep, not spin: with another busy process on a 2-core machine, spinning
 # threads made each step ten times slower. libgomp reads this once, so it goes before torch loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Floating-point results depend on the vector instructions the kernels use: with its default AVX-512
+# kernels, an AVX-512 machine trains a different (equally good) model than the AVX2 machine that trained
+# the shipped one. With torch's kernels and MKL pinned to their AVX2 code paths, a rerun on an AVX-512
+# machine wrote the shipped model byte for byte. Both are read once at start-up, so set before torch loads.
+os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
+os.environ.setdefault("MKL_CBWR", "AVX2")
 
 import torch  # noqa: E402
 from transformers import (GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast,
