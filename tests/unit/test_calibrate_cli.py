@@ -22,8 +22,8 @@ def _write_report(path: Path, scores: dict[str, dict[str, list[float]]], items: 
     return str(path)
 
 
-def _fake_run(choices: dict[str, str], finetune_score: float = 1.0):
-    """Every arm scores 0 on every item, but the fine-tune of the paraphrased task scores `finetune_score`."""
+def _fake_run(choices: dict[str, str]):
+    """Every arm scores 0 on every item, but the fine-tune of the paraphrased task scores 1."""
     def run_calibration(out_dir, *, tasks, **_):
         rows, verdicts = [], {}
         for task in (t for t in TASKS if t.name in tasks):
@@ -34,7 +34,7 @@ def _fake_run(choices: dict[str, str], finetune_score: float = 1.0):
             scores = {arm: {"exact_match": [0.0] * 10, "format_match": [0.0] * 10}
                       for arm in ("base", "rag", "finetune")}
             if task.name == "knowledge-paraphrased":
-                scores["finetune"]["exact_match"] = [finetune_score] * 10
+                scores["finetune"]["exact_match"] = [1.0] * 10
             _write_report(folder / "report.json", scores)
             verdicts[task.name] = {"choice": choices.get(task.name, task.right_choice), "right": task.right_choice,
                                    "ok": choices.get(task.name, task.right_choice) == task.right_choice,
