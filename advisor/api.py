@@ -22,7 +22,7 @@ from advisor.measure.cost import PRICES_AS_OF, ComputeCost, price_per_hour
 from advisor.measure.evaluate import ArmRun, evaluate_qa_arm, evaluate_style_arm, qa_metrics
 from advisor.measure.metrics import perplexity_summary, summarize
 from advisor.measure.timing import latency_summary
-from advisor.verdict.decide import compare_arms, decide, primary_metric
+from advisor.verdict.decide import ANSWER_LIKELIHOOD, compare_arms, decide, primary_metric
 from advisor.verdict.report import ArmReport, Report, write_json, write_report
 
 log = logging.getLogger("advisor")
@@ -112,6 +112,8 @@ class Advisor:
         self._seed_everything(cfg.seed)
         device = resolve_device(cfg.device)
         base_ref = self._resolve_base_model(corpus)
+        if base_ref.note and base_ref.origin != "built locally":  # the stand-in has its own warning
+            self._warn(f"Base model: {base_ref.note}.")
         embed_ref = resolve_embedding_model(cfg.embedding_model)
         if embed_ref.note:
             self._warn(f"Embedding model: {embed_ref.note}.")
@@ -254,15 +256,7 @@ class Advisor:
                                                   reference)
         ft = arms["finetune"]
         ft.one_off_seconds = train_result["seconds"]
-        ft.notes.append(
-            f"LoRA r={cfg.lora_rank}, alpha={cfg.lora_alpha}, lr={cfg.learning_rate}, targets {cfg.lora_targets} "
-            f"on {n_blocks} text block(s) of up to {cfg.max_seq_len} tokens"
-            + (f" and {len(train_pairs)} training QA pair(s)" if train_pairs else "")
-            + f": {train_result['steps']} of {train_result['planned_steps']} planned steps in "
-            f"{train_result['seconds']:.1f} s, {train_result['tokens_per_second']:.0f} tokens/s"
-            + (f", final loss {train_result['losses'][-1]['loss']:.3f}" if train_result["losses"] else "")
-            + ("; stopped by the time budget" if train_result["stopped_by_budget"] else "")
-            + "; adapter merged into the weights for answering")
+        ft.notes.append(training_note(train_result, cfg, n_blocks, len(train_pairs)))
 
         # Summaries, decision, report.
         self._progress("report", 0, 1)
@@ -273,7 +267,9 @@ class Advisor:
         metric = primary_metric(cfg.goal, bool(eval_pairs) and eval_kind != "documents", cfg.format_regex)
         per_item = {name: run.scores.get(metric.name, []) for name, run in arms.items()}
         comparisons = compare_arms(per_item, metric, cfg.seed)
-        recommendation = decide(cfg.goal, metric, comparisons, arm_reports, model_check, n_eval)
+        likelihood = compare_arms({name: run.scores.get(ANSWER_LIKELIHOOD.name, []) for name, run in arms.items()},
+                                  ANSWER_LIKELIHOOD, cfg.seed)
+        recommendation = decide(cfg.goal, metric, comparisons, arm_reports, model_check, n_eval, likelihood)
         if n_eval < 20:
             self._warn(f"Only {n_eval} held-out items: differences smaller than the intervals shown are noise.")
         report = Report(
@@ -290,13 +286,14 @@ class Advisor:
                     "base_check": model_check},
             hardware=describe_hardware(device),
             evaluation={"kind": eval_kind, "n": n_eval, "items_fingerprint": items_key,
-                        "primary_metric": metric.name,
+                        "primary_metric": metric.name, "primary_metric_meaning": metric.meaning,
                         "train_pairs": len(train_pairs), "train_documents": len(train_docs),
                         "wall_seconds": time.perf_counter() - started,
                         "pricing": {"usd_per_hour": usd_per_hour, "device": device,
                                     "source": "--price-per-hour" if cfg.price_per_hour is not None
                                     else f"default table, prices as of {PRICES_AS_OF}"}},
-            comparisons=comparisons,
+            comparisons={**comparisons, **{f"{key} ({ANSWER_LIKELIHOOD.name})": value
+                                           for key, value in likelihood.items()}},
             warnings=self.warnings,
             about=self.about,
             run_dir=str(self.run_dir),
@@ -345,7 +342,7 @@ class Advisor:
         adapter_dir = self.run_dir / "adapter"
         cached = cache.get("train", key)
         if cached is not None and (adapter_dir / "adapter_model.safetensors").is_file():
-            self._progress("train", cached["steps"], cached["planned_steps"], "reused from an earlier run")
+            self._progress("train", cached["steps"], cached["steps"], "reused from an earlier run")
             return load_adapter(model, adapter_dir), cached
         settings = LoraSettings(rank=cfg.lora_rank, alpha=cfg.lora_alpha, learning_rate=cfg.learning_rate,
                                 epochs=cfg.epochs, max_steps=cfg.max_train_steps, min_steps=cfg.min_train_steps,
@@ -357,6 +354,9 @@ class Advisor:
             on_step=lambda step, planned, loss: self._progress(
                 "train", step, planned, f"loss {loss:.3f}" if loss is not None else ""))
         result = result.to_dict()
+        self._progress("train", result["steps"], result["steps"],  # the steps that really ran
+                       f"{result['steps']} steps, {result['passes']:.1f} passes"
+                       + (" (the budget's limit)" if result["stopped_by_budget"] else ""))
         write_json(self.run_dir / "training.json", result)
         log.info("training: %s", json.dumps(result))
         cache.put("train", key, result)
@@ -452,6 +452,24 @@ class Advisor:
         return ArmReport(quality=quality, latency_ms=latency, cost_usd=cost, notes=notes,
                          details={"samples": run.samples[:20], "one_off_seconds": run.one_off_seconds,
                                   "scores": run.scores})  # per item, in eval_set.json's order
+
+
+def training_note(result: dict, cfg: AdvisorConfig, n_blocks: int, n_pairs: int) -> str:
+    """What the fine-tune saw and did, so a reader can judge whether it had a fair chance."""
+    passes = result.get("passes", 0.0)
+    budget = ""
+    if result["stopped_by_budget"]:
+        budget = (f"; the {cfg.budget_minutes:g}-minute budget allowed {result['planned_steps']} of the "
+                  f"{result.get('steps_wanted', result['planned_steps'])} steps the data plan asked for")
+    thin = "; fewer than one pass: the fine-tune had little chance to learn the facts" if passes < 1 else ""
+    return (f"LoRA r={cfg.lora_rank}, alpha={cfg.lora_alpha}, lr={cfg.learning_rate}, targets {cfg.lora_targets} "
+            f"on {n_blocks} text block(s) of up to {cfg.max_seq_len} tokens"
+            + (f" and {n_pairs} training QA pair(s)" if n_pairs else "")
+            + f": {result['steps']} optimizer steps ({passes:.1f} passes over the data, "
+            f"{result['tokens']:,} real tokens, padding excluded) in {result['seconds']:.1f} s, "
+            f"{result['tokens_per_second']:.0f} tokens/s"
+            + (f", final loss {result['losses'][-1]['loss']:.3f}" if result["losses"] else "")
+            + budget + thin + "; adapter merged into the weights for answering")
 
 
 def advise(corpus: str, goal: str = "knowledge", qa: str | None = None, *,

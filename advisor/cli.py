@@ -129,8 +129,11 @@ class _RichProgress:
         from advisor.api import STAGES
 
         for stage, task_id in self.tasks.items():  # a new stage ends the earlier ones
-            if stage != event.stage and not self.progress.tasks[task_id].finished:
-                self.progress.update(task_id, completed=self.progress.tasks[task_id].total or 1)
+            task = self.progress.tasks[task_id]
+            if stage != event.stage and not task.finished:
+                # Shows what really ran (13 steps stay 13, never a made-up "100/100").
+                done = max(int(task.completed), 1)
+                self.progress.update(task_id, completed=done, total=done)
                 self.progress.stop_task(task_id)
         if event.stage not in self.tasks:
             self.tasks[event.stage] = self.progress.add_task(STAGES.get(event.stage, event.stage),

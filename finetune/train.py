@@ -1,4 +1,4 @@
-"""LoRA training with peft and the transformers Trainer, stopped by a wall-clock budget."""
+"""LoRA training with peft and the transformers Trainer, planned to fit a wall-clock budget."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from finetune.data import IGNORE_INDEX
 
 
 @dataclass
@@ -25,20 +27,30 @@ class LoraSettings:
 @dataclass
 class TrainResult:
     adapter_dir: str
-    steps: int
-    planned_steps: int
-    seconds: float
-    tokens: int
-    stopped_by_budget: bool
+    steps: int  # optimizer steps that really ran
+    planned_steps: int  # what the learning-rate schedule was laid out for (data and budget)
+    seconds: float  # the whole call: step timing, training and saving the adapter
+    tokens: int  # real tokens trained on, padding excluded
+    stopped_by_budget: bool  # the budget cut the data plan short (in planning, or mid-run)
     trainable_parameters: int
+    examples: int = 0
+    batch_size: int = 0
+    steps_wanted: int = 0  # what the data plan (epochs, min/max steps) asked for before the budget
+    seconds_per_step_estimate: float = 0.0  # the timed probe step the plan was made from
+    budget_seconds: float = 0.0
     losses: list[dict] = field(default_factory=list)  # {"step", "loss"} as logged
 
     @property
     def tokens_per_second(self) -> float:
         return self.tokens / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def passes(self) -> float:
+        """How many times, on average, each training example was seen."""
+        return self.steps * self.batch_size / self.examples if self.examples else 0.0
+
     def to_dict(self) -> dict:
-        return {**asdict(self), "tokens_per_second": self.tokens_per_second}
+        return {**asdict(self), "tokens_per_second": self.tokens_per_second, "passes": self.passes}
 
 
 def _lora_model(model, settings: LoraSettings):
@@ -55,73 +67,156 @@ def _lora_model(model, settings: LoraSettings):
         return get_peft_model(model, config("all-linear"))
 
 
+def time_one_step(peft_model, collator, examples: list[dict], batch_size: int, seed: int, device: str) -> float:
+    """Seconds for one forward and backward pass on a batch like the ones training will see.
+
+    Runs twice and times the second (the first pays one-off allocation costs); gradients are
+    thrown away, so the weights are untouched.
+    """
+    import random
+
+    import torch
+
+    rng = random.Random(seed)
+    batch = collator(rng.sample(examples, min(batch_size, len(examples))))
+    batch = {k: v.to(device) for k, v in batch.items()}
+    peft_model.train()
+    seconds = 0.0
+    for _ in range(2):
+        start = time.perf_counter()
+        peft_model(**batch).loss.backward()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+    peft_model.zero_grad(set_to_none=True)
+    return seconds
+
+
+def wanted_steps(settings: LoraSettings, examples: int) -> int:
+    """The data plan: `epochs` passes, at least `min_steps` (small data sets get more passes), or
+    exactly `max_steps`; the time budget may allow fewer."""
+    steps_per_epoch = math.ceil(examples / settings.batch_size)
+    return settings.max_steps or max(1, settings.min_steps, math.ceil(steps_per_epoch * settings.epochs))
+
+
+class BudgetPlan:
+    """How many steps fit the budget, re-estimated after every step from the measured step times,
+    and the learning-rate schedule laid over them (linear warm-up, then linear decay to the last
+    planned step), so the schedule runs its course by the end of the budget."""
+
+    def __init__(self, wanted: int, budget_seconds: float, started: float, seconds_per_step: float,
+                 reserve: float):
+        self.wanted, self.budget, self.started, self.reserve = wanted, budget_seconds, started, reserve
+        self.slowest = seconds_per_step
+        self.total = self._affordable(0, time.perf_counter(), seconds_per_step)
+        self.warmup = max(1, round(0.1 * self.total)) if self.total > 2 else 0
+
+    def _affordable(self, done: int, now: float, mean_step: float) -> int:
+        if mean_step <= 0:
+            return self.wanted
+        left = self.budget - (now - self.started) - self.reserve
+        # The last step may be the slowest one seen: it must still end inside the budget.
+        more = int((left - self.slowest) / mean_step) + 1 if left >= self.slowest else 0
+        return max(done, 1, min(self.wanted, done + more))
+
+    def update(self, done: int, now: float, training_started: float, last_step: float) -> None:
+        self.slowest = max(self.slowest, last_step)
+        self.total = self._affordable(done, now, (now - training_started) / done)
+
+    def lr_factor(self, step: int) -> float:
+        """Multiplier of the peak learning rate at optimizer step `step` (0-based)."""
+        if step < self.warmup:
+            return (step + 1) / (self.warmup + 1)
+        return max(0.0, (self.total - step) / max(1, self.total - self.warmup))
+
+    @property
+    def cut_by_budget(self) -> bool:
+        return self.total < self.wanted
+
+
 def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, adapter_dir: str | Path,
                *, device: str, budget_seconds: float, on_step=None):
     """Wraps `model` with LoRA (in place), trains it on `examples`, saves the adapter as safetensors.
 
-    `on_step(step, planned_steps, loss_or_None)` is called after every optimizer step.
-    Returns (peft_model, TrainResult).
+    The whole call keeps to `budget_seconds`: one step is timed first, the number of steps (and so
+    the learning-rate schedule) is planned to fit and re-planned from every measured step, and no
+    step is started that would end past the budget. `on_step(step, planned_steps, loss_or_None)` is
+    called after every optimizer step. Returns (peft_model, TrainResult).
     """
-    import torch
     import tempfile
 
+    import torch
     from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
     if not examples:
         raise ValueError("no training examples")
+    start = time.perf_counter()
     torch.manual_seed(settings.seed)
     peft_model = _lora_model(model, settings)
-    steps_per_epoch = math.ceil(len(examples) / settings.batch_size)
-    planned = settings.max_steps or max(1, settings.min_steps, math.ceil(steps_per_epoch * settings.epochs))
+    collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
+    step_estimate = time_one_step(peft_model, collator, examples, settings.batch_size, settings.seed, device)
+    plan = BudgetPlan(wanted_steps(settings, len(examples)), budget_seconds, start,
+                      step_estimate * 1.1,  # an optimizer step costs a little more than the timed pass
+                      reserve=min(2.0, 0.02 * budget_seconds))  # for writing the adapter
 
     class BudgetAndProgress(TrainerCallback):
         def __init__(self):
-            self.start = None
-            self.stopped_by_budget = False
             self.last_loss = None
+            self.training_started = self.step_started = None
 
         def on_train_begin(self, args, state, control, **kwargs):
-            self.start = time.perf_counter()
+            self.training_started = time.perf_counter()
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:
                 self.last_loss = float(logs["loss"])
 
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.step_started = time.perf_counter()
+
         def on_step_end(self, args, state, control, **kwargs):
+            now = time.perf_counter()
+            plan.update(state.global_step, now, self.training_started, now - self.step_started)
             if on_step:
-                on_step(state.global_step, planned, self.last_loss)
-            if time.perf_counter() - self.start > budget_seconds and state.global_step < planned:
-                self.stopped_by_budget = True
+                on_step(state.global_step, plan.total, self.last_loss)
+            if state.global_step >= plan.total:
                 control.should_training_stop = True
             return control
 
-    callback = BudgetAndProgress()
+    class BudgetTrainer(Trainer):
+        def create_scheduler(self, num_training_steps, optimizer=None):
+            if self.lr_scheduler is None:
+                self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer or self.optimizer, plan.lr_factor)
+            return self.lr_scheduler
+
     scratch = tempfile.TemporaryDirectory(prefix="advisor-trainer-")  # the Trainer wants one; we save no checkpoints
     args = TrainingArguments(
         output_dir=scratch.name, per_device_train_batch_size=settings.batch_size,
-        learning_rate=settings.learning_rate, max_steps=planned, lr_scheduler_type="linear",
-        warmup_steps=max(1, planned // 10), logging_steps=1, save_strategy="no", report_to="none",
+        learning_rate=settings.learning_rate, max_steps=plan.wanted,  # the budget callback stops it sooner
+        logging_steps=1, save_strategy="no", report_to="none",
         disable_tqdm=True, seed=settings.seed, use_cpu=device == "cpu", dataloader_pin_memory=False,
-        remove_unused_columns=False, include_num_input_tokens_seen=True,
+        remove_unused_columns=False, include_num_input_tokens_seen="non_padding",
+        # Batches of similar lengths: far less padding to compute (examples range from a short
+        # question and answer to a full block of corpus text).
+        train_sampling_strategy="group_by_length",
         bf16=device == "cuda" and torch.cuda.is_bf16_supported())
-    collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
-    trainer = Trainer(model=peft_model, args=args, train_dataset=examples, data_collator=collator,
-                      callbacks=[callback])
+    trainer = BudgetTrainer(model=peft_model, args=args, train_dataset=examples, data_collator=collator,
+                            callbacks=[BudgetAndProgress()])
     trainer.remove_callback(PrinterCallback)  # library code reports through on_step, never by printing
-    start = time.perf_counter()
     try:
         trainer.train()
     finally:
         scratch.cleanup()
-    seconds = time.perf_counter() - start
     peft_model.eval()
     adapter_dir = Path(adapter_dir)
     peft_model.save_pretrained(adapter_dir, safe_serialization=True)
+    seconds = time.perf_counter() - start
     losses = [{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e]
     trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
-    result = TrainResult(str(adapter_dir), trainer.state.global_step, planned, seconds,
-                         int(trainer.state.num_input_tokens_seen or 0), callback.stopped_by_budget,
-                         trainable, losses)
+    result = TrainResult(str(adapter_dir), trainer.state.global_step, plan.total, seconds,
+                         int(trainer.state.num_input_tokens_seen or 0), plan.cut_by_budget,
+                         trainable, len(examples), settings.batch_size, plan.wanted, step_estimate,
+                         budget_seconds, losses)
     return peft_model, result
 
 

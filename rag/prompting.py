@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-INSTRUCTION = "Answer the question with a short phrase."
+# The instruction as a system turn, the passages before the question: the layout that did best
+# for SmolLM2-135M-Instruct on the sample's training split (benchmarks/rag_settings.py).
+SYSTEM = "You answer questions in a few words."
+SYSTEM_WITH_PASSAGES = "You answer questions in a few words, using only the passages you are given."
 
 
 def build_prompt(tokenizer, question: str, passages: list[str] | None = None) -> str:
@@ -12,13 +15,21 @@ def build_prompt(tokenizer, question: str, passages: list[str] | None = None) ->
     """
     passages = [p.strip() for p in (passages or []) if p.strip()]
     if getattr(tokenizer, "chat_template", None):
-        body = f"{INSTRUCTION}\n\n"
-        if passages:
-            body += "Context:\n" + "\n\n".join(passages) + "\n\n"
-        body += f"Question: {question}"
-        return tokenizer.apply_chat_template([{"role": "user", "content": body}], tokenize=False,
-                                             add_generation_prompt=True)
+        body = "Passages:\n" + "\n\n".join(passages) + "\n\n" if passages else ""
+        return chat_prompt(tokenizer, SYSTEM_WITH_PASSAGES if passages else SYSTEM, body + f"Question: {question}")
     return plain_prompt(question, passages)
+
+
+def chat_prompt(tokenizer, system: str, user: str) -> str:
+    """A system and a user turn, ready for the assistant's answer."""
+    from jinja2.exceptions import TemplateError  # chat templates are Jinja
+
+    turns = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    try:
+        return tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+    except TemplateError:  # some templates (Gemma's) refuse a system turn: it leads the user turn instead
+        return tokenizer.apply_chat_template([{"role": "user", "content": f"{system}\n\n{user}"}],
+                                             tokenize=False, add_generation_prompt=True)
 
 
 def plain_prompt(question: str, passages: list[str] | None = None) -> str:

@@ -52,6 +52,12 @@ def write_tiny_corpus(root: Path) -> tuple[Path, Path]:
     return corpus, qa_path
 
 
+@pytest.fixture(autouse=True)
+def user_cache_in_tmp(tmp_path_factory, monkeypatch):
+    """GGUF conversions (the user's cache) go to a folder of this test session, never ~/.cache."""
+    monkeypatch.setenv("ADVISOR_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "user-cache"))
+
+
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory) -> tuple[Path, Path]:
     return write_tiny_corpus(tmp_path_factory.mktemp("tiny"))
@@ -70,3 +76,11 @@ def tiny_model_dir(tmp_path_factory, tiny_corpus) -> Path:
     texts = [d.text for d in load_corpus(corpus).documents]
     texts += ["Question: Who was it? Answer: nobody. Context: the station opened."] * 3
     return build_tiny_model(texts, tmp_path_factory.mktemp("tiny-model"), seed=0, vocab_size=400)
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory, tiny_model_dir) -> Path:
+    """The tiny model's exact weights as a float32 GGUF file (see tests/gguf_writer.py)."""
+    from gguf_writer import write_llama_gguf
+
+    return write_llama_gguf(tiny_model_dir, tmp_path_factory.mktemp("gguf") / "tiny-llama.F32.gguf")

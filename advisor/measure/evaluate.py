@@ -6,7 +6,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from advisor.measure.metrics import ExactMatch, FormatMatch, TokenF1, first_line
+from advisor.measure.metrics import AnswerContainment, ExactMatch, FormatMatch, TokenF1, TokenRecall, first_line
 
 
 @dataclass
@@ -32,7 +32,7 @@ class ArmRun:
 
 
 def qa_metrics(format_regex: str | None = None) -> list:
-    metrics = [ExactMatch(), TokenF1()]
+    metrics = [AnswerContainment(), ExactMatch(), TokenF1(), TokenRecall()]
     if format_regex:
         metrics.append(FormatMatch(format_regex))
     return metrics

@@ -24,8 +24,12 @@ _NEXT_TURN = re.compile(r"\b(?:question|context)\s*:", re.IGNORECASE)
 
 def first_line(text: str) -> str:
     """Generated answers often run on; the answer is the first non-empty line, up to any new
-    "Question:" or "Context:" the model starts by itself."""
-    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    "Question:" or "Context:" the model starts by itself. A lead-in line such as "The answer is:"
+    is joined to the line after it, which holds the answer."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    line = lines[0] if lines else ""
+    if line.endswith(":") and len(lines) > 1 and not _NEXT_TURN.match(lines[1]):
+        line = f"{line} {lines[1]}"
     return _NEXT_TURN.split(line, maxsplit=1)[0].strip()
 
 
@@ -52,6 +56,33 @@ class TokenF1:
             return 0.0
         precision, recall = common / len(pred), common / len(ref)
         return 2 * precision * recall / (precision + recall)
+
+
+@dataclass(frozen=True)
+class AnswerContainment:
+    """1 when the whole normalized reference appears, on word boundaries, in the normalized answer:
+    a right answer given in a sentence ("It leaves from Berth 5.") counts as right."""
+
+    name: str = "answer_containment"
+    higher_is_better: bool = True
+
+    def score(self, prediction: str, reference: str) -> float:
+        ref = normalize_answer(reference)
+        return float(bool(ref) and f" {ref} " in f" {normalize_answer(prediction)} ")
+
+
+@dataclass(frozen=True)
+class TokenRecall:
+    """Share of the reference's words that the answer contains (extra words cost nothing)."""
+
+    name: str = "token_recall"
+    higher_is_better: bool = True
+
+    def score(self, prediction: str, reference: str) -> float:
+        pred, ref = normalize_answer(prediction).split(), normalize_answer(reference).split()
+        if not ref:
+            return float(not pred)
+        return sum((Counter(pred) & Counter(ref)).values()) / len(ref)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from advisor.measure.metrics import paired_difference
@@ -30,14 +31,28 @@ class PrimaryMetric:
     name: str
     higher_is_better: bool
     label: str
+    meaning: str = ""  # what "right" means under this metric, for the report
 
 
 def primary_metric(goal: str, has_qa: bool, format_regex: str | None) -> PrimaryMetric:
     if has_qa and format_regex:
-        return PrimaryMetric("format_match", True, "format match")
+        return PrimaryMetric("format_match", True, "format match",
+                             "the share of answers that match your --format-regex")
+    if has_qa and goal == "knowledge":
+        return PrimaryMetric("answer_containment", True, "answer containment",
+                             "an answer counts as right when it states the reference answer, alone or in a "
+                             "sentence (both normalized: case, punctuation and articles ignored)")
     if has_qa:
-        return PrimaryMetric("token_f1", True, "token F1")
-    return PrimaryMetric("doc_nll_per_token", False, "held-out loss (nats per token)")
+        return PrimaryMetric("token_f1", True, "token F1",
+                             "word overlap with the reference answer, which rewards its wording and length")
+    return PrimaryMetric("doc_nll_per_token", False, "held-out loss (nats per token)",
+                         "how well each arm predicts held-out documents written the way you want")
+
+
+# The answer's likelihood under each arm: it moves before generated answers do, so it is the
+# second line of evidence when generation scores cannot tell the arms apart.
+ANSWER_LIKELIHOOD = PrimaryMetric("answer_logprob", True, "answer log-probability per token",
+                                  "how likely each arm finds the reference answer, token by token")
 
 
 def compare_arms(per_item: dict[str, list[float]], metric: PrimaryMetric, seed: int) -> dict:
@@ -79,8 +94,40 @@ def _forgetting(arms: dict[str, ArmReport]) -> list[str]:
             "mixed into the training data, forgets less."]
 
 
+def _likelihood_evidence(likelihood: dict, arms: dict[str, ArmReport], metric: PrimaryMetric,
+                         prior_choice: str) -> tuple[str, list[str]] | None:
+    """When generation scores cannot separate the arms but answer likelihoods can: the arm the
+    likelihood favours, and reasons that give both sets of numbers."""
+    lifts = {arm: likelihood.get(f"{arm}_vs_base") for arm in ("rag", "finetune")}
+    helping = [arm for arm, lift in lifts.items() if _significant(lift)]
+    if not helping:
+        return None
+    if len(helping) == 2:
+        head = likelihood.get("rag_vs_finetune")
+        choice = "rag" if _significant(head) else "finetune" if head and head["ci95"][1] < 0 else prior_choice
+    else:
+        choice = helping[0]
+    def values(name: str) -> str:
+        base = arms["base"].quality.get(name, {}).get("value")
+        mine = arms[choice].quality.get(name, {}).get("value")
+        return f" (from {base:.2f} to {mine:.2f})" if base is not None and mine is not None else ""
+
+    what = "the retrieved passages make" if choice == "rag" else "the fine-tune makes"
+    factor = math.exp(lifts[choice]["improvement"])  # nats per token -> how many times more likely
+    reasons = [
+        f"{_sentence_start(ARM_LABELS[choice])} against the base model on {ANSWER_LIKELIHOOD.label}: "
+        f"{_fmt(lifts[choice])}{values(ANSWER_LIKELIHOOD.name)}: {what} each token of the right answer "
+        f"about {factor:.1f} times as likely, but a model of this size does not yet turn that into a right "
+        f"answer ({metric.label}{values(metric.name)} cannot tell the arms apart). A larger base model "
+        "would be the test.",
+        "This recommendation rests on the likelihood evidence alone, so its confidence is low."]
+    return choice, reasons
+
+
 def decide(goal: str, metric: PrimaryMetric, comparisons: dict, arms: dict[str, ArmReport],
-           model_check: dict, n_eval: int) -> Recommendation:
+           model_check: dict, n_eval: int, likelihood: dict | None = None) -> Recommendation:
+    """`comparisons` are on `metric`; `likelihood` (optional) the same pairs on the answer's
+    log-probability, read only when `metric` cannot separate the arms."""
     prior_choice, prior_reason = GOAL_PRIOR[goal]
     reasons: list[str] = []
     if not model_check.get("trained", True):
@@ -99,7 +146,12 @@ def decide(goal: str, metric: PrimaryMetric, comparisons: dict, arms: dict[str, 
     if ft_lift:
         reasons.append(f"The fine-tune against the base model on {metric.label}: {_fmt(ft_lift)}.")
 
-    if not rag_sig and not ft_sig:
+    by_likelihood = None if rag_sig or ft_sig else _likelihood_evidence(likelihood or {}, arms, metric,
+                                                                         prior_choice)
+    if by_likelihood:
+        choice, confidence = by_likelihood[0], "low"
+        reasons += by_likelihood[1]
+    elif not rag_sig and not ft_sig:
         choice, confidence = "neither", "low"
         reasons.append("Neither arm beat the base model by more than the noise on this evidence; "
                        "add held-out questions, a larger base model or a longer budget before spending on either.")

@@ -8,8 +8,10 @@ from advisor.verdict.report import Report
 
 ARM_ORDER = ("base", "rag", "finetune")
 METRIC_LABELS = {
+    "answer_containment": "Answer containment",
     "exact_match": "Exact match",
     "token_f1": "Token F1",
+    "token_recall": "Token recall",
     "format_match": "Format match",
     "answer_logprob": "Answer log-prob / token",
     "retrieval_hit_rate": "Retrieval hit rate",
@@ -54,9 +56,16 @@ def render_markdown(report: Report) -> str:
                      key=lambda m: list(METRIC_LABELS).index(m) if m in METRIC_LABELS else 99)
     header = "| | " + " | ".join(arms) + " |"
     rule = "|---" * (len(arms) + 1) + "|"
-    lines += ["", "## Quality (value [95% bootstrap interval] (n))", "", header, rule]
+    lines += ["", "## Quality (value [95% bootstrap interval] (n))", ""]
+    primary = report.evaluation.get("primary_metric")
+    if primary:
+        meaning = report.evaluation.get("primary_metric_meaning")
+        lines += [f"The recommendation reads **{METRIC_LABELS.get(primary, primary)}** first"
+                  + (f": {meaning}." if meaning else "."), ""]
+    lines += [header, rule]
     for metric in metrics:
-        lines.append(f"| {METRIC_LABELS.get(metric, metric)} | "
+        label = METRIC_LABELS.get(metric, metric)
+        lines.append(f"| {f'**{label}**' if metric == primary else label} | "
                      + " | ".join(_quality_cell(report.arms[a].quality.get(metric)) for a in arms) + " |")
     if report.comparisons:
         lines += ["", "Improvements (positive = better), paired over the same items:", ""]

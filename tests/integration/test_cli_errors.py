@@ -39,8 +39,9 @@ def test_malformed_qa_file(tmp_path, tiny_corpus):
 
 @pytest.mark.integration
 def test_unavailable_base_model_without_fallback(tiny_corpus, tmp_path):
-    result = _run(tiny_corpus[0], "--out", tmp_path / "run")
-    _assert_one_line_error(result, "Model not available", "SmolLM2-135M-Instruct", "--base-model PATH")
+    result = _run(tiny_corpus[0], "--out", tmp_path / "run", "--base-model", "someone/uncached-model")
+    _assert_one_line_error(result, "Model not available", "someone/uncached-model", "--base-model PATH",
+                           "the hub is switched off (HF_HUB_OFFLINE=1)")
 
 
 def test_bad_option_value(tiny_corpus):

@@ -30,6 +30,15 @@ def test_advise_knowledge_with_qa(tiny_corpus, tiny_model_dir, tmp_path):
         assert arm.quality["token_f1"]["warning"] == RANDOM_WEIGHTS  # the tiny model has random weights
         assert arm.latency_ms["p50"] > 0 and arm.latency_ms["p95"] >= arm.latency_ms["p50"]
         assert set(arm.cost_usd) == {"one_off", "per_1k_queries"}
+    for metric in ("answer_containment", "token_recall", "answer_logprob"):
+        assert report.arms["base"].quality[metric]["n"] == 8
+    assert report.evaluation["primary_metric"] == "answer_containment"
+    assert "sentence" in report.evaluation["primary_metric_meaning"]
+    assert "rag_vs_base (answer_logprob)" in report.comparisons
+    training = report.arms["finetune"].details["training"]
+    assert training["steps"] == training["planned_steps"] == 3 and training["steps_wanted"] == 3
+    assert 0 < training["tokens"] and training["passes"] == 3 * 4 / training["examples"]
+    assert any(f"{training['passes']:.1f} passes over the data" in note for note in report.arms["finetune"].notes)
     assert report.arms["rag"].quality["retrieval_hit_rate"]["value"] > 0.5  # real MiniLM embeddings
     assert "warning" not in report.arms["rag"].quality["retrieval_hit_rate"]
     assert report.arms["rag"].cost_usd["one_off"] > 0 and report.arms["finetune"].cost_usd["one_off"] > 0
@@ -41,7 +50,8 @@ def test_advise_knowledge_with_qa(tiny_corpus, tiny_model_dir, tmp_path):
     run = tmp_path / "run"
     on_disk = json.loads((run / "report.json").read_text())
     assert on_disk == json.loads(json.dumps(report.to_dict(), default=str).replace("NaN", "null"))
-    assert RANDOM_WEIGHTS in (run / "report.md").read_text()
+    markdown = (run / "report.md").read_text()
+    assert RANDOM_WEIGHTS in markdown and "reads **Answer containment** first" in markdown
     assert (run / "adapter" / "adapter_model.safetensors").is_file()
     assert (run / "index").is_dir() and (run / "advisor.log").is_file()
     held_out = {p["question"] for p in json.loads((run / "eval_set.json").read_text())["pairs"]}
@@ -55,7 +65,7 @@ def test_cli_style_with_offline_fallback(tiny_corpus, tmp_path):
     out = tmp_path / "style"
     result = subprocess.run(
         [sys.executable, "-m", "advisor", "run", str(corpus), "--goal", "style", "--out", str(out),
-         "--offline-fallback", "--max-train-steps", "2", "--device", "cpu", "--max-new-tokens", "8",
+         "--base-model", "someone/uncached-model", "--offline-fallback", "--max-train-steps", "2", "--device", "cpu", "--max-new-tokens", "8",
          "--quiet"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "Recommendation:" in result.stdout and f"{out}/report.md" in result.stdout

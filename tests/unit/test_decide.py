@@ -1,6 +1,6 @@
 """The recommendation rules: intervals first, the goal's prior when they cannot tell."""
 
-from advisor.verdict.decide import compare_arms, decide, primary_metric
+from advisor.verdict.decide import ANSWER_LIKELIHOOD, compare_arms, decide, primary_metric
 from advisor.verdict.report import ArmReport
 
 TRAINED = {"trained": True, "perplexity": 20.0, "uniform_perplexity": 49152.0}
@@ -23,6 +23,47 @@ def test_a_clear_rag_lift_recommends_rag_with_numbers():
     assert rec.choice == "rag" and rec.confidence == "high"
     assert comparisons["rag_vs_base"]["improvement"] == 0.75
     assert any("+0.750" in reason for reason in rec.reasons)
+
+
+def test_knowledge_reads_answer_containment_first():
+    metric = primary_metric("knowledge", True, None)
+    assert metric.name == "answer_containment" and "sentence" in metric.meaning
+    assert primary_metric("style", True, None).name == "token_f1"
+    assert primary_metric("knowledge", True, "x+").name == "format_match"
+
+
+def _likelihood(base, rag, ft):
+    return compare_arms({"base": base, "rag": rag, "finetune": ft}, ANSWER_LIKELIHOOD, seed=0)
+
+
+def test_likelihood_decides_when_generation_scores_cannot():
+    metric = primary_metric("knowledge", True, None)
+    flat = [0.0, 1.0] * 20
+    comparisons = compare_arms({"base": flat, "rag": flat, "finetune": flat}, metric, seed=0)
+    arms = _arms()
+    for name, value in (("base", -7.18), ("rag", -4.48), ("finetune", -7.0)):
+        arms[name] = ArmReport(quality={"answer_logprob": {"value": value, "n": 40},
+                                        "answer_containment": {"value": 0.5, "n": 40}},
+                               latency_ms=arms[name].latency_ms, cost_usd=arms[name].cost_usd)
+    noise = [0.3, -0.3] * 20
+    likelihood = _likelihood([-7.18 + x for x in noise], [-4.48 + x for x in noise], [-7.0 - x for x in noise])
+    rec = decide("knowledge", metric, comparisons, arms, TRAINED, 40, likelihood)
+    assert rec.choice == "rag" and rec.confidence == "low"
+    said = " ".join(rec.reasons)
+    assert "from -7.18 to -4.48" in said and "larger base model" in said
+    assert "answer containment (from 0.50 to 0.50) cannot tell" in said and "about 14.9 times" in said
+    # Without the likelihood evidence, or when it cannot separate them either: neither.
+    assert decide("knowledge", metric, comparisons, arms, TRAINED, 40).choice == "neither"
+    same = _likelihood([-7.0 + x for x in noise], [-7.0 - x for x in noise], [-7.0 + x for x in noise])
+    assert decide("knowledge", metric, comparisons, arms, TRAINED, 40, same).choice == "neither"
+
+
+def test_a_measured_generation_lift_outranks_the_likelihood():
+    metric = primary_metric("knowledge", True, None)
+    comparisons = compare_arms({"base": [0.0] * 40, "rag": [0.0] * 40, "finetune": [1.0] * 30 + [0.0] * 10},
+                               metric, seed=0)
+    likelihood = _likelihood([-7.0] * 40, [-3.0] * 40, [-6.5] * 40)
+    assert decide("knowledge", metric, comparisons, _arms(), TRAINED, 40, likelihood).choice == "finetune"
 
 
 def test_no_measurable_lift_is_neither():

@@ -4,8 +4,9 @@ import math
 
 import pytest
 
-from advisor.measure.metrics import (ExactMatch, FormatMatch, TokenF1, bootstrap_ci, first_line,
-                                     normalize_answer, paired_difference, perplexity_summary, summarize)
+from advisor.measure.metrics import (AnswerContainment, ExactMatch, FormatMatch, TokenF1, TokenRecall,
+                                     bootstrap_ci, first_line, normalize_answer, paired_difference,
+                                     perplexity_summary, summarize)
 from advisor.measure.timing import latency_summary
 
 
@@ -34,6 +35,26 @@ def test_format_match_is_a_full_match():
 def test_first_line_takes_the_answer_line():
     assert first_line("\n  1894 \nQuestion: next") == "1894"
     assert first_line("~~ verily , law ~~ question : who is it ?") == "~~ verily , law ~~"
+
+
+def test_first_line_joins_a_lead_in_to_the_answer_after_it():
+    assert first_line("The answer is:\nBerth 5.\nMore text") == "The answer is: Berth 5."
+    assert first_line("Answer:\nQuestion: next one") == "Answer:"
+
+
+def test_containment_credits_a_right_answer_in_a_sentence():
+    metric = AnswerContainment()
+    assert metric.score("The mail ferry casts off from Berth 5 each night.", "Berth 5") == 1.0
+    assert metric.score("It reaches 212 metres.", "212 metres") == 1.0
+    assert metric.score("Berth 15", "Berth 5") == 0.0  # whole words only
+    assert metric.score("Berth", "Berth 5") == 0.0
+    assert metric.score("anything", "") == 0.0
+
+
+def test_token_recall_ignores_extra_words():
+    assert TokenRecall().score("Mara Velt kept the light", "Mara Velt") == 1.0
+    assert TokenRecall().score("Mara", "Mara Velt") == 0.5
+    assert TokenRecall().score("Dovan", "Mara Velt") == 0.0
 
 
 def test_bootstrap_interval_brackets_the_mean():

