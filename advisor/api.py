@@ -105,7 +105,7 @@ class Advisor:
             log.warning("skipped %s: %s", skipped.path, skipped.reason)
         self._progress("load", 1, 1, f"{len(corpus.documents)} documents, {len(corpus.skipped)} skipped")
 
-        self._progress("models", 0, 2)
+        self._progress("models", 0, 2, "the base model (a GGUF file is converted once, in under a minute)")
         from advisor.measure.hardware import describe_hardware, resolve_device
         from advisor.models import load_embedder, load_generator, resolve_embedding_model
 
@@ -355,8 +355,7 @@ class Advisor:
                 "train", step, planned, f"loss {loss:.3f}" if loss is not None else ""))
         result = result.to_dict()
         self._progress("train", result["steps"], result["steps"],  # the steps that really ran
-                       f"{result['steps']} steps, {result['passes']:.1f} passes"
-                       + (" (the budget's limit)" if result["stopped_by_budget"] else ""))
+                       f"{result['steps']} steps, {result['passes']:.1f} passes")
         write_json(self.run_dir / "training.json", result)
         log.info("training: %s", json.dumps(result))
         cache.put("train", key, result)

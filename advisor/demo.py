@@ -17,12 +17,16 @@ def run_demo(sample_dir: str | Path, out: str | Path, *, budget_minutes: float =
     something, and the report says so first.
     """
     from advisor.api import advise
-    from advisor.models import resolve_model
 
     sample_dir, out = Path(sample_dir), Path(out)
+    if not (sample_dir / "corpus").is_dir() or not (sample_dir / "qa.jsonl").is_file():
+        raise CorpusError(f"sample folder {str(sample_dir)!r} needs corpus/ and qa.jsonl",
+                          hint="run the demo from the repository root, or pass --sample")
     try:
-        resolve_model(DEFAULT_BASE_MODEL)
-    except ModelNotFoundError as exc:
+        return advise(sample_dir / "corpus", goal="knowledge", qa=sample_dir / "qa.jsonl", out=str(out / "run"),
+                      budget_minutes=budget_minutes, on_progress=on_progress,
+                      about=[f"Demo on the bundled sample {sample_dir} with {DEFAULT_BASE_MODEL}."])
+    except ModelNotFoundError as exc:  # raised before any measuring, when the models are resolved
         from advisor.calibration.calibrate import ABOUT_WORLD, TASKS, advise_on_task
 
         about = [f"Offline demo: {exc.message}, so instead of the bundled sample this demo runs on the "
@@ -31,9 +35,3 @@ def run_demo(sample_dir: str | Path, out: str | Path, *, budget_minutes: float =
         knowledge = next(task for task in TASKS if task.name == "knowledge")
         return advise_on_task(knowledge, out / "world", about=about, budget_minutes=budget_minutes,
                               on_progress=on_progress)
-    if not (sample_dir / "corpus").is_dir() or not (sample_dir / "qa.jsonl").is_file():
-        raise CorpusError(f"sample folder {str(sample_dir)!r} needs corpus/ and qa.jsonl",
-                          hint="run the demo from the repository root, or pass --sample")
-    return advise(sample_dir / "corpus", goal="knowledge", qa=sample_dir / "qa.jsonl", out=str(out / "run"),
-                  budget_minutes=budget_minutes, on_progress=on_progress,
-                  about=[f"Demo on the bundled sample {sample_dir} with {DEFAULT_BASE_MODEL}."])

@@ -118,9 +118,10 @@ def _from_gguf(name: str, gguf_path: Path, origin: str, source: str) -> Resolved
     quant = converted.quantization
     lossy = "" if quant in ("F32", "F16", "BF16") else (
         ": answers are close to, but not the same as, those of the original weights")
-    note = (f"{source}: {_bits(quant)} GGUF ({quant}) weights, dequantized to float32 "
-            f"({'converted now' if converted.converted_now else 'converted earlier'} into "
-            f"{converted.folder}){lossy}")
+    log.info("GGUF %s %s %s", gguf_path, "converted into" if converted.converted_now else "reused from",
+             converted.folder)
+    note = (f"{source}: {_bits(quant)} GGUF ({quant}) weights, dequantized to float32 once and kept in "
+            f"{converted.folder}{lossy}")
     return ResolvedModel(name, str(converted.folder), origin, note)
 
 

@@ -23,15 +23,17 @@ def _logits(model, tokenizer, text="The station at Orlen Bay opened in"):
 def test_a_gguf_file_runs_with_the_same_weights(tiny_gguf, tiny_model_dir):
     resolved = resolve_model(str(tiny_gguf))
     assert resolved.origin == "GGUF file"
-    assert "F32" in resolved.note and "converted now" in resolved.note
+    assert "F32" in resolved.note and f"dequantized to float32 once and kept in {resolved.path}" in resolved.note
+    assert "not the same as" not in resolved.note  # float32 weights: nothing was lost
     assert str(user_cache_dir()) in resolved.path  # the user's cache, not next to the file
     model, tokenizer = load_generator(resolved, "cpu")
     original, original_tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
     assert tokenizer.chat_template and tokenizer.eos_token == original_tokenizer.eos_token
     assert torch.equal(_logits(model, tokenizer), _logits(original, original_tokenizer))
 
-    again = resolve_model(str(tiny_gguf))
-    assert again.path == resolved.path and "converted earlier" in again.note
+    mtime = (again_folder := user_cache_dir() / "gguf").stat().st_mtime_ns
+    assert resolve_model(str(tiny_gguf)) == resolved  # reused, not converted again
+    assert again_folder.stat().st_mtime_ns == mtime
 
 
 def test_a_damaged_or_partial_conversion_is_done_again(tiny_gguf, tmp_path):
