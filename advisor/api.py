@@ -23,7 +23,9 @@ from advisor.measure.evaluate import ArmRun, evaluate_qa_arm, evaluate_style_arm
 from advisor.measure.metrics import perplexity_summary, summarize
 from advisor.measure.timing import latency_summary
 from advisor.verdict.decide import ANSWER_LIKELIHOOD, compare_arms, decide, primary_metric
-from advisor.verdict.report import ArmReport, Report, write_json, write_report
+from advisor.files import write_json
+from advisor.verdict.render import write_report
+from advisor.verdict.report import ArmReport, Report
 
 log = logging.getLogger("advisor")
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from advisor.verdict.report import write_json
+from advisor.files import write_json
 
 
 def fingerprint(*parts) -> str:

@@ -198,7 +198,7 @@ def cmd_calibrate(args: argparse.Namespace, console) -> int:
     from rich.table import Table
 
     from advisor.calibration.calibrate import SHIPPED_MODEL, TASKS, CalibrationResult, run_calibration
-    from advisor.verdict.report import write_json
+    from advisor.files import write_json
 
     results = []
     for task in (t for t in TASKS if not args.tasks or t.name in args.tasks):

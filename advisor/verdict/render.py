@@ -1,9 +1,11 @@
-"""Renders a Report as Markdown; nothing here computes a figure, it only shows the report's."""
+"""Renders a Report as Markdown and writes it with its JSON; nothing here computes a figure."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+from advisor.files import write_atomic, write_json
 from advisor.verdict.report import Report
 
 ARM_ORDER = ("base", "rag", "finetune")
@@ -129,3 +131,12 @@ def render_markdown(report: Report) -> str:
                                                     for c in cells) + " |")
     lines += ["", f"Run folder: `{report.run_dir}` · the full figures are in report.json.", ""]
     return "\n".join(lines)
+
+
+def write_report(report: Report, run_dir: str | Path) -> dict[str, Path]:
+    """Writes report.json and report.md; returns their paths."""
+    run_dir = Path(run_dir)
+    paths = {"json": run_dir / "report.json", "markdown": run_dir / "report.md"}
+    write_json(paths["json"], report.to_dict())
+    write_atomic(paths["markdown"], render_markdown(report))
+    return paths

@@ -8,7 +8,8 @@ import pytest
 import advisor.calibration.calibrate as calibrate
 from advisor.calibration.calibrate import FINDINGS, TASKS, CalibrationResult, CalibrationRow, check_findings
 from advisor.cli import main
-from advisor.verdict.report import ArmReport, Recommendation, Report, write_json
+from advisor.files import write_json
+from advisor.verdict.report import ArmReport, Recommendation, Report
 
 
 def _write_report(path: Path, scores: dict[str, dict[str, list[float]]], items: str = "same") -> str:

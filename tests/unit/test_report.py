@@ -4,7 +4,8 @@ import json
 import math
 
 from advisor.verdict.render import render_markdown
-from advisor.verdict.report import ArmReport, Recommendation, Report, write_report
+from advisor.verdict.report import ArmReport, Recommendation, Report
+from advisor.verdict.render import write_report
 
 RANDOM = "random weights: quality figures are meaningless"
 
