@@ -6,26 +6,26 @@ import dataclasses
 import json
 import logging
 import random
-import statistics
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from advisor.cache import StageCache, documents_fingerprint, fingerprint, model_fingerprint
 from advisor.config import AdvisorConfig
-from advisor.corpus.evalset import QAPair, load_qa, make_cloze_probes, split_documents, split_pairs
+from advisor.corpus.evalset import EvalSet, build_eval_set, load_qa
 from advisor.corpus.loading import Corpus, load_corpus
 from advisor.corpus.profile import profile_documents
 from advisor.errors import ConfigError, ModelNotFoundError, VectorStoreError
-from advisor.measure.cost import PRICES_AS_OF, ComputeCost, price_per_hour
-from advisor.measure.evaluate import ArmRun, evaluate_qa_arm, evaluate_style_arm, qa_metrics
-from advisor.measure.metrics import perplexity_summary, summarize
-from advisor.measure.timing import latency_summary
-from advisor.verdict.decide import ANSWER_LIKELIHOOD, compare_arms, decide, primary_metric
 from advisor.files import write_json
+from advisor.measure.arms import ARM_KINDS, BASELINE, Arm, arm_names
+from advisor.measure.cost import PRICES_AS_OF, price_per_hour
+from advisor.measure.evaluate import ArmRun, measure_arm, qa_metrics
+from advisor.measure.summary import RANDOM_WEIGHTS
+from advisor.verdict.decide import ANSWER_LIKELIHOOD, compare_arms, decide, primary_metric
 from advisor.verdict.render import write_report
-from advisor.verdict.report import ArmReport, Report
+from advisor.verdict.report import Report
 
 log = logging.getLogger("advisor")
 
@@ -33,14 +33,38 @@ STAGES = {
     "load": "Loading the corpus",
     "models": "Loading models",
     "profile": "Profiling the corpus",
-    "base": "Base model answers",
     "index": "Building the RAG index",
-    "rag": "RAG answers",
     "train": "LoRA fine-tune",
-    "finetune": "Fine-tuned answers",
+    **{name: kind.answers_title for name, kind in ARM_KINDS.items()},
     "report": "Writing the report",
 }
-RANDOM_WEIGHTS = "random weights: quality figures are meaningless"
+
+
+@dataclass(frozen=True)
+class BuiltIndex:
+    retriever: object  # rag.retrieval.Retriever over the training documents
+    stats: dict  # chunks, seconds, chunk_size, overlap
+    key: str  # what retrieved passages depend on
+
+
+@dataclass(frozen=True)
+class TunedModel:
+    model: object  # the base model's copy with the adapter merged in
+    training: dict  # TrainResult.to_dict(), with the blocks and pairs it saw
+    key: str  # what the tuned weights depend on
+
+
+@dataclass(frozen=True)
+class LoadedModels:
+    """The resolved and loaded models of a run; `key` is what the base model's answers depend on."""
+
+    reference: object  # ResolvedModel of the base model
+    embedding: object  # ResolvedModel of the embedding model
+    base: object  # the base model, never changed by the fine-tune
+    tokenizer: object
+    embedder: object
+    device: str
+    key: str
 
 
 @dataclass(frozen=True)
@@ -94,23 +118,49 @@ class Advisor:
     # --- the stages, in the order of the data flow -------------------------------------------
 
     def _run(self) -> Report:
-        cfg = self.config
-        started = time.perf_counter()
+        cfg, started = self.config, time.perf_counter()
         write_json(self.run_dir / "config.json", cfg.to_dict())
         log.info("run folder %s, config %s", self.run_dir, json.dumps(cfg.to_dict()))
+        cache = StageCache(self.run_dir)
 
+        corpus, pairs, reference = self._load()
+        models = self._load_models(corpus)
+        model_check, profile = self._profile(corpus, models)
+        evalset = build_eval_set(corpus.documents, pairs, cfg.goal, eval_fraction=cfg.eval_fraction,
+                                 seed=cfg.seed, max_eval=cfg.max_eval)
+        for warning in evalset.warnings:
+            self._warn(warning)
+        write_json(self.run_dir / "eval_set.json", evalset.to_dict())
+        index = self._index(cache, evalset, models)
+        names = arm_names(cfg.finetune_rag)
+        # The arms that keep the base weights first: an interrupted fine-tune loses none of their answers.
+        arms = self._arms(names, models, index, None, evalset)
+        runs = {arm.name: self._measure(cache, arm, evalset, models.tokenizer) for arm in arms}
+        tuned = self._fine_tune(cache, evalset, models)
+        arms += (tuned_arms := self._arms(names, models, index, tuned, evalset))
+        runs |= {arm.name: self._measure(cache, arm, evalset, models.tokenizer) for arm in tuned_arms}
+        arms.sort(key=lambda arm: names.index(arm.name))
+        forgetting = [self._reference_nll(cache, models.key, models.base, models.tokenizer, reference),
+                      self._reference_nll(cache, tuned.key, tuned.model, models.tokenizer, reference)]
+        return self._report(arms, runs, forgetting, tuned.training, corpus, profile, models, model_check,
+                            evalset, started)
+
+    def _load(self):
         self._progress("load", 0, 1)
-        corpus = load_corpus(cfg.corpus)
-        pairs = load_qa(cfg.qa) if cfg.qa else None
+        corpus = load_corpus(self.config.corpus)
+        pairs = load_qa(self.config.qa) if self.config.qa else None
         reference = self._reference_paragraphs()
         for skipped in corpus.skipped:
             log.warning("skipped %s: %s", skipped.path, skipped.reason)
         self._progress("load", 1, 1, f"{len(corpus.documents)} documents, {len(corpus.skipped)} skipped")
+        return corpus, pairs, reference
 
-        self._progress("models", 0, 2, "the base model (a GGUF file is converted once, in under a minute)")
-        from advisor.measure.hardware import describe_hardware, resolve_device
+    def _load_models(self, corpus: Corpus) -> LoadedModels:
+        from advisor.measure.hardware import resolve_device
         from advisor.models import load_embedder, load_generator, resolve_embedding_model
 
+        cfg = self.config
+        self._progress("models", 0, 2, "the base model (a GGUF file is converted once, in under a minute)")
         self._seed_everything(cfg.seed)
         device = resolve_device(cfg.device)
         base_ref = self._resolve_base_model(corpus)
@@ -123,157 +173,170 @@ class Advisor:
         self._progress("models", 1, 2, f"base model from {base_ref.origin}")
         embedder = load_embedder(embed_ref, device)
         self._progress("models", 2, 2, f"embeddings from {embed_ref.origin}")
+        # Everything the base model's answers depend on besides the questions.
+        key = fingerprint(model_fingerprint(base_ref.path), device, cfg.seed, cfg.max_new_tokens, cfg.format_regex)
+        return LoadedModels(base_ref, embed_ref, model, tokenizer, embedder, device, key)
 
-        self._progress("profile", 0, 1)
+    def _profile(self, corpus: Corpus, models: LoadedModels):
         from advisor.models import check_trained
 
-        texts = [d.text for d in corpus.documents]
-        model_check = check_trained(model, tokenizer, texts)
-        untrained = not model_check["trained"]
-        if untrained:
+        self._progress("profile", 0, 1)
+        model_check = check_trained(models.base, models.tokenizer, [d.text for d in corpus.documents])
+        if not model_check["trained"]:
             self._warn(f"The base model has {model_check['verdict']} (perplexity "
                        f"{model_check['perplexity']:.0f} against {model_check['uniform_perplexity']:.0f} "
                        f"for uniform guessing): {RANDOM_WEIGHTS}.")
-        profile = profile_documents(corpus.documents, tokenizer)
+        profile = profile_documents(corpus.documents, models.tokenizer)
         self._progress("profile", 1, 1)
+        return model_check, profile
 
-        # The held-out set: QA pairs, cloze probes, or (style without QA) whole documents.
-        train_docs, eval_docs = corpus.documents, []
-        train_pairs: list[QAPair] = []
-        eval_pairs: list[QAPair] = []
-        eval_kind = "qa"
-        if pairs:
-            train_pairs, eval_pairs = split_pairs(pairs, cfg.eval_fraction, cfg.seed, cfg.max_eval)
-        elif cfg.goal == "knowledge":
-            eval_kind = "cloze"
-            eval_pairs = make_cloze_probes(corpus.documents, cfg.max_eval, cfg.seed)
-            if not eval_pairs:
-                self._warn("No QA file and no sentence in the corpus made a fill-in-the-blank probe: "
-                           "no quality can be measured; pass --qa.")
-        else:
-            eval_kind = "documents"
-            train_docs, eval_docs = split_documents(corpus.documents, cfg.eval_fraction, cfg.seed, cfg.max_eval)
-            if not eval_docs:
-                self._warn("A single document cannot be both trained on and held out: no quality "
-                           "can be measured; add documents.")
-        from advisor.cache import StageCache, documents_fingerprint, fingerprint, model_fingerprint
-
-        write_json(self.run_dir / "eval_set.json", {
-            "kind": eval_kind, "pairs": [p.to_dict() for p in eval_pairs],
-            "documents": [d.source for d in eval_docs], "train_pairs": len(train_pairs)})
-        n_eval = len(eval_pairs) if eval_kind != "documents" else len(eval_docs)
-        items_key = fingerprint(eval_kind, [p.to_dict() for p in eval_pairs], documents_fingerprint(eval_docs))
-
-        from advisor.measure.likelihood import answer_log_likelihood, text_nll
-        from rag.generation import generate
-        from rag.prompting import build_prompt
-
-        cache = StageCache(self.run_dir)
-        base_key = fingerprint(model_fingerprint(base_ref.path), device, cfg.seed, cfg.max_new_tokens,
-                               cfg.format_regex, items_key)
-        arms: dict[str, ArmRun] = {}
-
-        def closed_book(question):
-            prompt = build_prompt(tokenizer, question)
-            return generate(model, tokenizer, prompt, cfg.max_new_tokens), prompt, {}, None
-
-        def likelihood(prompt, reference):
-            return answer_log_likelihood(model, tokenizer, prompt, reference)
-
-        def nll(text, context):
-            return text_nll(model, tokenizer, text, context)
-
-        def generate_from(prompt):
-            return generate(model, tokenizer, prompt, cfg.max_new_tokens)
-
-        metrics = qa_metrics(cfg.format_regex)
-
-        def evaluate(name: str, key: str, answer, context_for) -> ArmRun:
-            """Scores one arm, or reuses its scores from an earlier run with the same inputs."""
-            cached = cache.get(f"arm-{name}", key)
-            if cached is not None:
-                self._progress(name, n_eval, n_eval, "reused from an earlier run")
-                return ArmRun(**cached)
-            self._progress(name, 0, n_eval)
-            on_item = lambda done, total: self._progress(name, done, total)  # noqa: E731
-            if eval_kind == "documents":
-                run = evaluate_style_arm(name, eval_docs, context_for, nll, generate_from, on_item=on_item)
-            else:
-                run = evaluate_qa_arm(name, eval_pairs, answer, likelihood, metrics, on_item=on_item)
-            cache.put(f"arm-{name}", key, dataclasses.asdict(run))
-            return run
-
-        # Base arm: the reference every lift is measured against.
-        arms["base"] = evaluate("base", base_key, closed_book, lambda d: ("", {}))
-        arms["base"].notes.append("reference arm: the base model alone, answering closed-book")
-
-        # RAG arm.
-        from rag.retrieval import RagAnswerer
+    def _index(self, cache: StageCache, evalset: EvalSet, models: LoadedModels) -> BuiltIndex:
+        """A retriever over the training documents' Chroma collection, reused when its inputs are unchanged."""
+        from rag.retrieval import Retriever, build_index
         from rag.splitting import chunk_size_for
+        from rag.store import StoreUnavailable, open_client
 
-        chunk_size = chunk_size_for(embedder, cfg.chunk_size)
+        cfg = self.config
+        chunk_size = chunk_size_for(models.embedder, cfg.chunk_size)
         overlap = min(cfg.chunk_overlap, chunk_size // 2)
-        index_key = fingerprint(model_fingerprint(embed_ref.path), chunk_size, overlap, cfg.chroma_url,
-                                documents_fingerprint(train_docs))
-        collection, index_stats = self._index(cache, index_key, train_docs, embedder, chunk_size, overlap)
-        answerer = RagAnswerer(model, tokenizer, embedder, collection, cfg.top_k, cfg.max_new_tokens)
+        key = fingerprint(model_fingerprint(models.embedding.path), chunk_size, overlap, cfg.chroma_url,
+                          documents_fingerprint(evalset.train_documents))
+        try:
+            client = open_client(path=str(self.run_dir / "index"), url=cfg.chroma_url)
+        except StoreUnavailable as exc:
+            raise VectorStoreError(str(exc), hint="start one with: chroma run --path DIR, "
+                                                  "or leave out --chroma-url") from None
+        name = f"advisor-{key[:16]}"
+        stats = cache.get("index", key)
+        collection = None
+        if stats is not None:
+            try:
+                collection = client.get_collection(name, embedding_function=None)
+                if collection.count() != stats["chunks"]:
+                    collection = None
+            except Exception:  # missing or damaged: build it again
+                log.info("cached index %s unusable; rebuilding", name)
+                collection = None
+        if collection is not None:
+            self._progress("index", 1, 1, f"{stats['chunks']} chunks, reused")
+        else:
+            self._progress("index", 0, 1)
+            collection, _, built = build_index(evalset.train_documents, models.embedder, client,
+                                               chunk_size=chunk_size, chunk_overlap=overlap, collection_name=name)
+            stats = {"chunks": built.chunks, "seconds": built.seconds, "embed_seconds": built.embed_seconds}
+            cache.put("index", key, stats)
+            self._progress("index", 1, 1, f"{stats['chunks']} chunks")
+        stats = {**stats, "chunk_size": chunk_size, "overlap": overlap}
+        return BuiltIndex(Retriever(models.embedder, collection, cfg.top_k), stats, fingerprint(key, cfg.top_k))
 
-        def with_retrieval(question):
-            result = answerer.answer(question)
-            return result.generation, result.prompt, result.timings, result.hits
+    def _fine_tune(self, cache: StageCache, evalset: EvalSet, models: LoadedModels) -> TunedModel:
+        """A fine-tuned copy of the base model (the base stays as it was), trained on the training side
+        only, or rebuilt from the adapter an earlier run trained on the same inputs."""
+        import copy
 
-        def retrieved_context(doc):
-            hits, timings = answerer.retrieve(" ".join(doc.text.split()[:24]))
-            return "\n".join(h.text for h in hits), timings
+        from finetune.data import training_examples
+        from finetune.train import load_adapter, merged_for_inference, train_lora
+        from rag.prompting import build_prompt, encode_prompt
 
-        arms["rag"] = evaluate("rag", fingerprint(base_key, index_key, cfg.top_k), with_retrieval,
-                               retrieved_context)
-        arms["rag"].one_off_seconds = index_stats["seconds"]
-        arms["rag"].notes.append(
-            f"top-{cfg.top_k} of {index_stats['chunks']} chunks ({chunk_size} embedding tokens each, "
-            f"overlap {overlap}); index built in {index_stats['seconds']:.1f} s "
-            f"({'Chroma server ' + cfg.chroma_url if cfg.chroma_url else 'embedded Chroma in the run folder'})")
+        cfg, tokenizer = self.config, models.tokenizer
+        settings = cfg.lora_settings()
+        examples, n_blocks = training_examples(
+            tokenizer, [d.text for d in evalset.train_documents],
+            [(build_prompt(tokenizer, p.question), p.answer) for p in evalset.train_pairs], cfg.max_seq_len,
+            encode_prompt)
+        key = fingerprint(models.key, documents_fingerprint(evalset.train_documents),
+                          [p.to_dict() for p in evalset.train_pairs], dataclasses.asdict(settings),
+                          cfg.max_seq_len, cfg.budget_minutes)
+        model = copy.deepcopy(models.base)
+        adapter_dir = self.run_dir / "adapter"
+        result = cache.get("train", key)
+        if result is not None and (adapter_dir / "adapter_model.safetensors").is_file():
+            self._progress("train", result["steps"], result["steps"], "reused from an earlier run")
+            tuned = load_adapter(model, adapter_dir)
+        else:
+            self._progress("train", 0, None, f"{len(examples)} examples")
+            tuned, trained = train_lora(
+                model, tokenizer, examples, settings, adapter_dir, device=models.device,
+                budget_seconds=cfg.budget_minutes * 60,
+                on_step=lambda step, planned, loss: self._progress(
+                    "train", step, planned, f"loss {loss:.3f}" if loss is not None else ""))
+            result = trained.to_dict()
+            self._progress("train", result["steps"], result["steps"],  # the steps that really ran
+                           f"{result['steps']} steps, {result['passes']:.1f} passes")
+            write_json(self.run_dir / "training.json", result)
+            log.info("training: %s", json.dumps(result))
+            cache.put("train", key, result)
+        result = {**result, "blocks": n_blocks, "pairs": len(evalset.train_pairs)}
+        return TunedModel(merged_for_inference(tuned), result, key)
 
-        reference_key = fingerprint(reference)
-        forgetting = {"before": self._reference_nll(cache, fingerprint(base_key, reference_key), model, tokenizer,
-                                                     reference)}
+    def _arms(self, names: list[str], models: LoadedModels, index: "BuiltIndex", tuned: "TunedModel | None",
+              evalset: EvalSet) -> list[Arm]:
+        """The arms among `names` that answer with the base weights (tuned is None) or the tuned ones,
+        each with its model, retriever, one-off cost and cache key."""
+        cfg = self.config
+        items = fingerprint(evalset.kind, [p.to_dict() for p in evalset.pairs],
+                            documents_fingerprint(evalset.documents))
+        stats = index.stats
+        index_note = (f"top-{cfg.top_k} of {stats['chunks']} chunks ({stats['chunk_size']} embedding tokens each, "
+                      f"overlap {stats['overlap']}); index built in {stats['seconds']:.1f} s "
+                      f"({'Chroma server ' + cfg.chroma_url if cfg.chroma_url else 'embedded Chroma in the run folder'})")
+        arms = []
+        for kind in (ARM_KINDS[name] for name in names):
+            if kind.tuned != (tuned is not None):
+                continue
+            notes = ["reference arm: the base model alone, answering closed-book"] if kind.name == BASELINE else []
+            one_off = 0.0
+            if kind.retrieval:
+                notes.append(index_note)
+                one_off += stats["seconds"]
+            if tuned:
+                notes.append(training_note(tuned.training, cfg))
+                one_off += tuned.training["seconds"]
+            arms.append(Arm(kind, tuned.model if tuned else models.base, index.retriever if kind.retrieval else None,
+                            fingerprint(tuned.key if tuned else models.key, index.key if kind.retrieval else None,
+                                        items), one_off, notes))
+        return arms
 
-        # Fine-tune arm: LoRA on the training side only, then closed-book answers.
-        from finetune.data import answer_examples, text_blocks
-        from rag.prompting import encode_prompt
+    def _measure(self, cache: StageCache, arm: Arm, evalset: EvalSet, tokenizer) -> ArmRun:
+        """Scores one arm, or reuses its scores from an earlier run with the same inputs."""
+        cached = cache.get(f"arm-{arm.name}", arm.key)
+        if cached is not None:
+            self._progress(arm.name, evalset.n, evalset.n, "reused from an earlier run")
+            return ArmRun(**cached)
+        self._progress(arm.name, 0, evalset.n)
+        run = measure_arm(arm, evalset, tokenizer, max_new_tokens=self.config.max_new_tokens,
+                          metrics=qa_metrics(self.config.format_regex),
+                          on_item=lambda done, total: self._progress(arm.name, done, total))
+        cache.put(f"arm-{arm.name}", arm.key, dataclasses.asdict(run))
+        return run
 
-        examples = text_blocks(tokenizer, [d.text for d in train_docs], cfg.max_seq_len)
-        n_blocks = len(examples)
-        examples += answer_examples(tokenizer, [(build_prompt(tokenizer, p.question), p.answer) for p in train_pairs],
-                                    cfg.max_seq_len, encode_prompt)
-        train_key = fingerprint(base_key, documents_fingerprint(train_docs), [p.to_dict() for p in train_pairs],
-                                cfg.max_seq_len, cfg.lora_targets, cfg.lora_rank, cfg.lora_alpha, cfg.learning_rate, cfg.epochs,
-                                cfg.max_train_steps, cfg.min_train_steps, cfg.batch_size, cfg.budget_minutes)
-        from finetune.train import merged_for_inference
+    def _report(self, arms: list[Arm], runs: dict[str, ArmRun], forgetting: list, training: dict, corpus: Corpus,
+                profile: dict, models: LoadedModels, model_check: dict, evalset: EvalSet, started: float) -> Report:
+        from advisor.measure.hardware import describe_hardware
+        from advisor.measure.summary import add_forgetting, summarize_arm
 
-        model, train_result = self._fine_tune(cache, train_key, model, tokenizer, examples, device)
-        model = merged_for_inference(model)
-        arms["finetune"] = evaluate("finetune", train_key, closed_book, lambda d: ("", {}))
-        forgetting["after"] = self._reference_nll(cache, fingerprint(train_key, reference_key), model, tokenizer,
-                                                  reference)
-        ft = arms["finetune"]
-        ft.one_off_seconds = train_result["seconds"]
-        ft.notes.append(training_note(train_result, cfg, n_blocks, len(train_pairs)))
-
-        # Summaries, decision, report.
+        cfg = self.config
         self._progress("report", 0, 1)
-        usd_per_hour = price_per_hour(device, cfg.price_per_hour)
-        arm_reports = {name: self._summarize_arm(run, usd_per_hour, untrained) for name, run in arms.items()}
-        arm_reports["finetune"].details["training"] = train_result
-        self._add_forgetting(arm_reports, forgetting)
-        metric = primary_metric(cfg.goal, bool(eval_pairs) and eval_kind != "documents", cfg.format_regex)
-        per_item = {name: run.scores.get(metric.name, []) for name, run in arms.items()}
-        comparisons = compare_arms(per_item, metric, cfg.seed)
-        likelihood = compare_arms({name: run.scores.get(ANSWER_LIKELIHOOD.name, []) for name, run in arms.items()},
+        usd_per_hour = price_per_hour(models.device, cfg.price_per_hour)
+        untrained = not model_check["trained"]
+        arm_reports = {arm.name: summarize_arm(runs[arm.name], label=arm.kind.label, one_off_seconds=arm.one_off_seconds,
+                                               notes=arm.notes, usd_per_hour=usd_per_hour, untrained=untrained,
+                                               seed=cfg.seed)
+                       for arm in arms}
+        for arm in arms:
+            if arm.kind.tuned:
+                arm_reports[arm.name].details["training"] = training
+        add_forgetting(arm_reports, *forgetting, tuned={arm.name for arm in arms if arm.kind.tuned}, seed=cfg.seed)
+        metric = primary_metric(cfg.goal, evalset.kind != "documents" and bool(evalset.pairs), cfg.format_regex)
+        comparisons = compare_arms({name: run.scores.get(metric.name, []) for name, run in runs.items()},
+                                   metric, cfg.seed)
+        likelihood = compare_arms({name: run.scores.get(ANSWER_LIKELIHOOD.name, []) for name, run in runs.items()},
                                   ANSWER_LIKELIHOOD, cfg.seed)
-        recommendation = decide(cfg.goal, metric, comparisons, arm_reports, model_check, n_eval, likelihood)
-        if n_eval < 20:
-            self._warn(f"Only {n_eval} held-out items: differences smaller than the intervals shown are noise.")
+        recommendation = decide(cfg.goal, metric, comparisons, arm_reports, model_check, evalset.n, likelihood)
+        if evalset.n < 20:
+            self._warn(f"Only {evalset.n} held-out items: differences smaller than the intervals shown are noise.")
+        items_key = fingerprint(evalset.kind, [p.to_dict() for p in evalset.pairs],
+                                documents_fingerprint(evalset.documents))
         report = Report(
             config=cfg.to_dict(),
             corpus={"documents": len(corpus.documents),
@@ -281,17 +344,17 @@ class Advisor:
                     **{k: v for k, v in profile.items() if k != "documents"}},
             arms=arm_reports,
             recommendation=recommendation,
-            models={"base": {"name": base_ref.name, "path": base_ref.path, "origin": base_ref.origin,
-                             "note": base_ref.note},
-                    "embedding": {"name": embed_ref.name, "path": embed_ref.path, "origin": embed_ref.origin,
-                                  "note": embed_ref.note},
+            models={"base": {"name": models.reference.name, "path": models.reference.path,
+                             "origin": models.reference.origin, "note": models.reference.note},
+                    "embedding": {"name": models.embedding.name, "path": models.embedding.path,
+                                  "origin": models.embedding.origin, "note": models.embedding.note},
                     "base_check": model_check},
-            hardware=describe_hardware(device),
-            evaluation={"kind": eval_kind, "n": n_eval, "items_fingerprint": items_key,
+            hardware=describe_hardware(models.device),
+            evaluation={"kind": evalset.kind, "n": evalset.n, "items_fingerprint": items_key,
                         "primary_metric": metric.name, "primary_metric_meaning": metric.meaning,
-                        "train_pairs": len(train_pairs), "train_documents": len(train_docs),
+                        "train_pairs": len(evalset.train_pairs), "train_documents": len(evalset.train_documents),
                         "wall_seconds": time.perf_counter() - started,
-                        "pricing": {"usd_per_hour": usd_per_hour, "device": device,
+                        "pricing": {"usd_per_hour": usd_per_hour, "device": models.device,
                                     "source": "--price-per-hour" if cfg.price_per_hour is not None
                                     else f"default table, prices as of {PRICES_AS_OF}"}},
             comparisons={**comparisons, **{f"{key} ({ANSWER_LIKELIHOOD.name})": value
@@ -305,63 +368,7 @@ class Advisor:
         self._progress("report", 1, 1, str(self.run_dir / "report.md"))
         return report
 
-    # --- stages with reusable results ---------------------------------------------------------
-
-    def _index(self, cache, key: str, documents, embedder, chunk_size: int, overlap: int):
-        """The Chroma collection of the training documents, reused when its inputs are unchanged."""
-        from rag.retrieval import build_index
-        from rag.store import StoreUnavailable, open_client
-
-        cfg = self.config
-        try:
-            client = open_client(path=str(self.run_dir / "index"), url=cfg.chroma_url)
-        except StoreUnavailable as exc:
-            raise VectorStoreError(str(exc), hint="start one with: chroma run --path DIR, "
-                                                  "or leave out --chroma-url") from None
-        name = f"advisor-{key[:16]}"
-        cached = cache.get("index", key)
-        if cached is not None:
-            try:
-                collection = client.get_collection(name, embedding_function=None)
-                if collection.count() == cached["chunks"]:
-                    self._progress("index", 1, 1, f"{cached['chunks']} chunks, reused")
-                    return collection, cached
-            except Exception:  # missing or damaged: build it again
-                log.info("cached index %s unusable; rebuilding", name)
-        self._progress("index", 0, 1)
-        collection, _, stats = build_index(documents, embedder, client, chunk_size=chunk_size,
-                                           chunk_overlap=overlap, collection_name=name)
-        stats = {"chunks": stats.chunks, "seconds": stats.seconds, "embed_seconds": stats.embed_seconds}
-        cache.put("index", key, stats)
-        self._progress("index", 1, 1, f"{stats['chunks']} chunks")
-        return collection, stats
-
-    def _fine_tune(self, cache, key: str, model, tokenizer, examples, device: str):
-        """Trains the LoRA adapter, or loads the one an earlier run trained on the same inputs."""
-        from finetune.train import LoraSettings, load_adapter, train_lora
-
-        cfg = self.config
-        adapter_dir = self.run_dir / "adapter"
-        cached = cache.get("train", key)
-        if cached is not None and (adapter_dir / "adapter_model.safetensors").is_file():
-            self._progress("train", cached["steps"], cached["steps"], "reused from an earlier run")
-            return load_adapter(model, adapter_dir), cached
-        settings = LoraSettings(rank=cfg.lora_rank, alpha=cfg.lora_alpha, learning_rate=cfg.learning_rate,
-                                epochs=cfg.epochs, max_steps=cfg.max_train_steps, min_steps=cfg.min_train_steps,
-                                batch_size=cfg.batch_size, seed=cfg.seed, target_modules=cfg.lora_target_modules())
-        self._progress("train", 0, None, f"{len(examples)} examples")
-        model, result = train_lora(
-            model, tokenizer, examples, settings, adapter_dir, device=device,
-            budget_seconds=cfg.budget_minutes * 60,
-            on_step=lambda step, planned, loss: self._progress(
-                "train", step, planned, f"loss {loss:.3f}" if loss is not None else ""))
-        result = result.to_dict()
-        self._progress("train", result["steps"], result["steps"],  # the steps that really ran
-                       f"{result['steps']} steps, {result['passes']:.1f} passes")
-        write_json(self.run_dir / "training.json", result)
-        log.info("training: %s", json.dumps(result))
-        cache.put("train", key, result)
-        return model, result
+    # --- reference text, for measuring forgetting ------------------------------------------------
 
     def _reference_paragraphs(self) -> list[str]:
         path = self.config.reference_text
@@ -376,33 +383,18 @@ class Advisor:
             raise ConfigError(f"reference text {path!r} is empty")
         return paragraphs
 
-    def _reference_nll(self, cache, key: str, model, tokenizer, paragraphs: list[str]) -> list:
+    def _reference_nll(self, cache: StageCache, weights_key: str, model, tokenizer, paragraphs: list[str]) -> list:
         """Per-paragraph (NLL, tokens) of the reference text under `model`, for measuring forgetting."""
         from advisor.measure.likelihood import text_nll
 
         if not paragraphs:
             return []
-        cached = cache.get("reference", key)
+        key = fingerprint(weights_key, paragraphs)
+        cached = cache.get(f"reference-{weights_key[:8]}", key)
         if cached is None:
             cached = [list(text_nll(model, tokenizer, p)) for p in paragraphs]
-            cache.put("reference", key, cached)
+            cache.put(f"reference-{weights_key[:8]}", key, cached)
         return cached
-
-    def _add_forgetting(self, arm_reports: dict[str, ArmReport], forgetting: dict) -> None:
-        if not forgetting["before"]:
-            arm_reports["finetune"].notes.append(
-                "forgetting not measured: pass --reference-text FILE (general text the model should keep)")
-            return
-        seed = self.config.seed
-        before = perplexity_summary([tuple(x) for x in forgetting["before"]], seed=seed)
-        after = perplexity_summary([tuple(x) for x in forgetting["after"]], seed=seed)
-        arm_reports["base"].quality["reference_perplexity"] = before
-        arm_reports["rag"].quality["reference_perplexity"] = before  # RAG leaves the weights alone
-        arm_reports["finetune"].quality["reference_perplexity"] = after
-        change = after["value"] / before["value"] - 1
-        arm_reports["finetune"].notes.append(
-            f"forgetting: perplexity on the reference text went from {before['value']:.2f} to "
-            f"{after['value']:.2f} ({change:+.1%}) after the fine-tune")
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -432,30 +424,8 @@ class Advisor:
         np.random.seed(seed)
         torch.manual_seed(seed)
 
-    def _summarize_arm(self, run: ArmRun, usd_per_hour: float, untrained: bool) -> ArmReport:
-        seed = self.config.seed
-        quality = {name: summarize(values, seed=seed) for name, values in run.scores.items()}
-        if "nll_totals" in run.extra:
-            quality["perplexity"] = perplexity_summary(run.extra["nll_totals"], seed=seed)
-        if untrained:  # retrieval figures do not depend on the generator
-            for name, entry in quality.items():
-                if not name.startswith("retrieval_"):
-                    entry["warning"] = RANDOM_WEIGHTS
-        latency = latency_summary(run.latencies)
-        latency["parts_p50"] = {part: latency_summary(values)["p50"] for part, values in run.parts.items()}
-        if run.prompt_tokens:
-            latency["prompt_tokens_mean"] = statistics.mean(run.prompt_tokens)
-            total_gen = sum(run.parts.get("generate", [])) or sum(run.latencies)
-            latency["tokens_per_second"] = sum(run.new_tokens) / total_gen if total_gen else 0.0
-        mean_latency = statistics.mean(run.latencies) if run.latencies else 0.0
-        cost = ComputeCost(run.one_off_seconds, mean_latency).priced(usd_per_hour)
-        notes = list(run.notes) + ([RANDOM_WEIGHTS] if untrained else [])
-        return ArmReport(quality=quality, latency_ms=latency, cost_usd=cost, notes=notes,
-                         details={"samples": run.samples[:20], "one_off_seconds": run.one_off_seconds,
-                                  "scores": run.scores})  # per item, in eval_set.json's order
 
-
-def training_note(result: dict, cfg: AdvisorConfig, n_blocks: int, n_pairs: int) -> str:
+def training_note(result: dict, cfg: AdvisorConfig) -> str:
     """What the fine-tune saw and did, so a reader can judge whether it had a fair chance."""
     passes = result.get("passes", 0.0)
     budget = ""
@@ -464,8 +434,8 @@ def training_note(result: dict, cfg: AdvisorConfig, n_blocks: int, n_pairs: int)
                   f"{result.get('steps_wanted', result['planned_steps'])} steps the data plan asked for")
     thin = "; fewer than one pass: the fine-tune had little chance to learn the facts" if passes < 1 else ""
     return (f"LoRA r={cfg.lora_rank}, alpha={cfg.lora_alpha}, lr={cfg.learning_rate}, targets {cfg.lora_targets} "
-            f"on {n_blocks} text block(s) of up to {cfg.max_seq_len} tokens"
-            + (f" and {n_pairs} training QA pair(s)" if n_pairs else "")
+            f"on {result['blocks']} text block(s) of up to {cfg.max_seq_len} tokens"
+            + (f" and {result['pairs']} training QA pair(s)" if result["pairs"] else "")
             + f": {result['steps']} optimizer steps ({passes:.1f} passes over the data, "
             f"{result['tokens']:,} real tokens, padding excluded) in {result['seconds']:.1f} s, "
             f"{result['tokens_per_second']:.0f} tokens/s"

@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_option(run, "max_train_steps", type=int, metavar="N")
     _add_option(run, "min_train_steps", type=int, metavar="N")
     _add_option(run, "batch_size", type=int, metavar="N")
+    _add_option(run, "finetune_rag", action="store_true", default=None)
     _add_option(run, "max_seq_len", type=int, metavar="TOKENS")
     _add_option(run, "max_new_tokens", type=int, metavar="TOKENS")
     _add_option(run, "format_regex", metavar="REGEX")

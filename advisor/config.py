@@ -59,6 +59,8 @@ class AdvisorConfig:
     min_train_steps: int = _help("Small data sets get more passes, up to at least this many optimizer "
                                  "steps (the time budget still applies).", 100)
     batch_size: int = _help("Training examples per step.", 4)
+    finetune_rag: bool = _help("Also measure the fine-tune answering with retrieved passages (fine-tune + "
+                               "RAG), which can add up (Balaguer et al. 2024).", False)
     max_seq_len: int = _help("Longest training example, in base-model tokens.", 256)
     max_new_tokens: int = _help("Most tokens generated per answer.", 32)
     format_regex: str | None = _help("For style: a regular expression every answer should match "
@@ -107,6 +109,14 @@ class AdvisorConfig:
         if self.lora_targets in ("auto", "all-linear"):
             return None if self.lora_targets == "auto" else "all-linear"
         return [name.strip() for name in self.lora_targets.split(",") if name.strip()]
+
+    def lora_settings(self):
+        """The fine-tune's settings; their every field goes into the training cache key."""
+        from finetune.train import LoraSettings  # only runs that train need it
+
+        return LoraSettings(rank=self.lora_rank, alpha=self.lora_alpha, learning_rate=self.learning_rate,
+                            epochs=self.epochs, max_steps=self.max_train_steps, min_steps=self.min_train_steps,
+                            batch_size=self.batch_size, seed=self.seed, target_modules=self.lora_target_modules())
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

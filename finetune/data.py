@@ -37,3 +37,10 @@ def answer_examples(tokenizer, pairs: list[tuple[str, str]], max_len: int, encod
         examples.append({"input_ids": prompt_ids + answer_ids,
                          "labels": [IGNORE_INDEX] * len(prompt_ids) + answer_ids})
     return examples
+
+
+def training_examples(tokenizer, texts: list[str], prompt_answer_pairs: list[tuple[str, str]], max_len: int,
+                      encode_prompt) -> tuple[list[dict], int]:
+    """Corpus text blocks, then supervised (prompt, answer) examples; returns (examples, number of blocks)."""
+    blocks = text_blocks(tokenizer, texts, max_len)
+    return blocks + answer_examples(tokenizer, prompt_answer_pairs, max_len, encode_prompt), len(blocks)

@@ -1,13 +1,11 @@
-"""Builds the index from documents and answers questions with retrieved passages."""
+"""Builds the index from documents and retrieves the passages for a question."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rag.embedding import embed_texts
-from rag.generation import Generation, generate
-from rag.prompting import build_prompt
 from rag.splitting import Chunk, split_documents
 from rag.store import Hit, fill_collection, query
 
@@ -37,21 +35,11 @@ def build_index(documents, embedder, client, *, chunk_size: int, chunk_overlap: 
     return collection, chunks, IndexStats(len(chunks), chunk_size, t1 - t0, t2 - t1, t3 - t2)
 
 
-@dataclass
-class RagAnswer:
-    generation: Generation
-    hits: list[Hit]
-    prompt: str
-    timings: dict = field(default_factory=dict)  # seconds: embed, retrieve, generate
+class Retriever:
+    """The top-k passages for a question, with the time spent embedding it and searching the store."""
 
-
-class RagAnswerer:
-    """Retrieves top-k passages for a question and lets the model answer with them in the prompt."""
-
-    def __init__(self, model, tokenizer, embedder, collection, top_k: int = 3, max_new_tokens: int = 32):
-        self.model, self.tokenizer = model, tokenizer
-        self.embedder, self.collection = embedder, collection
-        self.top_k, self.max_new_tokens = top_k, max_new_tokens
+    def __init__(self, embedder, collection, top_k: int = 3):
+        self.embedder, self.collection, self.top_k = embedder, collection, top_k
 
     def retrieve(self, question: str) -> tuple[list[Hit], dict]:
         t0 = time.perf_counter()
@@ -60,10 +48,3 @@ class RagAnswerer:
         hits = query(self.collection, vector, self.top_k)
         t2 = time.perf_counter()
         return hits, {"embed": t1 - t0, "retrieve": t2 - t1}
-
-    def answer(self, question: str) -> RagAnswer:
-        hits, timings = self.retrieve(question)
-        prompt = build_prompt(self.tokenizer, question, [h.text for h in hits])
-        generation = generate(self.model, self.tokenizer, prompt, self.max_new_tokens)
-        timings["generate"] = generation.seconds
-        return RagAnswer(generation, hits, prompt, timings)

@@ -116,3 +116,43 @@ def make_cloze_probes(documents: list[Document], n: int, seed: int) -> list[QAPa
                 candidates.append(QAPair(question, m.group(0), doc.source))
     random.Random(seed).shuffle(candidates)
     return candidates[:n]
+
+
+@dataclass
+class EvalSet:
+    """The held-out items every arm is measured on, and the training side nothing held out is in."""
+
+    kind: str  # "qa" (the user's pairs), "cloze" (probes from the corpus) or "documents" (style)
+    pairs: list[QAPair]  # held-out questions (qa, cloze)
+    documents: list[Document]  # held-out documents (documents)
+    train_documents: list[Document]
+    train_pairs: list[QAPair]
+    warnings: list[str]
+
+    @property
+    def n(self) -> int:
+        return len(self.documents) if self.kind == "documents" else len(self.pairs)
+
+    def to_dict(self) -> dict:
+        """What eval_set.json holds."""
+        return {"kind": self.kind, "pairs": [p.to_dict() for p in self.pairs],
+                "documents": [d.source for d in self.documents], "train_pairs": len(self.train_pairs)}
+
+
+def build_eval_set(documents: list[Document], pairs: list[QAPair] | None, goal: str, *, eval_fraction: float,
+                   seed: int, max_eval: int) -> EvalSet:
+    """The user's QA pairs split by seed; without them, cloze probes (knowledge) or whole held-out
+    documents (style). Cloze probes test facts the training side holds, in wording it does not."""
+    if pairs:
+        train, held = split_pairs(pairs, eval_fraction, seed, max_eval)
+        return EvalSet("qa", held, [], list(documents), train, [])
+    if goal == "knowledge":
+        probes = make_cloze_probes(documents, max_eval, seed)
+        warnings = [] if probes else [
+            "No QA file and no sentence in the corpus made a fill-in-the-blank probe: no quality can be "
+            "measured; pass --qa."]
+        return EvalSet("cloze", probes, [], list(documents), [], warnings)
+    train_docs, held_docs = split_documents(documents, eval_fraction, seed, max_eval)
+    warnings = [] if held_docs else [
+        "A single document cannot be both trained on and held out: no quality can be measured; add documents."]
+    return EvalSet("documents", [], held_docs, train_docs, [], warnings)

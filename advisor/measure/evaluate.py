@@ -96,3 +96,36 @@ def evaluate_style_arm(name: str, documents, context_for, nll, generate_from, *,
             on_item(index + 1, len(documents))
     run.extra["nll_totals"] = totals
     return run
+
+
+def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_item=None) -> ArmRun:
+    """Answers (or, for held-out documents, continues and scores) the evaluation set with one arm."""
+    from advisor.measure.likelihood import answer_log_likelihood, text_nll
+    from rag.generation import generate
+    from rag.prompting import build_prompt
+
+    model, retriever = arm.model, arm.retriever
+
+    def answer(question):
+        hits, timings = retriever.retrieve(question) if retriever else (None, {})
+        prompt = build_prompt(tokenizer, question, [h.text for h in hits or []])
+        generation = generate(model, tokenizer, prompt, max_new_tokens)
+        if retriever:
+            timings["generate"] = generation.seconds
+        return generation, prompt, timings, hits
+
+    def likelihood(prompt, reference):
+        return answer_log_likelihood(model, tokenizer, prompt, reference)
+
+    if evalset.kind != "documents":
+        return evaluate_qa_arm(arm.name, evalset.pairs, answer, likelihood, metrics, on_item=on_item)
+
+    def context_for(doc):
+        if not retriever:
+            return "", {}
+        hits, timings = retriever.retrieve(" ".join(doc.text.split()[:24]))
+        return "\n".join(h.text for h in hits), timings
+
+    return evaluate_style_arm(arm.name, evalset.documents, context_for,
+                              lambda text, context: text_nll(model, tokenizer, text, context),
+                              lambda prompt: generate(model, tokenizer, prompt, max_new_tokens), on_item=on_item)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from advisor.measure.arms import ARM_KINDS, BASELINE, label
 from advisor.measure.metrics import paired_difference
 from advisor.verdict.report import ArmReport, Recommendation
-
-ARM_LABELS = {"base": "the base model", "rag": "RAG", "finetune": "the LoRA fine-tune"}
 
 
 def _sentence_start(label: str) -> str:
@@ -56,16 +55,47 @@ ANSWER_LIKELIHOOD = PrimaryMetric("answer_logprob", True, "answer log-probabilit
 
 
 def compare_arms(per_item: dict[str, list[float]], metric: PrimaryMetric, seed: int) -> dict:
-    """Paired differences, oriented so that a positive value is an improvement."""
+    """Paired differences, oriented so that a positive value is an improvement: every arm against the
+    base model, then every pair of the other arms in their order ("rag_vs_finetune")."""
     sign = 1.0 if metric.higher_is_better else -1.0
+    names = [name for name in per_item if per_item[name]]
+    others = [name for name in names if name != BASELINE]
+    pairs = [(name, BASELINE) for name in others if BASELINE in names]
+    pairs += [(a, b) for i, a in enumerate(others) for b in others[i + 1:]]
     out = {}
-    for a, b in (("rag", "base"), ("finetune", "base"), ("rag", "finetune")):
-        if a in per_item and b in per_item and len(per_item[a]) == len(per_item[b]) and per_item[a]:
-            diff = paired_difference([sign * v for v in per_item[a]], [sign * v for v in per_item[b]],
-                                     seed=seed)
+    for a, b in pairs:
+        if len(per_item[a]) == len(per_item[b]):
+            diff = paired_difference([sign * v for v in per_item[a]], [sign * v for v in per_item[b]], seed=seed)
             out[f"{a}_vs_{b}"] = {"metric": metric.name, "improvement": diff["value"],
                                   "ci95": diff["ci95"], "n": diff["n"]}
     return out
+
+
+def _between(comparisons: dict, a: str, b: str) -> dict | None:
+    """a against b, whichever way round it was computed."""
+    if f"{a}_vs_{b}" in comparisons:
+        return comparisons[f"{a}_vs_{b}"]
+    other = comparisons.get(f"{b}_vs_{a}")
+    if other is None:
+        return None
+    low, high = other["ci95"]
+    return {**other, "improvement": -other["improvement"], "ci95": [-high, -low]}
+
+
+def _best(comparisons: dict, candidates: list[str], prior: str) -> tuple[str, bool]:
+    """The candidate that beats every other one measurably (and True), else the goal's prior arm when
+    it is a candidate, else the one with the largest lift (and False)."""
+    for name in candidates:
+        if all(_significant(_between(comparisons, name, other)) for other in candidates if other != name):
+            return name, True
+    if prior in candidates:
+        return prior, False
+    lift = {name: (_between(comparisons, name, BASELINE) or {"improvement": 0.0})["improvement"] for name in candidates}
+    return max(candidates, key=lift.get), False
+
+
+def _choice(arm: str) -> str:
+    return ARM_KINDS[arm].choice if arm in ARM_KINDS else arm
 
 
 def _fmt(comparison: dict) -> str:
@@ -80,10 +110,10 @@ def _significant(comparison: dict | None) -> bool:
 FORGETTING_NOTICE = 0.10  # a rise in reference-text perplexity above this share is worth a reason
 
 
-def _forgetting(arms: dict[str, ArmReport]) -> list[str]:
+def _forgetting(arms: dict[str, ArmReport], tuned_arm: str) -> list[str]:
     """A reason when the fine-tune measurably forgot the reference text (when one was given)."""
-    before = arms["base"].quality.get("reference_perplexity")
-    after = arms["finetune"].quality.get("reference_perplexity")
+    before = arms[BASELINE].quality.get("reference_perplexity")
+    after = arms[tuned_arm].quality.get("reference_perplexity")
     if not before or not after or not before["value"]:
         return []
     change = after["value"] / before["value"] - 1
@@ -95,27 +125,24 @@ def _forgetting(arms: dict[str, ArmReport]) -> list[str]:
 
 
 def _likelihood_evidence(likelihood: dict, arms: dict[str, ArmReport], metric: PrimaryMetric,
-                         prior_choice: str) -> tuple[str, list[str]] | None:
+                         prior: str) -> tuple[str, list[str]] | None:
     """When generation scores cannot separate the arms but answer likelihoods can: the arm the
     likelihood favours, and reasons that give both sets of numbers."""
-    lifts = {arm: likelihood.get(f"{arm}_vs_base") for arm in ("rag", "finetune")}
-    helping = [arm for arm, lift in lifts.items() if _significant(lift)]
+    lifts = {name: _between(likelihood, name, BASELINE) for name in arms if name != BASELINE}
+    helping = [name for name, lift in lifts.items() if _significant(lift)]
     if not helping:
         return None
-    if len(helping) == 2:
-        head = likelihood.get("rag_vs_finetune")
-        choice = "rag" if _significant(head) else "finetune" if head and head["ci95"][1] < 0 else prior_choice
-    else:
-        choice = helping[0]
+    choice, _ = _best(likelihood, helping, prior)
+
     def values(name: str) -> str:
         base = arms["base"].quality.get(name, {}).get("value")
         mine = arms[choice].quality.get(name, {}).get("value")
         return f" (from {base:.2f} to {mine:.2f})" if base is not None and mine is not None else ""
 
-    what = "the retrieved passages make" if choice == "rag" else "the fine-tune makes"
+    what = "the retrieved passages make" if choice == "rag" else f"{_label(arms, choice)} makes"
     factor = math.exp(lifts[choice]["improvement"])  # nats per token -> how many times more likely
     reasons = [
-        f"{_sentence_start(ARM_LABELS[choice])} against the base model on {ANSWER_LIKELIHOOD.label}: "
+        f"{_sentence_start(_label(arms, choice))} against the base model on {ANSWER_LIKELIHOOD.label}: "
         f"{_fmt(lifts[choice])}{values(ANSWER_LIKELIHOOD.name)}: {what} each token of the right answer "
         f"about {factor:.1f} times as likely, but a model of this size does not yet turn that into a right "
         f"answer ({metric.label}{values(metric.name)} cannot tell the arms apart). A larger base model "
@@ -138,50 +165,46 @@ def decide(goal: str, metric: PrimaryMetric, comparisons: dict, arms: dict[str, 
         reasons.append(f"Your goal is {goal}: {prior_reason}. Rerun with a trained --base-model to measure it.")
         return Recommendation(prior_choice, "low", reasons)
 
-    rag_lift, ft_lift = comparisons.get("rag_vs_base"), comparisons.get("finetune_vs_base")
-    head_to_head = comparisons.get("rag_vs_finetune")
-    rag_sig, ft_sig = _significant(rag_lift), _significant(ft_lift)
-    if rag_lift:
-        reasons.append(f"RAG against the base model on {metric.label}: {_fmt(rag_lift)}.")
-    if ft_lift:
-        reasons.append(f"The fine-tune against the base model on {metric.label}: {_fmt(ft_lift)}.")
-
-    by_likelihood = None if rag_sig or ft_sig else _likelihood_evidence(likelihood or {}, arms, metric,
-                                                                         prior_choice)
+    lifts = {name: _between(comparisons, name, BASELINE) for name in arms if name != BASELINE}
+    for name, lift in lifts.items():
+        if lift:
+            reasons.append(f"{_sentence_start(_label(arms, name))} against the base model on {metric.label}: "
+                           f"{_fmt(lift)}.")
+    helping = [name for name, lift in lifts.items() if _significant(lift)]
+    by_likelihood = None if helping else _likelihood_evidence(likelihood or {}, arms, metric, prior_choice)
     if by_likelihood:
-        choice, confidence = by_likelihood[0], "low"
+        chosen, confidence = by_likelihood[0], "low"
         reasons += by_likelihood[1]
-    elif not rag_sig and not ft_sig:
-        choice, confidence = "neither", "low"
-        reasons.append("Neither arm beat the base model by more than the noise on this evidence; "
+    elif not helping:
+        chosen, confidence = BASELINE, "low"
+        reasons.append("No arm beat the base model by more than the noise on this evidence; "
                        "add held-out questions, a larger base model or a longer budget before spending on either.")
-    elif rag_sig != ft_sig:
-        choice = "rag" if rag_sig else "finetune"
-        clear = head_to_head is not None and (head_to_head["ci95"][0] > 0 if rag_sig else head_to_head["ci95"][1] < 0)
-        confidence = "high" if clear else "medium"
-        if head_to_head:
-            reasons.append(f"RAG against the fine-tune: {_fmt(head_to_head)}.")
     else:
-        if head_to_head and head_to_head["ci95"][0] > 0:
-            choice, confidence = "rag", "high"
-        elif head_to_head and head_to_head["ci95"][1] < 0:
-            choice, confidence = "finetune", "high"
-        else:
-            choice, confidence = prior_choice, "medium"
-            reasons.append(f"Both arms help and cannot be told apart; your goal is {goal}: {prior_reason}. "
-                           "Combining them may add up further (not measured in this run).")
-        if head_to_head:
-            reasons.append(f"RAG against the fine-tune: {_fmt(head_to_head)}.")
+        chosen, clear = _best(comparisons, helping, prior_choice)
+        # Measurably ahead of every other arm (helping or not): high; ahead of the base model only: medium.
+        ahead = all(_significant(_between(comparisons, chosen, other)) for other in lifts if other != chosen)
+        confidence = "high" if clear and ahead else "medium"
+        if len(helping) > 1 and not clear:
+            reasons.append(f"{', '.join(_label(arms, n) for n in helping)} all help and cannot be told apart; "
+                           f"your goal is {goal}: {prior_reason}.")
+        for other in lifts:
+            if other != chosen and _between(comparisons, chosen, other):
+                reasons.append(f"{_sentence_start(_label(arms, chosen))} against {_label(arms, other)}: "
+                               f"{_fmt(_between(comparisons, chosen, other))}.")
 
     if n_eval < SMALL_EVAL:
         confidence = "low"
         reasons.append(f"Only {n_eval} held-out items were scored: intervals are wide and the verdict is tentative.")
-    if choice in ("finetune", "both"):
-        reasons += _forgetting(arms)
-    if choice in arms:
-        arm = arms[choice]
-        reasons.append(f"{_sentence_start(ARM_LABELS[choice])} answers in {arm.latency_ms['p50']:.0f} ms (p50) "
-                       f"against {arms['base'].latency_ms['p50']:.0f} ms for the base model, and costs "
+    if chosen in ARM_KINDS and ARM_KINDS[chosen].tuned:
+        reasons += _forgetting(arms, chosen)
+    if chosen != BASELINE:
+        arm = arms[chosen]
+        reasons.append(f"{_sentence_start(_label(arms, chosen))} answers in {arm.latency_ms['p50']:.0f} ms (p50) "
+                       f"against {arms[BASELINE].latency_ms['p50']:.0f} ms for the base model, and costs "
                        f"${arm.cost_usd['one_off']:.4f} once plus ${arm.cost_usd['per_1k_queries']:.4f} "
                        "per 1,000 queries on this hardware.")
-    return Recommendation(choice, confidence, reasons)
+    return Recommendation(_choice(chosen), confidence, reasons)
+
+
+def _label(arms: dict[str, ArmReport], name: str) -> str:
+    return (arms[name].label if name in arms else "") or label(name)

@@ -8,7 +8,6 @@ from pathlib import Path
 from advisor.files import write_atomic, write_json
 from advisor.verdict.report import Report
 
-ARM_ORDER = ("base", "rag", "finetune")
 METRIC_LABELS = {
     "answer_containment": "Answer containment",
     "exact_match": "Exact match",
@@ -42,7 +41,7 @@ def _quality_cell(entry: dict | None) -> str:
 
 
 def render_markdown(report: Report) -> str:
-    arms = [name for name in ARM_ORDER if name in report.arms]
+    arms = list(report.arms)  # in the order they were measured
     rec = report.recommendation
     cfg = report.config
     lines = [f"# Fine-tuning vs RAG: {CHOICE_TEXT[rec.choice]}", "",

@@ -75,3 +75,23 @@ def test_cli_style_with_offline_fallback(tiny_corpus, tmp_path):
     for arm in data["arms"].values():
         assert arm["quality"]["perplexity"]["n"] >= 1 and arm["quality"]["perplexity"]["value"] > 1
     assert data["models"]["base"]["origin"] == "built locally"
+
+
+def test_fine_tune_with_rag_is_a_fourth_arm_everywhere(tiny_corpus, tiny_model_dir, tmp_path):
+    from advisor.api import STAGES
+
+    corpus, qa = tiny_corpus
+    events = []
+    report = advisor.advise(corpus, goal="knowledge", qa=qa, base_model=str(tiny_model_dir), out=str(tmp_path / "run"),
+                            finetune_rag=True, on_progress=events.append, **FAST)
+    assert list(report.arms) == ["base", "rag", "finetune", "finetune_rag"]
+    both = report.arms["finetune_rag"]
+    assert both.label == "the fine-tune with RAG" and both.quality["retrieval_hit_rate"]["n"] == 8
+    assert both.details["training"] == report.arms["finetune"].details["training"]  # one fine-tune, two arms
+    assert both.cost_usd["one_off"] > report.arms["finetune"].cost_usd["one_off"]  # training and indexing
+    for key in ("finetune_rag_vs_base", "rag_vs_finetune_rag", "finetune_vs_finetune_rag"):
+        assert key in report.comparisons
+    header = next(line for line in (tmp_path / "run" / "report.md").read_text().splitlines() if line.startswith("| |"))
+    assert header == "| | base | rag | finetune | finetune_rag |"
+    assert STAGES["finetune_rag"] == "Fine-tune + RAG answers"
+    assert [e.completed for e in events if e.stage == "finetune_rag"][-1] == 8

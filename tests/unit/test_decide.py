@@ -108,3 +108,24 @@ def test_a_forgetful_fine_tune_is_named_in_the_reasons():
     assert any("rose from 1.50 to 3.00 (+100%)" in reason for reason in rec.reasons)
     arms["finetune"].quality["reference_perplexity"]["value"] = 1.55  # +3%: not worth a reason
     assert not any("forgets" in reason for reason in decide("style", metric, comparisons, arms, TRAINED, 40).reasons)
+
+
+def test_fine_tune_with_rag_ahead_of_every_arm_recommends_both():
+    metric = primary_metric("knowledge", True, None)
+    per_item = {"base": [0.0] * 40, "rag": [1.0] * 20 + [0.0] * 20, "finetune": [0.0] * 40,
+                "finetune_rag": [1.0] * 36 + [0.0] * 4}
+    arm = _arms()["base"]
+    arms = {name: arm for name in per_item}
+    rec = decide("knowledge", metric, compare_arms(per_item, metric, 0), arms, TRAINED, 40)
+    assert rec.choice == "both" and rec.confidence == "high"
+    assert any(r.startswith("The fine-tune with RAG against RAG: +0.400") for r in rec.reasons)
+
+
+def test_arms_that_cannot_be_told_apart_fall_back_to_the_goal_among_them():
+    metric = primary_metric("knowledge", True, None)
+    lift = [1.0] * 30 + [0.0] * 10
+    per_item = {"base": [0.0] * 40, "rag": lift, "finetune": [0.0] * 40, "finetune_rag": lift}
+    arms = {name: _arms()["base"] for name in per_item}
+    rec = decide("knowledge", metric, compare_arms(per_item, metric, 0), arms, TRAINED, 40)
+    assert rec.choice == "rag" and rec.confidence == "medium"
+    assert any("cannot be told apart" in r for r in rec.reasons)

@@ -1,0 +1,57 @@
+"""Arm summaries for the report: quality with intervals, latency and cost, and forgetting."""
+
+from __future__ import annotations
+
+import statistics
+
+from advisor.measure.cost import ComputeCost
+from advisor.measure.evaluate import ArmRun
+from advisor.measure.metrics import perplexity_summary, summarize
+from advisor.measure.timing import latency_summary
+from advisor.verdict.report import ArmReport
+
+RANDOM_WEIGHTS = "random weights: quality figures are meaningless"
+
+
+def summarize_arm(run: ArmRun, *, label: str, one_off_seconds: float, notes: list[str], usd_per_hour: float,
+                  untrained: bool, seed: int) -> ArmReport:
+    quality = {name: summarize(values, seed=seed) for name, values in run.scores.items()}
+    if "nll_totals" in run.extra:
+        quality["perplexity"] = perplexity_summary(run.extra["nll_totals"], seed=seed)
+    if untrained:  # retrieval figures do not depend on the generator
+        for name, entry in quality.items():
+            if not name.startswith("retrieval_"):
+                entry["warning"] = RANDOM_WEIGHTS
+    latency = latency_summary(run.latencies)
+    latency["parts_p50"] = {part: latency_summary(values)["p50"] for part, values in run.parts.items()}
+    if run.prompt_tokens:
+        latency["prompt_tokens_mean"] = statistics.mean(run.prompt_tokens)
+        total_gen = sum(run.parts.get("generate", [])) or sum(run.latencies)
+        latency["tokens_per_second"] = sum(run.new_tokens) / total_gen if total_gen else 0.0
+    mean_latency = statistics.mean(run.latencies) if run.latencies else 0.0
+    cost = ComputeCost(one_off_seconds, mean_latency).priced(usd_per_hour)
+    return ArmReport(quality=quality, latency_ms=latency, cost_usd=cost, label=label,
+                     notes=list(notes) + ([RANDOM_WEIGHTS] if untrained else []),
+                     details={"samples": run.samples[:20], "one_off_seconds": one_off_seconds,
+                              "scores": run.scores})  # per item, in eval_set.json's order
+
+
+def add_forgetting(reports: dict[str, ArmReport], before: list, after: list, *, tuned: set[str], seed: int) -> None:
+    """Reference-text perplexity per arm: the base weights' for the arms that keep them (measured once),
+    the fine-tuned weights' for the tuned arms; a note on the change, or on how to measure it."""
+    if not before:
+        for name in sorted(tuned & set(reports)):
+            reports[name].notes.append(
+                "forgetting not measured: pass --reference-text FILE (general text the model should keep)")
+        return
+    summaries = {False: perplexity_summary([tuple(x) for x in before], seed=seed),
+                 True: perplexity_summary([tuple(x) for x in after], seed=seed)}
+    for name, report in reports.items():
+        shared = name != "base" and name not in tuned  # the base weights: measured once, on the base arm
+        report.quality["reference_perplexity"] = {**summaries[name in tuned],
+                                                  **({"note": "the base model's weights"} if shared else {})}
+    change = summaries[True]["value"] / summaries[False]["value"] - 1
+    for name in sorted(tuned & set(reports)):
+        reports[name].notes.append(
+            f"forgetting: perplexity on the reference text went from {summaries[False]['value']:.2f} to "
+            f"{summaries[True]['value']:.2f} ({change:+.1%}) after the fine-tune")
