@@ -332,7 +332,8 @@ class Advisor:
                                    metric, cfg.seed)
         likelihood = compare_arms({name: run.scores.get(ANSWER_LIKELIHOOD.name, []) for name, run in runs.items()},
                                   ANSWER_LIKELIHOOD, cfg.seed)
-        recommendation = decide(cfg.goal, metric, comparisons, arm_reports, model_check, evalset.n, likelihood)
+        recommendation = decide(cfg.goal, metric, comparisons, arm_reports, model_check, evalset.n, likelihood,
+                                cfg.constraints)
         if evalset.n < 20:
             self._warn(f"Only {evalset.n} held-out items: differences smaller than the intervals shown are noise.")
         items_key = fingerprint(evalset.kind, [p.to_dict() for p in evalset.pairs],

@@ -7,7 +7,7 @@ import os
 import sys
 
 from advisor.calibration.calibrate import TASKS
-from advisor.config import AdvisorConfig
+from advisor.config import CHANGE_RATES, AdvisorConfig, Constraints
 
 EXIT_USER_ERROR = 2
 
@@ -15,6 +15,15 @@ EXIT_USER_ERROR = 2
 def _add_option(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
     flag = "--" + name.replace("_", "-")
     parser.add_argument(flag, dest=name, help=AdvisorConfig.help_text(name), **kwargs)
+
+
+def _add_constraint(parser, name: str, flag: str | None = None, **kwargs) -> None:
+    """A constraint option; its value lands in AdvisorConfig.constraints."""
+    parser.add_argument(flag or "--" + name.replace("_", "-"), dest=CONSTRAINT_PREFIX + name,
+                        help=Constraints.help_text(name), **kwargs)
+
+
+CONSTRAINT_PREFIX = "constraint:"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_option(run, "format_regex", metavar="REGEX")
     _add_option(run, "reference_text", metavar="FILE")
     _add_option(run, "price_per_hour", type=float, metavar="USD")
+    constraints = run.add_argument_group("constraints", "what you need besides quality; the recommendation "
+                                                        "weighs each one and says so")
+    _add_constraint(constraints, "data_changes", choices=CHANGE_RATES)
+    _add_constraint(constraints, "must_cite_sources", action="store_true", default=None)
+    _add_constraint(constraints, "latency_limit_ms", type=float, metavar="MS")
+    _add_constraint(constraints, "one_off_budget_usd", type=float, metavar="USD")
+    _add_constraint(constraints, "monthly_budget_usd", type=float, metavar="USD")
+    _add_constraint(constraints, "queries_per_month", type=int, metavar="N")
+    constraints.add_argument("--keep-data-local", dest=CONSTRAINT_PREFIX + "data_may_leave_machine",
+                             action="store_false", default=None,
+                             help="The documents must not leave your machine (no hosted services).")
+    run.add_argument("--config", metavar="TOML", help="settings from a TOML file (keys as in config.json, "
+                     "constraints in a [constraints] table; see the README); options given here win")
     run.add_argument("--quiet", action="store_true", help="no progress bars; only the final lines")
 
     demo = commands.add_parser(
@@ -95,9 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config_from_args(args: argparse.Namespace) -> AdvisorConfig:
-    ignore = {"command", "quiet"}  # interface-only arguments
-    options = {k: v for k, v in vars(args).items() if k not in ignore and v is not None}
-    return AdvisorConfig(**options)
+    ignore = {"command", "quiet", "config"}  # interface-only arguments
+    given = {k: v for k, v in vars(args).items() if k not in ignore and v is not None}
+    options = {k: v for k, v in given.items() if not k.startswith(CONSTRAINT_PREFIX)}
+    options["constraints"] = {k.removeprefix(CONSTRAINT_PREFIX): v for k, v in given.items()
+                              if k.startswith(CONSTRAINT_PREFIX)}
+    if args.config:
+        return AdvisorConfig.from_toml(args.config, **options)
+    return AdvisorConfig.from_dict(options)
 
 
 class _RichProgress:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from advisor.errors import ConfigError
@@ -18,6 +19,47 @@ def _help(text: str, default: Any) -> Any:
     if callable(default):
         return field(default_factory=default, metadata={"help": text})
     return field(default=default, metadata={"help": text})
+
+
+CHANGE_RATES = ("static", "monthly", "weekly", "daily")
+
+
+@dataclass
+class Constraints:
+    """What the user needs besides quality; the decision weighs each one and cites it."""
+
+    data_changes: str = _help("How often the documents change: static, monthly, weekly or daily "
+                              "(a fine-tune must be retrained to keep up; an index only rebuilt).", "static")
+    must_cite_sources: bool = _help("Answers must point at the passage they come from (only retrieval "
+                                    "can).", False)
+    latency_limit_ms: float | None = _help("Longest acceptable time for one answer, in milliseconds.", None)
+    one_off_budget_usd: float | None = _help("Most you will spend once (indexing, training), in USD.", None)
+    monthly_budget_usd: float | None = _help("Most you will spend per month on answering, in USD.", None)
+    queries_per_month: int | None = _help("Questions you expect per month (prices the monthly cost).", None)
+    data_may_leave_machine: bool = _help("The documents may be sent to a hosted service (false: "
+                                         "everything must run on your own hardware).", True)
+
+    def __post_init__(self) -> None:
+        if self.data_changes not in CHANGE_RATES:
+            raise ConfigError(f"data_changes must be one of {', '.join(CHANGE_RATES)}, not {self.data_changes!r}")
+        for name in ("latency_limit_ms", "one_off_budget_usd", "monthly_budget_usd", "queries_per_month"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+                raise ConfigError(f"{name} must be a non-negative number, not {value!r}")
+        for name in ("must_cite_sources", "data_may_leave_machine"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, not {getattr(self, name)!r}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Constraints":
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ConfigError(f"unknown constraint(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def help_text(cls, name: str) -> str:
+        return next(f.metadata["help"] for f in dataclasses.fields(cls) if f.name == name)
 
 
 @dataclass
@@ -70,8 +112,12 @@ class AdvisorConfig:
                                        "after the fine-tune measures forgetting.", None)
     price_per_hour: float | None = _help("USD per hour of the hardware used (default: the dated "
                                          "table in advisor/measure/cost.py).", None)
+    constraints: Constraints = _help("What you need besides quality: how often the data changes, "
+                                     "sources, latency, budgets, volume, privacy.", Constraints)
 
     def __post_init__(self) -> None:
+        if isinstance(self.constraints, dict):  # from JSON or TOML
+            self.constraints = Constraints.from_dict(self.constraints)
         if self.goal not in GOALS:
             raise ConfigError(f"goal must be one of {', '.join(GOALS)}, not {self.goal!r}")
         if self.device not in DEVICES:
@@ -128,6 +174,21 @@ class AdvisorConfig:
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
         return cls(**data)
+
+    @classmethod
+    def from_toml(cls, path: str | Path, **overrides: Any) -> "AdvisorConfig":
+        """Settings from a TOML file (top-level keys as in config.json, a [constraints] table), with
+        `overrides` (say, from the command line) taking precedence, key by key."""
+        import tomllib
+
+        try:
+            data = tomllib.loads(Path(path).expanduser().read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"config file {str(path)!r} cannot be read ({exc.strerror or exc})") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {str(path)!r} is not valid TOML ({exc})") from None
+        constraints = {**data.pop("constraints", {}), **overrides.pop("constraints", {})}
+        return cls.from_dict({**data, **overrides, "constraints": constraints})
 
     @classmethod
     def help_text(cls, name: str) -> str:

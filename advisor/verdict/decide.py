@@ -151,8 +151,56 @@ def _likelihood_evidence(likelihood: dict, arms: dict[str, ArmReport], metric: P
     return choice, reasons
 
 
+def _constraint_reasons(chosen: str, arms: dict[str, ArmReport], constraints) -> list[str]:
+    """What the user's constraints say about the chosen arm, each citing their answer and a measurement."""
+    kind = ARM_KINDS.get(chosen)
+    arm, name = arms[chosen], _label(arms, chosen)
+    reasons = []
+    if constraints.data_changes != "static" and kind and kind.tuned:
+        train = arm.details.get("training", {}).get("seconds")
+        index = arms["rag"].details.get("one_off_seconds") if "rag" in arms else None
+        cost = f" ({train:.0f} s of training here, against {index:.1f} s to rebuild the index)" \
+            if train is not None and index is not None else ""
+        reasons.append(f"Your data changes {constraints.data_changes}: {name} must be retrained to keep up{cost}, "
+                       "and answers from between two trainings are out of date.")
+    p95 = arm.latency_ms.get("p95")
+    if constraints.latency_limit_ms is not None and p95 is not None:
+        within = "within" if p95 <= constraints.latency_limit_ms else "above"
+        reasons.append(f"{_sentence_start(name)} answers in {p95:.0f} ms (p95) on this hardware, {within} your "
+                       f"limit of {constraints.latency_limit_ms:.0f} ms.")
+    if constraints.queries_per_month is not None:
+        monthly = arm.cost_usd["per_1k_queries"] * constraints.queries_per_month / 1000
+        budget = constraints.monthly_budget_usd
+        verdict = "" if budget is None else (f", within your monthly budget of ${budget:,.2f}" if monthly <= budget
+                                             else f", above your monthly budget of ${budget:,.2f}")
+        reasons.append(f"At {constraints.queries_per_month:,} questions a month, {name} costs about "
+                       f"${monthly:,.2f} a month on this hardware{verdict}.")
+    if constraints.one_off_budget_usd is not None and arm.cost_usd["one_off"] > constraints.one_off_budget_usd:
+        reasons.append(f"Its one-off cost here, ${arm.cost_usd['one_off']:.4f}, is above your one-off budget of "
+                       f"${constraints.one_off_budget_usd:,.2f}.")
+    if not constraints.data_may_leave_machine:
+        reasons.append("Your documents must stay on your machine: every option in this report ran locally, and "
+                       "a hosted fine-tuning or vector-search service is not one of them.")
+    return reasons
+
+
+def _cite_sources(chosen: str, helping: list[str], comparisons: dict, arms: dict[str, ArmReport],
+                  prior: str) -> tuple[str, list[str]]:
+    """Answers that must cite sources need retrieval: the best helping arm that retrieves, if any."""
+    if chosen in ARM_KINDS and ARM_KINDS[chosen].retrieval:
+        return chosen, []
+    retrieving = [name for name in helping if name in ARM_KINDS and ARM_KINDS[name].retrieval]
+    if not retrieving:
+        return chosen, [f"Your answers must cite their sources, and {_label(arms, chosen)} cannot: only retrieval "
+                        "points at the passage an answer comes from, and no arm with retrieval beat the base model here."]
+    pick, _ = _best(comparisons, retrieving, prior)
+    return pick, [f"Your answers must cite their sources: only retrieval points at the passage an answer comes "
+                  f"from, so {_label(arms, pick)}, which also beat the base model, is recommended over "
+                  f"{_label(arms, chosen)}, which does not retrieve."]
+
+
 def decide(goal: str, metric: PrimaryMetric, comparisons: dict, arms: dict[str, ArmReport],
-           model_check: dict, n_eval: int, likelihood: dict | None = None) -> Recommendation:
+           model_check: dict, n_eval: int, likelihood: dict | None = None, constraints=None) -> Recommendation:
     """`comparisons` are on `metric`; `likelihood` (optional) the same pairs on the answer's
     log-probability, read only when `metric` cannot separate the arms."""
     prior_choice, prior_reason = GOAL_PRIOR[goal]
@@ -192,6 +240,12 @@ def decide(goal: str, metric: PrimaryMetric, comparisons: dict, arms: dict[str, 
                 reasons.append(f"{_sentence_start(_label(arms, chosen))} against {_label(arms, other)}: "
                                f"{_fmt(_between(comparisons, chosen, other))}.")
 
+    if constraints is not None and constraints.must_cite_sources and chosen != BASELINE:
+        measured_best = chosen
+        chosen, said = _cite_sources(chosen, helping, comparisons, arms, prior_choice)
+        reasons += said
+        if chosen != measured_best and confidence == "high":
+            confidence = "medium"  # the constraint, not the measurements, made this choice
     if n_eval < SMALL_EVAL:
         confidence = "low"
         reasons.append(f"Only {n_eval} held-out items were scored: intervals are wide and the verdict is tentative.")
@@ -203,6 +257,8 @@ def decide(goal: str, metric: PrimaryMetric, comparisons: dict, arms: dict[str, 
                        f"against {arms[BASELINE].latency_ms['p50']:.0f} ms for the base model, and costs "
                        f"${arm.cost_usd['one_off']:.4f} once plus ${arm.cost_usd['per_1k_queries']:.4f} "
                        "per 1,000 queries on this hardware.")
+        if constraints is not None:
+            reasons += _constraint_reasons(chosen, arms, constraints)
     return Recommendation(_choice(chosen), confidence, reasons)
 
 

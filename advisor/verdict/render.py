@@ -40,6 +40,22 @@ def _quality_cell(entry: dict | None) -> str:
     return cell
 
 
+def _stated_constraints(constraints: dict) -> list[str]:
+    """The constraints the user stated (those that differ from the defaults), in words."""
+    from advisor.config import Constraints
+
+    default = Constraints()
+    words = {"data_changes": lambda v: f"the data changes {v}",
+             "must_cite_sources": lambda v: "answers must cite sources" if v else "no sources needed",
+             "latency_limit_ms": lambda v: f"at most {v:g} ms per answer",
+             "one_off_budget_usd": lambda v: f"one-off budget ${v:,.2f}",
+             "monthly_budget_usd": lambda v: f"monthly budget ${v:,.2f}",
+             "queries_per_month": lambda v: f"{v:,} questions a month",
+             "data_may_leave_machine": lambda v: "data may leave the machine" if v else "data must stay local"}
+    return [say(constraints[name]) for name, say in words.items()
+            if name in constraints and constraints[name] != getattr(default, name)]
+
+
 def render_markdown(report: Report) -> str:
     arms = list(report.arms)  # in the order they were measured
     rec = report.recommendation
@@ -50,6 +66,9 @@ def render_markdown(report: Report) -> str:
              *[f"> {line}" for line in report.about], *([""] if report.about else []),
              f"**Recommendation: {rec.choice}** (confidence: {rec.confidence})", ""]
     lines += [f"- {reason}" for reason in rec.reasons]
+    stated = _stated_constraints(cfg.get("constraints") or {})
+    if stated:
+        lines += ["", "Your constraints: " + "; ".join(stated) + "."]
     if report.warnings:
         lines += ["", "## Warnings", ""] + [f"- ⚠ {w}" for w in report.warnings]
 

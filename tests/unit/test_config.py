@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from advisor import AdvisorConfig
+from advisor import AdvisorConfig, Constraints
 from advisor.errors import ConfigError
 
 
@@ -37,3 +37,51 @@ def test_round_trip_through_json():
 
 def test_every_field_has_help():
     assert all(f.metadata.get("help") for f in dataclasses.fields(AdvisorConfig))
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"data_changes": "hourly"}, "data_changes must be one of static, monthly, weekly, daily"),
+    ({"latency_limit_ms": -5}, "latency_limit_ms must be a non-negative number"),
+    ({"queries_per_month": "lots"}, "queries_per_month must be a non-negative number"),
+    ({"must_cite_sources": "yes"}, "must_cite_sources must be true or false"),
+    ({"colour": "blue"}, "unknown constraint"),
+])
+def test_bad_constraints_are_named(bad, message):
+    with pytest.raises(ConfigError, match=message):
+        AdvisorConfig(corpus="docs", constraints=bad)
+
+
+TOML = """
+goal = "knowledge"
+budget_minutes = 2.5
+top_k = 4
+
+[constraints]
+data_changes = "weekly"
+must_cite_sources = true
+queries_per_month = 50000
+monthly_budget_usd = 20.0
+"""
+
+
+def test_toml_file_then_options_round_trip(tmp_path):
+    path = tmp_path / "advisor.toml"
+    path.write_text(TOML, encoding="utf-8")
+    config = AdvisorConfig.from_toml(path, corpus="docs", top_k=2, constraints={"latency_limit_ms": 800})
+    assert config.top_k == 2 and config.budget_minutes == 2.5  # the option wins; the file fills the rest
+    assert config.constraints == Constraints(data_changes="weekly", must_cite_sources=True, latency_limit_ms=800,
+                                             monthly_budget_usd=20.0, queries_per_month=50000)
+    assert AdvisorConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert json.loads(json.dumps(config.to_dict()))["constraints"]["data_changes"] == "weekly"
+
+
+def test_a_bad_toml_file_is_one_clear_error(tmp_path):
+    path = tmp_path / "advisor.toml"
+    path.write_text("goal = \n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        AdvisorConfig.from_toml(path, corpus="docs")
+    with pytest.raises(ConfigError, match="cannot be read"):
+        AdvisorConfig.from_toml(tmp_path / "missing.toml", corpus="docs")
+    path.write_text("[constraints]\ndata_changes = \"often\"\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="data_changes"):
+        AdvisorConfig.from_toml(path, corpus="docs")

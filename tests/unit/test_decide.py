@@ -1,5 +1,6 @@
 """The recommendation rules: intervals first, the goal's prior when they cannot tell."""
 
+from advisor.config import Constraints
 from advisor.verdict.decide import ANSWER_LIKELIHOOD, compare_arms, decide, primary_metric
 from advisor.verdict.report import ArmReport
 
@@ -129,3 +130,35 @@ def test_arms_that_cannot_be_told_apart_fall_back_to_the_goal_among_them():
     rec = decide("knowledge", metric, compare_arms(per_item, metric, 0), arms, TRAINED, 40)
     assert rec.choice == "rag" and rec.confidence == "medium"
     assert any("cannot be told apart" in r for r in rec.reasons)
+
+
+def _with_costs(names):
+    arms = {}
+    for name in names:
+        arms[name] = ArmReport(quality={}, latency_ms={"p50": 100.0, "p95": 900.0},
+                               cost_usd={"one_off": 0.01, "per_1k_queries": 0.04},
+                               details={"one_off_seconds": 2.0, "training": {"seconds": 175.0}})
+    return arms
+
+
+def test_constraints_are_weighed_and_cited():
+    metric = primary_metric("knowledge", True, None)
+    per_item = {"base": [0.0] * 40, "rag": [1.0] * 20 + [0.0] * 20, "finetune": [1.0] * 36 + [0.0] * 4}
+    comparisons = compare_arms(per_item, metric, 0)
+    arms = _with_costs(per_item)
+    plain = decide("knowledge", metric, comparisons, arms, TRAINED, 40)
+    assert plain.choice == "finetune" and plain.confidence == "high"
+
+    constraints = Constraints(data_changes="weekly", latency_limit_ms=500, queries_per_month=50_000,
+                              monthly_budget_usd=1.0, data_may_leave_machine=False)
+    rec = decide("knowledge", metric, comparisons, arms, TRAINED, 40, constraints=constraints)
+    said = " ".join(rec.reasons)
+    assert "Your data changes weekly: the LoRA fine-tune must be retrained to keep up (175 s of training" in said
+    assert "900 ms (p95) on this hardware, above your limit of 500 ms" in said
+    # 0.04 USD per 1,000 questions at 50,000 a month: 2.00 USD, above a 1 USD budget.
+    assert "costs about $2.00 a month on this hardware, above your monthly budget of $1.00" in said
+    assert "must stay on your machine" in said
+
+    cite = decide("knowledge", metric, comparisons, arms, TRAINED, 40, constraints=Constraints(must_cite_sources=True))
+    assert cite.choice == "rag" and cite.confidence == "medium"  # the constraint chose, not the measurements
+    assert any("must cite their sources" in reason for reason in cite.reasons)

@@ -1,0 +1,31 @@
+"""Command-line options, constraints and a TOML file make one AdvisorConfig; options given win."""
+
+import pytest
+
+from advisor.cli import _config_from_args, build_parser
+from advisor.errors import ConfigError
+
+
+def _config(*argv):
+    return _config_from_args(build_parser().parse_args(["run", "docs", *argv]))
+
+
+def test_constraint_options_land_in_the_typed_constraints():
+    config = _config("--data-changes", "daily", "--must-cite-sources", "--latency-limit-ms", "750",
+                     "--queries-per-month", "1000", "--keep-data-local", "--top-k", "2")
+    c = config.constraints
+    assert (c.data_changes, c.must_cite_sources, c.latency_limit_ms, c.queries_per_month) == ("daily", True, 750, 1000)
+    assert c.data_may_leave_machine is False and config.top_k == 2
+    assert _config().constraints.data_may_leave_machine is True  # untouched defaults
+
+
+def test_a_toml_file_fills_in_what_the_options_leave(tmp_path):
+    path = tmp_path / "advisor.toml"
+    path.write_text('top_k = 5\nbudget_minutes = 2.0\n[constraints]\ndata_changes = "monthly"\n'
+                    'queries_per_month = 300\n', encoding="utf-8")
+    config = _config("--config", str(path), "--top-k", "2", "--queries-per-month", "900")
+    assert config.top_k == 2 and config.budget_minutes == 2.0 and config.corpus == "docs"
+    assert config.constraints.data_changes == "monthly" and config.constraints.queries_per_month == 900
+    path.write_text("colour = 'blue'\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown setting"):
+        _config("--config", str(path))
