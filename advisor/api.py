@@ -20,7 +20,7 @@ from advisor.corpus.profile import profile_documents
 from advisor.errors import ConfigError, ModelNotFoundError, VectorStoreError
 from advisor.files import write_json
 from advisor.measure.arms import ARM_KINDS, BASELINE, Arm, arm_names
-from advisor.measure.cost import PRICES_AS_OF, price_per_hour
+from advisor.measure.cost import PriceTable, break_even_queries, freshness_cost, monthly_cost
 from advisor.measure.evaluate import ArmRun, measure_arm, qa_metrics
 from advisor.measure.summary import RANDOM_WEIGHTS
 from advisor.verdict.decide import ANSWER_LIKELIHOOD, compare_arms, decide, primary_metric
@@ -313,11 +313,12 @@ class Advisor:
     def _report(self, arms: list[Arm], runs: dict[str, ArmRun], forgetting: list, training: dict, corpus: Corpus,
                 profile: dict, models: LoadedModels, model_check: dict, evalset: EvalSet, started: float) -> Report:
         from advisor.measure.hardware import describe_hardware
-        from advisor.measure.summary import add_forgetting, summarize_arm
+        from advisor.measure.summary import add_extra_prompt_tokens, add_forgetting, summarize_arm
 
         cfg = self.config
         self._progress("report", 0, 1)
-        usd_per_hour = price_per_hour(models.device, cfg.price_per_hour)
+        prices = PriceTable.load(cfg.prices)
+        usd_per_hour = cfg.price_per_hour if cfg.price_per_hour is not None else prices.price(models.device)
         untrained = not model_check["trained"]
         arm_reports = {arm.name: summarize_arm(runs[arm.name], label=arm.kind.label, one_off_seconds=arm.one_off_seconds,
                                                notes=arm.notes, usd_per_hour=usd_per_hour, untrained=untrained,
@@ -327,6 +328,7 @@ class Advisor:
             if arm.kind.tuned:
                 arm_reports[arm.name].details["training"] = training
         add_forgetting(arm_reports, *forgetting, tuned={arm.name for arm in arms if arm.kind.tuned}, seed=cfg.seed)
+        add_extra_prompt_tokens(arm_reports, BASELINE)
         metric = primary_metric(cfg.goal, evalset.kind != "documents" and bool(evalset.pairs), cfg.format_regex)
         comparisons = compare_arms({name: run.scores.get(metric.name, []) for name, run in runs.items()},
                                    metric, cfg.seed)
@@ -357,7 +359,10 @@ class Advisor:
                         "wall_seconds": time.perf_counter() - started,
                         "pricing": {"usd_per_hour": usd_per_hour, "device": models.device,
                                     "source": "--price-per-hour" if cfg.price_per_hour is not None
-                                    else f"default table, prices as of {PRICES_AS_OF}"}},
+                                    else f"{prices.source}, as of {prices.as_of}"}},
+            costs=self._costs(arm_reports, tuned_training=training, corpus_tokens=profile.get("tokens", 0),
+                              base_parameters=sum(p.numel() for p in models.base.parameters()),
+                              usd_per_hour=usd_per_hour, prices=prices),
             comparisons={**comparisons, **{f"{key} ({ANSWER_LIKELIHOOD.name})": value
                                            for key, value in likelihood.items()}},
             warnings=self.warnings,
@@ -368,6 +373,41 @@ class Advisor:
         write_report(report, self.run_dir)
         self._progress("report", 1, 1, str(self.run_dir / "report.md"))
         return report
+
+    def _costs(self, arms: dict, *, tuned_training: dict, corpus_tokens: int, base_parameters: int,
+               usd_per_hour: float, prices: PriceTable) -> dict:
+        """Costs at the user's volume and rate of change, the break-even volume, and projections."""
+        from advisor.measure.projection import EXAMPLE_7B, project, read_model_config
+
+        constraints = self.config.constraints
+        costs: dict = {}
+        if constraints.queries_per_month is not None:
+            costs["monthly_usd"] = {name: monthly_cost(arm.cost_usd["per_1k_queries"], constraints.queries_per_month)
+                                    for name, arm in arms.items()}
+        if "finetune" in arms and "rag" in arms:
+            costs["break_even"] = {"tuned": "finetune", "retrieval": "rag",
+                                   "queries": break_even_queries(arms["finetune"].cost_usd, arms["rag"].cost_usd)}
+        if constraints.data_changes != "static":
+            costs["freshness_usd_per_month"] = {
+                name: freshness_cost(arm.details.get("one_off_seconds", 0.0), constraints.data_changes, usd_per_hour)
+                for name, arm in arms.items() if name != BASELINE}
+        larger = dict(EXAMPLE_7B)
+        if self.config.project_to:
+            named = read_model_config(self.config.project_to)
+            if named and {"hidden_size", "num_hidden_layers", "intermediate_size", "vocab_size"} <= set(named):
+                larger = {**named, "name": self.config.project_to}
+            else:
+                self._warn(f"The config of {self.config.project_to!r} could not be read (or is not a Llama-style "
+                           "decoder): projections use the 7B example instead.")
+        if tuned_training.get("tokens"):
+            trainable = tuned_training.get("trainable_parameters", 0)
+            costs["projections"] = project(
+                {"seconds": tuned_training["seconds"], "tokens": tuned_training["tokens"],
+                 "parameters": base_parameters},
+                corpus_tokens=corpus_tokens, epochs=self.config.epochs, larger=larger,
+                memory_gib=prices.memory_gib, usd_per_hour=usd_per_hour)
+            costs["projections"]["measured_trainable_parameters"] = trainable
+        return costs
 
     # --- reference text, for measuring forgetting ------------------------------------------------
 

@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_option(run, "format_regex", metavar="REGEX")
     _add_option(run, "reference_text", metavar="FILE")
     _add_option(run, "price_per_hour", type=float, metavar="USD")
+    _add_option(run, "prices", metavar="TOML")
+    _add_option(run, "project_to", metavar="ID_OR_PATH")
     constraints = run.add_argument_group("constraints", "what you need besides quality; the recommendation "
                                                         "weighs each one and says so")
     _add_constraint(constraints, "data_changes", choices=CHANGE_RATES)

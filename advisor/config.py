@@ -111,7 +111,11 @@ class AdvisorConfig:
                                        "(paragraphs separated by blank lines); its perplexity before and "
                                        "after the fine-tune measures forgetting.", None)
     price_per_hour: float | None = _help("USD per hour of the hardware used (default: the dated "
-                                         "table in advisor/measure/cost.py).", None)
+                                         "table, advisor/measure/prices.toml).", None)
+    prices: str | None = _help("A TOML price table to use instead of the shipped one (same layout as "
+                               "advisor/measure/prices.toml).", None)
+    project_to: str | None = _help("A larger base model (hub id or folder with config.json) to project "
+                                   "the fine-tune's time, memory and cost to (default: a 7B example).", None)
     constraints: Constraints = _help("What you need besides quality: how often the data changes, "
                                      "sources, latency, budgets, volume, privacy.", Constraints)
 

@@ -14,10 +14,33 @@ class Generation:
     prompt_tokens: int
     new_tokens: int
     seconds: float
+    first_token_seconds: float | None = None  # time to the first new token (the prompt's prefill and one step)
 
     @property
     def tokens_per_second(self) -> float:
         return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+def _first_token_clock(start: float, device):
+    """A generate() streamer that notes when the first new token arrives (its first call is the prompt)."""
+    import torch
+    from transformers.generation.streamers import BaseStreamer
+
+    class FirstTokenClock(BaseStreamer):
+        def __init__(self):
+            self.calls, self.seconds = 0, None
+
+        def put(self, value):
+            self.calls += 1
+            if self.calls == 2:
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                self.seconds = time.perf_counter() - start
+
+        def end(self):
+            pass
+
+    return FirstTokenClock()
 
 
 def generate(model, tokenizer, prompt: str, max_new_tokens: int = 32) -> Generation:
@@ -27,12 +50,14 @@ def generate(model, tokenizer, prompt: str, max_new_tokens: int = 32) -> Generat
     device = next(model.parameters()).device
     input_ids = torch.tensor([ids], device=device)
     start = time.perf_counter()
+    clock = _first_token_clock(start, device)
     with torch.no_grad():
         output = model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
-                                max_new_tokens=max_new_tokens, do_sample=False,
+                                max_new_tokens=max_new_tokens, do_sample=False, streamer=clock,
                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     new = output[0, input_ids.shape[1]:]
-    return Generation(tokenizer.decode(new, skip_special_tokens=True), len(ids), int(new.shape[0]), seconds)
+    return Generation(tokenizer.decode(new, skip_special_tokens=True), len(ids), int(new.shape[0]), seconds,
+                      clock.seconds)

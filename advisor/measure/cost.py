@@ -1,20 +1,47 @@
-"""Prices measured compute time: one-off costs apart from costs per 1,000 queries."""
+"""Prices measured compute time: one-off apart from per-query costs, monthly totals, break-even, freshness."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-# USD per hour of the hardware kind, as rented on demand; dated so a reader can judge them.
-PRICES_AS_OF = "2026-11"
-PRICE_PER_HOUR = {
-    "cpu": 0.10,   # a 2-4 vCPU cloud instance
-    "mps": 0.25,   # a laptop-class Apple silicon machine, amortized
-    "cuda": 2.50,  # one data-centre GPU (H100 class)
-}
+PRICES_FILE = Path(__file__).with_name("prices.toml")
 
 
-def price_per_hour(device: str, override: float | None = None) -> float:
-    return float(override) if override is not None else PRICE_PER_HOUR.get(device, PRICE_PER_HOUR["cpu"])
+@dataclass(frozen=True)
+class PriceTable:
+    """Dated prices per hour of hardware, shipped as data (prices.toml) and replaceable by the user's."""
+
+    per_hour: dict[str, float]
+    memory_gib: dict[str, float]
+    as_of: str
+    source: str
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "PriceTable":
+        import tomllib
+
+        from advisor.errors import ConfigError
+
+        path = Path(path).expanduser() if path else PRICES_FILE
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            table = cls({k: float(v) for k, v in data["per_hour"].items()},
+                        {k: float(v) for k, v in data.get("memory_gib", {}).items()},
+                        str(data.get("as_of", "undated")), str(data.get("source", str(path))))
+        except (OSError, ValueError, KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"price table {str(path)!r} cannot be used ({exc})",
+                              hint="it needs a [per_hour] table of numbers; see advisor/measure/prices.toml") from None
+        if "cpu" not in table.per_hour:
+            raise ConfigError(f"price table {str(path)!r} has no 'cpu' price")
+        return table
+
+    def price(self, device: str) -> float:
+        return self.per_hour.get(device, self.per_hour["cpu"])
+
+
+# Updates a month at each rate of change: what keeping an option fresh multiplies.
+UPDATES_PER_MONTH = {"static": 0.0, "monthly": 1.0, "weekly": 52 / 12, "daily": 365 / 12}
 
 
 @dataclass(frozen=True)
@@ -31,3 +58,24 @@ class ComputeCost:
     def priced(self, usd_per_hour: float) -> dict:
         return {"one_off": self.one_off_seconds * usd_per_hour / 3600,
                 "per_1k_queries": self.seconds_per_query * 1000 * usd_per_hour / 3600}
+
+
+def monthly_cost(per_1k_queries: float, queries_per_month: int) -> float:
+    return per_1k_queries * queries_per_month / 1000
+
+
+def break_even_queries(tuned: dict, retrieval: dict) -> float | None:
+    """Queries after which the fine-tune's extra one-off cost is repaid by cheaper answers than RAG's
+    (its prompts carry no passages); None when its answers are not cheaper: never repaid.
+
+    `tuned` and `retrieval` are cost_usd entries: {"one_off", "per_1k_queries"}.
+    """
+    saving_per_query = (retrieval["per_1k_queries"] - tuned["per_1k_queries"]) / 1000
+    if saving_per_query <= 0:
+        return None
+    return max(0.0, (tuned["one_off"] - retrieval["one_off"]) / saving_per_query)
+
+
+def freshness_cost(one_off_seconds: float, data_changes: str, usd_per_hour: float) -> float:
+    """USD a month to redo the one-off work (re-index or re-train) at the data's rate of change."""
+    return one_off_seconds * UPDATES_PER_MONTH[data_changes] * usd_per_hour / 3600

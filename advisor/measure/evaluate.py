@@ -42,12 +42,17 @@ def evaluate_qa_arm(name: str, pairs, answer, likelihood, metrics, *, on_item=No
     """`answer(question)` -> (Generation, prompt, timings, hits or None);
     `likelihood(prompt, reference)` -> mean log-probability per answer token."""
     run = ArmRun(name)
+    if pairs:
+        answer(pairs[0].question)  # warm-up, not timed: first calls pay for allocations and lazy set-up
     for index, pair in enumerate(pairs):
         start = time.perf_counter()
         generation, prompt, timings, hits = answer(pair.question)
         run.latencies.append(time.perf_counter() - start)
         for part, seconds in timings.items():
             run.add_part(part, seconds)
+        run.add_part("generate", generation.seconds)
+        if generation.first_token_seconds is not None:
+            run.add_part("first_token", generation.first_token_seconds)
         text = first_line(generation.text)
         for metric in metrics:
             run.add(metric.name, metric.score(text, pair.answer))
@@ -77,6 +82,8 @@ def evaluate_style_arm(name: str, documents, context_for, nll, generate_from, *,
     """
     run = ArmRun(name)
     totals = []
+    if documents:  # warm-up, not timed
+        generate_from(" ".join(documents[0].text.split()[:opening_words]))
     for index, doc in enumerate(documents):
         start = time.perf_counter()
         context, timings = context_for(doc)
@@ -85,6 +92,8 @@ def evaluate_style_arm(name: str, documents, context_for, nll, generate_from, *,
         run.latencies.append(time.perf_counter() - start)
         for part, seconds in {**timings, "generate": generation.seconds}.items():
             run.add_part(part, seconds)
+        if generation.first_token_seconds is not None:
+            run.add_part("first_token", generation.first_token_seconds)
         total, count = nll(doc.text, context)
         if count:
             totals.append((total, count))
@@ -108,11 +117,10 @@ def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_ite
 
     def answer(question):
         hits, timings = retriever.retrieve(question) if retriever else (None, {})
+        start = time.perf_counter()
         prompt = build_prompt(tokenizer, question, [h.text for h in hits or []])
-        generation = generate(model, tokenizer, prompt, max_new_tokens)
-        if retriever:
-            timings["generate"] = generation.seconds
-        return generation, prompt, timings, hits
+        timings["prompt"] = time.perf_counter() - start
+        return generate(model, tokenizer, prompt, max_new_tokens), prompt, timings, hits
 
     def likelihood(prompt, reference):
         return answer_log_likelihood(model, tokenizer, prompt, reference)

@@ -11,6 +11,7 @@ from advisor.measure.timing import latency_summary
 from advisor.verdict.report import ArmReport
 
 RANDOM_WEIGHTS = "random weights: quality figures are meaningless"
+NOISY_SPREAD = 3.0  # p95 above this many times p50 gets a note
 
 
 def summarize_arm(run: ArmRun, *, label: str, one_off_seconds: float, notes: list[str], usd_per_hour: float,
@@ -23,7 +24,13 @@ def summarize_arm(run: ArmRun, *, label: str, one_off_seconds: float, notes: lis
             if not name.startswith("retrieval_"):
                 entry["warning"] = RANDOM_WEIGHTS
     latency = latency_summary(run.latencies)
-    latency["parts_p50"] = {part: latency_summary(values)["p50"] for part, values in run.parts.items()}
+    parts = {part: latency_summary(values) for part, values in run.parts.items()}
+    latency["parts_p50"] = {part: summary["p50"] for part, summary in parts.items()}
+    latency["parts_p95"] = {part: summary["p95"] for part, summary in parts.items()}
+    notes = list(notes)
+    if latency["n"] >= 5 and latency["p95"] > NOISY_SPREAD * latency["p50"]:
+        notes.append(f"latency spread is wide (p95 {latency['p95'] / latency['p50']:.1f} times p50): the machine "
+                     "may have been busy, or answers vary much in length; rerun for steadier figures")
     if run.prompt_tokens:
         latency["prompt_tokens_mean"] = statistics.mean(run.prompt_tokens)
         total_gen = sum(run.parts.get("generate", [])) or sum(run.latencies)
@@ -31,7 +38,7 @@ def summarize_arm(run: ArmRun, *, label: str, one_off_seconds: float, notes: lis
     mean_latency = statistics.mean(run.latencies) if run.latencies else 0.0
     cost = ComputeCost(one_off_seconds, mean_latency).priced(usd_per_hour)
     return ArmReport(quality=quality, latency_ms=latency, cost_usd=cost, label=label,
-                     notes=list(notes) + ([RANDOM_WEIGHTS] if untrained else []),
+                     notes=notes + ([RANDOM_WEIGHTS] if untrained else []),
                      details={"samples": run.samples[:20], "one_off_seconds": one_off_seconds,
                               "scores": run.scores})  # per item, in eval_set.json's order
 
@@ -55,3 +62,13 @@ def add_forgetting(reports: dict[str, ArmReport], before: list, after: list, *, 
         reports[name].notes.append(
             f"forgetting: perplexity on the reference text went from {summaries[False]['value']:.2f} to "
             f"{summaries[True]['value']:.2f} ({change:+.1%}) after the fine-tune")
+
+
+def add_extra_prompt_tokens(reports: dict[str, ArmReport], baseline: str) -> None:
+    """The prompt tokens each arm adds over the baseline's (retrieved passages, mostly)."""
+    base = reports[baseline].latency_ms.get("prompt_tokens_mean") if baseline in reports else None
+    if base is None:
+        return
+    for report in reports.values():
+        if "prompt_tokens_mean" in report.latency_ms:
+            report.latency_ms["extra_prompt_tokens"] = report.latency_ms["prompt_tokens_mean"] - base

@@ -188,7 +188,8 @@ def _cite_sources(chosen: str, helping: list[str], comparisons: dict, arms: dict
                   prior: str) -> tuple[str, list[str]]:
     """Answers that must cite sources need retrieval: the best helping arm that retrieves, if any."""
     if chosen in ARM_KINDS and ARM_KINDS[chosen].retrieval:
-        return chosen, []
+        return chosen, [f"Your answers must cite their sources, and {_label(arms, chosen)} can: each answer comes "
+                        "with the passages it was given."]
     retrieving = [name for name in helping if name in ARM_KINDS and ARM_KINDS[name].retrieval]
     if not retrieving:
         return chosen, [f"Your answers must cite their sources, and {_label(arms, chosen)} cannot: only retrieval "

@@ -20,6 +20,8 @@ METRIC_LABELS = {
     "perplexity": "Held-out perplexity (lower is better)",
     "reference_perplexity": "Reference-text perplexity (forgetting; lower is better)",
 }
+LATENCY_PARTS = {"embed": "Embed the question", "retrieve": "Retrieve passages", "prompt": "Build the prompt",
+                 "first_token": "Time to first token", "generate": "Generate the answer"}
 CHOICE_TEXT = {"rag": "Use RAG", "finetune": "Fine-tune (LoRA)", "both": "Use both",
                "neither": "Neither yet"}
 
@@ -54,6 +56,44 @@ def _stated_constraints(constraints: dict) -> list[str]:
              "data_may_leave_machine": lambda v: "data may leave the machine" if v else "data must stay local"}
     return [say(constraints[name]) for name, say in words.items()
             if name in constraints and constraints[name] != getattr(default, name)]
+
+
+def _cost_lines(report: Report, arms: list[str]) -> list[str]:
+    costs, lines = report.costs, []
+    constraints = report.config.get("constraints") or {}
+    if "monthly_usd" in costs:
+        lines += ["", f"At your {constraints.get('queries_per_month', 0):,} questions a month (USD): "
+                  + ", ".join(f"{a} {_num(costs['monthly_usd'].get(a), 2)}" for a in arms) + "."]
+    if "freshness_usd_per_month" in costs:
+        lines += ["", f"Keeping each option fresh as the data changes {constraints.get('data_changes')} (redoing "
+                  "its indexing or training, USD a month): "
+                  + ", ".join(f"{a} {_num(v, 4)}" for a, v in costs["freshness_usd_per_month"].items()) + "."]
+    even = costs.get("break_even")
+    if even:
+        if even["queries"] is None:
+            said = ("never: the fine-tune's answers here cost no less than RAG's, so its one-off cost is not "
+                    "repaid by volume.")
+        elif even["queries"] == 0:
+            said = "from the first question: the fine-tune costs no more once than RAG and answers more cheaply."
+        else:
+            said = (f"after {even['queries']:,.0f} questions the fine-tune's extra one-off cost is repaid by its "
+                    "cheaper answers (its prompts carry no passages).")
+        lines += ["", f"Break-even against RAG: {said}"]
+    projections = costs.get("projections")
+    if projections:
+        full, large = projections["full_corpus"], projections["larger_model"]
+        fits = lambda cards: ", ".join(cards) if cards else "none of the listed GPUs"  # noqa: E731
+        lines += ["", "## Projections (estimates, not measurements)", "",
+                  f"- Fine-tuning on the whole corpus for the configured passes: about {_num(full['seconds'] / 60, 1)} "
+                  f"minutes on this hardware (${_num(full['usd'], 4)}). Formula: {full['formula']}.",
+                  f"- {large['name'][:1].upper() + large['name'][1:]} ({large['parameters'] / 1e9:.2f}B parameters): "
+                  f"LoRA about {_num(large['lora_seconds_here'] / 3600, 1)} hours on this hardware "
+                  f"(${_num(large['lora_usd_here'], 2)}), full fine-tuning about "
+                  f"{_num(large['full_finetune_seconds_here'] / 3600, 1)} hours; memory about "
+                  f"{_num(large['lora_memory_gib'], 0)} GiB for LoRA (fits: {fits(large['lora_fits'])}) and "
+                  f"{_num(large['full_finetune_memory_gib'], 0)} GiB for full fine-tuning (fits: "
+                  f"{fits(large['full_finetune_fits'])}). Formula: {large['formula']}."]
+    return lines
 
 
 def render_markdown(report: Report) -> str:
@@ -94,15 +134,30 @@ def render_markdown(report: Report) -> str:
             lines.append(f"- {key.replace('_vs_', ' vs ')}: {_num(comp['improvement'])} "
                          f"[{_num(low)}, {_num(high)}] on {comp['metric']} (n={comp['n']})")
 
-    lines += ["", "## Latency and cost", "", header, rule]
+    lines += ["", "## Latency and cost", "", "Per answer, after one warm-up answer per arm; parts at their p50.", "",
+              header, rule]
     lines.append("| p50 latency (ms) | " + " | ".join(_num(report.arms[a].latency_ms.get("p50"), 1) for a in arms) + " |")
     lines.append("| p95 latency (ms) | " + " | ".join(_num(report.arms[a].latency_ms.get("p95"), 1) for a in arms) + " |")
+    for part, title in LATENCY_PARTS.items():
+        values = [report.arms[a].latency_ms.get("parts_p50", {}).get(part) for a in arms]
+        if any(v is not None for v in values):
+            lines.append(f"| {title} (ms) | " + " | ".join(
+                "not measured" if v is None else _num(v, 1) for v in values) + " |")
+    for key, title, digits in (("prompt_tokens_mean", "Prompt tokens (mean)", 0),
+                               ("extra_prompt_tokens", "Extra prompt tokens over the base model", 0),
+                               ("tokens_per_second", "Generated tokens per second", 1)):
+        values = [report.arms[a].latency_ms.get(key) for a in arms]
+        if any(v is not None for v in values):
+            lines.append(f"| {title} | " + " | ".join(
+                "not measured" if v is None else _num(v, digits) for v in values) + " |")
     lines.append("| One-off cost (USD) | " + " | ".join(_num(report.arms[a].cost_usd.get("one_off"), 5) for a in arms) + " |")
     lines.append("| Per 1,000 queries (USD) | " + " | ".join(_num(report.arms[a].cost_usd.get("per_1k_queries"), 5) for a in arms) + " |")
     pricing = report.evaluation.get("pricing", {})
     if pricing:
         lines += ["", f"Priced at ${pricing.get('usd_per_hour')}/hour for `{pricing.get('device')}` "
                       f"({pricing.get('source')}). Costs are measured compute time times that price."]
+
+    lines += _cost_lines(report, arms)
 
     notes = [(a, n) for a in arms for n in report.arms[a].notes]
     if notes:

@@ -43,6 +43,7 @@ class Report:
     hardware: dict = field(default_factory=dict)
     evaluation: dict = field(default_factory=dict)
     comparisons: dict = field(default_factory=dict)
+    costs: dict = field(default_factory=dict)  # monthly totals, break-even, freshness, projections
     warnings: list[str] = field(default_factory=list)
     about: list[str] = field(default_factory=list)  # what this run is, said before any figure
     run_dir: str | None = None

@@ -21,7 +21,8 @@ def test_advise_knowledge_with_qa(tiny_corpus, tiny_model_dir, tmp_path):
     events = []
     report = advisor.advise(corpus, goal="knowledge", qa=qa, base_model=str(tiny_model_dir),
                             out=str(tmp_path / "run"), on_progress=events.append,
-                            reference_text=str(reference), **FAST)
+                            reference_text=str(reference),
+                            constraints={"queries_per_month": 10_000, "data_changes": "weekly"}, **FAST)
     assert report.recommendation.choice in ("rag", "finetune", "both", "neither")
     assert report.recommendation.reasons
     assert set(report.arms) == {"base", "rag", "finetune"}
@@ -32,6 +33,16 @@ def test_advise_knowledge_with_qa(tiny_corpus, tiny_model_dir, tmp_path):
         assert set(arm.cost_usd) == {"one_off", "per_1k_queries"}
     for metric in ("answer_containment", "token_recall", "answer_logprob"):
         assert report.arms["base"].quality[metric]["n"] == 8
+    costs = report.costs
+    assert costs["monthly_usd"]["rag"] == pytest.approx(report.arms["rag"].cost_usd["per_1k_queries"] * 10)
+    assert costs["freshness_usd_per_month"]["finetune"] > 0 and "break_even" in costs
+    assert costs["projections"]["larger_model"]["parameters"] == 6_738_415_616
+    assert report.config["constraints"]["data_changes"] == "weekly"
+    rag_parts = report.arms["rag"].latency_ms["parts_p50"]
+    assert set(rag_parts) == {"embed", "retrieve", "prompt", "first_token", "generate"}
+    assert 0 < rag_parts["first_token"] <= rag_parts["generate"]
+    assert "embed" not in report.arms["base"].latency_ms["parts_p50"]
+    assert report.arms["rag"].latency_ms["extra_prompt_tokens"] > 0 == report.arms["base"].latency_ms["extra_prompt_tokens"]
     assert report.evaluation["primary_metric"] == "answer_containment"
     assert "sentence" in report.evaluation["primary_metric_meaning"]
     assert "rag_vs_base (answer_logprob)" in report.comparisons
@@ -52,6 +63,8 @@ def test_advise_knowledge_with_qa(tiny_corpus, tiny_model_dir, tmp_path):
     assert on_disk == json.loads(json.dumps(report.to_dict(), default=str).replace("NaN", "null"))
     markdown = (run / "report.md").read_text()
     assert RANDOM_WEIGHTS in markdown and "reads **Answer containment** first" in markdown
+    assert "## Projections (estimates, not measurements)" in markdown and "10,000 questions a month" in markdown
+    assert "| Embed the question (ms) | not measured |" in markdown and "| Time to first token (ms) |" in markdown
     assert (run / "adapter" / "adapter_model.safetensors").is_file()
     assert (run / "index").is_dir() and (run / "advisor.log").is_file()
     held_out = {p["question"] for p in json.loads((run / "eval_set.json").read_text())["pairs"]}

@@ -1,0 +1,30 @@
+"""Measuring an arm: a warm-up answer that is not timed, then every part of every answer timed."""
+
+from advisor.corpus.evalset import QAPair
+from advisor.measure.evaluate import evaluate_qa_arm, qa_metrics
+from advisor.measure.summary import summarize_arm
+from rag.generation import Generation
+
+
+def test_the_warm_up_is_not_timed_and_parts_are_kept():
+    pairs = [QAPair(f"Question {i}?", "Berth 5") for i in range(6)]
+    calls = []
+
+    def answer(question):
+        calls.append(question)
+        seconds = 5.0 if len(calls) == 1 else 0.5  # the first call is slow, as a cold start is
+        return (Generation("It leaves from Berth 5.", 40, 6, seconds, 0.1),
+                "prompt", {"embed": 0.01, "retrieve": 0.02, "prompt": 0.001}, None)
+
+    run = evaluate_qa_arm("rag", pairs, answer, lambda prompt, ref: -1.0, qa_metrics())
+    assert len(calls) == 7 and calls[0] == calls[1]  # one warm-up, then every question once
+    assert len(run.latencies) == 6 and run.parts["generate"] == [0.5] * 6
+    assert run.parts["first_token"] == [0.1] * 6 and run.parts["embed"] == [0.01] * 6
+    assert run.scores["answer_containment"] == [1.0] * 6
+
+    report = summarize_arm(run, label="RAG", one_off_seconds=2.0, notes=[], usd_per_hour=3.6, untrained=False,
+                           seed=0)
+    assert report.latency_ms["parts_p50"]["first_token"] == 100.0  # milliseconds
+    assert report.latency_ms["parts_p95"]["retrieve"] == 20.0
+    assert report.latency_ms["prompt_tokens_mean"] == 40
+    assert report.cost_usd["one_off"] == 2.0 * 3.6 / 3600
