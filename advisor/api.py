@@ -132,18 +132,19 @@ class Advisor:
             self._warn(warning)
         write_json(self.run_dir / "eval_set.json", evalset.to_dict())
         index = self._index(cache, evalset, models)
-        names = arm_names(cfg.finetune_rag)
+        whole = self._whole_corpus(evalset, models)
+        names = arm_names(cfg.finetune_rag, whole["fits"])
         # The arms that keep the base weights first: an interrupted fine-tune loses none of their answers.
-        arms = self._arms(names, models, index, None, evalset)
+        arms = self._arms(names, models, index, None, evalset, whole)
         runs = {arm.name: self._measure(cache, arm, evalset, models.tokenizer) for arm in arms}
         tuned = self._fine_tune(cache, evalset, models)
-        arms += (tuned_arms := self._arms(names, models, index, tuned, evalset))
+        arms += (tuned_arms := self._arms(names, models, index, tuned, evalset, whole))
         runs |= {arm.name: self._measure(cache, arm, evalset, models.tokenizer) for arm in tuned_arms}
         arms.sort(key=lambda arm: names.index(arm.name))
         forgetting = [self._reference_nll(cache, models.key, models.base, models.tokenizer, reference),
                       self._reference_nll(cache, tuned.key, tuned.model, models.tokenizer, reference)]
         return self._report(arms, runs, forgetting, tuned.training, corpus, profile, models, model_check,
-                            evalset, started)
+                            evalset, whole, started)
 
     def _load(self):
         self._progress("load", 0, 1)
@@ -269,8 +270,20 @@ class Advisor:
         result = {**result, "blocks": n_blocks, "pairs": len(evalset.train_pairs)}
         return TunedModel(merged_for_inference(tuned), result, key)
 
+    def _whole_corpus(self, evalset: EvalSet, models: LoadedModels) -> dict:
+        """Whether every training document fits in one prompt, with room for the question and the answer."""
+        from rag.prompting import build_prompt, encode_prompt
+
+        texts = [d.text for d in evalset.train_documents]
+        window = getattr(models.base.config, "max_position_embeddings", None) or 0
+        question = max((p.question for p in evalset.pairs), key=len, default="")
+        tokens = len(encode_prompt(models.tokenizer, build_prompt(models.tokenizer, question, texts)))
+        fits = self.config.full_context and bool(texts) and tokens + self.config.max_new_tokens <= window
+        return {"fits": fits, "passages": texts if fits else None, "prompt_tokens": tokens, "context_window": window,
+                "asked": self.config.full_context}
+
     def _arms(self, names: list[str], models: LoadedModels, index: "BuiltIndex", tuned: "TunedModel | None",
-              evalset: EvalSet) -> list[Arm]:
+              evalset: EvalSet, whole: dict) -> list[Arm]:
         """The arms among `names` that answer with the base weights (tuned is None) or the tuned ones,
         each with its model, retriever, one-off cost and cache key."""
         cfg = self.config
@@ -292,9 +305,14 @@ class Advisor:
             if tuned:
                 notes.append(training_note(tuned.training, cfg))
                 one_off += tuned.training["seconds"]
+            passages = whole["passages"] if kind.whole_corpus else None
+            if passages:
+                notes.append(f"all {len(passages)} training documents in every prompt "
+                             f"({whole['prompt_tokens']:,} tokens of the model's {whole['context_window']:,})")
             arms.append(Arm(kind, tuned.model if tuned else models.base, index.retriever if kind.retrieval else None,
                             fingerprint(tuned.key if tuned else models.key, index.key if kind.retrieval else None,
-                                        items), one_off, notes))
+                                        documents_fingerprint(evalset.train_documents) if passages else None, items),
+                            one_off_seconds=one_off, notes=notes, passages=passages))
         return arms
 
     def _measure(self, cache: StageCache, arm: Arm, evalset: EvalSet, tokenizer) -> ArmRun:
@@ -311,7 +329,8 @@ class Advisor:
         return run
 
     def _report(self, arms: list[Arm], runs: dict[str, ArmRun], forgetting: list, training: dict, corpus: Corpus,
-                profile: dict, models: LoadedModels, model_check: dict, evalset: EvalSet, started: float) -> Report:
+                profile: dict, models: LoadedModels, model_check: dict, evalset: EvalSet, whole: dict,
+                started: float) -> Report:
         from advisor.measure.hardware import describe_hardware
         from advisor.measure.summary import add_extra_prompt_tokens, add_forgetting, summarize_arm
 
@@ -356,6 +375,7 @@ class Advisor:
             evaluation={"kind": evalset.kind, "n": evalset.n, "items_fingerprint": items_key,
                         "primary_metric": metric.name, "primary_metric_meaning": metric.meaning,
                         "train_pairs": len(evalset.train_pairs), "train_documents": len(evalset.train_documents),
+                        "full_context": {k: v for k, v in whole.items() if k != "passages"},
                         "wall_seconds": time.perf_counter() - started,
                         "pricing": {"usd_per_hour": usd_per_hour, "device": models.device,
                                     "source": "--price-per-hour" if cfg.price_per_hour is not None

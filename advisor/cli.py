@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_option(run, "min_train_steps", type=int, metavar="N")
     _add_option(run, "batch_size", type=int, metavar="N")
     _add_option(run, "finetune_rag", action="store_true", default=None)
+    run.add_argument("--no-full-context", dest="full_context", action="store_false", default=None,
+                     help="Do not measure the whole corpus in the prompt, even when it fits.")
     _add_option(run, "max_seq_len", type=int, metavar="TOKENS")
     _add_option(run, "max_new_tokens", type=int, metavar="TOKENS")
     _add_option(run, "format_regex", metavar="REGEX")

@@ -101,6 +101,8 @@ class AdvisorConfig:
     min_train_steps: int = _help("Small data sets get more passes, up to at least this many optimizer "
                                  "steps (the time budget still applies).", 100)
     batch_size: int = _help("Training examples per step.", 4)
+    full_context: bool = _help("Also measure the whole training corpus in the prompt, when it fits the base "
+                               "model's context window (then neither an index nor training may be needed).", True)
     finetune_rag: bool = _help("Also measure the fine-tune answering with retrieved passages (fine-tune + "
                                "RAG), which can add up (Balaguer et al. 2024).", False)
     max_seq_len: int = _help("Longest training example, in base-model tokens.", 256)

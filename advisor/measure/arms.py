@@ -16,11 +16,14 @@ class ArmKind:
     tuned: bool  # answers with the fine-tuned weights
     retrieval: bool  # retrieved passages go into the prompt
     choice: str  # what recommending this arm means (a Recommendation choice)
+    whole_corpus: bool = False  # every training document goes into the prompt
 
 
 ARM_KINDS = {kind.name: kind for kind in (
     ArmKind("base", "the base model", "Base model answers", tuned=False, retrieval=False, choice="neither"),
     ArmKind("rag", "RAG", "RAG answers", tuned=False, retrieval=True, choice="rag"),
+    ArmKind("full_context", "the whole corpus in the prompt", "Whole-corpus answers", tuned=False, retrieval=False,
+            choice="full_context", whole_corpus=True),
     ArmKind("finetune", "the LoRA fine-tune", "Fine-tuned answers", tuned=True, retrieval=False, choice="finetune"),
     ArmKind("finetune_rag", "the fine-tune with RAG", "Fine-tune + RAG answers", tuned=True, retrieval=True,
             choice="both"),
@@ -28,9 +31,10 @@ ARM_KINDS = {kind.name: kind for kind in (
 BASELINE = "base"  # the arm every lift is measured against
 
 
-def arm_names(finetune_rag: bool) -> list[str]:
+def arm_names(finetune_rag: bool, full_context: bool = False) -> list[str]:
     """The arms a run measures, in the order they are measured and shown."""
-    return ["base", "rag", "finetune"] + (["finetune_rag"] if finetune_rag else [])
+    return (["base", "rag"] + (["full_context"] if full_context else []) + ["finetune"]
+            + (["finetune_rag"] if finetune_rag else []))
 
 
 def label(name: str) -> str:
@@ -47,6 +51,7 @@ class Arm:
     retriever: Any | None
     key: str
     one_off_seconds: float = 0.0  # indexing and/or training, paid once
+    passages: list[str] | None = None  # a fixed context for every question (the whole corpus)
     notes: list[str] = field(default_factory=list)
 
     @property

@@ -113,12 +113,12 @@ def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_ite
     from rag.generation import generate
     from rag.prompting import build_prompt
 
-    model, retriever = arm.model, arm.retriever
+    model, retriever, fixed = arm.model, arm.retriever, arm.passages or []
 
     def answer(question):
         hits, timings = retriever.retrieve(question) if retriever else (None, {})
         start = time.perf_counter()
-        prompt = build_prompt(tokenizer, question, [h.text for h in hits or []])
+        prompt = build_prompt(tokenizer, question, [h.text for h in hits] if hits is not None else fixed)
         timings["prompt"] = time.perf_counter() - start
         return generate(model, tokenizer, prompt, max_new_tokens), prompt, timings, hits
 
@@ -130,7 +130,7 @@ def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_ite
 
     def context_for(doc):
         if not retriever:
-            return "", {}
+            return "\n".join(fixed), {}
         hits, timings = retriever.retrieve(" ".join(doc.text.split()[:24]))
         return "\n".join(h.text for h in hits), timings
 

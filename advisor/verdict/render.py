@@ -23,6 +23,7 @@ METRIC_LABELS = {
 LATENCY_PARTS = {"embed": "Embed the question", "retrieve": "Retrieve passages", "prompt": "Build the prompt",
                  "first_token": "Time to first token", "generate": "Generate the answer"}
 CHOICE_TEXT = {"rag": "Use RAG", "finetune": "Fine-tune (LoRA)", "both": "Use both",
+               "full_context": "Put the whole corpus in the prompt",
                "neither": "Neither yet"}
 
 
@@ -162,6 +163,12 @@ def render_markdown(report: Report) -> str:
     notes = [(a, n) for a in arms for n in report.arms[a].notes]
     if notes:
         lines += ["", "## Notes per arm", ""] + [f"- **{a}**: {n}" for a, n in notes]
+    whole = report.evaluation.get("full_context")
+    if whole and not whole["fits"]:
+        lines += [f"- **full_context**: not measured: " + (
+            f"the whole training corpus makes a prompt of {whole['prompt_tokens']:,} tokens, more than the base "
+            f"model's context window of {whole['context_window']:,} (with room for the answer)"
+            if whole["asked"] else "switched off (--no-full-context)")]
 
     corpus = report.corpus
     lines += ["", "## Corpus", "", f"- Documents: {corpus.get('documents')}"]

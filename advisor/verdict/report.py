@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 1
-CHOICES = ("rag", "finetune", "both", "neither")
+CHOICES = ("rag", "finetune", "both", "full_context", "neither")
 CONFIDENCES = ("low", "medium", "high")
 
 

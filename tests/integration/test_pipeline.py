@@ -25,7 +25,12 @@ def test_advise_knowledge_with_qa(tiny_corpus, tiny_model_dir, tmp_path):
                             constraints={"queries_per_month": 10_000, "data_changes": "weekly"}, **FAST)
     assert report.recommendation.choice in ("rag", "finetune", "both", "neither")
     assert report.recommendation.reasons
-    assert set(report.arms) == {"base", "rag", "finetune"}
+    assert list(report.arms) == ["base", "rag", "full_context", "finetune"]  # the tiny corpus fits a prompt
+    whole = report.arms["full_context"]
+    assert whole.latency_ms["extra_prompt_tokens"] > report.arms["rag"].latency_ms["extra_prompt_tokens"]
+    assert "retrieval_hit_rate" not in whole.quality  # nothing is retrieved
+    assert any(note.startswith("all 8 training documents in every prompt") for note in whole.notes)
+    assert report.evaluation["full_context"]["fits"] is True
     for name, arm in report.arms.items():
         assert arm.quality["token_f1"]["n"] == 8 and arm.quality["exact_match"]["n"] == 8
         assert arm.quality["token_f1"]["warning"] == RANDOM_WEIGHTS  # the tiny model has random weights
@@ -96,7 +101,7 @@ def test_fine_tune_with_rag_is_a_fourth_arm_everywhere(tiny_corpus, tiny_model_d
     corpus, qa = tiny_corpus
     events = []
     report = advisor.advise(corpus, goal="knowledge", qa=qa, base_model=str(tiny_model_dir), out=str(tmp_path / "run"),
-                            finetune_rag=True, on_progress=events.append, **FAST)
+                            finetune_rag=True, full_context=False, on_progress=events.append, **FAST)
     assert list(report.arms) == ["base", "rag", "finetune", "finetune_rag"]
     both = report.arms["finetune_rag"]
     assert both.label == "the fine-tune with RAG" and both.quality["retrieval_hit_rate"]["n"] == 8
@@ -106,5 +111,6 @@ def test_fine_tune_with_rag_is_a_fourth_arm_everywhere(tiny_corpus, tiny_model_d
         assert key in report.comparisons
     header = next(line for line in (tmp_path / "run" / "report.md").read_text().splitlines() if line.startswith("| |"))
     assert header == "| | base | rag | finetune | finetune_rag |"
+    assert "- **full_context**: not measured: switched off (--no-full-context)" in (tmp_path / "run" / "report.md").read_text()
     assert STAGES["finetune_rag"] == "Fine-tune + RAG answers"
     assert [e.completed for e in events if e.stage == "finetune_rag"][-1] == 8

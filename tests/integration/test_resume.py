@@ -27,17 +27,17 @@ def test_interrupted_run_resumes_then_reuses(tiny_corpus, tiny_model_dir, tmp_pa
     events = []
     first = advisor.advise(corpus, on_progress=events.append, **options)
     reused = {e.stage for e in events if "reused" in e.message}
-    assert reused == {"base", "index", "rag"}
+    assert reused == {"base", "index", "rag", "full_context"}
 
     events.clear()
     second = advisor.advise(corpus, on_progress=events.append, **options)
     reused = {e.stage for e in events if "reused" in e.message}
-    assert reused == {"base", "index", "rag", "train", "finetune"}
-    for arm in ("base", "rag", "finetune"):
+    assert reused == {"base", "index", "rag", "full_context", "train", "finetune"}
+    for arm in ("base", "rag", "full_context", "finetune"):
         assert second.arms[arm].quality == first.arms[arm].quality
         assert second.arms[arm].latency_ms == first.arms[arm].latency_ms
 
     events.clear()
     advisor.advise(corpus, on_progress=events.append, **{**options, "top_k": 2})
     reused = {e.stage for e in events if "reused" in e.message}
-    assert reused == {"base", "index", "train", "finetune"}  # only the RAG answers depend on top_k
+    assert reused == {"base", "index", "full_context", "train", "finetune"}  # only RAG's answers depend on top_k

@@ -162,3 +162,13 @@ def test_constraints_are_weighed_and_cited():
     cite = decide("knowledge", metric, comparisons, arms, TRAINED, 40, constraints=Constraints(must_cite_sources=True))
     assert cite.choice == "rag" and cite.confidence == "medium"  # the constraint chose, not the measurements
     assert any("must cite their sources" in reason for reason in cite.reasons)
+
+
+def test_the_whole_corpus_in_the_prompt_can_be_the_answer():
+    metric = primary_metric("knowledge", True, None)
+    per_item = {"base": [0.0] * 40, "rag": [1.0] * 20 + [0.0] * 20, "full_context": [1.0] * 38 + [0.0] * 2,
+                "finetune": [0.0] * 40}
+    arms = {name: _arms()["base"] for name in per_item}
+    rec = decide("knowledge", metric, compare_arms(per_item, metric, 0), arms, TRAINED, 40)
+    assert rec.choice == "full_context" and rec.confidence == "high"
+    assert any(r.startswith("The whole corpus in the prompt against RAG: +0.450") for r in rec.reasons)
