@@ -23,7 +23,7 @@ from advisor.measure.arms import ARM_KINDS, BASELINE, Arm, arm_names
 from advisor.measure.cost import PriceTable, break_even_queries, freshness_cost, monthly_cost
 from advisor.measure.evaluate import ArmRun, measure_arm, qa_metrics
 from advisor.measure.summary import RANDOM_WEIGHTS
-from advisor.verdict.decide import ANSWER_LIKELIHOOD, compare_arms, decide, primary_metric
+from advisor.verdict.decide import ANSWER_LIKELIHOOD, DecisionInputs, compare_arms, decide, primary_metric
 from advisor.verdict.render import write_report
 from advisor.verdict.report import Report
 
@@ -353,8 +353,8 @@ class Advisor:
                                    metric, cfg.seed)
         likelihood = compare_arms({name: run.scores.get(ANSWER_LIKELIHOOD.name, []) for name, run in runs.items()},
                                   ANSWER_LIKELIHOOD, cfg.seed)
-        recommendation = decide(cfg.goal, metric, comparisons, arm_reports, model_check, evalset.n, likelihood,
-                                cfg.constraints)
+        recommendation = decide(DecisionInputs.from_measurements(cfg.goal, metric, comparisons, arm_reports,
+                                                                 model_check, evalset.n, likelihood, cfg.constraints))
         if evalset.n < 20:
             self._warn(f"Only {evalset.n} held-out items: differences smaller than the intervals shown are noise.")
         items_key = fingerprint(evalset.kind, [p.to_dict() for p in evalset.pairs],

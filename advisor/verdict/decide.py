@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from advisor.measure.arms import ARM_KINDS, BASELINE, label
 from advisor.measure.metrics import paired_difference
@@ -13,6 +13,52 @@ from advisor.verdict.report import ArmReport, Recommendation
 def _sentence_start(label: str) -> str:
     """Upper-cases the first letter only ('the base model' -> 'The base model'; 'RAG' stays 'RAG')."""
     return label[:1].upper() + label[1:]
+
+
+@dataclass(frozen=True)
+class ArmEvidence:
+    """What the decision reads of one arm: mean scores, latency, cost and one-off times."""
+
+    label: str
+    means: dict[str, float]  # metric -> mean over the held-out items
+    p50_ms: float
+    p95_ms: float
+    one_off_usd: float
+    per_1k_usd: float
+    one_off_seconds: float = 0.0
+    training_seconds: float | None = None
+
+    def value(self, metric: str) -> float | None:
+        value = self.means.get(metric)
+        return None if value is None or math.isnan(value) else value
+
+    @classmethod
+    def from_report(cls, name: str, arm: ArmReport) -> "ArmEvidence":
+        return cls(arm.label or label(name), {m: q["value"] for m, q in arm.quality.items() if q.get("value") is not None},
+                   arm.latency_ms.get("p50", float("nan")), arm.latency_ms.get("p95", float("nan")),
+                   arm.cost_usd["one_off"], arm.cost_usd["per_1k_queries"],
+                   arm.details.get("one_off_seconds", 0.0), arm.details.get("training", {}).get("seconds"))
+
+
+@dataclass(frozen=True)
+class DecisionInputs:
+    """Everything the decision weighs, typed: built from the measurements, never from report text."""
+
+    goal: str
+    metric: "PrimaryMetric"
+    comparisons: dict  # "a_vs_b" -> {"improvement", "ci95", "n"} on `metric`
+    arms: dict[str, ArmEvidence]
+    model_check: dict  # check_trained's verdict on the base model
+    n_eval: int
+    likelihood: dict = field(default_factory=dict)  # the same pairs on the answer's log-probability
+    constraints: object = None  # advisor.config.Constraints, or None
+
+    @classmethod
+    def from_measurements(cls, goal: str, metric: "PrimaryMetric", comparisons: dict, arms: dict[str, ArmReport],
+                          model_check: dict, n_eval: int, likelihood: dict | None = None,
+                          constraints=None) -> "DecisionInputs":
+        return cls(goal, metric, comparisons, {name: ArmEvidence.from_report(name, arm) for name, arm in arms.items()},
+                   model_check, n_eval, likelihood or {}, constraints)
 
 
 # What published evidence favours when the measurements cannot tell the arms apart.
@@ -110,21 +156,20 @@ def _significant(comparison: dict | None) -> bool:
 FORGETTING_NOTICE = 0.10  # a rise in reference-text perplexity above this share is worth a reason
 
 
-def _forgetting(arms: dict[str, ArmReport], tuned_arm: str) -> list[str]:
+def _forgetting(arms: dict[str, ArmEvidence], tuned_arm: str) -> list[str]:
     """A reason when the fine-tune measurably forgot the reference text (when one was given)."""
-    before = arms[BASELINE].quality.get("reference_perplexity")
-    after = arms[tuned_arm].quality.get("reference_perplexity")
-    if not before or not after or not before["value"]:
+    before, after = arms[BASELINE].value("reference_perplexity"), arms[tuned_arm].value("reference_perplexity")
+    if not before or after is None:
         return []
-    change = after["value"] / before["value"] - 1
+    change = after / before - 1
     if not change > FORGETTING_NOTICE:  # also when a perplexity is NaN
         return []
-    return [f"The fine-tune forgets: perplexity on your reference text rose from {before['value']:.2f} to "
-            f"{after['value']:.2f} ({change:+.0%}); a lower --learning-rate or --lora-rank, or general text "
+    return [f"The fine-tune forgets: perplexity on your reference text rose from {before:.2f} to "
+            f"{after:.2f} ({change:+.0%}); a lower --learning-rate or --lora-rank, or general text "
             "mixed into the training data, forgets less."]
 
 
-def _likelihood_evidence(likelihood: dict, arms: dict[str, ArmReport], metric: PrimaryMetric,
+def _likelihood_evidence(likelihood: dict, arms: dict[str, ArmEvidence], metric: PrimaryMetric,
                          prior: str) -> tuple[str, list[str]] | None:
     """When generation scores cannot separate the arms but answer likelihoods can: the arm the
     likelihood favours, and reasons that give both sets of numbers."""
@@ -135,8 +180,7 @@ def _likelihood_evidence(likelihood: dict, arms: dict[str, ArmReport], metric: P
     choice, _ = _best(likelihood, helping, prior)
 
     def values(name: str) -> str:
-        base = arms["base"].quality.get(name, {}).get("value")
-        mine = arms[choice].quality.get(name, {}).get("value")
+        base, mine = arms[BASELINE].value(name), arms[choice].value(name)
         return f" (from {base:.2f} to {mine:.2f})" if base is not None and mine is not None else ""
 
     what = "the retrieved passages make" if choice == "rag" else f"{_label(arms, choice)} makes"
@@ -151,32 +195,32 @@ def _likelihood_evidence(likelihood: dict, arms: dict[str, ArmReport], metric: P
     return choice, reasons
 
 
-def _constraint_reasons(chosen: str, arms: dict[str, ArmReport], constraints) -> list[str]:
+def _constraint_reasons(chosen: str, arms: dict[str, ArmEvidence], constraints) -> list[str]:
     """What the user's constraints say about the chosen arm, each citing their answer and a measurement."""
     kind = ARM_KINDS.get(chosen)
     arm, name = arms[chosen], _label(arms, chosen)
     reasons = []
     if constraints.data_changes != "static" and kind and kind.tuned:
-        train = arm.details.get("training", {}).get("seconds")
-        index = arms["rag"].details.get("one_off_seconds") if "rag" in arms else None
+        train = arm.training_seconds
+        index = arms["rag"].one_off_seconds if "rag" in arms else None
         cost = f" ({train:.0f} s of training here, against {index:.1f} s to rebuild the index)" \
             if train is not None and index is not None else ""
         reasons.append(f"Your data changes {constraints.data_changes}: {name} must be retrained to keep up{cost}, "
                        "and answers from between two trainings are out of date.")
-    p95 = arm.latency_ms.get("p95")
+    p95 = arm.p95_ms
     if constraints.latency_limit_ms is not None and p95 is not None:
         within = "within" if p95 <= constraints.latency_limit_ms else "above"
         reasons.append(f"{_sentence_start(name)} answers in {p95:.0f} ms (p95) on this hardware, {within} your "
                        f"limit of {constraints.latency_limit_ms:.0f} ms.")
     if constraints.queries_per_month is not None:
-        monthly = arm.cost_usd["per_1k_queries"] * constraints.queries_per_month / 1000
+        monthly = arm.per_1k_usd * constraints.queries_per_month / 1000
         budget = constraints.monthly_budget_usd
         verdict = "" if budget is None else (f", within your monthly budget of ${budget:,.2f}" if monthly <= budget
                                              else f", above your monthly budget of ${budget:,.2f}")
         reasons.append(f"At {constraints.queries_per_month:,} questions a month, {name} costs about "
                        f"${monthly:,.2f} a month on this hardware{verdict}.")
-    if constraints.one_off_budget_usd is not None and arm.cost_usd["one_off"] > constraints.one_off_budget_usd:
-        reasons.append(f"Its one-off cost here, ${arm.cost_usd['one_off']:.4f}, is above your one-off budget of "
+    if constraints.one_off_budget_usd is not None and arm.one_off_usd > constraints.one_off_budget_usd:
+        reasons.append(f"Its one-off cost here, ${arm.one_off_usd:.4f}, is above your one-off budget of "
                        f"${constraints.one_off_budget_usd:,.2f}.")
     if not constraints.data_may_leave_machine:
         reasons.append("Your documents must stay on your machine: every option in this report ran locally, and "
@@ -184,7 +228,7 @@ def _constraint_reasons(chosen: str, arms: dict[str, ArmReport], constraints) ->
     return reasons
 
 
-def _cite_sources(chosen: str, helping: list[str], comparisons: dict, arms: dict[str, ArmReport],
+def _cite_sources(chosen: str, helping: list[str], comparisons: dict, arms: dict[str, ArmEvidence],
                   prior: str) -> tuple[str, list[str]]:
     """Answers that must cite sources need retrieval: the best helping arm that retrieves, if any."""
     if chosen in ARM_KINDS and ARM_KINDS[chosen].retrieval:
@@ -200,10 +244,12 @@ def _cite_sources(chosen: str, helping: list[str], comparisons: dict, arms: dict
                   f"{_label(arms, chosen)}, which does not retrieve."]
 
 
-def decide(goal: str, metric: PrimaryMetric, comparisons: dict, arms: dict[str, ArmReport],
-           model_check: dict, n_eval: int, likelihood: dict | None = None, constraints=None) -> Recommendation:
-    """`comparisons` are on `metric`; `likelihood` (optional) the same pairs on the answer's
-    log-probability, read only when `metric` cannot separate the arms."""
+def decide(inputs: DecisionInputs) -> Recommendation:
+    """Generation scores first (with their intervals), the answer's likelihood when they cannot
+    separate the arms, then the user's constraints; every reason cites a number or an answer."""
+    goal, metric, comparisons, arms = inputs.goal, inputs.metric, inputs.comparisons, inputs.arms
+    model_check, n_eval, likelihood, constraints = (inputs.model_check, inputs.n_eval, inputs.likelihood,
+                                                    inputs.constraints)
     prior_choice, prior_reason = GOAL_PRIOR[goal]
     reasons: list[str] = []
     if not model_check.get("trained", True):
@@ -254,14 +300,14 @@ def decide(goal: str, metric: PrimaryMetric, comparisons: dict, arms: dict[str, 
         reasons += _forgetting(arms, chosen)
     if chosen != BASELINE:
         arm = arms[chosen]
-        reasons.append(f"{_sentence_start(_label(arms, chosen))} answers in {arm.latency_ms['p50']:.0f} ms (p50) "
-                       f"against {arms[BASELINE].latency_ms['p50']:.0f} ms for the base model, and costs "
-                       f"${arm.cost_usd['one_off']:.4f} once plus ${arm.cost_usd['per_1k_queries']:.4f} "
+        reasons.append(f"{_sentence_start(_label(arms, chosen))} answers in {arm.p50_ms:.0f} ms (p50) "
+                       f"against {arms[BASELINE].p50_ms:.0f} ms for the base model, and costs "
+                       f"${arm.one_off_usd:.4f} once plus ${arm.per_1k_usd:.4f} "
                        "per 1,000 queries on this hardware.")
         if constraints is not None:
             reasons += _constraint_reasons(chosen, arms, constraints)
     return Recommendation(_choice(chosen), confidence, reasons)
 
 
-def _label(arms: dict[str, ArmReport], name: str) -> str:
+def _label(arms: dict[str, ArmEvidence], name: str) -> str:
     return (arms[name].label if name in arms else "") or label(name)

@@ -1,8 +1,15 @@
 """The recommendation rules: intervals first, the goal's prior when they cannot tell."""
 
 from advisor.config import Constraints
-from advisor.verdict.decide import ANSWER_LIKELIHOOD, compare_arms, decide, primary_metric
+from advisor.verdict.decide import ANSWER_LIKELIHOOD, DecisionInputs, compare_arms, primary_metric
+from advisor.verdict.decide import decide as decide_on
 from advisor.verdict.report import ArmReport
+
+def decide(goal, metric, comparisons, arms, check, n_eval, likelihood=None, constraints=None):
+    """The decision on measurements given as the conductor has them."""
+    return decide_on(DecisionInputs.from_measurements(goal, metric, comparisons, arms, check, n_eval, likelihood,
+                                                      constraints))
+
 
 TRAINED = {"trained": True, "perplexity": 20.0, "uniform_perplexity": 49152.0}
 
