@@ -155,8 +155,9 @@ def render_markdown(report: Report) -> str:
     lines.append("| Per 1,000 queries (USD) | " + " | ".join(_num(report.arms[a].cost_usd.get("per_1k_queries"), 5) for a in arms) + " |")
     pricing = report.evaluation.get("pricing", {})
     if pricing:
-        lines += ["", f"Priced at ${pricing.get('usd_per_hour')}/hour for `{pricing.get('device')}` "
-                      f"({pricing.get('source')}). Costs are measured compute time times that price."]
+        lines += ["", f"Priced at ${pricing.get('usd_per_hour')}/hour for `{pricing.get('device')}`: "
+                      f"{pricing.get('source')} (override with --price-per-hour or --prices). Costs are measured "
+                      "compute time times that price."]
 
     lines += _cost_lines(report, arms)
 
