@@ -23,7 +23,8 @@ from advisor.measure.arms import ARM_KINDS, BASELINE, Arm, arm_names
 from advisor.measure.cost import PriceTable, break_even_queries, freshness_cost, monthly_cost
 from advisor.measure.evaluate import ArmRun, measure_arm, qa_metrics
 from advisor.measure.summary import RANDOM_WEIGHTS
-from advisor.verdict.decide import ANSWER_LIKELIHOOD, DecisionInputs, compare_arms, decide, primary_metric
+from advisor.verdict.decide import (ANSWER_LIKELIHOOD, DecisionInputs, combine_goals, compare_arms, decide,
+                                    primary_metric)
 from advisor.verdict.render import write_report
 from advisor.verdict.report import Report
 
@@ -133,7 +134,7 @@ class Advisor:
         write_json(self.run_dir / "eval_set.json", evalset.to_dict())
         index = self._index(cache, evalset, models)
         whole = self._whole_corpus(evalset, models)
-        names = arm_names(cfg.finetune_rag, whole["fits"])
+        names = arm_names(cfg.finetune_rag or cfg.goal == "both", whole["fits"])
         # The arms that keep the base weights first: an interrupted fine-tune loses none of their answers.
         arms = self._arms(names, models, index, None, evalset, whole)
         runs = {arm.name: self._measure(cache, arm, evalset, models.tokenizer) for arm in arms}
@@ -348,13 +349,21 @@ class Advisor:
                 arm_reports[arm.name].details["training"] = training
         add_forgetting(arm_reports, *forgetting, tuned={arm.name for arm in arms if arm.kind.tuned}, seed=cfg.seed)
         add_extra_prompt_tokens(arm_reports, BASELINE)
-        metric = primary_metric(cfg.goal, evalset.kind != "documents" and bool(evalset.pairs), cfg.format_regex)
-        comparisons = compare_arms({name: run.scores.get(metric.name, []) for name, run in runs.items()},
-                                   metric, cfg.seed)
-        likelihood = compare_arms({name: run.scores.get(ANSWER_LIKELIHOOD.name, []) for name, run in runs.items()},
-                                  ANSWER_LIKELIHOOD, cfg.seed)
-        recommendation = decide(DecisionInputs.from_measurements(cfg.goal, metric, comparisons, arm_reports,
+        def compared(on):
+            return compare_arms({name: run.scores.get(on.name, []) for name, run in runs.items()}, on, cfg.seed)
+
+        goal = "knowledge" if cfg.goal == "both" else cfg.goal  # 'both': the style half is decided below
+        metric = primary_metric(goal, bool(evalset.pairs), cfg.format_regex)
+        comparisons, likelihood = compared(metric), compared(ANSWER_LIKELIHOOD)
+        recommendation = decide(DecisionInputs.from_measurements(goal, metric, comparisons, arm_reports,
                                                                  model_check, evalset.n, likelihood, cfg.constraints))
+        secondary = {f"{key} ({ANSWER_LIKELIHOOD.name})": value for key, value in likelihood.items()}
+        style_metric = primary_metric("style", False, None) if cfg.goal == "both" and evalset.documents else None
+        if style_metric:
+            style_comparisons = compared(style_metric)
+            recommendation = combine_goals(recommendation, decide(DecisionInputs.from_measurements(
+                "style", style_metric, style_comparisons, arm_reports, model_check, len(evalset.documents))))
+            secondary |= {f"{key} ({style_metric.name})": value for key, value in style_comparisons.items()}
         if evalset.n < 20:
             self._warn(f"Only {evalset.n} held-out items: differences smaller than the intervals shown are noise.")
         items_key = fingerprint(evalset.kind, [p.to_dict() for p in evalset.pairs],
@@ -374,6 +383,8 @@ class Advisor:
             hardware=describe_hardware(models.device),
             evaluation={"kind": evalset.kind, "n": evalset.n, "items_fingerprint": items_key,
                         "primary_metric": metric.name, "primary_metric_meaning": metric.meaning,
+                        **({"style_metric": style_metric.name, "style_n": len(evalset.documents)}
+                           if style_metric else {}),
                         "train_pairs": len(evalset.train_pairs), "train_documents": len(evalset.train_documents),
                         "full_context": {k: v for k, v in whole.items() if k != "passages"},
                         "wall_seconds": time.perf_counter() - started,
@@ -383,8 +394,7 @@ class Advisor:
             costs=self._costs(arm_reports, tuned_training=training, corpus_tokens=profile.get("tokens", 0),
                               base_parameters=sum(p.numel() for p in models.base.parameters()),
                               usd_per_hour=usd_per_hour, prices=prices),
-            comparisons={**comparisons, **{f"{key} ({ANSWER_LIKELIHOOD.name})": value
-                                           for key, value in likelihood.items()}},
+            comparisons={**comparisons, **secondary},
             warnings=self.warnings,
             about=self.about,
             run_dir=str(self.run_dir),

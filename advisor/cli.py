@@ -7,7 +7,7 @@ import os
 import sys
 
 from advisor.calibration.calibrate import TASKS
-from advisor.config import CHANGE_RATES, AdvisorConfig, Constraints
+from advisor.config import CHANGE_RATES, GOALS, AdvisorConfig, Constraints
 
 EXIT_USER_ERROR = 2
 
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Loads CORPUS_DIR, holds out an evaluation set, measures the base model, RAG and a "
                     "LoRA fine-tune on the same questions, and writes report.json and report.md to --out.")
     run.add_argument("corpus", metavar="CORPUS_DIR", help=AdvisorConfig.help_text("corpus"))
-    _add_option(run, "goal", choices=["knowledge", "style"], default="knowledge")
+    _add_option(run, "goal", choices=list(GOALS), default="knowledge")
     _add_option(run, "qa", metavar="QA_JSONL")
     _add_option(run, "out", metavar="RUN_DIR")
     _add_option(run, "base_model", metavar="ID_OR_PATH")

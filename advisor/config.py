@@ -11,7 +11,7 @@ from advisor.errors import ConfigError
 
 DEFAULT_BASE_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-GOALS = ("knowledge", "style")
+GOALS = ("knowledge", "style", "both")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -66,7 +66,8 @@ class Constraints:
 class AdvisorConfig:
     corpus: str = _help("Folder of documents (.txt, .md, .rst, .html, .jsonl), read recursively.", "")
     goal: str = _help("'knowledge': the model should know the facts in the corpus; "
-                      "'style': it should write the way the corpus does.", "knowledge")
+                      "'style': it should write the way the corpus does; 'both': both are measured "
+                      "(and the fine-tune with RAG too).", "knowledge")
     qa: str | None = _help("JSONL file of {\"question\", \"answer\"[, \"source\"][, \"split\"]} pairs; a "
                            "seeded share is held out for evaluation and never trained on (or, when every "
                            "pair has \"split\": \"train\" or \"eval\", the file's own split).", None)

@@ -122,16 +122,17 @@ def make_cloze_probes(documents: list[Document], n: int, seed: int) -> list[QAPa
 class EvalSet:
     """The held-out items every arm is measured on, and the training side nothing held out is in."""
 
-    kind: str  # "qa" (the user's pairs), "cloze" (probes from the corpus) or "documents" (style)
+    kind: str  # "qa" (the user's pairs), "cloze" (probes from the corpus) or "documents" (style only)
     pairs: list[QAPair]  # held-out questions (qa, cloze)
-    documents: list[Document]  # held-out documents (documents)
+    documents: list[Document]  # held-out documents, scored for style (goal style or both)
     train_documents: list[Document]
     train_pairs: list[QAPair]
     warnings: list[str]
 
     @property
     def n(self) -> int:
-        return len(self.documents) if self.kind == "documents" else len(self.pairs)
+        """Held-out items of the primary kind: questions, or documents when there are none."""
+        return len(self.pairs) if self.pairs else len(self.documents)
 
     def to_dict(self) -> dict:
         """What eval_set.json holds."""
@@ -143,6 +144,24 @@ def build_eval_set(documents: list[Document], pairs: list[QAPair] | None, goal: 
                    seed: int, max_eval: int) -> EvalSet:
     """The user's QA pairs split by seed; without them, cloze probes (knowledge) or whole held-out
     documents (style). Cloze probes test facts the training side holds, in wording it does not."""
+    if goal == "both":  # style documents held out first, from those no held-out question cites
+        knowledge = build_eval_set(documents, pairs, "knowledge", eval_fraction=eval_fraction, seed=seed,
+                                   max_eval=max_eval)
+        cited = {p.source for p in knowledge.pairs} if pairs else set()  # probes are made after, below
+        _, held_docs = split_documents([d for d in documents if d.source not in cited], eval_fraction, seed,
+                                          max_eval)
+        held_ids = {d.id for d in held_docs}
+        train_docs = [d for d in documents if d.id not in held_ids]
+        warnings = knowledge.warnings + ([] if held_docs else [
+            "No document could be held out for the style half of goal 'both' (each is cited by a held-out "
+            "question, or there is only one): only knowledge is measured; add documents."])
+        if pairs and held_docs and not all(p.source for p in knowledge.pairs):
+            warnings.append("Some held-out questions name no source document: the documents held out for "
+                            "style may hold their answers, which then no arm can learn or retrieve.")
+        if not pairs:  # probes only from what stays on the training side
+            knowledge = build_eval_set(train_docs, None, "knowledge", eval_fraction=eval_fraction, seed=seed,
+                                       max_eval=max_eval)
+        return EvalSet(knowledge.kind, knowledge.pairs, held_docs, train_docs, knowledge.train_pairs, warnings)
     if pairs:
         train, held = split_pairs(pairs, eval_fraction, seed, max_eval)
         return EvalSet("qa", held, [], list(documents), train, [])

@@ -83,7 +83,7 @@ def primary_metric(goal: str, has_qa: bool, format_regex: str | None) -> Primary
     if has_qa and format_regex:
         return PrimaryMetric("format_match", True, "format match",
                              "the share of answers that match your --format-regex")
-    if has_qa and goal == "knowledge":
+    if has_qa and goal in ("knowledge", "both"):
         return PrimaryMetric("answer_containment", True, "answer containment",
                              "an answer counts as right when it states the reference answer, alone or in a "
                              "sentence (both normalized: case, punctuation and articles ignored)")
@@ -311,3 +311,24 @@ def decide(inputs: DecisionInputs) -> Recommendation:
 
 def _label(arms: dict[str, ArmEvidence], name: str) -> str:
     return (arms[name].label if name in arms else "") or label(name)
+
+
+# What each choice puts in place, for combining the two halves of goal 'both'.
+_PARTS = {"rag": {"rag"}, "finetune": {"finetune"}, "both": {"rag", "finetune"}, "full_context": {"full_context"},
+          "neither": set()}
+
+
+def combine_goals(knowledge: Recommendation, style: Recommendation) -> Recommendation:
+    """Goal 'both': what the facts need and what the style needs, together; as sure as the less sure half."""
+    parts = _PARTS[knowledge.choice] | _PARTS[style.choice]
+    if "finetune" in parts and parts & {"rag", "full_context"}:
+        choice = "both"
+    else:
+        choice = next((c for c in ("finetune", "rag", "full_context") if c in parts), "neither")
+    order = ("low", "medium", "high")
+    confidence = min(knowledge.confidence, style.confidence, key=order.index)
+    reasons = [f"For the facts (knowledge), on its own: {knowledge.choice} ({knowledge.confidence} confidence). "
+               f"For the style, on its own: {style.choice} ({style.confidence} confidence)."]
+    reasons += [f"Knowledge: {reason}" for reason in knowledge.reasons]
+    reasons += [f"Style: {reason}" for reason in style.reasons]
+    return Recommendation(choice, confidence, reasons)

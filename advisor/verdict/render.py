@@ -18,6 +18,7 @@ METRIC_LABELS = {
     "retrieval_hit_rate": "Retrieval hit rate",
     "retrieval_mrr": "Retrieval MRR",
     "perplexity": "Held-out perplexity (lower is better)",
+    "doc_nll_per_token": "Held-out loss, nats per token (lower is better)",
     "reference_perplexity": "Reference-text perplexity (forgetting; lower is better)",
 }
 LATENCY_PARTS = {"embed": "Embed the question", "retrieve": "Retrieve passages", "prompt": "Build the prompt",
@@ -123,6 +124,10 @@ def render_markdown(report: Report) -> str:
         meaning = report.evaluation.get("primary_metric_meaning")
         lines += [f"The recommendation reads **{METRIC_LABELS.get(primary, primary)}** first"
                   + (f": {meaning}." if meaning else "."), ""]
+    style = report.evaluation.get("style_metric")
+    if style:
+        lines += [f"For the style half of goal 'both', it reads **{METRIC_LABELS.get(style, style)}** on "
+                  f"{report.evaluation.get('style_n')} held-out document(s) that no held-out question needs.", ""]
     lines += [header, rule]
     for metric in metrics:
         label = METRIC_LABELS.get(metric, metric)

@@ -114,3 +114,19 @@ def test_fine_tune_with_rag_is_a_fourth_arm_everywhere(tiny_corpus, tiny_model_d
     assert "- **full_context**: not measured: switched off (--no-full-context)" in (tmp_path / "run" / "report.md").read_text()
     assert STAGES["finetune_rag"] == "Fine-tune + RAG answers"
     assert [e.completed for e in events if e.stage == "finetune_rag"][-1] == 8
+
+
+def test_goal_both_measures_facts_and_style_on_four_arms(tiny_corpus, tiny_model_dir, tmp_path):
+    corpus, qa = tiny_corpus
+    report = advisor.advise(corpus, goal="both", qa=qa, base_model=str(tiny_model_dir), out=str(tmp_path / "run"),
+                            full_context=False, **FAST)
+    assert list(report.arms) == ["base", "rag", "finetune", "finetune_rag"]  # fine-tune + RAG on by default
+    for arm in report.arms.values():
+        assert arm.quality["answer_containment"]["n"] == 8  # the knowledge half
+        assert arm.quality["perplexity"]["n"] >= 1 and "doc_nll_per_token" in arm.quality  # the style half
+    assert report.evaluation["style_metric"] == "doc_nll_per_token" and report.evaluation["style_n"] >= 1
+    assert "rag_vs_base (doc_nll_per_token)" in report.comparisons
+    assert report.recommendation.reasons[0].startswith("For the facts (knowledge), on its own:")
+    held = {p["source"] for p in json.loads((tmp_path / "run" / "eval_set.json").read_text())["pairs"]}
+    style_docs = set(json.loads((tmp_path / "run" / "eval_set.json").read_text())["documents"])
+    assert style_docs and not style_docs & held

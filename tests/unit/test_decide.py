@@ -179,3 +179,16 @@ def test_the_whole_corpus_in_the_prompt_can_be_the_answer():
     rec = decide("knowledge", metric, compare_arms(per_item, metric, 0), arms, TRAINED, 40)
     assert rec.choice == "full_context" and rec.confidence == "high"
     assert any(r.startswith("The whole corpus in the prompt against RAG: +0.450") for r in rec.reasons)
+
+
+def test_goal_both_combines_what_the_facts_and_the_style_need():
+    from advisor.verdict.decide import combine_goals
+    from advisor.verdict.report import Recommendation
+
+    rag, tune = Recommendation("rag", "high", ["r"]), Recommendation("finetune", "medium", ["f"])
+    combined = combine_goals(rag, tune)
+    assert combined.choice == "both" and combined.confidence == "medium"
+    assert combined.reasons[0].startswith("For the facts (knowledge), on its own: rag (high confidence).")
+    assert "Knowledge: r" in combined.reasons and "Style: f" in combined.reasons
+    assert combine_goals(rag, Recommendation("neither", "low", [])).choice == "rag"
+    assert combine_goals(Recommendation("neither", "low", []), Recommendation("neither", "low", [])).choice == "neither"

@@ -68,3 +68,27 @@ def test_cloze_probes_blank_a_fact_from_the_document():
     probes = make_cloze_probes(docs, 10, seed=0)
     assert probes == [QAPair("Fill in the blank: The ferry Morrow Star entered service in ___ after long trials.",
                              "1962", "a.md")]
+
+
+def _documents(n):
+    return [Document(f"d{i}.md", f"d{i}.md", f"The ferry number {i} left from Berth {i} at dawn. "
+                                             f"Captain Arlo Venn{i} sailed it for {i + 3} years.") for i in range(n)]
+
+
+def test_goal_both_holds_out_style_documents_that_no_held_out_question_needs():
+    from advisor.corpus.evalset import build_eval_set
+
+    docs = _documents(20)
+    pairs = [QAPair(f"Where did ferry {i} leave from?", f"Berth {i}", f"d{i}.md") for i in range(10)]
+    both = build_eval_set(docs, pairs, "both", eval_fraction=0.5, seed=0, max_eval=100)
+    knowledge = build_eval_set(docs, pairs, "knowledge", eval_fraction=0.5, seed=0, max_eval=100)
+    assert both.pairs == knowledge.pairs and both.kind == "qa" and both.documents
+    held = {d.source for d in both.documents}
+    assert not held & {p.source for p in both.pairs}  # every held-out question's document is trained on
+    assert not held & {d.source for d in both.train_documents} and both.n == len(both.pairs)
+    assert both.warnings == []
+
+    probes = build_eval_set(docs, None, "both", eval_fraction=0.5, seed=0, max_eval=100)
+    assert probes.kind == "cloze" and probes.documents
+    train = {d.source for d in probes.train_documents}
+    assert {p.source for p in probes.pairs} <= train  # probes come from the training side only
