@@ -278,18 +278,20 @@ class Advisor:
         texts = [d.text for d in evalset.train_documents]
         window = getattr(models.base.config, "max_position_embeddings", None) or 0
         question = max((p.question for p in evalset.pairs), key=len, default="")
-        tokens = len(encode_prompt(models.tokenizer, build_prompt(models.tokenizer, question, texts)))
+        # Far too long (a token rarely spans 12 characters): no need to tokenize a large corpus.
+        at_least = sum(len(t) for t in texts) > 12 * window
+        tokens = sum(len(t) for t in texts) // 12 if at_least else \
+            len(encode_prompt(models.tokenizer, build_prompt(models.tokenizer, question, texts)))
         fits = self.config.full_context and bool(texts) and tokens + self.config.max_new_tokens <= window
-        return {"fits": fits, "passages": texts if fits else None, "prompt_tokens": tokens, "context_window": window,
-                "asked": self.config.full_context}
+        return {"fits": fits, "passages": texts if fits else None, "prompt_tokens": tokens, "at_least": at_least,
+                "context_window": window, "asked": self.config.full_context}
 
     def _arms(self, names: list[str], models: LoadedModels, index: "BuiltIndex", tuned: "TunedModel | None",
               evalset: EvalSet, whole: dict) -> list[Arm]:
         """The arms among `names` that answer with the base weights (tuned is None) or the tuned ones,
         each with its model, retriever, one-off cost and cache key."""
         cfg = self.config
-        items = fingerprint(evalset.kind, [p.to_dict() for p in evalset.pairs],
-                            documents_fingerprint(evalset.documents))
+        items = evalset.fingerprint()
         stats = index.stats
         index_note = (f"top-{cfg.top_k} of {stats['chunks']} chunks ({stats['chunk_size']} embedding tokens each, "
                       f"overlap {stats['overlap']}); index built in {stats['seconds']:.1f} s "
@@ -366,8 +368,6 @@ class Advisor:
             secondary |= {f"{key} ({style_metric.name})": value for key, value in style_comparisons.items()}
         if evalset.n < 20:
             self._warn(f"Only {evalset.n} held-out items: differences smaller than the intervals shown are noise.")
-        items_key = fingerprint(evalset.kind, [p.to_dict() for p in evalset.pairs],
-                                documents_fingerprint(evalset.documents))
         report = Report(
             config=cfg.to_dict(),
             corpus={"documents": len(corpus.documents),
@@ -381,7 +381,7 @@ class Advisor:
                                   "origin": models.embedding.origin, "note": models.embedding.note},
                     "base_check": model_check},
             hardware=describe_hardware(models.device),
-            evaluation={"kind": evalset.kind, "n": evalset.n, "items_fingerprint": items_key,
+            evaluation={"kind": evalset.kind, "n": evalset.n, "items_fingerprint": evalset.fingerprint(),
                         "primary_metric": metric.name, "primary_metric_meaning": metric.meaning,
                         **({"style_metric": style_metric.name, "style_n": len(evalset.documents)}
                            if style_metric else {}),

@@ -134,6 +134,12 @@ class EvalSet:
         """Held-out items of the primary kind: questions, or documents when there are none."""
         return len(self.pairs) if self.pairs else len(self.documents)
 
+    def fingerprint(self) -> str:
+        """Identifies the held-out items: two runs with the same one scored the same items."""
+        from advisor.cache import documents_fingerprint, fingerprint
+
+        return fingerprint(self.kind, [p.to_dict() for p in self.pairs], documents_fingerprint(self.documents))
+
     def to_dict(self) -> dict:
         """What eval_set.json holds."""
         return {"kind": self.kind, "pairs": [p.to_dict() for p in self.pairs],

@@ -172,7 +172,8 @@ def render_markdown(report: Report) -> str:
     whole = report.evaluation.get("full_context")
     if whole and not whole["fits"]:
         lines += [f"- **full_context**: not measured: " + (
-            f"the whole training corpus makes a prompt of {whole['prompt_tokens']:,} tokens, more than the base "
+            f"the whole training corpus makes a prompt of {'at least ' if whole.get('at_least') else ''}"
+            f"{whole['prompt_tokens']:,} tokens, more than the base "
             f"model's context window of {whole['context_window']:,} (with room for the answer)"
             if whole["asked"] else "switched off (--no-full-context)")]
 
