@@ -69,3 +69,23 @@ def test_base_check_explains_a_surprised_but_trained_model(tmp_path):
     report.models["base_check"] = {**check, "perplexity": 7.7}
     line = next(l for l in render_markdown(report).splitlines() if "Base model check" in l)
     assert "predictions stay confident" not in line
+
+
+def test_an_arm_added_in_one_place_shows_up_in_every_table_and_comparison(tmp_path, monkeypatch):
+    from advisor.measure import arms as arms_module
+    from advisor.verdict.decide import compare_arms, primary_metric
+
+    kind = arms_module.ArmKind("distilled", "the distilled model", "Distilled answers", tuned=True,
+                               retrieval=False, choice="finetune")
+    monkeypatch.setitem(arms_module.ARM_KINDS, "distilled", kind)
+    report = _report(tmp_path)
+    report.arms["distilled"] = ArmReport(quality={"token_f1": {"value": 0.9, "n": 10, "ci95": [0.8, 1.0]}},
+                                         latency_ms={"p50": 5.0, "p95": 9.0},
+                                         cost_usd={"one_off": 0.1, "per_1k_queries": 0.001}, label=kind.label)
+    markdown = render_markdown(report)
+    assert "| | base | rag | finetune | distilled |" in markdown
+    assert "| Token F1 |" in markdown and "0.900 [0.800, 1.000] (n=10)" in markdown
+    comparisons = compare_arms({"base": [0.0] * 10, "rag": [0.5] * 10, "distilled": [1.0] * 10},
+                               primary_metric("style", True, None), 0)
+    assert {"distilled_vs_base", "rag_vs_distilled"} <= set(comparisons)
+    assert arms_module.label("distilled") == "the distilled model"
