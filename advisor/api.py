@@ -363,8 +363,9 @@ class Advisor:
         style_metric = primary_metric("style", False, None) if cfg.goal == "both" and evalset.documents else None
         if style_metric:
             style_comparisons = compared(style_metric)
-            recommendation = combine_goals(recommendation, decide(DecisionInputs.from_measurements(
-                "style", style_metric, style_comparisons, arm_reports, model_check, len(evalset.documents))))
+            style_inputs = DecisionInputs.from_measurements("style", style_metric, style_comparisons, arm_reports,
+                                                            model_check, len(evalset.documents))
+            recommendation = combine_goals(recommendation, decide(style_inputs), style_inputs.arms, cfg.constraints)
             secondary |= {f"{key} ({style_metric.name})": value for key, value in style_comparisons.items()}
         if evalset.n < 20:
             self._warn(f"Only {evalset.n} held-out items: differences smaller than the intervals shown are noise.")

@@ -318,8 +318,10 @@ _PARTS = {"rag": {"rag"}, "finetune": {"finetune"}, "both": {"rag", "finetune"},
           "neither": set()}
 
 
-def combine_goals(knowledge: Recommendation, style: Recommendation) -> Recommendation:
-    """Goal 'both': what the facts need and what the style needs, together; as sure as the less sure half."""
+def combine_goals(knowledge: Recommendation, style: Recommendation, arms: dict[str, ArmEvidence] | None = None,
+                  constraints=None) -> Recommendation:
+    """Goal 'both': what the facts need and what the style needs, together; as sure as the less sure half.
+    When the combination trains and the data changes, the cost of keeping the fine-tune fresh is said."""
     parts = _PARTS[knowledge.choice] | _PARTS[style.choice]
     if "finetune" in parts and parts & {"rag", "full_context"}:
         choice = "both"
@@ -331,4 +333,11 @@ def combine_goals(knowledge: Recommendation, style: Recommendation) -> Recommend
                f"For the style, on its own: {style.choice} ({style.confidence} confidence)."]
     reasons += [f"Knowledge: {reason}" for reason in knowledge.reasons]
     reasons += [f"Style: {reason}" for reason in style.reasons]
+    if (choice == "both" and constraints is not None and constraints.data_changes != "static" and arms
+            and "finetune" in arms):
+        train, index = arms["finetune"].training_seconds, arms["rag"].one_off_seconds if "rag" in arms else None
+        cost = f" ({train:.0f} s of training here, against {index:.1f} s to rebuild the index)" \
+            if train is not None and index is not None else ""
+        reasons.append(f"Your data changes {constraints.data_changes}: the fine-tune in this combination must be "
+                       f"retrained to keep up with it{cost}; the facts stay fresh through retrieval.")
     return Recommendation(choice, confidence, reasons)

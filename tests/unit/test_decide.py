@@ -191,4 +191,9 @@ def test_goal_both_combines_what_the_facts_and_the_style_need():
     assert combined.reasons[0].startswith("For the facts (knowledge), on its own: rag (high confidence).")
     assert "Knowledge: r" in combined.reasons and "Style: f" in combined.reasons
     assert combine_goals(rag, Recommendation("neither", "low", [])).choice == "rag"
+    evidence = DecisionInputs.from_measurements("style", primary_metric("style", False, None), {},
+                                                _with_costs(["base", "rag", "finetune"]), TRAINED, 2).arms
+    weekly = combine_goals(rag, tune, evidence, Constraints(data_changes="weekly"))
+    assert weekly.reasons[-1].startswith("Your data changes weekly: the fine-tune in this combination must be "
+                                         "retrained to keep up with it (175 s of training here, against 2.0 s")
     assert combine_goals(Recommendation("neither", "low", []), Recommendation("neither", "low", [])).choice == "neither"
