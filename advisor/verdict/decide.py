@@ -195,18 +195,23 @@ def _likelihood_evidence(likelihood: dict, arms: dict[str, ArmEvidence], metric:
     return choice, reasons
 
 
+def _retraining_cost(arms: dict[str, ArmEvidence], tuned_arm: str) -> str:
+    """' (N s of training here, against M s to rebuild the index)', or '' when either is unknown."""
+    train = arms[tuned_arm].training_seconds
+    index = arms["rag"].one_off_seconds if "rag" in arms else None
+    if train is None or index is None:
+        return ""
+    return f" ({train:.0f} s of training here, against {index:.1f} s to rebuild the index)"
+
+
 def _constraint_reasons(chosen: str, arms: dict[str, ArmEvidence], constraints) -> list[str]:
     """What the user's constraints say about the chosen arm, each citing their answer and a measurement."""
     kind = ARM_KINDS.get(chosen)
     arm, name = arms[chosen], _label(arms, chosen)
     reasons = []
     if constraints.data_changes != "static" and kind and kind.tuned:
-        train = arm.training_seconds
-        index = arms["rag"].one_off_seconds if "rag" in arms else None
-        cost = f" ({train:.0f} s of training here, against {index:.1f} s to rebuild the index)" \
-            if train is not None and index is not None else ""
-        reasons.append(f"Your data changes {constraints.data_changes}: {name} must be retrained to keep up{cost}, "
-                       "and answers from between two trainings are out of date.")
+        reasons.append(f"Your data changes {constraints.data_changes}: {name} must be retrained to keep up"
+                       f"{_retraining_cost(arms, chosen)}, and answers from between two trainings are out of date.")
     p95 = arm.p95_ms
     if constraints.latency_limit_ms is not None and p95 is not None:
         within = "within" if p95 <= constraints.latency_limit_ms else "above"
@@ -335,9 +340,7 @@ def combine_goals(knowledge: Recommendation, style: Recommendation, arms: dict[s
     reasons += [f"Style: {reason}" for reason in style.reasons]
     if (choice == "both" and constraints is not None and constraints.data_changes != "static" and arms
             and "finetune" in arms):
-        train, index = arms["finetune"].training_seconds, arms["rag"].one_off_seconds if "rag" in arms else None
-        cost = f" ({train:.0f} s of training here, against {index:.1f} s to rebuild the index)" \
-            if train is not None and index is not None else ""
         reasons.append(f"Your data changes {constraints.data_changes}: the fine-tune in this combination must be "
-                       f"retrained to keep up with it{cost}; the facts stay fresh through retrieval.")
+                       f"retrained to keep up with it{_retraining_cost(arms, 'finetune')}; the facts stay fresh "
+                       "through retrieval.")
     return Recommendation(choice, confidence, reasons)
