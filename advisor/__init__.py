@@ -9,8 +9,9 @@ Importing this package is cheap: torch, transformers and chromadb load only when
 
 from advisor.api import Advisor, ProgressEvent, advise
 from advisor.config import AdvisorConfig, Constraints
-from advisor.errors import AdvisorError
+from advisor.errors import AdvisorError, RunCancelled
 from advisor.verdict.report import Recommendation, Report
 
-__all__ = ["Advisor", "AdvisorConfig", "AdvisorError", "Constraints", "ProgressEvent", "Recommendation", "Report", "advise"]
+__all__ = ["Advisor", "AdvisorConfig", "AdvisorError", "Constraints", "ProgressEvent", "Recommendation", "Report",
+           "RunCancelled", "advise"]
 __version__ = "0.1.0"

@@ -6,18 +6,19 @@ import dataclasses
 import json
 import logging
 import random
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Union
 
 from advisor.cache import StageCache, documents_fingerprint, fingerprint, model_fingerprint
 from advisor.config import AdvisorConfig
 from advisor.corpus.evalset import EvalSet, build_eval_set, load_qa
 from advisor.corpus.loading import Corpus, load_corpus
 from advisor.corpus.profile import profile_documents
-from advisor.errors import ConfigError, ModelNotFoundError, VectorStoreError
+from advisor.errors import ConfigError, ModelNotFoundError, RunCancelled, VectorStoreError
 from advisor.files import write_json
 from advisor.measure.arms import ARM_KINDS, BASELINE, Arm, arm_names
 from advisor.measure.cost import PriceTable, break_even_queries, freshness_cost, monthly_cost
@@ -70,15 +71,21 @@ class LoadedModels:
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """One step of progress: `stage` is a key of STAGES; `total` is None when unknown."""
+    """One step of progress: `stage` is a key of STAGES; `total` is None when unknown. Numbers are
+    fields: `completed` of `total` (items, steps), `loss` during training, `elapsed` seconds since the
+    stage began (with completed and total, an ETA); a stage that finishes carries its `result`."""
 
     stage: str
     completed: int
     total: int | None = None
     message: str = ""
+    loss: float | None = None
+    elapsed: float = 0.0
+    result: Any = None  # the profile, the index's figures, the training result, an arm's mean scores
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
+CancelSignal = Union[threading.Event, Callable[[], bool]]
 
 
 def default_run_dir(corpus: str) -> Path:
@@ -90,15 +97,24 @@ class Advisor:
     """Runs the whole comparison for one AdvisorConfig; `run()` returns the Report it also writes."""
 
     def __init__(self, config: AdvisorConfig, on_progress: ProgressCallback | None = None,
-                 about: list[str] | None = None):
+                 about: list[str] | None = None, cancel: CancelSignal | None = None):
         self.config = config
         self.about = list(about or [])  # lines the report shows first: what this run is
         self.on_progress = on_progress or (lambda event: None)
+        self.cancel = cancel  # checked at every progress point: each item, training step, indexing batch
         self.run_dir = Path(config.out) if config.out else default_run_dir(config.corpus)
         self.warnings: list[str] = []
+        self._stage_started: dict[str, float] = {}
 
-    def _progress(self, stage: str, completed: int, total: int | None = None, message: str = "") -> None:
-        self.on_progress(ProgressEvent(stage, completed, total, message))
+    def _progress(self, stage: str, completed: int, total: int | None = None, message: str = "", *,
+                  loss: float | None = None, result: Any = None) -> None:
+        started = self._stage_started.setdefault(stage, time.perf_counter())
+        self.on_progress(ProgressEvent(stage, completed, total, message, loss, time.perf_counter() - started,
+                                       result))
+        if self.cancel is not None and (self.cancel.is_set() if isinstance(self.cancel, threading.Event)
+                                        else self.cancel()):
+            raise RunCancelled(f"run cancelled during {STAGES.get(stage, stage).lower()}",
+                               hint=f"run the same command again (run folder {self.run_dir}) to reuse what finished")
 
     def _warn(self, text: str) -> None:
         log.warning(text)
@@ -189,7 +205,7 @@ class Advisor:
                        f"{model_check['perplexity']:.0f} against {model_check['uniform_perplexity']:.0f} "
                        f"for uniform guessing): {RANDOM_WEIGHTS}.")
         profile = profile_documents(corpus.documents, models.tokenizer)
-        self._progress("profile", 1, 1)
+        self._progress("profile", 1, 1, result={**profile, "base_check": model_check})
         return model_check, profile
 
     def _index(self, cache: StageCache, evalset: EvalSet, models: LoadedModels) -> BuiltIndex:
@@ -220,14 +236,16 @@ class Advisor:
                 log.info("cached index %s unusable; rebuilding", name)
                 collection = None
         if collection is not None:
-            self._progress("index", 1, 1, f"{stats['chunks']} chunks, reused")
+            self._progress("index", stats["chunks"], stats["chunks"], f"{stats['chunks']} chunks, reused",
+                           result=stats)
         else:
             self._progress("index", 0, 1)
             collection, _, built = build_index(evalset.train_documents, models.embedder, client,
-                                               chunk_size=chunk_size, chunk_overlap=overlap, collection_name=name)
+                                               chunk_size=chunk_size, chunk_overlap=overlap, collection_name=name,
+                                               on_batch=lambda done, total: self._progress("index", done, total))
             stats = {"chunks": built.chunks, "seconds": built.seconds, "embed_seconds": built.embed_seconds}
             cache.put("index", key, stats)
-            self._progress("index", 1, 1, f"{stats['chunks']} chunks")
+            self._progress("index", built.chunks, built.chunks, f"{stats['chunks']} chunks", result=stats)
         stats = {**stats, "chunk_size": chunk_size, "overlap": overlap}
         return BuiltIndex(Retriever(models.embedder, collection, cfg.top_k), stats, fingerprint(key, cfg.top_k))
 
@@ -261,10 +279,10 @@ class Advisor:
                 model, tokenizer, examples, settings, adapter_dir, device=models.device,
                 budget_seconds=cfg.budget_minutes * 60,
                 on_step=lambda step, planned, loss: self._progress(
-                    "train", step, planned, f"loss {loss:.3f}" if loss is not None else ""))
+                    "train", step, planned, f"loss {loss:.3f}" if loss is not None else "", loss=loss))
             result = trained.to_dict()
             self._progress("train", result["steps"], result["steps"],  # the steps that really ran
-                           f"{result['steps']} steps, {result['passes']:.1f} passes")
+                           f"{result['steps']} steps, {result['passes']:.1f} passes", result=result)
             write_json(self.run_dir / "training.json", result)
             log.info("training: %s", json.dumps(result))
             cache.put("train", key, result)
@@ -322,13 +340,15 @@ class Advisor:
         """Scores one arm, or reuses its scores from an earlier run with the same inputs."""
         cached = cache.get(f"arm-{arm.name}", arm.key)
         if cached is not None:
-            self._progress(arm.name, evalset.n, evalset.n, "reused from an earlier run")
-            return ArmRun(**cached)
+            run = ArmRun(**cached)
+            self._progress(arm.name, evalset.n, evalset.n, "reused from an earlier run", result=run.means())
+            return run
         self._progress(arm.name, 0, evalset.n)
         run = measure_arm(arm, evalset, tokenizer, max_new_tokens=self.config.max_new_tokens,
                           metrics=qa_metrics(self.config.format_regex),
                           on_item=lambda done, total: self._progress(arm.name, done, total))
         cache.put(f"arm-{arm.name}", arm.key, dataclasses.asdict(run))
+        self._progress(arm.name, evalset.n, evalset.n, result=run.means())
         return run
 
     def _report(self, arms: list[Arm], runs: dict[str, ArmRun], forgetting: list, training: dict, corpus: Corpus,
@@ -516,7 +536,11 @@ def training_note(result: dict, cfg: AdvisorConfig) -> str:
 
 
 def advise(corpus: str, goal: str = "knowledge", qa: str | None = None, *,
-           on_progress: ProgressCallback | None = None, about: list[str] | None = None, **options) -> Report:
-    """Runs the advisor on `corpus` and returns its Report (also written to the run folder)."""
+           on_progress: ProgressCallback | None = None, about: list[str] | None = None,
+           cancel: CancelSignal | None = None, **options) -> Report:
+    """Runs the advisor on `corpus` and returns its Report (also written to the run folder).
+
+    `cancel` (a threading.Event, or a callable returning True) stops the run at its next progress
+    point with RunCancelled; running again with the same settings reuses what finished."""
     config = AdvisorConfig(corpus=str(corpus), goal=goal, qa=str(qa) if qa else None, **options)
-    return Advisor(config, on_progress, about).run()
+    return Advisor(config, on_progress, about, cancel).run()

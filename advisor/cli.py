@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 
 from advisor.calibration.calibrate import TASKS
 from advisor.config import CHANGE_RATES, GOALS, AdvisorConfig, Constraints
 
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # as a shell reports a Ctrl-C
 
 
 def _add_option(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
@@ -204,10 +207,26 @@ def _print_outcome(report, console) -> None:
     console.print(f"Report: {report.run_dir}/report.md (and report.json)", highlight=False)
 
 
+def _stop_on_ctrl_c(console) -> threading.Event:
+    """The first Ctrl-C asks the run to stop at its next progress point (what finished is kept);
+    a second one stops at once."""
+    stop = threading.Event()
+
+    def ask_to_stop(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        console.print("[yellow]stopping at the next step (Ctrl-C again to stop at once)…[/]")
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, ask_to_stop)
+    return stop
+
+
 def cmd_run(args: argparse.Namespace, console) -> int:
     from advisor.api import Advisor
 
-    advisor = Advisor(_config_from_args(args))
+    advisor = Advisor(_config_from_args(args), cancel=_stop_on_ctrl_c(console))
 
     def work(on_progress):
         advisor.on_progress = on_progress or advisor.on_progress
@@ -290,7 +309,7 @@ COMMANDS = {"run": cmd_run, "demo": cmd_demo, "calibrate": cmd_calibrate}
 def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
-    from advisor.errors import AdvisorError
+    from advisor.errors import AdvisorError, RunCancelled
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -302,12 +321,15 @@ def main(argv: list[str] | None = None) -> int:
     err = Console(stderr=True)
     try:
         return COMMANDS[args.command](args, console)
+    except RunCancelled as exc:
+        err.print(f"[yellow]cancelled:[/] {exc}", highlight=False, soft_wrap=True)
+        return EXIT_INTERRUPTED
     except AdvisorError as exc:
         err.print(f"[red]error:[/] {exc.title}: {exc}", highlight=False, soft_wrap=True)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        err.print("[red]interrupted[/]")
-        return 130
+        err.print("[red]interrupted[/]: run the same command again to reuse what finished")
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

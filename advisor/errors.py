@@ -37,3 +37,9 @@ class DeviceError(AdvisorError):
 
 class VectorStoreError(AdvisorError):
     title = "Vector store problem"
+
+
+class RunCancelled(AdvisorError):
+    """The run was stopped on request at a progress point; what finished is kept for the next run."""
+
+    title = "Run cancelled"

@@ -140,8 +140,8 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
 
     The whole call keeps to `budget_seconds`: one step is timed first, the number of steps (and so
     the learning-rate schedule) is planned to fit and re-planned from every measured step, and no
-    step is started that would end past the budget. `on_step(step, planned_steps, loss_or_None)` is
-    called after every optimizer step. Returns (peft_model, TrainResult).
+    step is started that would end past the budget. `on_step(step, planned_steps, loss)` is called
+    after every optimizer step, with that step's loss. Returns (peft_model, TrainResult).
     """
     import tempfile
 
@@ -168,8 +168,11 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
             self.training_started = time.perf_counter()
 
         def on_log(self, args, state, control, logs=None, **kwargs):
+            # Logged after every step (logging_steps=1), just after on_step_end: the step's own loss.
             if logs and "loss" in logs:
                 self.last_loss = float(logs["loss"])
+                if on_step:
+                    on_step(state.global_step, plan.total, self.last_loss)
 
         def on_step_begin(self, args, state, control, **kwargs):
             self.step_started = time.perf_counter()
@@ -177,8 +180,6 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
         def on_step_end(self, args, state, control, **kwargs):
             now = time.perf_counter()
             plan.update(state.global_step, now, self.training_started, now - self.step_started)
-            if on_step:
-                on_step(state.global_step, plan.total, self.last_loss)
             if state.global_step >= plan.total:
                 control.should_training_stop = True
             return control

@@ -24,11 +24,17 @@ class IndexStats:
 
 
 def build_index(documents, embedder, client, *, chunk_size: int, chunk_overlap: int,
-                collection_name: str = "corpus") -> tuple[object, list[Chunk], IndexStats]:
+                collection_name: str = "corpus", on_batch=None,
+                batch_size: int = 256) -> tuple[object, list[Chunk], IndexStats]:
+    """Splits, embeds (in batches; `on_batch(chunks_done, chunks)` after each) and stores the chunks."""
     t0 = time.perf_counter()
     chunks = split_documents(documents, embedder.tokenizer, chunk_size, chunk_overlap)
     t1 = time.perf_counter()
-    vectors = embed_texts(embedder, [c.text for c in chunks])
+    vectors = []
+    for start in range(0, len(chunks), batch_size):
+        vectors += embed_texts(embedder, [c.text for c in chunks[start:start + batch_size]])
+        if on_batch:
+            on_batch(len(vectors), len(chunks))
     t2 = time.perf_counter()
     collection = fill_collection(client, collection_name, chunks, vectors)
     t3 = time.perf_counter()

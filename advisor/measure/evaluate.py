@@ -24,6 +24,10 @@ class ArmRun:
     notes: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
+    def means(self) -> dict[str, float]:
+        """Each metric's mean over the items: a first look before the report's intervals."""
+        return {metric: sum(values) / len(values) for metric, values in self.scores.items() if values}
+
     def add(self, metric: str, value: float) -> None:
         self.scores.setdefault(metric, []).append(value)
 

@@ -54,3 +54,23 @@ def test_help_explains_every_option():
     for option in ("--goal", "--qa", "--out", "--base-model", "--embedding-model", "--budget-minutes",
                    "--device", "--seed", "--chroma-url", "--offline-fallback"):
         assert option in result.stdout
+
+
+@pytest.mark.integration
+def test_ctrl_c_stops_the_run_at_the_next_step_and_says_how_to_resume(tiny_corpus, tiny_model_dir, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "advisor", "run", str(tiny_corpus[0]), "--qa", str(tiny_corpus[1]), "--out", str(out),
+         "--base-model", str(tiny_model_dir), "--max-train-steps", "2000", "--device", "cpu", "--max-new-tokens", "4",
+         "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not (out / "cache" / "arm-rag.json").exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=240)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "cancelled:" in stderr and "run the same command again" in stderr
+    assert not (out / "report.json").exists() and (out / "cache" / "arm-rag.json").exists()

@@ -41,3 +41,33 @@ def test_interrupted_run_resumes_then_reuses(tiny_corpus, tiny_model_dir, tmp_pa
     advisor.advise(corpus, on_progress=events.append, **{**options, "top_k": 2})
     reused = {e.stage for e in events if "reused" in e.message}
     assert reused == {"base", "index", "full_context", "train", "finetune"}  # only RAG's answers depend on top_k
+
+
+def test_a_cancelled_run_stops_at_a_progress_point_and_resumes(tiny_corpus, tiny_model_dir, tmp_path):
+    import threading
+
+    from advisor.errors import RunCancelled
+
+    corpus, qa = tiny_corpus
+    options = dict(goal="knowledge", qa=qa, base_model=str(tiny_model_dir), out=str(tmp_path / "run"),
+                   max_train_steps=3, device="cpu", max_new_tokens=4, full_context=False)
+    stop, events = threading.Event(), []
+
+    def watch(event):
+        events.append(event)
+        if event.stage == "train" and event.completed == 1:
+            stop.set()  # as the TUI's cancel button or the CLI's first Ctrl-C would
+
+    with pytest.raises(RunCancelled) as info:
+        advisor.advise(corpus, on_progress=watch, cancel=stop, **options)
+    assert "during lora fine-tune" in info.value.message and str(tmp_path / "run") in info.value.hint
+    assert [e.completed for e in events if e.stage == "train"][-1] == 1  # stopped right after that step
+    assert events[[e.stage for e in events].index("train") + 1].loss is not None  # the loss as a number
+    assert not (tmp_path / "run" / "report.json").exists()
+    arm_results = [e.result for e in events if e.stage == "rag" and e.result is not None]
+    assert arm_results and "answer_containment" in arm_results[0]  # a finished stage carries its result
+
+    events.clear()
+    report = advisor.advise(corpus, on_progress=events.append, cancel=lambda: False, **options)
+    assert {e.stage for e in events if "reused" in e.message} == {"base", "index", "rag"}
+    assert report.arms["finetune"].details["training"]["steps"] == 3
