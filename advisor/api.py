@@ -297,8 +297,9 @@ class Advisor:
         window = getattr(models.base.config, "max_position_embeddings", None) or 0
         question = max((p.question for p in evalset.pairs), key=len, default="")
         # Far too long (a token rarely spans 12 characters): no need to tokenize a large corpus.
-        at_least = sum(len(t) for t in texts) > 12 * window
-        tokens = sum(len(t) for t in texts) // 12 if at_least else \
+        characters = sum(len(t) for t in texts)
+        at_least = characters > 12 * window
+        tokens = characters // 12 if at_least else \
             len(encode_prompt(models.tokenizer, build_prompt(models.tokenizer, question, texts)))
         fits = self.config.full_context and bool(texts) and tokens + self.config.max_new_tokens <= window
         return {"fits": fits, "passages": texts if fits else None, "prompt_tokens": tokens, "at_least": at_least,
@@ -451,13 +452,11 @@ class Advisor:
                 self._warn(f"The config of {self.config.project_to!r} could not be read (or is not a Llama-style "
                            "decoder): projections use the 7B example instead.")
         if tuned_training.get("tokens"):
-            trainable = tuned_training.get("trainable_parameters", 0)
             costs["projections"] = project(
                 {"seconds": tuned_training["seconds"], "tokens": tuned_training["tokens"],
                  "parameters": base_parameters},
                 corpus_tokens=corpus_tokens, epochs=self.config.epochs, larger=larger,
                 memory_gib=prices.memory_gib, usd_per_hour=usd_per_hour)
-            costs["projections"]["measured_trainable_parameters"] = trainable
         return costs
 
     # --- reference text, for measuring forgetting ------------------------------------------------

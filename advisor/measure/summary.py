@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 
+from advisor.measure.arms import BASELINE
 from advisor.measure.cost import ComputeCost
 from advisor.measure.evaluate import ArmRun
 from advisor.measure.metrics import perplexity_summary, summarize
@@ -54,7 +55,7 @@ def add_forgetting(reports: dict[str, ArmReport], before: list, after: list, *, 
     summaries = {False: perplexity_summary([tuple(x) for x in before], seed=seed),
                  True: perplexity_summary([tuple(x) for x in after], seed=seed)}
     for name, report in reports.items():
-        shared = name != "base" and name not in tuned  # the base weights: measured once, on the base arm
+        shared = name != BASELINE and name not in tuned  # the base weights: measured once, on the base arm
         report.quality["reference_perplexity"] = {**summaries[name in tuned],
                                                   **({"note": "the base model's weights"} if shared else {})}
     change = summaries[True]["value"] / summaries[False]["value"] - 1
