@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import random
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -88,6 +89,14 @@ ProgressCallback = Callable[[ProgressEvent], None]
 CancelSignal = Union[threading.Event, Callable[[], bool]]
 
 
+def planned_stages(config: AdvisorConfig) -> list[str]:
+    """The stages a run of `config` passes through, in the order they run (keys of STAGES). The
+    whole-corpus arm is listed when asked for; it runs only if the corpus fits the context window."""
+    names = arm_names(config.finetune_rag or config.goal == "both", config.full_context)
+    return ["load", "models", "profile", "index", *(n for n in names if not ARM_KINDS[n].tuned), "train",
+            *(n for n in names if ARM_KINDS[n].tuned), "report"]
+
+
 def default_run_dir(corpus: str) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{Path(corpus).resolve().name or 'corpus'}-{stamp}"
@@ -121,16 +130,22 @@ class Advisor:
         self.warnings.append(text)
 
     def run(self) -> Report:
+        fresh = not self.run_dir.exists()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(self.run_dir / "advisor.log", encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
+        self._loaded = False
         try:
             return self._run()
         finally:
             log.removeHandler(handler)
             handler.close()
+            if fresh and not self._loaded:
+                # The corpus or QA file could not be read: the error says why, and a folder holding
+                # only the settings would sit among the runs as if it were one.
+                shutil.rmtree(self.run_dir, ignore_errors=True)
 
     # --- the stages, in the order of the data flow -------------------------------------------
 
@@ -150,6 +165,11 @@ class Advisor:
         write_json(self.run_dir / "eval_set.json", evalset.to_dict())
         index = self._index(cache, evalset, models)
         whole = self._whole_corpus(evalset, models)
+        if whole["asked"] and not whole["fits"]:
+            why = (f"skipped: the whole corpus makes a prompt of {'at least ' if whole['at_least'] else ''}"
+                   f"{whole['prompt_tokens']:,} tokens, more than the base model's window of "
+                   f"{whole['context_window']:,}")
+            self._progress("full_context", 0, 0, why, result={"skipped": why})
         names = arm_names(cfg.finetune_rag or cfg.goal == "both", whole["fits"])
         # The arms that keep the base weights first: an interrupted fine-tune loses none of their answers.
         arms = self._arms(names, models, index, None, evalset, whole)
@@ -170,6 +190,7 @@ class Advisor:
         reference = self._reference_paragraphs()
         for skipped in corpus.skipped:
             log.warning("skipped %s: %s", skipped.path, skipped.reason)
+        self._loaded = True
         self._progress("load", 1, 1, f"{len(corpus.documents)} documents, {len(corpus.skipped)} skipped")
         return corpus, pairs, reference
 

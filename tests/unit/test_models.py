@@ -53,3 +53,17 @@ def test_tiny_model_is_flagged_untrained(tiny_model_dir, tiny_corpus):
     check = check_trained(model, tokenizer, texts)
     assert check["trained"] is False and check["uniform_perplexity"] == len(tokenizer)
     assert check["perplexity"] > 0.5 * len(tokenizer)
+
+
+def test_a_model_choice_is_described_without_loading_anything(tmp_path, tiny_model_dir):
+    from advisor.config import DEFAULT_BASE_MODEL
+    from advisor.models import describe_model_choice
+
+    assert describe_model_choice(str(tiny_model_dir)) == (True, "a local model folder")
+    assert describe_model_choice(str(tmp_path)) == (False, "this folder has no .safetensors weights")
+    assert describe_model_choice(str(tmp_path / "nope.gguf"))[0] is False
+    (tmp_path / "m.gguf").write_bytes(b"GGUF")
+    assert describe_model_choice(str(tmp_path / "m.gguf"))[0] is True
+    ok, text = describe_model_choice(DEFAULT_BASE_MODEL)  # conftest switches the hub off
+    assert ok and "HF_HUB_OFFLINE" in text
+    assert describe_model_choice("not a model id!")[0] is False

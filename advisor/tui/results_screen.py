@@ -1,0 +1,163 @@
+"""The results screen: the recommendation and its reasons, the arms side by side, caveats, example answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, MarkdownViewer, Select, Static
+
+from advisor.verdict.render import CHOICE_TEXT, METRIC_LABELS, format_number, quality_cell
+from advisor.verdict.report import Report
+
+ARM_COLUMNS = ("arm", "quality [95% CI] (n)", "p50 ms", "p95 ms", "once $", "per 1k $")
+
+
+def arm_rows(report: Report) -> list[tuple[str, ...]]:
+    """The side-by-side table: each arm's primary metric, latency and cost, formatted as report.md does."""
+    metric = report.evaluation.get("primary_metric")
+    rows = []
+    for name, arm in report.arms.items():
+        rows.append((name, quality_cell(arm.quality.get(metric)), format_number(arm.latency_ms.get("p50"), 1),
+                     format_number(arm.latency_ms.get("p95"), 1), format_number(arm.cost_usd.get("one_off"), 5),
+                     format_number(arm.cost_usd.get("per_1k_queries"), 5)))
+    return rows
+
+
+def caveats(report: Report) -> list[str]:
+    """Every warning the report carries: the run's own, then each arm's quality warnings and notes."""
+    lines = list(report.warnings)
+    for name, arm in report.arms.items():
+        lines += [f"{name}, {METRIC_LABELS.get(m, m)}: {q['warning']}" for m, q in arm.quality.items()
+                  if q.get("warning")]
+    return lines
+
+
+def examples(report: Report) -> dict[str, list[tuple[str, dict]]]:
+    """Example items keyed by question (or document), each with every arm's sample for it."""
+    items: dict[str, list[tuple[str, dict]]] = {}
+    for name, arm in report.arms.items():
+        for sample in arm.details.get("samples", []):
+            key = sample.get("question") or sample.get("document") or sample.get("opening", "")
+            items.setdefault(key, []).append((name, sample))
+    return items
+
+
+class ReportViewer(Screen):
+    """report.md, rendered in the terminal."""
+
+    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back")]
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = path
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield MarkdownViewer(self.path.read_text(encoding="utf-8"), show_table_of_contents=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = str(self.path)
+
+
+class ResultsScreen(Screen):
+    """Everything here is read from the Report (report.json): the same figures as report.md."""
+
+    BINDINGS = [Binding("o", "open_markdown", "report.md"), Binding("w", "open_html", "HTML report"),
+                Binding("y", "copy_path", "Copy folder path"), Binding("n", "app.new_run", "New run"),
+                Binding("ctrl+r", "app.history", "History"), Binding("f1", "app.help", "Help")]
+    DEFAULT_CSS = """
+    ResultsScreen VerticalScroll { padding: 0 0 0 1; }
+    ResultsScreen .headline { text-style: bold; color: $accent; margin-top: 1; }
+    ResultsScreen .section { text-style: bold; margin-top: 1; }
+    ResultsScreen DataTable { height: auto; max-height: 12; }
+    ResultsScreen .muted { color: $text-muted; }
+    ResultsScreen #answers { height: auto; }
+    """
+
+    def __init__(self, report: Report):
+        super().__init__()
+        self.report = report
+        self.examples = examples(report)
+
+    def compose(self) -> ComposeResult:
+        report, rec = self.report, self.report.recommendation
+        yield Header()
+        with VerticalScroll():
+            yield Label(f"{CHOICE_TEXT.get(rec.choice, rec.choice)} — recommendation: {rec.choice}, "
+                        f"confidence {rec.confidence}", classes="headline")
+            yield Static("\n".join(f"• {reason}" for reason in rec.reasons), markup=False, id="reasons")
+            metric = report.evaluation.get("primary_metric")
+            yield Label(f"Side by side: {METRIC_LABELS.get(metric, metric)}, latency, cost (USD)", classes="section")
+            if report.evaluation.get("primary_metric_meaning"):
+                yield Static(report.evaluation["primary_metric_meaning"], classes="muted", markup=False)
+            yield DataTable(id="arms", zebra_stripes=True, cursor_type="row")
+            found = caveats(report)
+            yield Label(f"Caveats ({len(found)})", classes="section")
+            yield Static("\n".join(f"⚠ {line}" for line in found) or "none", markup=False, id="caveats")
+            if self.examples:
+                yield Label("Example answers: the same question to every arm", classes="section")
+                yield Select([(key if len(key) <= 66 else key[:65] + "…", key) for key in self.examples],
+                             value=next(iter(self.examples)),
+                             allow_blank=False, id="example")
+                yield Static("", markup=False, id="answers")
+            yield Static(f"Run folder: {report.run_dir} · every figure is in report.json", classes="muted",
+                         markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"Results: {self.report.config.get('corpus')} ({self.report.config.get('goal')})"
+        table = self.query_one("#arms", DataTable)
+        table.add_columns(*ARM_COLUMNS)
+        for row in arm_rows(self.report):
+            table.add_row(*row, key=row[0])
+        if self.examples:
+            self._show_example(next(iter(self.examples)))
+
+    @on(Select.Changed, "#example")
+    def _example_picked(self, event: Select.Changed) -> None:
+        self._show_example(str(event.value))
+
+    def _show_example(self, key: str) -> None:
+        lines = []
+        for arm, sample in self.examples.get(key, []):
+            if "question" in sample:
+                lines.append(f"{arm}: {sample['answer']}")
+                if sample.get("retrieved"):
+                    lines.append(f"    sources: {', '.join(sample['retrieved'])}")
+            else:
+                lines.append(f"{arm}: …{sample.get('continuation', '')}")
+        first = self.examples[key][0][1] if self.examples.get(key) else {}
+        if "reference" in first:
+            lines.insert(0, f"reference: {first['reference']}")
+        self.query_one("#answers", Static).update("\n".join(lines))
+
+    def _file(self, name: str) -> Path | None:
+        path = Path(self.report.run_dir or ".") / name
+        return path if path.is_file() else None
+
+    def action_open_markdown(self) -> None:
+        path = self._file("report.md")
+        if path is None:
+            self.app.notify("report.md is not in the run folder", severity="warning")
+        else:
+            self.app.push_screen(ReportViewer(path))
+
+    def action_open_html(self) -> None:
+        path = self._file("report.html")
+        if path is None:
+            self.app.notify("This run has no HTML report (report.md and report.json are in the run folder).",
+                            severity="warning")
+        else:
+            self.app.open_url(path.resolve().as_uri())
+
+    def action_copy_path(self) -> None:
+        path = str(Path(self.report.run_dir or ".").resolve())
+        self.app.copy_to_clipboard(path)
+        self.app.notify(f"{path}\n(copied, where your terminal allows it; otherwise select it here)",
+                        title="Run folder")

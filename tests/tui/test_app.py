@@ -1,0 +1,187 @@
+"""The TUI driven as a user drives it (Pilot): setup → run → results on the tiny model, cancel and resume,
+a bad folder, an error dialog, reopening a past run."""
+
+import pytest
+
+from advisor.tui.app import make_app
+from advisor.tui.dialogs import ConfirmDialog, ErrorDialog, HelpScreen
+from advisor.tui.history_screen import HistoryScreen
+from advisor.tui.results_screen import ARM_COLUMNS, ResultsScreen, arm_rows
+from advisor.tui.run_screen import Progressed, RunScreen
+from advisor.tui.setup_screen import SetupScreen
+from advisor.verdict.render import format_number, quality_cell
+from advisor.verdict.report import Report
+
+pytestmark = pytest.mark.integration
+SIZE = (100, 36)
+
+
+def quick(tiny_corpus, tiny_model_dir, **more) -> dict:
+    corpus, qa = tiny_corpus
+    return {"corpus": str(corpus), "qa": str(qa), "base_model": str(tiny_model_dir), "max_train_steps": 2,
+            "device": "cpu", "max_new_tokens": 4, **more}
+
+
+async def wait_until(pilot, condition, what: str, timeout=120.0):
+    """Polls `condition` between the app's message cycles (no fixed sleep), failing after `timeout`."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert pilot.app.is_running, "the app stopped"
+        assert loop.time() < deadline, f"waited {timeout} s for {what}; on {pilot.app.screen!r}"
+        await pilot.pause(0.1)
+    await pilot.pause()  # let a new screen finish mounting
+
+
+async def wait_for_screen(pilot, kind, timeout=120.0):
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, kind), kind.__name__, timeout)
+    return pilot.app.screen
+
+
+def finished_stages(messages) -> set[str]:
+    return {m.event.stage for m in messages if isinstance(m, Progressed) and m.event.result is not None}
+
+
+def run_screen(app) -> RunScreen | None:
+    return next((screen for screen in app.screen_stack if isinstance(screen, RunScreen)), None)
+
+
+async def test_setup_enter_runs_to_results_with_the_reports_figures(tiny_corpus, tiny_model_dir, tmp_path):
+    app = make_app(quick(tiny_corpus, tiny_model_dir), runs_root=tmp_path / "runs")
+    seen = []
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        await wait_for_screen(pilot, SetupScreen)
+        await pilot.press("enter")  # the corpus field has focus: Enter starts the run
+        results = await wait_for_screen(pilot, ResultsScreen)
+        report = results.report
+        saved = Report.load(f"{report.run_dir}/report.json")
+        assert report.to_dict() == saved.to_dict()
+        table = results.query_one("#arms")
+        assert [str(c.label) for c in table.columns.values()] == list(ARM_COLUMNS)
+        shown = [tuple(str(cell) for cell in table.get_row_at(i)) for i in range(table.row_count)]
+        assert shown == arm_rows(saved)
+        metric = saved.evaluation["primary_metric"]
+        for row, (name, arm) in zip(shown, saved.arms.items()):
+            assert row[1] == quality_cell(arm.quality[metric])
+            assert row[2] == format_number(arm.latency_ms["p50"], 1)
+        assert saved.recommendation.choice in str(results.query_one(".headline").render())
+    events = [m.event for m in seen if isinstance(m, Progressed)]
+    assert [e.stage for e in events if e.result is not None][-1] == "finetune"  # each stage's result arrives
+    assert any(e.stage == "train" and e.loss is not None for e in events)
+
+
+async def test_cancel_mid_run_then_resume_reuses_what_finished(tiny_corpus, tiny_model_dir, tmp_path):
+    app = make_app(quick(tiny_corpus, tiny_model_dir, out=str(tmp_path / "run")), runs_root=tmp_path / "runs")
+    seen, cancelled = [], []
+
+    def cancel_once_the_base_model_answered(message):
+        seen.append(message)
+        if isinstance(message, Progressed) and message.event.stage == "base" and message.event.result \
+                and not cancelled:
+            cancelled.append(True)
+            run_screen(app).action_cancel()  # what Esc does (the key itself: the next test)
+
+    async with app.run_test(size=SIZE, message_hook=cancel_once_the_base_model_answered) as pilot:
+        await wait_for_screen(pilot, SetupScreen)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: run_screen(app) is not None and not run_screen(app).running
+                         and "base" in finished_stages(seen), "the run to stop")
+        run = run_screen(app)
+        assert app.screen is run and "Cancelled" in str(run.query_one("#state").render())
+        assert not (tmp_path / "run" / "report.json").exists()
+        seen.clear()
+        await pilot.press("r")
+        results = await wait_for_screen(pilot, ResultsScreen)
+        assert results.report.run_dir == str(tmp_path / "run")
+        reused = {m.event.stage for m in seen if isinstance(m, Progressed) and "reused" in m.event.message}
+        assert "base" in reused
+
+
+async def test_escape_asks_a_running_run_to_stop_and_goes_back_once_stopped(tmp_path):
+    from advisor.config import AdvisorConfig
+
+    app = make_app({"corpus": str(tmp_path)}, runs_root=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_screen(pilot, SetupScreen)
+        screen = RunScreen(AdvisorConfig(corpus=str(tmp_path), out=str(tmp_path / "run")), autostart=False)
+        await app.push_screen(screen)
+        screen.running = True
+        await pilot.press("escape")
+        assert screen.stop.is_set() and app.screen is screen
+        screen.running = False
+        await pilot.press("escape")
+        assert isinstance(app.screen, SetupScreen)
+
+
+async def test_a_bad_folder_is_reported_and_no_run_starts(tmp_path):
+    app = make_app({"corpus": str(tmp_path / "missing")}, runs_root=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        setup = await wait_for_screen(pilot, SetupScreen)
+        status = lambda: str(setup.query_one("#corpus-status").render())  # noqa: E731
+        await wait_until(pilot, lambda: "does not exist" in status(), "the folder check")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, SetupScreen)
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        (empty / "image.png").write_bytes(b"\x89PNG")
+        setup.query_one("#corpus").value = str(empty)
+        await wait_until(pilot, lambda: "no usable documents" in status(), "the folder check")
+    assert not (tmp_path / "runs").exists()
+
+
+async def test_a_library_error_shows_as_a_dialog_not_a_traceback(tiny_corpus, tmp_path):
+    app = make_app({"corpus": str(tiny_corpus[0]), "base_model": "someone/uncached-model"},
+                   runs_root=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_screen(pilot, SetupScreen)
+        await pilot.press("enter")
+        dialog = await wait_for_screen(pilot, ErrorDialog)
+        assert dialog.title_text == "Model not available"
+        assert "someone/uncached-model" in dialog.message and "Traceback" not in dialog.message
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunScreen)
+
+
+async def test_history_reopens_a_finished_run_and_help_lists_keys(tiny_corpus, tiny_model_dir, tmp_path):
+    import advisor
+
+    advisor.advise(**quick(tiny_corpus, tiny_model_dir, out=str(tmp_path / "runs" / "earlier")))
+    app = make_app({}, runs_root=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_screen(pilot, SetupScreen)
+        await pilot.press("ctrl+r")
+        history = await wait_for_screen(pilot, HistoryScreen)
+        assert [run.path.name for run in history.runs] == ["earlier"]
+        await pilot.press("enter")
+        results = await wait_for_screen(pilot, ResultsScreen)
+        assert results.report.run_dir == str(tmp_path / "runs" / "earlier")
+        await pilot.press("question_mark")
+        help_screen = await wait_for_screen(pilot, HelpScreen)
+        assert any("report.md" in description for _, description in help_screen.keys)
+        await pilot.press("escape")
+        await pilot.press("q")
+    assert app.return_code in (0, None)
+
+
+async def test_quitting_during_a_run_asks_first(tmp_path):
+    from advisor.config import AdvisorConfig
+
+    app = make_app({"corpus": str(tmp_path)}, runs_root=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_screen(pilot, SetupScreen)
+        screen = RunScreen(AdvisorConfig(corpus=str(tmp_path), out=str(tmp_path / "run")), autostart=False)
+        await app.push_screen(screen)
+        screen.running = True
+        await pilot.press("q")
+        await wait_for_screen(pilot, ConfirmDialog)
+        await pilot.press("n")
+        assert app.screen is screen and not screen.stop.is_set()
+        await pilot.press("q")
+        await wait_for_screen(pilot, ConfirmDialog)
+        await pilot.press("y")
+        await pilot.pause()
+        assert screen.stop.is_set()
+    assert not app.is_running
