@@ -108,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("--runs", default="runs", metavar="DIR", help="folder of run folders, for new runs and the "
                      "history screen (default: runs)")
 
+    report = commands.add_parser(
+        "report", help="render a finished run's report again, from its report.json alone",
+        description="Reads RUN_DIR/report.json and writes report.html, report.md or report.json again beside it "
+                    "(or to --out; '-' for standard output). The same report.json always gives the same bytes.")
+    report.add_argument("run_dir", metavar="RUN_DIR", help="a run folder holding report.json")
+    report.add_argument("--format", choices=["html", "md", "json"], default="html", help="default: html")
+    report.add_argument("--out", metavar="FILE", help="where to write (default: RUN_DIR/report.FORMAT; - for stdout)")
+
     demo = commands.add_parser(
         "demo", help="run on the bundled sample (or, offline, on the calibration world)",
         description="Runs the advisor on the bundled sample with the default base model. When that model "
@@ -329,13 +337,40 @@ def cmd_calibrate(args: argparse.Namespace, console) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, console) -> int:
+    from pathlib import Path
+
+    from advisor.errors import ConfigError
+    from advisor.files import json_text, write_atomic
+    from advisor.verdict.html import render_html
+    from advisor.verdict.render import render_markdown
+    from advisor.verdict.report import Report
+
+    source = Path(args.run_dir).expanduser() / "report.json"
+    try:
+        report = Report.load(source)
+    except OSError as exc:
+        raise ConfigError(f"{str(source)!r} cannot be read ({exc.strerror or exc})",
+                          hint="pass a run folder of a finished run") from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ConfigError(f"{str(source)!r} is not a report this version can read ({exc})") from None
+    text = {"html": render_html, "md": render_markdown, "json": lambda r: json_text(r.to_dict())}[args.format](report)
+    if args.out == "-":
+        sys.stdout.write(text)
+        return 0
+    out = Path(args.out) if args.out else source.with_name(f"report.{args.format}")
+    write_atomic(out, text)
+    console.print(f"Wrote {out}", highlight=False)
+    return 0
+
+
 def cmd_tui(args: argparse.Namespace, console) -> int:
     from advisor.tui import run_tui
 
     return run_tui(_options_from_args(args), runs_root=args.runs)
 
 
-COMMANDS = {"run": cmd_run, "tui": cmd_tui, "demo": cmd_demo, "calibrate": cmd_calibrate}
+COMMANDS = {"run": cmd_run, "tui": cmd_tui, "report": cmd_report, "demo": cmd_demo, "calibrate": cmd_calibrate}
 
 
 def _in_a_terminal() -> bool:

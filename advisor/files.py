@@ -36,5 +36,10 @@ def write_atomic(path: str | Path, text: str) -> None:
         raise
 
 
+def json_text(data) -> str:
+    """The JSON every file of a run is written as (so a re-render gives the same bytes)."""
+    return json.dumps(_json_safe(data), indent=2, ensure_ascii=False) + "\n"
+
+
 def write_json(path: str | Path, data) -> None:
-    write_atomic(path, json.dumps(_json_safe(data), indent=2, ensure_ascii=False) + "\n")
+    write_atomic(path, json_text(data))

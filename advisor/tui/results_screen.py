@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, MarkdownViewer, Select, Static
 
-from advisor.verdict.render import CHOICE_TEXT, METRIC_LABELS, format_number, quality_cell
+from advisor.verdict.render import CHOICE_TEXT, METRIC_LABELS, example_items, format_number, quality_cell
 from advisor.verdict.report import Report
 
 ARM_COLUMNS = ("arm", "quality [95% CI] (n)", "p50 ms", "p95 ms", "once $", "per 1k $")
@@ -35,16 +35,6 @@ def caveats(report: Report) -> list[str]:
         lines += [f"{name}, {METRIC_LABELS.get(m, m)}: {q['warning']}" for m, q in arm.quality.items()
                   if q.get("warning")]
     return lines
-
-
-def examples(report: Report) -> dict[str, list[tuple[str, dict]]]:
-    """Example items keyed by question (or document), each with every arm's sample for it."""
-    items: dict[str, list[tuple[str, dict]]] = {}
-    for name, arm in report.arms.items():
-        for sample in arm.details.get("samples", []):
-            key = sample.get("question") or sample.get("document") or sample.get("opening", "")
-            items.setdefault(key, []).append((name, sample))
-    return items
 
 
 class ReportViewer(Screen):
@@ -83,7 +73,7 @@ class ResultsScreen(Screen):
     def __init__(self, report: Report):
         super().__init__()
         self.report = report
-        self.examples = examples(report)
+        self.examples = {item["question"]: item for item in example_items(report)}
 
     def compose(self) -> ComposeResult:
         report, rec = self.report, self.report.recommendation
@@ -124,17 +114,12 @@ class ResultsScreen(Screen):
         self._show_example(str(event.value))
 
     def _show_example(self, key: str) -> None:
-        lines = []
-        for arm, sample in self.examples.get(key, []):
-            if "question" in sample:
-                lines.append(f"{arm}: {sample['answer']}")
-                if sample.get("retrieved"):
-                    lines.append(f"    sources: {', '.join(sample['retrieved'])}")
-            else:
-                lines.append(f"{arm}: …{sample.get('continuation', '')}")
-        first = self.examples[key][0][1] if self.examples.get(key) else {}
-        if "reference" in first:
-            lines.insert(0, f"reference: {first['reference']}")
+        item = self.examples[key]
+        lines = [f"reference: {item['reference']}"] if item["reference"] else []
+        for answer in item["answers"]:
+            lines.append(f"{answer['arm']}: {answer['text']}")
+            if answer["sources"]:
+                lines.append(f"    sources: {', '.join(answer['sources'])}")
         self.query_one("#answers", Static).update("\n".join(lines))
 
     def _file(self, name: str) -> Path | None:

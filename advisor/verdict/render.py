@@ -44,6 +44,18 @@ def quality_cell(entry: dict | None) -> str:
     return cell
 
 
+def example_items(report: Report) -> list[dict]:
+    """Each example question (or held-out document) with every arm's answer to it, and RAG's sources."""
+    items: dict[str, dict] = {}
+    for name, arm in report.arms.items():
+        for sample in arm.details.get("samples", []):
+            key = sample.get("question") or sample.get("document") or sample.get("opening", "")
+            item = items.setdefault(key, {"question": key, "reference": sample.get("reference", ""), "answers": []})
+            item["answers"].append({"arm": name, "text": sample.get("answer", sample.get("continuation", "")),
+                                    "sources": sample.get("retrieved") or []})
+    return list(items.values())
+
+
 def _stated_constraints(constraints: dict) -> list[str]:
     """The constraints the user stated (those that differ from the defaults), in words."""
     from advisor.config import Constraints
@@ -221,9 +233,12 @@ def render_markdown(report: Report) -> str:
 
 
 def write_report(report: Report, run_dir: str | Path) -> dict[str, Path]:
-    """Writes report.json and report.md; returns their paths."""
+    """Writes report.json, report.md and report.html, each atomically; returns their paths."""
+    from advisor.verdict.html import render_html
+
     run_dir = Path(run_dir)
-    paths = {"json": run_dir / "report.json", "markdown": run_dir / "report.md"}
+    paths = {"json": run_dir / "report.json", "markdown": run_dir / "report.md", "html": run_dir / "report.html"}
     write_json(paths["json"], report.to_dict())
     write_atomic(paths["markdown"], render_markdown(report))
+    write_atomic(paths["html"], render_html(report))
     return paths

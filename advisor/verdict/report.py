@@ -61,6 +61,12 @@ class Report:
         data["recommendation"] = Recommendation(**data["recommendation"])
         return cls(**data)
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the headline, the reasons and the side-by-side table."""
+        from advisor.verdict.html import render_html
+
+        return render_html(self, summary_only=True)
+
     @classmethod
     def load(cls, path: str | Path) -> "Report":
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))

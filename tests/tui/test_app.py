@@ -99,15 +99,21 @@ async def test_cancel_mid_run_then_resume_reuses_what_finished(tiny_corpus, tiny
         assert "base" in reused
 
 
-async def test_escape_asks_a_running_run_to_stop_and_goes_back_once_stopped(tmp_path):
+async def a_running_run_screen(pilot, tmp_path) -> RunScreen:
+    """A run screen that behaves as if its run were going, with no run behind it: for the keys alone."""
     from advisor.config import AdvisorConfig
 
+    await wait_for_screen(pilot, SetupScreen)
+    screen = RunScreen(AdvisorConfig(corpus=str(tmp_path), out=str(tmp_path / "run")), autostart=False)
+    await pilot.app.push_screen(screen)
+    screen.running = True
+    return screen
+
+
+async def test_escape_asks_a_running_run_to_stop_and_goes_back_once_stopped(tmp_path):
     app = make_app({"corpus": str(tmp_path)}, runs_root=tmp_path / "runs")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for_screen(pilot, SetupScreen)
-        screen = RunScreen(AdvisorConfig(corpus=str(tmp_path), out=str(tmp_path / "run")), autostart=False)
-        await app.push_screen(screen)
-        screen.running = True
+        screen = await a_running_run_screen(pilot, tmp_path)
         await pilot.press("escape")
         assert screen.stop.is_set() and app.screen is screen
         screen.running = False
@@ -167,14 +173,9 @@ async def test_history_reopens_a_finished_run_and_help_lists_keys(tiny_corpus, t
 
 
 async def test_quitting_during_a_run_asks_first(tmp_path):
-    from advisor.config import AdvisorConfig
-
     app = make_app({"corpus": str(tmp_path)}, runs_root=tmp_path / "runs")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for_screen(pilot, SetupScreen)
-        screen = RunScreen(AdvisorConfig(corpus=str(tmp_path), out=str(tmp_path / "run")), autostart=False)
-        await app.push_screen(screen)
-        screen.running = True
+        screen = await a_running_run_screen(pilot, tmp_path)
         await pilot.press("q")
         await wait_for_screen(pilot, ConfirmDialog)
         await pilot.press("n")

@@ -44,7 +44,7 @@ def test_json_has_the_promised_shape(tmp_path):
 def test_round_trip_and_no_temp_files_left(tmp_path):
     report = _report(tmp_path)
     write_report(report, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "report.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json", "report.md"]
     loaded = Report.load(tmp_path / "report.json")
     assert loaded.recommendation == report.recommendation
     assert loaded.arms["rag"].quality["token_f1"] == report.arms["rag"].quality["token_f1"]
