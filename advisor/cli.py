@@ -238,7 +238,7 @@ def _print_outcome(report, console) -> None:
     rec = report.recommendation
     console.print(f"[bold]Recommendation: {rec.choice}[/] (confidence {rec.confidence}) — "
                   f"{rec.reasons[0] if rec.reasons else ''}", highlight=False)
-    console.print(f"Report: {report.run_dir}/report.md (and report.json)", highlight=False)
+    console.print(f"Report: {report.run_dir}/report.html (and report.md, report.json)", highlight=False)
 
 
 def _stop_on_ctrl_c(console) -> threading.Event:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from textual import on
@@ -138,8 +140,12 @@ class ResultsScreen(Screen):
         if path is None:
             self.app.notify("This run has no HTML report (report.md and report.json are in the run folder).",
                             severity="warning")
-        else:
+        elif sys.platform in ("darwin", "win32") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
             self.app.open_url(path.resolve().as_uri())
+        else:  # no desktop: a terminal browser would take over this terminal
+            self.app.copy_to_clipboard(str(path.resolve()))
+            self.app.notify(f"{path.resolve()}\n(no desktop to open it on here; path copied where the terminal "
+                            "allows it)", title="HTML report")
 
     def action_copy_path(self) -> None:
         path = str(Path(self.report.run_dir or ".").resolve())
