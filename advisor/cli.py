@@ -212,6 +212,37 @@ class _RichProgress:
                              note=event.message or self.progress.tasks[task_id].fields.get("note", ""))
 
 
+class _StageLines:
+    """Progress for a log rather than a terminal: a line when a stage starts and one when it ends."""
+
+    def __init__(self, console):
+        self.console, self.stage, self.last = console, None, None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        if exc_type is None:
+            self._end()
+        return False
+
+    def _end(self) -> None:
+        if self.stage and self.last is not None:
+            done = f"{self.last.completed}/{self.last.total}" if self.last.total else f"{self.last.completed}"
+            self.console.print(f"  done: {done} in {self.last.elapsed:.0f} s"
+                               + (f" ({self.last.message})" if self.last.message else ""),
+                               highlight=False, soft_wrap=True)
+
+    def __call__(self, event) -> None:
+        from advisor.api import STAGES
+
+        if event.stage != self.stage:
+            self._end()
+            self.stage = event.stage
+            self.console.print(f"{STAGES.get(event.stage, event.stage)}…", highlight=False, soft_wrap=True)
+        self.last = event
+
+
 def _quiet_libraries() -> None:
     # Library chatter (hub progress bars, tokenizer fork warnings) would bury the progress bars.
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -226,7 +257,7 @@ def _with_progress(args, console, work):
     """Runs work(on_progress) under progress bars unless --quiet."""
     if args.quiet:
         return work(None)
-    with _RichProgress(console) as progress:
+    with (_RichProgress(console) if console.is_terminal else _StageLines(console)) as progress:
         return work(progress)
 
 
@@ -235,9 +266,10 @@ def _print_outcome(report, console) -> None:
         console.print(f"[cyan]about:[/] {line}", highlight=False)
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    from advisor.verdict.render import headline
+
     rec = report.recommendation
-    console.print(f"[bold]Recommendation: {rec.choice}[/] (confidence {rec.confidence}) — "
-                  f"{rec.reasons[0] if rec.reasons else ''}", highlight=False)
+    console.print(f"[bold]{headline(report)}[/] — {rec.reasons[0] if rec.reasons else ''}", highlight=False)
     console.print(f"Report: {report.run_dir}/report.html (and report.md, report.json)", highlight=False)
 
 

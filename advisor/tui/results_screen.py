@@ -13,7 +13,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, MarkdownViewer, Select, Static
 
-from advisor.verdict.render import CHOICE_TEXT, METRIC_LABELS, example_items, format_number, quality_cell
+from advisor.verdict.render import (METRIC_LABELS, example_items, format_number, headline, quality_cell,
+                                    verdict_title)
 from advisor.verdict.report import Report
 
 ARM_COLUMNS = ("arm", "quality [95% CI] (n)", "p50 ms", "p95 ms", "once $", "per 1k $")
@@ -81,8 +82,7 @@ class ResultsScreen(Screen):
         report, rec = self.report, self.report.recommendation
         yield Header()
         with VerticalScroll():
-            yield Label(f"{CHOICE_TEXT.get(rec.choice, rec.choice)} — recommendation: {rec.choice}, "
-                        f"confidence {rec.confidence}", classes="headline")
+            yield Label(f"{verdict_title(report)} — {headline(report)}", classes="headline")
             yield Static("\n".join(f"• {reason}" for reason in rec.reasons), markup=False, id="reasons")
             metric = report.evaluation.get("primary_metric")
             yield Label(f"Side by side: {METRIC_LABELS.get(metric, metric)}, latency, cost (USD)", classes="section")

@@ -146,11 +146,14 @@ def _choice(arm: str) -> str:
 
 def _fmt(comparison: dict) -> str:
     low, high = comparison["ci95"]
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{comparison['improvement']:+.3f} (n={comparison['n']}: too few items for an interval)"
     return f"{comparison['improvement']:+.3f} (95% CI {low:+.3f} to {high:+.3f}, n={comparison['n']})"
 
 
 def _significant(comparison: dict | None) -> bool:
-    return comparison is not None and comparison["ci95"][0] > 0
+    """Measurably better: the whole interval above zero (no interval, as with too few items: never)."""
+    return comparison is not None and math.isfinite(comparison["ci95"][0]) and comparison["ci95"][0] > 0
 
 
 FORGETTING_NOTICE = 0.10  # a rise in reference-text perplexity above this share is worth a reason
@@ -263,7 +266,7 @@ def decide(inputs: DecisionInputs) -> Recommendation:
             f"on your corpus against {model_check['uniform_perplexity']:.0f} for uniform guessing): "
             "every quality figure in this report is meaningless.")
         reasons.append(f"Your goal is {goal}: {prior_reason}. Rerun with a trained --base-model to measure it.")
-        return Recommendation(prior_choice, "low", reasons)
+        return Recommendation(prior_choice, "low", reasons, basis="default")
 
     lifts = {name: _between(comparisons, name, BASELINE) for name in arms if name != BASELINE}
     for name, lift in lifts.items():
@@ -343,4 +346,5 @@ def combine_goals(knowledge: Recommendation, style: Recommendation, arms: dict[s
         reasons.append(f"Your data changes {constraints.data_changes}: the fine-tune in this combination must be "
                        f"retrained to keep up with it{_retraining_cost(arms, 'finetune')}; the facts stay fresh "
                        "through retrieval.")
-    return Recommendation(choice, confidence, reasons)
+    basis = "default" if "default" in (knowledge.basis, style.basis) else "measured"
+    return Recommendation(choice, confidence, reasons, basis)

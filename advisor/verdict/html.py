@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 from advisor.verdict.render import (CHOICE_TEXT, LATENCY_PARTS, METRIC_LABELS, example_items, format_number,
-                                    quality_cell)
+                                    headline, interval_text, quality_cell, verdict_title)
 from advisor.verdict.report import Report
 
 CHART_WIDTH, BAR_HEIGHT, LABEL_WIDTH = 560, 22, 120
@@ -21,7 +22,8 @@ def _environment():
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["num"] = format_number
     env.globals.update(METRIC_LABELS=METRIC_LABELS, LATENCY_PARTS=LATENCY_PARTS, CHOICE_TEXT=CHOICE_TEXT,
-                       quality_cell=quality_cell)
+                       quality_cell=quality_cell, interval_text=interval_text, headline=headline,
+                       verdict_title=verdict_title)
     return env
 
 
@@ -34,11 +36,19 @@ def quality_chart(report: Report, metric: str) -> dict | None:
     entries = [(name, arm.quality[metric]) for name, arm in report.arms.items() if metric in arm.quality]
     if not entries:
         return None
-    values = [v for _, q in entries for v in [q["value"], *(q.get("ci95") or [])] if v is not None]
+    def finite(*values):
+        return [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+
+    values = finite(*(v for _, q in entries for v in [q["value"], *(q.get("ci95") or [])]))
+    if not values:
+        return None
     low, high = min(0.0, *values), max(1.0 if max(values) <= 1 else max(values), *values)
     bars = []
     for row, (name, q) in enumerate(entries):
-        ci = q.get("ci95") or [q["value"], q["value"]]
+        if not finite(q["value"]):
+            continue
+        ci = q.get("ci95") or []
+        ci = ci if len(finite(*ci)) == 2 else [q["value"], q["value"]]  # no interval: no whisker
         bars.append({"name": name, "y": 10 + row * (BAR_HEIGHT + 8), "x0": _scale(min(0.0, q["value"]), low, high),
                      "x1": _scale(q["value"], low, high), "lo": _scale(ci[0], low, high),
                      "hi": _scale(ci[1], low, high), "label": format_number(q["value"])})

@@ -34,14 +34,39 @@ def format_number(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def interval_text(low, high, n: int) -> str:
+    """'[low, high] (n=30)', or why there is no interval."""
+    if _finite(low) and _finite(high):
+        return f"[{format_number(low)}, {format_number(high)}] (n={n})"
+    return f"(n={n}: too few items for an interval)" if n else "(no items)"
+
+
 def quality_cell(entry: dict | None) -> str:
     if not entry:
         return "–"
     low, high = entry.get("ci95") or [None, None]
-    cell = f"{format_number(entry['value'])} [{format_number(low)}, {format_number(high)}] (n={entry['n']})"
+    cell = f"{format_number(entry['value'])} {interval_text(low, high, entry['n'])}"
     if entry.get("warning"):
         cell += f" ⚠ {entry['warning']}"
     return cell
+
+
+def headline(report: Report) -> str:
+    """The verdict in one line, as every interface says it; a default is never dressed up as a measurement."""
+    rec = report.recommendation
+    if rec.basis == "default":
+        return (f"No measured recommendation: nothing could be measured in this run; the published default for "
+                f"goal {report.config.get('goal')} is {rec.choice} ({CHOICE_TEXT[rec.choice]})")
+    return f"Recommendation: {rec.choice} (confidence {rec.confidence})"
+
+
+def verdict_title(report: Report) -> str:
+    rec = report.recommendation
+    return "Nothing measured" if rec.basis == "default" else CHOICE_TEXT[rec.choice]
 
 
 def example_items(report: Report) -> list[dict]:
@@ -114,11 +139,11 @@ def render_markdown(report: Report) -> str:
     arms = list(report.arms)  # in the order they were measured
     rec = report.recommendation
     cfg = report.config
-    lines = [f"# Fine-tuning vs RAG: {CHOICE_TEXT[rec.choice]}", "",
+    lines = [f"# Fine-tuning vs RAG: {verdict_title(report)}", "",
              f"Goal: **{cfg.get('goal')}** · corpus `{cfg.get('corpus')}` · base model "
              f"`{cfg.get('base_model')}` · {report.created}", "",
              *[f"> {line}" for line in report.about], *([""] if report.about else []),
-             f"**Recommendation: {rec.choice}** (confidence: {rec.confidence})", ""]
+             f"**{headline(report)}**", ""]
     lines += [f"- {reason}" for reason in rec.reasons]
     stated = _stated_constraints(cfg.get("constraints") or {})
     if stated:
@@ -150,7 +175,7 @@ def render_markdown(report: Report) -> str:
         for key, comp in report.comparisons.items():
             low, high = comp["ci95"]
             lines.append(f"- {key.replace('_vs_', ' vs ')}: {format_number(comp['improvement'])} "
-                         f"[{format_number(low)}, {format_number(high)}] on {comp['metric']} (n={comp['n']})")
+                         f"{interval_text(low, high, comp['n'])} on {comp['metric']}")
 
     lines += ["", "## Latency and cost", "", "Per answer, after one warm-up answer per arm; parts at their p50.", "",
               header, rule]
@@ -183,7 +208,7 @@ def render_markdown(report: Report) -> str:
         lines += ["", "## Notes per arm", ""] + [f"- **{a}**: {n}" for a, n in notes]
     whole = report.evaluation.get("full_context")
     if whole and not whole["fits"]:
-        lines += [f"- **full_context**: not measured: " + (
+        lines += ["- **full_context**: not measured: " + (
             f"the whole training corpus makes a prompt of {'at least ' if whole.get('at_least') else ''}"
             f"{whole['prompt_tokens']:,} tokens, more than the base "
             f"model's context window of {whole['context_window']:,} (with room for the answer)"

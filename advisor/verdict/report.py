@@ -7,9 +7,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: Recommendation.basis (version 1 reports read as basis "measured")
 CHOICES = ("rag", "finetune", "both", "full_context", "neither")
 CONFIDENCES = ("low", "medium", "high")
+BASES = ("measured", "default")
 
 
 @dataclass
@@ -17,10 +18,13 @@ class Recommendation:
     choice: str
     confidence: str
     reasons: list[str]
+    # "measured": the run's figures decided; "default": nothing could be measured (say, a base model with
+    # random weights), so `choice` is the published default for the goal, not a verdict on this corpus.
+    basis: str = "measured"
 
     def __post_init__(self):
-        if self.choice not in CHOICES or self.confidence not in CONFIDENCES:
-            raise ValueError(f"bad recommendation {self.choice!r}/{self.confidence!r}")
+        if self.choice not in CHOICES or self.confidence not in CONFIDENCES or self.basis not in BASES:
+            raise ValueError(f"bad recommendation {self.choice!r}/{self.confidence!r}/{self.basis!r}")
 
 
 @dataclass

@@ -12,7 +12,7 @@ from advisor.calibration.evaluate import closed_book_items, reading_items
 from advisor.calibration.pretrain import METRICS_FILE, ModelConfig, PretrainConfig, make_model, train
 from advisor.calibration.prompts import closed_book_prompt, context_prompt
 from advisor.calibration.tokenizer import build_tokenizer
-from advisor.calibration.world import biography, build_world
+from advisor.calibration.world import build_world
 
 TINY_MODEL = ModelConfig(layers=1, hidden=32, heads=2, intermediate=64, max_positions=256)
 

@@ -86,7 +86,8 @@ def test_cli_style_with_offline_fallback(tiny_corpus, tmp_path):
          "--base-model", "someone/uncached-model", "--offline-fallback", "--max-train-steps", "2", "--device", "cpu", "--max-new-tokens", "8",
          "--quiet"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    assert "Recommendation:" in result.stdout and f"{out}/report.md" in result.stdout
+    # Random weights: nothing measured, and the headline says the choice is only the published default.
+    assert "No measured recommendation" in result.stdout and f"{out}/report.html" in result.stdout
     assert "RANDOM WEIGHTS" in result.stdout  # the stand-in model is announced loudly
     data = json.loads((out / "report.json").read_text())
     assert data["evaluation"]["kind"] == "documents"

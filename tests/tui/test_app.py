@@ -63,7 +63,7 @@ async def test_setup_enter_runs_to_results_with_the_reports_figures(tiny_corpus,
         shown = [tuple(str(cell) for cell in table.get_row_at(i)) for i in range(table.row_count)]
         assert shown == arm_rows(saved)
         metric = saved.evaluation["primary_metric"]
-        for row, (name, arm) in zip(shown, saved.arms.items()):
+        for row, arm in zip(shown, saved.arms.values(), strict=True):
             assert row[1] == quality_cell(arm.quality[metric])
             assert row[2] == format_number(arm.latency_ms["p50"], 1)
         assert saved.recommendation.choice in str(results.query_one(".headline").render())

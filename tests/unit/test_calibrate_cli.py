@@ -74,8 +74,8 @@ def test_findings_are_paired_differences(monkeypatch, tmp_path, capsys):
 
 
 def test_a_finding_needs_the_same_questions_and_both_tasks(tmp_path):
-    same = {"finetune": {"exact_match": [1.0, 1.0]}}
-    worse = {"finetune": {"exact_match": [0.0, 0.0]}}
+    same = {"finetune": {"exact_match": [1.0] * 6}}
+    worse = {"finetune": {"exact_match": [0.0] * 6}}
     reports = {"knowledge-paraphrased": _write_report(tmp_path / "a.json", same),
                "knowledge-repeated": _write_report(tmp_path / "b.json", worse, items="other")}
     (row,) = check_findings(reports)

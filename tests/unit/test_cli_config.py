@@ -49,3 +49,20 @@ def test_advisor_alone_without_a_terminal_prints_help():
 
     result = subprocess.run([sys.executable, "-m", "advisor"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert result.returncode == 2 and "usage: advisor" in result.stdout
+
+
+def test_progress_into_a_log_is_a_line_per_stage():
+    import io
+
+    from rich.console import Console
+
+    from advisor.api import ProgressEvent
+    from advisor.cli import _StageLines
+
+    out = io.StringIO()
+    with _StageLines(Console(file=out, width=60)) as lines:
+        for event in (ProgressEvent("load", 1, 1, "24 documents"), ProgressEvent("train", 1, 5, loss=2.0),
+                      ProgressEvent("train", 5, 5, "5 steps", elapsed=12.3)):
+            lines(event)
+    assert out.getvalue().splitlines() == ["Loading the corpus…", "  done: 1/1 in 0 s (24 documents)",
+                                           "LoRA fine-tune…", "  done: 5/5 in 12 s (5 steps)"]

@@ -1,5 +1,7 @@
 """The recommendation rules: intervals first, the goal's prior when they cannot tell."""
 
+import math
+
 from advisor.config import Constraints
 from advisor.verdict.decide import ANSWER_LIKELIHOOD, DecisionInputs, compare_arms, primary_metric
 from advisor.verdict.decide import decide as decide_on
@@ -94,8 +96,31 @@ def test_small_eval_sets_get_low_confidence():
 def test_random_weights_say_the_figures_are_meaningless():
     check = {"trained": False, "perplexity": 480.0, "uniform_perplexity": 470.0}
     rec, _ = _decide([0.0] * 40, [0.0] * 40, [1.0] * 40, check=check)
-    assert rec.choice == "rag" and rec.confidence == "low"
+    assert rec.choice == "rag" and rec.confidence == "low" and rec.basis == "default"
     assert "meaningless" in rec.reasons[0]
+
+
+def test_too_few_items_give_no_interval_and_no_measured_win():
+    from advisor.measure.metrics import MIN_ITEMS_FOR_INTERVAL, summarize
+    from advisor.verdict.render import quality_cell
+
+    few = summarize([1.0, 0.0])
+    assert few["n"] == 2 and all(math.isnan(v) for v in few["ci95"])
+    assert quality_cell(few) == "0.500 (n=2: too few items for an interval)"
+    assert not any(math.isnan(v) for v in summarize([1.0, 0.0] * MIN_ITEMS_FOR_INTERVAL)["ci95"])
+    rec, _ = _decide([0.0] * 3, [1.0] * 3, [0.0] * 3)  # RAG right on all three, base on none
+    assert rec.basis == "measured" and rec.confidence == "low"
+    assert any("too few items for an interval" in reason for reason in rec.reasons)
+
+
+def test_a_default_is_never_headlined_as_a_measured_verdict():
+    from advisor.verdict.render import headline, render_markdown
+    from advisor.verdict.report import Recommendation, Report
+
+    report = Report(config={"goal": "knowledge"}, corpus={}, arms={},
+                    recommendation=Recommendation("rag", "low", ["random weights"], basis="default"))
+    assert headline(report).startswith("No measured recommendation")
+    assert "Recommendation: rag" not in render_markdown(report)
 
 
 def test_lower_loss_counts_as_improvement_for_style_documents():

@@ -77,6 +77,8 @@ def test_perplexity_summary_pools_tokens():
     totals = [(math.log(10) * 4, 4), (math.log(10) * 6, 6)]
     summary = perplexity_summary(totals)
     assert summary["value"] == pytest.approx(10.0) and summary["n"] == 2
+    assert all(math.isnan(v) for v in summary["ci95"])  # two documents: too few for an interval
+    summary = perplexity_summary(totals * 3)
     assert summary["ci95"][0] == pytest.approx(10.0)
 
 

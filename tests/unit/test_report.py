@@ -28,7 +28,7 @@ def _report(run_dir, warning=None):
 def test_json_has_the_promised_shape(tmp_path):
     write_report(_report(tmp_path), tmp_path)
     data = json.loads((tmp_path / "report.json").read_text())
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert {"config", "corpus", "arms", "recommendation"} <= set(data)
     assert data["corpus"]["skipped"] == [{"path": "x.bin", "reason": "binary file (not text)"}]
     assert set(data["arms"]) == {"base", "rag", "finetune"}
@@ -37,7 +37,7 @@ def test_json_has_the_promised_shape(tmp_path):
         assert {"value", "n"} <= set(arm["quality"]["token_f1"])
         assert set(arm["latency_ms"]) >= {"p50", "p95"} and set(arm["cost_usd"]) == {"one_off", "per_1k_queries"}
     assert data["arms"]["rag"]["quality"]["exact_match"]["value"] is None  # NaN is not JSON
-    assert data["recommendation"] == {"choice": "rag", "confidence": "low",
+    assert data["recommendation"] == {"choice": "rag", "confidence": "low", "basis": "measured",
                                       "reasons": ["RAG against the base model: +0.300."]}
 
 
@@ -55,7 +55,7 @@ def test_markdown_flags_every_figure_from_random_weights(tmp_path):
     text = render_markdown(_report(tmp_path, warning=RANDOM))
     quality_rows = [line for line in text.splitlines() if line.startswith("| Token F1") or line.startswith("| Exact")]
     assert quality_rows and all(line.count(RANDOM) == 3 for line in quality_rows)
-    assert "**Recommendation: rag** (confidence: low)" in text
+    assert "**Recommendation: rag (confidence low)**" in text
     assert "`x.bin`: binary file (not text)" in text
 
 
