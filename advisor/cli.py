@@ -116,6 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["html", "md", "json"], default="html", help="default: html")
     report.add_argument("--out", metavar="FILE", help="where to write (default: RUN_DIR/report.FORMAT; - for stdout)")
 
+    explain_cmd = commands.add_parser(
+        "explain", help="a finished run's reasoning, step by step, from its report.json",
+        description="Prints what was measured, whether the base model could be measured, each option against "
+                    "the others with its interval, the further evidence, your constraints, the decision with "
+                    "every reason, and the caveats.")
+    explain_cmd.add_argument("run_dir", metavar="RUN_DIR", help="a run folder holding report.json")
+    compare_cmd = commands.add_parser(
+        "compare", help="two finished runs side by side (two base models, or before and after new documents)",
+        description="Shows two runs' recommendations, models, corpora and each option's quality and latency side by "
+                    "side, and says whether they scored the same held-out items.")
+    compare_cmd.add_argument("first", metavar="RUN_A")
+    compare_cmd.add_argument("second", metavar="RUN_B")
+
     demo = commands.add_parser(
         "demo", help="run on the bundled sample (or, offline, on the calibration world)",
         description="Runs the advisor on the bundled sample with the default base model. When that model "
@@ -369,23 +382,59 @@ def cmd_calibrate(args: argparse.Namespace, console) -> int:
     return 0
 
 
-def cmd_report(args: argparse.Namespace, console) -> int:
+def _load_report(run_dir: str):
+    """A finished run's Report, or a one-line error saying why it cannot be read."""
     from pathlib import Path
 
     from advisor.errors import ConfigError
+    from advisor.verdict.report import Report
+
+    source = Path(run_dir).expanduser() / "report.json"
+    try:
+        return Report.load(source)
+    except OSError as exc:
+        raise ConfigError(f"{str(source)!r} cannot be read ({exc.strerror or exc})",
+                          hint="pass the run folder of a finished run") from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ConfigError(f"{str(source)!r} is not a report this version can read ({exc})") from None
+
+
+def cmd_explain(args: argparse.Namespace, console) -> int:
+    from advisor.verdict.explain import explain
+
+    for number, (title, lines) in enumerate(explain(_load_report(args.run_dir)), start=1):
+        console.print(f"[bold]{number}. {title}[/]", highlight=False)
+        for line in lines:
+            console.print(f"   {line}", highlight=False, soft_wrap=not console.is_terminal)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace, console) -> int:
+    from rich.table import Table
+
+    from advisor.verdict.explain import compare
+
+    notes, rows = compare(_load_report(args.first), _load_report(args.second))
+    table = Table(show_lines=True)
+    for column in ("", args.first, args.second):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    for note in notes:
+        console.print(note, highlight=False)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, console) -> int:
+    from pathlib import Path
+
     from advisor.files import json_text, write_atomic
     from advisor.verdict.html import render_html
     from advisor.verdict.render import render_markdown
-    from advisor.verdict.report import Report
 
+    report = _load_report(args.run_dir)
     source = Path(args.run_dir).expanduser() / "report.json"
-    try:
-        report = Report.load(source)
-    except OSError as exc:
-        raise ConfigError(f"{str(source)!r} cannot be read ({exc.strerror or exc})",
-                          hint="pass a run folder of a finished run") from None
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ConfigError(f"{str(source)!r} is not a report this version can read ({exc})") from None
     text = {"html": render_html, "md": render_markdown, "json": lambda r: json_text(r.to_dict())}[args.format](report)
     if args.out == "-":
         sys.stdout.write(text)
@@ -402,7 +451,8 @@ def cmd_tui(args: argparse.Namespace, console) -> int:
     return run_tui(_options_from_args(args), runs_root=args.runs)
 
 
-COMMANDS = {"run": cmd_run, "tui": cmd_tui, "report": cmd_report, "demo": cmd_demo, "calibrate": cmd_calibrate}
+COMMANDS = {"run": cmd_run, "tui": cmd_tui, "report": cmd_report, "explain": cmd_explain, "compare": cmd_compare,
+            "demo": cmd_demo, "calibrate": cmd_calibrate}
 
 
 def _in_a_terminal() -> bool:

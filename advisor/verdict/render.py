@@ -34,13 +34,13 @@ def format_number(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def _finite(value) -> bool:
+def is_finite(value) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def interval_text(low, high, n: int) -> str:
     """'[low, high] (n=30)', or why there is no interval."""
-    if _finite(low) and _finite(high):
+    if is_finite(low) and is_finite(high):
         return f"[{format_number(low)}, {format_number(high)}] (n={n})"
     return f"(n={n}: too few items for an interval)" if n else "(no items)"
 
@@ -81,7 +81,7 @@ def example_items(report: Report) -> list[dict]:
     return list(items.values())
 
 
-def _stated_constraints(constraints: dict) -> list[str]:
+def stated_constraints(constraints: dict) -> list[str]:
     """The constraints the user stated (those that differ from the defaults), in words."""
     from advisor.config import Constraints
 
@@ -145,7 +145,7 @@ def render_markdown(report: Report) -> str:
              *[f"> {line}" for line in report.about], *([""] if report.about else []),
              f"**{headline(report)}**", ""]
     lines += [f"- {reason}" for reason in rec.reasons]
-    stated = _stated_constraints(cfg.get("constraints") or {})
+    stated = stated_constraints(cfg.get("constraints") or {})
     if stated:
         lines += ["", "Your constraints: " + "; ".join(stated) + "."]
     if report.warnings:

@@ -1,0 +1,87 @@
+"""A finished run's reasoning, step by step, and two runs side by side: text read from report.json alone."""
+
+from __future__ import annotations
+
+from advisor.verdict.render import (METRIC_LABELS, format_number, headline, is_finite, quality_cell,
+                                    stated_constraints)
+from advisor.verdict.report import Report
+
+KIND_WORDS = {"qa": "questions from your QA file", "cloze": "fill-in-the-blank probes made from the corpus",
+              "documents": "held-out documents"}
+
+
+def _verdict(comparison: dict) -> str:
+    low, high = comparison.get("ci95") or [None, None]
+    if not (is_finite(low) and is_finite(high)):
+        return "too few items to tell"
+    if low > 0:
+        return "measurably better"
+    if high < 0:
+        return "measurably worse"
+    return "no measurable difference"
+
+
+def _comparison_line(key: str, comparison: dict) -> str:
+    low, high = comparison.get("ci95") or [None, None]
+    interval = f"[{low:+.3f}, {high:+.3f}]" if is_finite(low) and is_finite(high) else "no interval"
+    improvement = comparison["improvement"]
+    shown = f"{improvement:+.3f}" if is_finite(improvement) else "n/a"
+    return (f"{key.replace('_vs_', ' against ')}: {shown} {interval}, "
+            f"n={comparison['n']}: {_verdict(comparison)}")
+
+
+def explain(report: Report) -> list[tuple[str, list[str]]]:
+    """The steps from the measurements to the recommendation, each a title and its lines."""
+    evaluation, metric = report.evaluation, report.evaluation.get("primary_metric", "")
+    steps = [("What was measured", [
+        f"{evaluation.get('n')} held-out items: {KIND_WORDS.get(evaluation.get('kind'), evaluation.get('kind'))}; "
+        "none of them was trained on.",
+        f"The first measure read is {METRIC_LABELS.get(metric, metric)}"
+        + (f": {evaluation['primary_metric_meaning']}." if evaluation.get("primary_metric_meaning") else "."),
+        *[f"{name}: {quality_cell(arm.quality.get(metric))}" for name, arm in report.arms.items()]])]
+    check = report.models.get("base_check") or {}
+    if check:
+        steps.append(("Can the base model be measured at all", [
+            f"Perplexity {format_number(check.get('perplexity'), 1)} on the corpus against "
+            f"{format_number(check.get('uniform_perplexity'), 0)} for uniform guessing: {check.get('verdict')}."
+            + ("" if check.get("trained", True) else " Nothing below measures anything.")]))
+    primary = {k: c for k, c in report.comparisons.items() if c.get("metric") == metric and "(" not in k}
+    steps.append(("Each option against the others, on the same items (positive = better)",
+                  [_comparison_line(k, c) for k, c in primary.items()] or ["no paired comparisons"]))
+    secondary = {k: c for k, c in report.comparisons.items() if k not in primary}
+    if secondary:
+        steps.append(("Further evidence, read when the first measure cannot separate the options",
+                      [_comparison_line(k, c) for k, c in secondary.items()]))
+    stated = stated_constraints(report.config.get("constraints") or {})
+    steps.append(("Your constraints", ["; ".join(stated) + "." if stated else "none stated"]))
+    rec = report.recommendation
+    steps.append(("The decision", [headline(report) + ".", *[f"- {reason}" for reason in rec.reasons]]))
+    if report.warnings:
+        steps.append(("Caveats", [f"- {warning}" for warning in report.warnings]))
+    return steps
+
+
+def compare(first: Report, second: Report) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """Notes on whether two runs can be compared, and (what, first run, second run) rows."""
+    notes = []
+    if first.evaluation.get("items_fingerprint") == second.evaluation.get("items_fingerprint"):
+        notes.append("Both runs scored the same held-out items: their figures compare item for item.")
+    else:
+        notes.append("The runs scored different held-out items: differences mix the change you made with the "
+                     "change of questions.")
+    metric = first.evaluation.get("primary_metric")
+    if metric != second.evaluation.get("primary_metric"):
+        notes.append(f"They read different first measures ({metric} and {second.evaluation.get('primary_metric')}).")
+    rows = [("recommendation", headline(first), headline(second)),
+            ("base model", str(first.config.get("base_model")), str(second.config.get("base_model"))),
+            ("corpus", f"{first.config.get('corpus')} ({first.corpus.get('documents')} documents)",
+             f"{second.config.get('corpus')} ({second.corpus.get('documents')} documents)"),
+            ("held-out items", str(first.evaluation.get("n")), str(second.evaluation.get("n")))]
+    for name in dict.fromkeys([*first.arms, *second.arms]):
+        arms = [run.arms.get(name) for run in (first, second)]
+        rows.append((f"{name}: {METRIC_LABELS.get(metric, metric)}",
+                     *[quality_cell(arm.quality.get(metric)) if arm else "not measured" for arm in arms]))
+        rows.append((f"{name}: p50 / p95 ms",
+                     *[f"{format_number(arm.latency_ms.get('p50'), 0)} / {format_number(arm.latency_ms.get('p95'), 0)}"
+                       if arm else "–" for arm in arms]))
+    return notes, rows

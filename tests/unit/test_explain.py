@@ -1,0 +1,45 @@
+"""advisor explain and advisor compare: read from report.json alone, every reason and figure carried over."""
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+from advisor.verdict.explain import compare, explain
+from advisor.verdict.render import quality_cell
+from advisor.verdict.report import Report
+
+FERRY = Path(__file__).parents[1] / "tui" / "fixtures" / "ferry-report.json"
+
+
+def test_explain_walks_from_the_measurements_to_every_reason():
+    report = Report.load(FERRY)
+    steps = dict(explain(report))
+    assert list(steps)[0] == "What was measured" and "The decision" in steps
+    assert "rag: " + quality_cell(report.arms["rag"].quality["answer_containment"]) in steps["What was measured"]
+    assert "rag against base: +0.267 [+0.133, +0.433], n=30: measurably better" in \
+        steps["Each option against the others, on the same items (positive = better)"]
+    assert [line[2:] for line in steps["The decision"][1:]] == report.recommendation.reasons
+    assert steps["Caveats"] == [f"- {w}" for w in report.warnings]
+
+
+def test_compare_says_whether_the_runs_scored_the_same_items():
+    first = Report.load(FERRY)
+    second = copy.deepcopy(first)
+    del second.arms["finetune_rag"]
+    notes, rows = compare(first, second)
+    assert notes[0].startswith("Both runs scored the same held-out items")
+    assert ("finetune_rag: Answer containment", quality_cell(first.arms["finetune_rag"].quality["answer_containment"]),
+            "not measured") in rows
+    second.evaluation["items_fingerprint"] = "other"
+    assert compare(first, second)[0][0].startswith("The runs scored different held-out items")
+
+
+def test_explain_and_compare_from_the_command_line(tmp_path):
+    (tmp_path / "report.json").write_text(FERRY.read_text())
+    run = lambda *args: subprocess.run([sys.executable, "-m", "advisor", *args], capture_output=True, text=True)  # noqa: E731
+    result = run("explain", str(tmp_path))
+    assert result.returncode == 0 and "6. The decision" in result.stdout
+    assert run("compare", str(tmp_path), str(tmp_path)).returncode == 0
+    missing = run("explain", str(tmp_path / "nothing"))
+    assert missing.returncode == 2 and missing.stderr.startswith("error:") and "Traceback" not in missing.stderr
