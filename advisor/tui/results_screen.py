@@ -84,6 +84,12 @@ class ResultsScreen(Screen):
         with VerticalScroll():
             yield Label(f"{verdict_title(report)} — {headline(report)}", classes="headline")
             yield Static("\n".join(f"• {reason}" for reason in rec.reasons), markup=False, id="reasons")
+            if rec.counter_arguments:
+                yield Label("What would change the answer", classes="section")
+                yield Static("\n".join(f"• {line}" for line in rec.counter_arguments), markup=False)
+            if rec.next_steps:
+                yield Label("Next steps", classes="section")
+                yield Static("\n".join(f"• {line}" for line in rec.next_steps), markup=False)
             metric = report.evaluation.get("primary_metric")
             yield Label(f"Side by side: {METRIC_LABELS.get(metric, metric)}, latency, cost (USD)", classes="section")
             if report.evaluation.get("primary_metric_meaning"):

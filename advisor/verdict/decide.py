@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -253,6 +254,74 @@ def _cite_sources(chosen: str, helping: list[str], comparisons: dict, arms: dict
 
 
 def decide(inputs: DecisionInputs) -> Recommendation:
+    """The choice, its confidence and reasons, then what would change it and what to run next."""
+    rec = _decide_choice(inputs)
+    if rec.basis == "default":
+        return rec
+    return dataclasses.replace(rec, counter_arguments=what_would_change(inputs, rec),
+                               next_steps=next_steps(inputs, rec))
+
+
+_ARM_OF_CHOICE = {"rag": "rag", "finetune": "finetune", "both": "finetune_rag", "full_context": "full_context",
+                  "neither": BASELINE}
+
+
+def items_to_resolve(comparison: dict) -> int | None:
+    """Held-out items at which this difference, if it holds, would clear its interval (the interval
+    narrows as one over the square root of n); None when it is already resolved, or zero."""
+    low, high, n, diff = *comparison["ci95"], comparison["n"], comparison["improvement"]
+    if not (math.isfinite(low) and math.isfinite(high)) or diff == 0 or low > 0 or high < 0:
+        return None
+    half_width = (high - low) / 2
+    return math.ceil(n * (half_width / abs(diff)) ** 2) if half_width > 0 else None
+
+
+def what_would_change(inputs: DecisionInputs, rec: Recommendation) -> list[str]:
+    """Counter-arguments: the measured facts that, were they different, would change the answer."""
+    from advisor.measure.cost import break_even_queries
+
+    arms, chosen = inputs.arms, _ARM_OF_CHOICE[rec.choice]
+    lines = []
+    for other in (name for name in arms if name != chosen):
+        comparison = _between(inputs.comparisons, chosen, other) if chosen in arms else None
+        needed = items_to_resolve(comparison) if comparison else None
+        if needed and needed > inputs.n_eval:
+            lines.append(f"{_sentence_start(_label(arms, chosen))} against {_label(arms, other)} differ by "
+                         f"{comparison['improvement']:+.3f} on {inputs.metric.label}, within the noise of "
+                         f"{inputs.n_eval} items: with about {needed} held-out items the difference, if it holds, "
+                         "would be resolvable.")
+    if "finetune" in arms and "rag" in arms and rec.choice in ("rag", "finetune"):
+        costs = {name: {"one_off": arms[name].one_off_usd, "per_1k_queries": arms[name].per_1k_usd}
+                 for name in ("finetune", "rag")}
+        queries = break_even_queries(costs["finetune"], costs["rag"])
+        if queries:
+            lines.append(f"On cost alone: after about {queries:,.0f} questions, the fine-tune's cheaper answers "
+                         "repay its extra one-off cost against RAG (at this hardware's prices).")
+    constraints = inputs.constraints
+    if rec.choice in ("finetune", "both") and (constraints is None or constraints.data_changes == "static"):
+        lines.append("If your documents changed often, every change would need the fine-tune trained again; "
+                     "retrieval only re-indexes them (say how often with --data-changes).")
+    return lines
+
+
+def next_steps(inputs: DecisionInputs, rec: Recommendation) -> list[str]:
+    """What to run next: more evidence where it is thin, then the same comparison at full scale."""
+    steps = []
+    if inputs.n_eval < SMALL_EVAL or rec.confidence == "low":
+        steps.append("Score more held-out questions: a QA file with a few hundred pairs (--qa), or a larger "
+                     "--max-eval; intervals narrow as one over the square root of their number.")
+    steps.append("Rerun with the base model you would deploy (--base-model) and a fine-tune budget that lets it "
+                 "see the data a few times (--budget-minutes; the report's notes say how many passes it made).")
+    if rec.choice in ("rag", "both", "full_context"):
+        steps.append("Before deploying retrieval, tune it on your own questions: chunk size (--chunk-size) and "
+                     "passages per question (--top-k), compared with this run by `advisor compare`.")
+    if rec.choice in ("finetune", "both"):
+        steps.append("Before deploying the fine-tune, measure what it forgets: --reference-text with general text "
+                     "it should keep knowing.")
+    return steps
+
+
+def _decide_choice(inputs: DecisionInputs) -> Recommendation:
     """Generation scores first (with their intervals), the answer's likelihood when they cannot
     separate the arms, then the user's constraints; every reason cites a number or an answer."""
     goal, metric, comparisons, arms = inputs.goal, inputs.metric, inputs.comparisons, inputs.arms
@@ -347,4 +416,7 @@ def combine_goals(knowledge: Recommendation, style: Recommendation, arms: dict[s
                        f"retrained to keep up with it{_retraining_cost(arms, 'finetune')}; the facts stay fresh "
                        "through retrieval.")
     basis = "default" if "default" in (knowledge.basis, style.basis) else "measured"
-    return Recommendation(choice, confidence, reasons, basis)
+    counter = [f"Knowledge: {line}" for line in knowledge.counter_arguments] + \
+        [f"Style: {line}" for line in style.counter_arguments]
+    return Recommendation(choice, confidence, reasons, basis, counter,
+                          list(dict.fromkeys(knowledge.next_steps + style.next_steps)))

@@ -56,6 +56,10 @@ def explain(report: Report) -> list[tuple[str, list[str]]]:
     steps.append(("Your constraints", ["; ".join(stated) + "." if stated else "none stated"]))
     rec = report.recommendation
     steps.append(("The decision", [headline(report) + ".", *[f"- {reason}" for reason in rec.reasons]]))
+    if rec.counter_arguments:
+        steps.append(("What would change it", [f"- {line}" for line in rec.counter_arguments]))
+    if rec.next_steps:
+        steps.append(("Next steps", [f"- {line}" for line in rec.next_steps]))
     if report.warnings:
         steps.append(("Caveats", [f"- {warning}" for warning in report.warnings]))
     return steps

@@ -145,6 +145,10 @@ def render_markdown(report: Report) -> str:
              *[f"> {line}" for line in report.about], *([""] if report.about else []),
              f"**{headline(report)}**", ""]
     lines += [f"- {reason}" for reason in rec.reasons]
+    if rec.counter_arguments:
+        lines += ["", "What would change the answer:", ""] + [f"- {line}" for line in rec.counter_arguments]
+    if rec.next_steps:
+        lines += ["", "Next steps:", ""] + [f"- {line}" for line in rec.next_steps]
     stated = stated_constraints(cfg.get("constraints") or {})
     if stated:
         lines += ["", "Your constraints: " + "; ".join(stated) + "."]

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 2  # 2: Recommendation.basis (version 1 reports read as basis "measured")
+SCHEMA_VERSION = 2  # 2: Recommendation.basis, counter_arguments, next_steps (version 1 reads as measured, none)
 CHOICES = ("rag", "finetune", "both", "full_context", "neither")
 CONFIDENCES = ("low", "medium", "high")
 BASES = ("measured", "default")
@@ -21,6 +21,8 @@ class Recommendation:
     # "measured": the run's figures decided; "default": nothing could be measured (say, a base model with
     # random weights), so `choice` is the published default for the goal, not a verdict on this corpus.
     basis: str = "measured"
+    counter_arguments: list[str] = field(default_factory=list)  # what would change the answer
+    next_steps: list[str] = field(default_factory=list)  # what to run next, at full scale
 
     def __post_init__(self):
         if self.choice not in CHOICES or self.confidence not in CONFIDENCES or self.basis not in BASES:

@@ -222,3 +222,17 @@ def test_goal_both_combines_what_the_facts_and_the_style_need():
     assert weekly.reasons[-1].startswith("Your data changes weekly: the fine-tune in this combination must be "
                                          "retrained to keep up with it (175 s of training here, against 2.0 s")
     assert combine_goals(Recommendation("neither", "low", []), Recommendation("neither", "low", [])).choice == "neither"
+
+
+def test_what_would_change_the_answer_and_what_to_run_next():
+    from advisor.verdict.decide import items_to_resolve
+
+    # RAG ahead of the fine-tune by 0.1 on 20 items: within the noise, and said with the items it would take.
+    rec, comparisons = _decide([0.0] * 20, [1.0] * 8 + [0.0] * 12, [1.0] * 6 + [0.0] * 14)
+    assert rec.choice == "rag"
+    needed = items_to_resolve(comparisons["rag_vs_finetune"])
+    assert needed > 20
+    assert any(f"with about {needed} held-out items" in line for line in rec.counter_arguments)
+    assert any("--base-model" in step for step in rec.next_steps)
+    assert items_to_resolve(comparisons["rag_vs_base"]) is None  # already resolved
+    assert items_to_resolve({"improvement": 0.1, "ci95": [-0.1, 0.3], "n": 20}) == 80  # (0.2 / 0.1)^2 x 20

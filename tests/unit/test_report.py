@@ -38,7 +38,8 @@ def test_json_has_the_promised_shape(tmp_path):
         assert set(arm["latency_ms"]) >= {"p50", "p95"} and set(arm["cost_usd"]) == {"one_off", "per_1k_queries"}
     assert data["arms"]["rag"]["quality"]["exact_match"]["value"] is None  # NaN is not JSON
     assert data["recommendation"] == {"choice": "rag", "confidence": "low", "basis": "measured",
-                                      "reasons": ["RAG against the base model: +0.300."]}
+                                      "reasons": ["RAG against the base model: +0.300."], "counter_arguments": [],
+                                      "next_steps": []}
 
 
 def test_round_trip_and_no_temp_files_left(tmp_path):
