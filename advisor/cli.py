@@ -240,7 +240,9 @@ class _StageLines:
         return False
 
     def _end(self) -> None:
-        if self.stage and self.last is not None:
+        if self.stage and self.last is not None and self.last.total == 0:  # skipped: its note says why
+            self.console.print(f"  {self.last.message}", highlight=False, soft_wrap=True)
+        elif self.stage and self.last is not None:
             done = f"{self.last.completed}/{self.last.total}" if self.last.total else f"{self.last.completed}"
             self.console.print(f"  done: {done} in {self.last.elapsed:.0f} s"
                                + (f" ({self.last.message})" if self.last.message else ""),

@@ -26,7 +26,9 @@ THEMES = ("textual-dark", "textual-light")
 
 class AdvisorApp(App):
     TITLE = "Fine-tuning vs RAG advisor"
-    BINDINGS = [Binding("q", "quit", "Quit"), Binding("question_mark", "help", "Help", key_display="?"),
+    # q where no text field has the focus; Ctrl+Q anywhere (and shown, so a user in a form sees how to leave).
+    BINDINGS = [Binding("q", "quit", "Quit"), Binding("ctrl+q", "quit", "Quit", priority=True),
+                Binding("question_mark", "help", "Help", key_display="?"),
                 Binding("ctrl+t", "toggle_theme", "Theme", show=False)]
 
     def __init__(self, initial: dict | None = None, runs_root: str | Path = "runs"):

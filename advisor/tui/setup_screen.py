@@ -55,10 +55,10 @@ class SetupScreen(Screen):
     def compose(self) -> ComposeResult:
         initial = self.initial
         corpus = str(initial.get("corpus") or "")
-        start = Path(corpus).expanduser().parent if corpus else Path(".")
+        start = Path(corpus).expanduser().parent if corpus else Path.cwd()
         yield Header()
         with Horizontal(id="body"):
-            yield DirectoryTree(start if start.is_dir() else Path("."), id="tree")
+            yield DirectoryTree(start if start.is_dir() else Path.cwd(), id="tree")
             with VerticalScroll(id="form"):
                 yield Label("Corpus folder", classes="field")
                 yield Input(corpus, placeholder="folder of .txt .md .rst .html .jsonl files (or pick one on the left)",

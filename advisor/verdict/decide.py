@@ -294,9 +294,13 @@ def what_would_change(inputs: DecisionInputs, rec: Recommendation) -> list[str]:
         costs = {name: {"one_off": arms[name].one_off_usd, "per_1k_queries": arms[name].per_1k_usd}
                  for name in ("finetune", "rag")}
         queries = break_even_queries(costs["finetune"], costs["rag"])
-        if queries:
-            lines.append(f"On cost alone: after about {queries:,.0f} questions, the fine-tune's cheaper answers "
-                         "repay its extra one-off cost against RAG (at this hardware's prices).")
+        if queries and rec.choice == "rag":
+            lines.append(f"On cost alone, were the fine-tune as good: after about {queries:,.0f} questions its "
+                         "cheaper answers (no passages in the prompt) would repay its extra one-off cost against "
+                         "RAG, at this hardware's prices.")
+        elif queries:
+            lines.append(f"On cost alone: below about {queries:,.0f} questions in all, RAG costs less than the "
+                         "fine-tune, whose training is paid once, at this hardware's prices.")
     constraints = inputs.constraints
     if rec.choice in ("finetune", "both") and (constraints is None or constraints.data_changes == "static"):
         lines.append("If your documents changed often, every change would need the fine-tune trained again; "
