@@ -318,7 +318,7 @@ def next_steps(inputs: DecisionInputs, rec: Recommendation) -> list[str]:
                  "see the data a few times (--budget-minutes; the report's notes say how many passes it made).")
     if rec.choice in ("rag", "both", "full_context"):
         steps.append("Before deploying retrieval, tune it on your own questions: chunk size (--chunk-size) and "
-                     "passages per question (--top-k), compared with this run by `advisor compare`.")
+                     "passages per question (--top-k), each run set against this one with advisor compare.")
     if rec.choice in ("finetune", "both"):
         steps.append("Before deploying the fine-tune, measure what it forgets: --reference-text with general text "
                      "it should keep knowing.")
