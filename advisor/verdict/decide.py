@@ -342,10 +342,11 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
         return Recommendation(prior_choice, "low", reasons, basis="default")
 
     lifts = {name: _between(comparisons, name, BASELINE) for name in arms if name != BASELINE}
-    for name, lift in lifts.items():
-        if lift:
-            reasons.append(f"{_sentence_start(_label(arms, name))} against the base model on {metric.label}: "
-                           f"{_fmt(lift)}.")
+    # Each arm against the base model, and the chosen one against the others: put in front once the choice
+    # is made, the chosen arm's own evidence first, so the first reasons are the ones that carry the verdict.
+    lift_lines = {name: f"{_sentence_start(_label(arms, name))} against the base model on {metric.label}: "
+                        f"{_fmt(lift)}." for name, lift in lifts.items() if lift}
+    versus: list[str] = []
     helping = [name for name, lift in lifts.items() if _significant(lift)]
     by_likelihood = None if helping else _likelihood_evidence(likelihood or {}, arms, metric, prior_choice)
     if by_likelihood:
@@ -365,8 +366,8 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
                            f"your goal is {goal}: {prior_reason}.")
         for other in lifts:
             if other != chosen and _between(comparisons, chosen, other):
-                reasons.append(f"{_sentence_start(_label(arms, chosen))} against {_label(arms, other)}: "
-                               f"{_fmt(_between(comparisons, chosen, other))}.")
+                versus.append(f"{_sentence_start(_label(arms, chosen))} against {_label(arms, other)}: "
+                              f"{_fmt(_between(comparisons, chosen, other))}.")
 
     if constraints is not None and constraints.must_cite_sources and chosen != BASELINE:
         measured_best = chosen
@@ -387,7 +388,8 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
                        "per 1,000 queries on this hardware.")
         if constraints is not None:
             reasons += _constraint_reasons(chosen, arms, constraints)
-    return Recommendation(_choice(chosen), confidence, reasons)
+    lead = [lift_lines.pop(chosen)] if chosen in lift_lines else []
+    return Recommendation(_choice(chosen), confidence, lead + versus + list(lift_lines.values()) + reasons)
 
 
 def _label(arms: dict[str, ArmEvidence], name: str) -> str:

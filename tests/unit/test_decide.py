@@ -236,3 +236,11 @@ def test_what_would_change_the_answer_and_what_to_run_next():
     assert any("--base-model" in step for step in rec.next_steps)
     assert items_to_resolve(comparisons["rag_vs_base"]) is None  # already resolved
     assert items_to_resolve({"improvement": 0.1, "ci95": [-0.1, 0.3], "n": 20}) == 80  # (0.2 / 0.1)^2 x 20
+
+
+def test_the_first_reasons_are_the_ones_that_carry_the_verdict():
+    # The fine-tune wins; RAG, listed first among the arms, does not help: its line comes after.
+    rec, _ = _decide([0.0] * 40, [0.0] * 40, [1.0] * 30 + [0.0] * 10)
+    assert rec.choice == "finetune"
+    assert rec.reasons[0].startswith("The LoRA fine-tune against the base model")
+    assert rec.reasons[1].startswith("The LoRA fine-tune against RAG")
