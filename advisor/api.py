@@ -92,7 +92,7 @@ CancelSignal = Union[threading.Event, Callable[[], bool]]
 def planned_stages(config: AdvisorConfig) -> list[str]:
     """The stages a run of `config` passes through, in the order they run (keys of STAGES). The
     whole-corpus arm is listed when asked for; it runs only if the corpus fits the context window."""
-    names = arm_names(config.finetune_rag or config.goal == "both", config.full_context)
+    names = arm_names(config.measures_finetune_rag(), config.full_context)
     return ["load", "models", "profile", "index", *(n for n in names if not ARM_KINDS[n].tuned), "train",
             *(n for n in names if ARM_KINDS[n].tuned), "report"]
 
@@ -170,7 +170,7 @@ class Advisor:
                    f"{whole['prompt_tokens']:,} tokens, more than the base model's window of "
                    f"{whole['context_window']:,}")
             self._progress("full_context", 0, 0, why, result={"skipped": why})
-        names = arm_names(cfg.finetune_rag or cfg.goal == "both", whole["fits"])
+        names = arm_names(cfg.measures_finetune_rag(), whole["fits"])
         # The arms that keep the base weights first: an interrupted fine-tune loses none of their answers.
         arms = self._arms(names, models, index, None, evalset, whole)
         runs = {arm.name: self._measure(cache, arm, evalset, models.tokenizer) for arm in arms}

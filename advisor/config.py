@@ -164,6 +164,10 @@ class AdvisorConfig:
                 raise ConfigError(f"format_regex {self.format_regex!r} is not a valid regular "
                                   f"expression: {exc}") from None
 
+    def measures_finetune_rag(self) -> bool:
+        """The fine-tune answering with retrieved passages is measured when asked for, and for goal 'both'."""
+        return self.finetune_rag or self.goal == "both"
+
     def lora_target_modules(self) -> list[str] | str | None:
         """What peft's LoraConfig takes: None for its default, "all-linear", or a list of names."""
         if self.lora_targets in ("auto", "all-linear"):

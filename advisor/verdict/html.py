@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 
 from advisor.verdict.render import (CHOICE_TEXT, LATENCY_PARTS, METRIC_LABELS, example_items, format_number,
-                                    headline, interval_text, quality_cell, verdict_title)
+                                    headline, interval_text, is_finite, quality_cell, verdict_title)
 from advisor.verdict.report import Report
 
 CHART_WIDTH, BAR_HEIGHT, LABEL_WIDTH = 560, 22, 120
@@ -37,7 +36,7 @@ def quality_chart(report: Report, metric: str) -> dict | None:
     if not entries:
         return None
     def finite(*values):
-        return [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+        return [v for v in values if is_finite(v)]
 
     values = finite(*(v for _, q in entries for v in [q["value"], *(q.get("ci95") or [])]))
     if not values:
