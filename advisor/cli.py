@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="compare base model, RAG and a LoRA fine-tune on a corpus and recommend one",
         description="Loads CORPUS_DIR, holds out an evaluation set, measures the base model, RAG and a "
-                    "LoRA fine-tune on the same questions, and writes report.json and report.md to --out.")
+                    "LoRA fine-tune on the same questions, and writes report.json, report.md and report.html to --out.")
     _add_run_options(run, corpus_required=True)
     run.add_argument("--quiet", action="store_true", help="no progress bars; only the final lines")
 
