@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,6 +17,7 @@ class PastRun:
     finished: bool  # report.json exists; an unfinished run can be resumed with its own settings
     choice: str | None = None
     confidence: str | None = None
+    config: dict = field(default_factory=dict, compare=False)  # its config.json: what resuming it runs again
 
     @property
     def verdict(self) -> str:
@@ -43,7 +44,7 @@ def read_run(folder: str | Path) -> PastRun | None:
         folder.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
     return PastRun(folder, created, str(config.get("corpus", "")), str(config.get("goal", "")),
                    finished=report is not None and bool(recommendation),
-                   choice=recommendation.get("choice"), confidence=recommendation.get("confidence"))
+                   choice=recommendation.get("choice"), confidence=recommendation.get("confidence"), config=config)
 
 
 def list_runs(root: str | Path = "runs") -> list[PastRun]:

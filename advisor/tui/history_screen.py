@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -54,8 +52,7 @@ class HistoryScreen(Screen):
             if run.finished:
                 self.app.show_results(Report.load(run.path / "report.json"))
             else:
-                config = json.loads((run.path / "config.json").read_text(encoding="utf-8"))
-                self.app.start_run(AdvisorConfig.from_dict({**config, "out": str(run.path)}))
+                self.app.start_run(AdvisorConfig.from_dict({**run.config, "out": str(run.path)}))
         except AdvisorError as exc:
             self.app.show_error(exc.title, str(exc))
         except (OSError, ValueError, TypeError, KeyError) as exc:
