@@ -2,7 +2,7 @@
 
     import advisor
     report = advisor.advise("docs/", goal="knowledge", qa="qa.jsonl")
-    print(report.recommendation.choice, report.recommendation.reasons)
+    print(report.recommendation.choice, report.recommendation.reason_texts)
 
 Importing this package is cheap: torch, transformers and chromadb load only when a run needs them.
 """

@@ -399,14 +399,14 @@ class Advisor:
         goal = "knowledge" if cfg.goal == "both" else cfg.goal  # 'both': the style half is decided below
         metric = primary_metric(goal, bool(evalset.pairs), cfg.format_regex)
         comparisons, likelihood = compared(metric), compared(ANSWER_LIKELIHOOD)
-        recommendation = decide(DecisionInputs.from_measurements(goal, metric, comparisons, arm_reports,
-                                                                 model_check, evalset.n, likelihood, cfg.constraints))
+        recommendation = decide(DecisionInputs.from_measurements(goal, metric, comparisons, arm_reports, model_check,
+                                                                 evalset.n, likelihood, cfg.constraints, profile))
         secondary = {f"{key} ({ANSWER_LIKELIHOOD.name})": value for key, value in likelihood.items()}
         style_metric = primary_metric("style", False, None) if cfg.goal == "both" and evalset.documents else None
         if style_metric:
             style_comparisons = compared(style_metric)
             style_inputs = DecisionInputs.from_measurements("style", style_metric, style_comparisons, arm_reports,
-                                                            model_check, len(evalset.documents))
+                                                            model_check, len(evalset.documents), profile=profile)
             recommendation = combine_goals(recommendation, decide(style_inputs), style_inputs.arms, cfg.constraints)
             secondary |= {f"{key} ({style_metric.name})": value for key, value in style_comparisons.items()}
         if evalset.n < 20:

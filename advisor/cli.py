@@ -284,7 +284,7 @@ def _print_outcome(report, console) -> None:
     from advisor.verdict.render import headline
 
     rec = report.recommendation
-    console.print(f"[bold]{headline(report)}[/] — {rec.reasons[0] if rec.reasons else ''}", highlight=False)
+    console.print(f"[bold]{headline(report)}[/] — {rec.reasons[0].text if rec.reasons else ''}", highlight=False)
     console.print(f"Report: {report.run_dir}/report.html (and report.md, report.json)", highlight=False)
 
 
@@ -407,24 +407,25 @@ def cmd_explain(args: argparse.Namespace, console) -> int:
     for number, (title, lines) in enumerate(explain(_load_report(args.run_dir)), start=1):
         console.print(f"[bold]{number}. {title}[/]", highlight=False)
         for line in lines:
-            console.print(f"   {line}", highlight=False, soft_wrap=not console.is_terminal)
+            console.print(f"   {line}", markup=False, highlight=False, soft_wrap=not console.is_terminal)
     return 0
 
 
 def cmd_compare(args: argparse.Namespace, console) -> int:
     from rich.table import Table
+    from rich.text import Text
 
     from advisor.verdict.explain import compare
 
     notes, rows = compare(_load_report(args.first), _load_report(args.second))
     table = Table(show_lines=True)
     for column in ("", args.first, args.second):
-        table.add_column(column, overflow="fold")
+        table.add_column(Text(column), overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))  # report text is shown as it is, never read as markup
     console.print(table)
     for note in notes:
-        console.print(note, highlight=False)
+        console.print(note, markup=False, highlight=False)
     return 0
 
 

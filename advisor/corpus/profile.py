@@ -8,9 +8,7 @@ import statistics
 from collections import Counter
 
 from advisor.corpus.loading import Document
-
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
-_PHONE = re.compile(r"(?<!\w)(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{3,4}[\s.-]\d{3,4}(?:[\s.-]\d{2,4})?(?!\w)")
+from advisor.corpus.personal_data import find_personal_data
 _SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
 
 
@@ -34,7 +32,7 @@ def profile_documents(documents: list[Document], tokenizer=None) -> dict:
                                "max": max(words, default=0)},
         "exact_duplicates": duplicate_docs,
         "non_utf8_documents": sum(1 for d in documents if d.encoding != "utf-8"),
-        "personal_data": {"emails": len(_EMAIL.findall(text)), "phone_numbers": len(_PHONE.findall(text))},
+        "personal_data": find_personal_data(documents),
         "style": {
             "mean_sentence_words": round(statistics.mean(len(s.split()) for s in sentences), 1)
             if sentences else 0.0,

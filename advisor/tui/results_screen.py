@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, MarkdownViewer, Select, Static
 
 from advisor.verdict.render import (METRIC_LABELS, example_items, format_number, headline, quality_cell,
-                                    verdict_title)
+                                    reason_text, verdict_title)
 from advisor.verdict.report import Report
 
 ARM_COLUMNS = ("arm", "quality [95% CI] (n)", "p50 ms", "p95 ms", "once $", "per 1k $")
@@ -83,7 +83,7 @@ class ResultsScreen(Screen):
         yield Header()
         with VerticalScroll():
             yield Label(f"{verdict_title(report)} — {headline(report)}", classes="headline")
-            yield Static("\n".join(f"• {reason}" for reason in rec.reasons), markup=False, id="reasons")
+            yield Static("\n".join(f"• {reason_text(reason)}" for reason in rec.reasons), markup=False, id="reasons")
             if rec.counter_arguments:
                 yield Label("What would change the answer", classes="section")
                 yield Static("\n".join(f"• {line}" for line in rec.counter_arguments), markup=False)

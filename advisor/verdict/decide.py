@@ -6,9 +6,10 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from advisor.corpus.personal_data import describe_counts
 from advisor.measure.arms import ARM_KINDS, BASELINE, label
 from advisor.measure.metrics import paired_difference
-from advisor.verdict.report import ArmReport, Recommendation
+from advisor.verdict.report import ArmReport, Reason, Recommendation
 
 
 def _sentence_start(label: str) -> str:
@@ -53,23 +54,35 @@ class DecisionInputs:
     n_eval: int
     likelihood: dict = field(default_factory=dict)  # the same pairs on the answer's log-probability
     constraints: object = None  # advisor.config.Constraints, or None
+    corpus_tokens: int | None = None  # the profile's size of the corpus, in the base model's tokens
+    personal_data: dict[str, int] = field(default_factory=dict)  # the profile's findings: kind -> how many
 
     @classmethod
     def from_measurements(cls, goal: str, metric: "PrimaryMetric", comparisons: dict, arms: dict[str, ArmReport],
                           model_check: dict, n_eval: int, likelihood: dict | None = None,
-                          constraints=None) -> "DecisionInputs":
+                          constraints=None, profile: dict | None = None) -> "DecisionInputs":
+        profile = profile or {}
         return cls(goal, metric, comparisons, {name: ArmEvidence.from_report(name, arm) for name, arm in arms.items()},
-                   model_check, n_eval, likelihood or {}, constraints)
+                   model_check, n_eval, likelihood or {}, constraints, profile.get("tokens"),
+                   personal_data_counts(profile))
 
 
-# What published evidence favours when the measurements cannot tell the arms apart.
+def personal_data_counts(profile: dict) -> dict[str, int]:
+    """Kind -> how many, from the profile's personal-data findings (only the kinds found)."""
+    found = profile.get("personal_data") or {}
+    counts = found.get("counts", found)
+    return {kind: count for kind, count in counts.items() if isinstance(count, int) and count > 0}
+
+
+# What published evidence favours when the measurements cannot tell the arms apart: (arm, why, sources).
 GOAL_PRIOR = {
-    "knowledge": ("rag", "for new facts, retrieval has consistently beaten unsupervised fine-tuning "
-                         "(Ovadia et al. 2023; Soudani et al. 2024)"),
+    "knowledge": ("rag", "for new facts, retrieval has consistently beaten unsupervised fine-tuning",
+                  ["ovadia2023", "soudani2024"]),
     "style": ("finetune", "style, tone and format are what fine-tuning changes best; putting examples "
-                          "in the prompt rarely holds a format as reliably"),
+                          "in the prompt rarely holds a format as reliably", ["vendor_guidance"]),
 }
 SMALL_EVAL = 20  # below this many held-out items, no verdict gets more than low confidence
+SMALL_CORPUS_TOKENS = 50_000  # below this, a corpus is little for a fine-tune to learn from
 
 
 @dataclass(frozen=True)
@@ -160,7 +173,7 @@ def _significant(comparison: dict | None) -> bool:
 FORGETTING_NOTICE = 0.10  # a rise in reference-text perplexity above this share is worth a reason
 
 
-def _forgetting(arms: dict[str, ArmEvidence], tuned_arm: str) -> list[str]:
+def _forgetting(arms: dict[str, ArmEvidence], tuned_arm: str) -> list[Reason]:
     """A reason when the fine-tune measurably forgot the reference text (when one was given)."""
     before, after = arms[BASELINE].value("reference_perplexity"), arms[tuned_arm].value("reference_perplexity")
     if not before or after is None:
@@ -168,13 +181,14 @@ def _forgetting(arms: dict[str, ArmEvidence], tuned_arm: str) -> list[str]:
     change = after / before - 1
     if not change > FORGETTING_NOTICE:  # also when a perplexity is NaN
         return []
-    return [f"The fine-tune forgets: perplexity on your reference text rose from {before:.2f} to "
-            f"{after:.2f} ({change:+.0%}); a lower --learning-rate or --lora-rank, or general text "
-            "mixed into the training data, forgets less."]
+    return [Reason(f"The fine-tune forgets: perplexity on your reference text rose from {before:.2f} to "
+                   f"{after:.2f} ({change:+.0%}). LoRA already forgets less than full fine-tuning; a lower "
+                   "--learning-rate or --lora-rank, or general text mixed into the training data, forgets less still.",
+                   "quality", ["biderman2024"])]
 
 
 def _likelihood_evidence(likelihood: dict, arms: dict[str, ArmEvidence], metric: PrimaryMetric,
-                         prior: str) -> tuple[str, list[str]] | None:
+                         prior: str) -> tuple[str, list[Reason]] | None:
     """When generation scores cannot separate the arms but answer likelihoods can: the arm the
     likelihood favours, and reasons that give both sets of numbers."""
     lifts = {name: _between(likelihood, name, BASELINE) for name in arms if name != BASELINE}
@@ -190,12 +204,12 @@ def _likelihood_evidence(likelihood: dict, arms: dict[str, ArmEvidence], metric:
     what = "the retrieved passages make" if choice == "rag" else f"{_label(arms, choice)} makes"
     factor = math.exp(lifts[choice]["improvement"])  # nats per token -> how many times more likely
     reasons = [
-        f"{_sentence_start(_label(arms, choice))} against the base model on {ANSWER_LIKELIHOOD.label}: "
-        f"{_fmt(lifts[choice])}{values(ANSWER_LIKELIHOOD.name)}: {what} each token of the right answer "
-        f"about {factor:.1f} times as likely, but a model of this size does not yet turn that into a right "
-        f"answer ({metric.label}{values(metric.name)} cannot tell the arms apart). A larger base model "
-        "would be the test.",
-        "This recommendation rests on the likelihood evidence alone, so its confidence is low."]
+        Reason(f"{_sentence_start(_label(arms, choice))} against the base model on {ANSWER_LIKELIHOOD.label}: "
+               f"{_fmt(lifts[choice])}{values(ANSWER_LIKELIHOOD.name)}: {what} each token of the right answer "
+               f"about {factor:.1f} times as likely, but a model of this size does not yet turn that into a right "
+               f"answer ({metric.label}{values(metric.name)} cannot tell the arms apart). A larger base model "
+               "would be the test.", "comparisons"),
+        Reason("This recommendation rests on the likelihood evidence alone, so its confidence is low.")]
     return choice, reasons
 
 
@@ -208,49 +222,67 @@ def _retraining_cost(arms: dict[str, ArmEvidence], tuned_arm: str) -> str:
     return f" ({train:.0f} s of training here, against {index:.1f} s to rebuild the index)"
 
 
-def _constraint_reasons(chosen: str, arms: dict[str, ArmEvidence], constraints) -> list[str]:
+def _constraint_reasons(chosen: str, arms: dict[str, ArmEvidence], constraints) -> list[Reason]:
     """What the user's constraints say about the chosen arm, each citing their answer and a measurement."""
     kind = ARM_KINDS.get(chosen)
     arm, name = arms[chosen], _label(arms, chosen)
     reasons = []
     if constraints.data_changes != "static" and kind and kind.tuned:
-        reasons.append(f"Your data changes {constraints.data_changes}: {name} must be retrained to keep up"
-                       f"{_retraining_cost(arms, chosen)}, and answers from between two trainings are out of date.")
+        reasons.append(Reason(f"Your data changes {constraints.data_changes}: {name} must be retrained to keep up"
+                              f"{_retraining_cost(arms, chosen)}, and answers from between two trainings are out "
+                              "of date.", "costs"))
     p95 = arm.p95_ms
     if constraints.latency_limit_ms is not None and p95 is not None:
         within = "within" if p95 <= constraints.latency_limit_ms else "above"
-        reasons.append(f"{_sentence_start(name)} answers in {p95:.0f} ms (p95) on this hardware, {within} your "
-                       f"limit of {constraints.latency_limit_ms:.0f} ms.")
+        reasons.append(Reason(f"{_sentence_start(name)} answers in {p95:.0f} ms (p95) on this hardware, {within} "
+                              f"your limit of {constraints.latency_limit_ms:.0f} ms.", "latency"))
     if constraints.queries_per_month is not None:
         monthly = arm.per_1k_usd * constraints.queries_per_month / 1000
         budget = constraints.monthly_budget_usd
         verdict = "" if budget is None else (f", within your monthly budget of ${budget:,.2f}" if monthly <= budget
                                              else f", above your monthly budget of ${budget:,.2f}")
-        reasons.append(f"At {constraints.queries_per_month:,} questions a month, {name} costs about "
-                       f"${monthly:,.2f} a month on this hardware{verdict}.")
+        reasons.append(Reason(f"At {constraints.queries_per_month:,} questions a month, {name} costs about "
+                              f"${monthly:,.2f} a month on this hardware{verdict}.", "costs"))
     if constraints.one_off_budget_usd is not None and arm.one_off_usd > constraints.one_off_budget_usd:
-        reasons.append(f"Its one-off cost here, ${arm.one_off_usd:.4f}, is above your one-off budget of "
-                       f"${constraints.one_off_budget_usd:,.2f}.")
+        reasons.append(Reason(f"Its one-off cost here, ${arm.one_off_usd:.4f}, is above your one-off budget of "
+                              f"${constraints.one_off_budget_usd:,.2f}.", "latency"))
     if not constraints.data_may_leave_machine:
-        reasons.append("Your documents must stay on your machine: every option in this report ran locally, and "
-                       "a hosted fine-tuning or vector-search service is not one of them.")
+        reasons.append(Reason("Your documents must stay on your machine: every option in this report ran locally, "
+                              "and a hosted fine-tuning or vector-search service is not one of them.", "constraints"))
     return reasons
 
 
+def _within_latency_limit(chosen: str, helping: list[str], arms: dict[str, ArmEvidence],
+                          constraints) -> Reason | None:
+    """When the chosen arm is slower than the user's limit: the arms that also beat the base model and
+    answer within it (RAG's longer prompts are in its measured latency)."""
+    limit = constraints.latency_limit_ms
+    if limit is None or not arms[chosen].p95_ms > limit:
+        return None
+    within = [name for name in helping if name != chosen and arms[name].p95_ms <= limit]
+    if not within:
+        return Reason(f"No option that beat the base model answers within your limit of {limit:.0f} ms on this "
+                      "hardware; faster hardware or a smaller model would be needed.", "latency")
+    return Reason(f"If your limit of {limit:.0f} ms is firm: " + ", ".join(
+        f"{_label(arms, name)} also beat the base model and answers in {arms[name].p95_ms:.0f} ms (p95)"
+        for name in within) + ".", "latency")
+
+
 def _cite_sources(chosen: str, helping: list[str], comparisons: dict, arms: dict[str, ArmEvidence],
-                  prior: str) -> tuple[str, list[str]]:
+                  prior: str) -> tuple[str, list[Reason]]:
     """Answers that must cite sources need retrieval: the best helping arm that retrieves, if any."""
     if chosen in ARM_KINDS and ARM_KINDS[chosen].retrieval:
-        return chosen, [f"Your answers must cite their sources, and {_label(arms, chosen)} can: each answer comes "
-                        "with the passages it was given."]
+        return chosen, [Reason(f"Your answers must cite their sources, and {_label(arms, chosen)} can: each answer "
+                               "comes with the passages it was given.", "constraints")]
     retrieving = [name for name in helping if name in ARM_KINDS and ARM_KINDS[name].retrieval]
     if not retrieving:
-        return chosen, [f"Your answers must cite their sources, and {_label(arms, chosen)} cannot: only retrieval "
-                        "points at the passage an answer comes from, and no arm with retrieval beat the base model here."]
+        return chosen, [Reason(f"Your answers must cite their sources, and {_label(arms, chosen)} cannot: only "
+                               "retrieval points at the passage an answer comes from, and no arm with retrieval beat "
+                               "the base model here.", "constraints")]
     pick, _ = _best(comparisons, retrieving, prior)
-    return pick, [f"Your answers must cite their sources: only retrieval points at the passage an answer comes "
-                  f"from, so {_label(arms, pick)}, which also beat the base model, is recommended over "
-                  f"{_label(arms, chosen)}, which does not retrieve."]
+    return pick, [Reason(f"Your answers must cite their sources: only retrieval points at the passage an answer "
+                         f"comes from, so {_label(arms, pick)}, which also beat the base model, is recommended over "
+                         f"{_label(arms, chosen)}, which does not retrieve.", "constraints")]
 
 
 def decide(inputs: DecisionInputs) -> Recommendation:
@@ -325,71 +357,162 @@ def next_steps(inputs: DecisionInputs, rec: Recommendation) -> list[str]:
     return steps
 
 
+def _profile_reasons(inputs: DecisionInputs, chosen: str, fine_tune_measured: bool) -> tuple[list[Reason], bool]:
+    """What the corpus profile says about the choice: personal data and too little data argue against
+    baking the corpus into weights. Returns the reasons, and True when they argue against the choice."""
+    kind = ARM_KINDS.get(chosen)
+    tuned = bool(kind and kind.tuned)
+    reasons, against = [], False
+    if inputs.personal_data:
+        found = describe_counts(inputs.personal_data)
+        if tuned:
+            against = True
+            reasons.append(Reason(
+                f"Your corpus holds personal data ({found}): a fine-tune bakes it into weights that cannot be made "
+                "to forget it, while a RAG index deletes a document in seconds. Remove it from the training data "
+                "first, or keep such documents to retrieval.", "corpus"))
+        elif chosen != BASELINE:
+            reasons.append(Reason(
+                f"Your corpus holds personal data ({found}): retrieval keeps it in an index from which a document "
+                "can be deleted; a fine-tune would bake it into its weights. Limit who can query the index.",
+                "corpus"))
+    tokens = inputs.corpus_tokens
+    if tokens is not None and tokens < SMALL_CORPUS_TOKENS and (tuned or (fine_tune_measured and chosen != BASELINE)):
+        said = (f"Your corpus is {tokens:,} tokens, under the {SMALL_CORPUS_TOKENS:,} below which a fine-tune has "
+                "little to learn from: a model learns a fact well enough to answer questions about it only from "
+                "many restatements in different words")
+        if tuned:
+            against = True
+            reasons.append(Reason(said + "; more documents, or paraphrases of these, would make the fine-tune "
+                                  "more trustworthy.", "corpus", ["allenzhu2023"]))
+        elif inputs.goal == "knowledge":
+            reasons.append(Reason(said + "; retrieval needs no minimum.", "corpus", ["allenzhu2023"]))
+    return reasons, against
+
+
+def _published_reasons(goal: str, chosen: str, measured: bool) -> list[Reason]:
+    """What published work says about the chosen option, where it applies to this goal; `measured`: the
+    measurements chose it (not the goal's default breaking a tie)."""
+    kind = ARM_KINDS.get(chosen)
+    reasons = []
+    prior, why, sources = GOAL_PRIOR[goal]
+    if measured and kind and chosen != BASELINE:
+        agrees = chosen == prior
+        reasons.append(Reason(f"{'This agrees with' if agrees else 'This goes against'} published comparisons for "
+                              f"goal {goal}: {why}"
+                              + ("." if agrees else "; on your documents the measurement says otherwise, and "
+                                 "it is the measurement that decides here."), sources=sources))
+    if kind and kind.tuned and goal == "knowledge":
+        reasons.append(Reason("Fine-tuning on facts that are new to a model raises how often it makes facts up, once "
+                              "it has learned them: read the fine-tune's wrong answers as well as its right ones.",
+                              sources=["gekhman2024"]))
+    if kind and kind.tuned and kind.retrieval:
+        reasons.append(Reason("Retrieval and fine-tuning can add up, each improving answers on its own and more "
+                              "together; here that is measured, not assumed.", "comparisons", ["balaguer2024"]))
+    return reasons
+
+
 def _decide_choice(inputs: DecisionInputs) -> Recommendation:
     """Generation scores first (with their intervals), the answer's likelihood when they cannot
-    separate the arms, then the user's constraints; every reason cites a number or an answer."""
+    separate the arms, then the user's constraints and the corpus profile; every reason points at a
+    figure of the report or cites published work."""
     goal, metric, comparisons, arms = inputs.goal, inputs.metric, inputs.comparisons, inputs.arms
     model_check, n_eval, likelihood, constraints = (inputs.model_check, inputs.n_eval, inputs.likelihood,
                                                     inputs.constraints)
-    prior_choice, prior_reason = GOAL_PRIOR[goal]
-    reasons: list[str] = []
+    prior_choice, prior_reason, prior_sources = GOAL_PRIOR[goal]
+    reasons: list[Reason] = []
     if not model_check.get("trained", True):
-        reasons.append(
+        reasons.append(Reason(
             f"The base model has random or untrained weights (perplexity {model_check['perplexity']:.0f} "
             f"on your corpus against {model_check['uniform_perplexity']:.0f} for uniform guessing): "
-            "every quality figure in this report is meaningless.")
-        reasons.append(f"Your goal is {goal}: {prior_reason}. Rerun with a trained --base-model to measure it.")
-        return Recommendation(prior_choice, "low", reasons, basis="default")
+            "every quality figure in this report is meaningless.", "models"))
+        reasons.append(Reason(f"Your goal is {goal}: {prior_reason}. Rerun with a trained --base-model to measure it.",
+                              sources=prior_sources))
+        return Recommendation(prior_choice, "low", reasons, basis="default",
+                              rule="Nothing could be measured (the base model is untrained): the published default "
+                                   f"for goal {goal}.")
 
     lifts = {name: _between(comparisons, name, BASELINE) for name in arms if name != BASELINE}
     # Each arm against the base model, and the chosen one against the others: put in front once the choice
     # is made, the chosen arm's own evidence first, so the first reasons are the ones that carry the verdict.
-    lift_lines = {name: f"{_sentence_start(_label(arms, name))} against the base model on {metric.label}: "
-                        f"{_fmt(lift)}." for name, lift in lifts.items() if lift}
-    versus: list[str] = []
+    lift_lines = {name: Reason(f"{_sentence_start(_label(arms, name))} against the base model on {metric.label}: "
+                               f"{_fmt(lift)}.", "comparisons") for name, lift in lifts.items() if lift}
+    versus: list[Reason] = []
     helping = [name for name, lift in lifts.items() if _significant(lift)]
     by_likelihood = None if helping else _likelihood_evidence(likelihood or {}, arms, metric, prior_choice)
+    tie_broken = False
     if by_likelihood:
         chosen, confidence = by_likelihood[0], "low"
         reasons += by_likelihood[1]
+        rule = (f"{metric.label.capitalize()} could not separate the options; the answer's likelihood could, and "
+                "favours this one.")
     elif not helping:
         chosen, confidence = BASELINE, "low"
-        reasons.append("No arm beat the base model by more than the noise on this evidence; "
-                       "add held-out questions, a larger base model or a longer budget before spending on either.")
+        reasons.append(Reason("No arm beat the base model by more than the noise on this evidence; add held-out "
+                              "questions, a larger base model or a longer budget before spending on either.",
+                              "comparisons"))
+        rule = f"No option beat the base model on {metric.label} by more than the noise."
     else:
         chosen, clear = _best(comparisons, helping, prior_choice)
         # Measurably ahead of every other arm (helping or not): high; ahead of the base model only: medium.
         ahead = all(_significant(_between(comparisons, chosen, other)) for other in lifts if other != chosen)
         confidence = "high" if clear and ahead else "medium"
-        if len(helping) > 1 and not clear:
-            reasons.append(f"{', '.join(_label(arms, n) for n in helping)} all help and cannot be told apart; "
-                           f"your goal is {goal}: {prior_reason}.")
+        tie_broken = len(helping) > 1 and not clear
+        if tie_broken:
+            reasons.append(Reason(f"{', '.join(_label(arms, n) for n in helping)} all help and cannot be told apart; "
+                                  f"your goal is {goal}: {prior_reason}.", "comparisons", prior_sources))
+            rule = (f"Several options beat the base model on {metric.label} and cannot be told apart: the published "
+                    f"default for goal {goal} among them.")
+        elif clear and ahead:
+            rule = f"The one option measurably better than every other on {metric.label}."
+        else:
+            rule = (f"The option that beat the base model on {metric.label}, though not measurably every other "
+                    "option.")
         for other in lifts:
             if other != chosen and _between(comparisons, chosen, other):
-                versus.append(f"{_sentence_start(_label(arms, chosen))} against {_label(arms, other)}: "
-                              f"{_fmt(_between(comparisons, chosen, other))}.")
+                versus.append(Reason(f"{_sentence_start(_label(arms, chosen))} against {_label(arms, other)}: "
+                                     f"{_fmt(_between(comparisons, chosen, other))}.", "comparisons"))
 
+    measured_choice = chosen if helping and not tie_broken else None  # the measurements alone chose it
     if constraints is not None and constraints.must_cite_sources and chosen != BASELINE:
         measured_best = chosen
         chosen, said = _cite_sources(chosen, helping, comparisons, arms, prior_choice)
         reasons += said
-        if chosen != measured_best and confidence == "high":
-            confidence = "medium"  # the constraint, not the measurements, made this choice
+        if chosen != measured_best:
+            rule = "Your answers must cite their sources: the best option that retrieves."
+            if confidence == "high":
+                confidence = "medium"  # the constraint, not the measurements, made this choice
     if n_eval < SMALL_EVAL:
         confidence = "low"
-        reasons.append(f"Only {n_eval} held-out items were scored: intervals are wide and the verdict is tentative.")
+        reasons.append(Reason(f"Only {n_eval} held-out items were scored: intervals are wide and the verdict is "
+                              "tentative.", "quality"))
     if chosen in ARM_KINDS and ARM_KINDS[chosen].tuned:
         reasons += _forgetting(arms, chosen)
+    profile_reasons, against = _profile_reasons(inputs, chosen, any(ARM_KINDS[n].tuned for n in lifts
+                                                                    if n in ARM_KINDS))
+    if against and confidence == "high":
+        confidence = "medium"  # measured best, but the corpus argues against baking it into weights
+    reasons += profile_reasons + _published_reasons(goal, chosen, measured=chosen == measured_choice)
+    # After the reasons that carry the verdict: what the user's constraints say, the other options' own
+    # figures, then the chosen option's latency and cost.
+    stated: list[Reason] = []
+    practical: list[Reason] = []
     if chosen != BASELINE:
         arm = arms[chosen]
-        reasons.append(f"{_sentence_start(_label(arms, chosen))} answers in {arm.p50_ms:.0f} ms (p50) "
-                       f"against {arms[BASELINE].p50_ms:.0f} ms for the base model, and costs "
-                       f"${arm.one_off_usd:.4f} once plus ${arm.per_1k_usd:.4f} "
-                       "per 1,000 queries on this hardware.")
+        practical.append(Reason(f"{_sentence_start(_label(arms, chosen))} answers in {arm.p50_ms:.0f} ms (p50) "
+                                f"against {arms[BASELINE].p50_ms:.0f} ms for the base model, and costs "
+                                f"${arm.one_off_usd:.4f} once plus ${arm.per_1k_usd:.4f} "
+                                "per 1,000 queries on this hardware.", "latency"))
         if constraints is not None:
-            reasons += _constraint_reasons(chosen, arms, constraints)
+            stated += _constraint_reasons(chosen, arms, constraints)
+            faster = _within_latency_limit(chosen, helping, arms, constraints)
+            if faster:
+                stated.append(faster)
+                if confidence == "high":
+                    confidence = "medium"  # the best measured answer is too slow for the user's limit
     lead = [lift_lines.pop(chosen)] if chosen in lift_lines else []
-    return Recommendation(_choice(chosen), confidence, lead + versus + list(lift_lines.values()) + reasons)
+    return Recommendation(_choice(chosen), confidence,
+                          lead + versus + reasons + stated + list(lift_lines.values()) + practical, rule=rule)
 
 
 def _label(arms: dict[str, ArmEvidence], name: str) -> str:
@@ -412,17 +535,22 @@ def combine_goals(knowledge: Recommendation, style: Recommendation, arms: dict[s
         choice = next((c for c in ("finetune", "rag", "full_context") if c in parts), "neither")
     order = ("low", "medium", "high")
     confidence = min(knowledge.confidence, style.confidence, key=order.index)
-    reasons = [f"For the facts (knowledge), on its own: {knowledge.choice} ({knowledge.confidence} confidence). "
-               f"For the style, on its own: {style.choice} ({style.confidence} confidence)."]
-    reasons += [f"Knowledge: {reason}" for reason in knowledge.reasons]
-    reasons += [f"Style: {reason}" for reason in style.reasons]
+    reasons = [Reason(f"For the facts (knowledge), on its own: {knowledge.choice} ({knowledge.confidence} "
+                      f"confidence). For the style, on its own: {style.choice} ({style.confidence} confidence).")]
+    reasons += [dataclasses.replace(reason, text=f"Knowledge: {reason.text}") for reason in knowledge.reasons]
+    reasons += [dataclasses.replace(reason, text=f"Style: {reason.text}") for reason in style.reasons]
+    if choice == "both":
+        reasons.append(Reason("Each half does its own job: retrieval carries the facts and the fine-tune the style; "
+                              "the two have been found to add up.", sources=["balaguer2024"]))
     if (choice == "both" and constraints is not None and constraints.data_changes != "static" and arms
             and "finetune" in arms):
-        reasons.append(f"Your data changes {constraints.data_changes}: the fine-tune in this combination must be "
-                       f"retrained to keep up with it{_retraining_cost(arms, 'finetune')}; the facts stay fresh "
-                       "through retrieval.")
+        reasons.append(Reason(f"Your data changes {constraints.data_changes}: the fine-tune in this combination must "
+                              f"be retrained to keep up with it{_retraining_cost(arms, 'finetune')}; the facts stay "
+                              "fresh through retrieval.", "costs"))
     basis = "default" if "default" in (knowledge.basis, style.basis) else "measured"
     counter = [f"Knowledge: {line}" for line in knowledge.counter_arguments] + \
         [f"Style: {line}" for line in style.counter_arguments]
     return Recommendation(choice, confidence, reasons, basis, counter,
-                          list(dict.fromkeys(knowledge.next_steps + style.next_steps)))
+                          list(dict.fromkeys(knowledge.next_steps + style.next_steps)),
+                          rule="Goal both: what the facts need and what the style needs, each decided on its own "
+                               "measure, put together.")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from advisor.verdict.render import (METRIC_LABELS, format_number, headline, is_finite, quality_cell,
-                                    stated_constraints)
-from advisor.verdict.report import Report
+from advisor.verdict.render import (METRIC_LABELS, format_number, headline, is_finite, quality_cell, reason_text,
+                                    references, stated_constraints)
+from advisor.verdict.report import FIGURES, Reason, Report
 
 KIND_WORDS = {"qa": "questions from your QA file", "cloze": "fill-in-the-blank probes made from the corpus",
               "documents": "held-out documents"}
@@ -55,14 +55,22 @@ def explain(report: Report) -> list[tuple[str, list[str]]]:
     stated = stated_constraints(report.config.get("constraints") or {})
     steps.append(("Your constraints", ["; ".join(stated) + "." if stated else "none stated"]))
     rec = report.recommendation
-    steps.append(("The decision", [headline(report) + ".", *[f"- {reason}" for reason in rec.reasons]]))
+    steps.append(("The decision", [headline(report) + ".", *([f"Rule: {rec.rule}"] if rec.rule else []),
+                                   *[f"- {_reason_line(reason)}" for reason in rec.reasons]]))
     if rec.counter_arguments:
         steps.append(("What would change it", [f"- {line}" for line in rec.counter_arguments]))
     if rec.next_steps:
         steps.append(("Next steps", [f"- {line}" for line in rec.next_steps]))
     if report.warnings:
         steps.append(("Caveats", [f"- {warning}" for warning in report.warnings]))
+    cited_works = references(report)
+    if cited_works:
+        steps.append(("Published evidence cited", [f"- {w['short']}: {w['finding']}. {w['url']}" for w in cited_works]))
     return steps
+
+
+def _reason_line(reason: Reason) -> str:
+    return reason_text(reason) + (f" [figures: {FIGURES[reason.figure]}]" if reason.figure else "")
 
 
 def compare(first: Report, second: Report) -> tuple[list[str], list[tuple[str, str, str]]]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
-from advisor.verdict.render import (CHOICE_TEXT, LATENCY_PARTS, METRIC_LABELS, example_items, format_number,
-                                    headline, interval_text, is_finite, quality_cell, verdict_title)
-from advisor.verdict.report import Report
+from advisor.verdict.literature import short_names
+from advisor.verdict.render import (CHOICE_TEXT, LATENCY_PARTS, METRIC_LABELS, break_even_text, cost_volumes,
+                                    example_items, format_number, headline, interval_text, is_finite,
+                                    personal_data_summary, quality_cell, references, stated_constraints, total_cost,
+                                    verdict_title)
+from advisor.verdict.report import FIGURES, Report
 
 CHART_WIDTH, BAR_HEIGHT, LABEL_WIDTH = 560, 22, 120
 VALUE_ROOM = 150  # right of the longest bar: its value's label
@@ -22,7 +26,8 @@ def _environment():
     env.filters["num"] = format_number
     env.globals.update(METRIC_LABELS=METRIC_LABELS, LATENCY_PARTS=LATENCY_PARTS, CHOICE_TEXT=CHOICE_TEXT,
                        quality_cell=quality_cell, interval_text=interval_text, headline=headline,
-                       verdict_title=verdict_title)
+                       verdict_title=verdict_title, FIGURES=FIGURES, short_names=short_names,
+                       total_cost=total_cost)
     return env
 
 
@@ -87,6 +92,59 @@ def loss_curve(report: Report) -> dict | None:
             "low": format_number(low, 2), "high": format_number(high, 2), "first": steps[0], "last": steps[-1]}
 
 
+ARM_COLOURS = ("#5b6575", "#1f6feb", "#1a7f37", "#bf3989", "#9a6700", "#8250df")
+COST_POINTS = 48  # points per line: enough for a smooth curve on log axes
+
+
+def cost_chart(report: Report) -> dict | None:
+    """Total cost (one-off plus answers) against the number of questions, on log-log axes: a line per arm,
+    the break-even point against RAG, and a year at the user's monthly volume."""
+    entries = [(name, arm.cost_usd) for name, arm in report.arms.items()
+               if is_finite(arm.cost_usd.get("one_off")) and is_finite(arm.cost_usd.get("per_1k_queries"))]
+    if not entries:
+        return None
+    even = (report.costs.get("break_even") or {}).get("queries")
+    monthly = (report.config.get("constraints") or {}).get("queries_per_month")
+    marks = [v for v in (even, 12 * monthly if monthly else None) if v]
+    # Decades wide enough that every mark sits inside, a million questions at least.
+    low_q = 10.0 ** max(0, min([2, *(math.floor(math.log10(v / 3)) for v in marks if v >= 3)]))
+    high_q = 10.0 ** max([6, *(math.ceil(math.log10(3 * v)) for v in marks)])
+    questions = [low_q * (high_q / low_q) ** (i / (COST_POINTS - 1)) for i in range(COST_POINTS)]
+    positive = [t for _, cost in entries for t in (total_cost(cost, q) for q in questions) if t > 0]
+    if not positive:
+        return None
+    low_usd, high_usd = min(positive), max(positive)
+    if high_usd <= low_usd:
+        high_usd = low_usd * 10
+    right, height, left, bottom = CHART_WIDTH - 45, 220, 70, 30
+
+    def x(q):
+        return left + (right - left) * math.log(q / low_q) / math.log(high_q / low_q)
+
+    def y(usd):
+        usd = max(usd, low_usd)
+        return 10 + (height - bottom - 10) * (1 - math.log(usd / low_usd) / math.log(high_usd / low_usd))
+
+    lines = [{"name": name, "colour": ARM_COLOURS[i % len(ARM_COLOURS)],
+              "points": " ".join(f"{x(q):.1f},{y(total_cost(cost, q)):.1f}" for q in questions)}
+             for i, (name, cost) in enumerate(entries)]
+    ticks = [{"x": x(q), "label": f"{q:,.0f}"} for q in (10.0 ** k for k in range(0, 13)) if low_q <= q <= high_q]
+    decades = [10.0 ** k for k in range(math.ceil(math.log10(low_usd)), math.floor(math.log10(high_usd)) + 1)]
+    usd_ticks = [{"y": y(v), "label": _usd(v)} for v in (decades if len(decades) >= 2 else [low_usd, high_usd])]
+    verticals = []
+    for value, label in ((even, "break-even {:,.0f}"), (12 * monthly if monthly else None, "a year at your volume ({:,})")):
+        if value and low_q <= value <= high_q:
+            at = x(value)
+            verticals.append({"x": at, "label": label.format(value), "anchor": "start" if at < (left + right) / 2 else "end",
+                              "text_x": at + 4 if at < (left + right) / 2 else at - 4})
+    return {"lines": lines, "ticks": ticks, "usd_ticks": usd_ticks, "verticals": verticals, "right": right,
+            "height": height, "left": left, "axis_y": height - bottom}
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.0f}" if value >= 1 else f"${value:.2g}"
+
+
 def render_html(report: Report, *, summary_only: bool = False) -> str:
     """The whole report as one HTML page; `summary_only`: the headline and the table (for notebooks)."""
     metric = report.evaluation.get("primary_metric")
@@ -96,4 +154,6 @@ def render_html(report: Report, *, summary_only: bool = False) -> str:
         report=report, rec=report.recommendation, metric=metric, metrics=metrics, summary_only=summary_only,
         quality=quality_chart(report, metric) if metric else None, latency=latency_chart(report),
         loss=loss_curve(report), examples=example_items(report), chart_width=CHART_WIDTH, bar_height=BAR_HEIGHT,
-        label_width=LABEL_WIDTH)
+        label_width=LABEL_WIDTH, cost=cost_chart(report), volumes=cost_volumes(report),
+        break_even=break_even_text(report), constraints=stated_constraints(report.config.get("constraints") or {}),
+        cited_works=references(report), personal=personal_data_summary(report.corpus))

@@ -6,7 +6,8 @@ import math
 from pathlib import Path
 
 from advisor.files import write_atomic, write_json
-from advisor.verdict.report import Report
+from advisor.verdict.literature import cited, short_names
+from advisor.verdict.report import FIGURES, Reason, Report
 
 METRIC_LABELS = {
     "answer_containment": "Answer containment",
@@ -81,6 +82,70 @@ def example_items(report: Report) -> list[dict]:
     return list(items.values())
 
 
+def reason_text(reason: Reason) -> str:
+    """The reason with the published work it cites: 'text (Ovadia et al. 2023)'."""
+    return reason.text + (f" ({short_names(reason.sources)})" if reason.sources else "")
+
+
+def reason_markdown(reason: Reason) -> str:
+    """As reason_text, plus the section of the report whose figures it rests on."""
+    return reason_text(reason) + (f" → *{FIGURES[reason.figure]}*" if reason.figure else "")
+
+
+def references(report: Report) -> list[dict]:
+    """The published work the recommendation cites, in the order first cited: key, short, reference, url, finding."""
+    return [{"key": key, "short": source.short, "reference": source.reference, "url": source.url,
+             "finding": source.finding} for key, source in cited(report.recommendation.sources)]
+
+
+# Cumulative questions at which the cost table compares the options.
+COST_VOLUMES = (1_000, 10_000, 100_000, 1_000_000)
+
+
+def cost_volumes(report: Report) -> list[int]:
+    """The question counts the cost table shows: round volumes, and a year at the user's monthly volume."""
+    monthly = (report.config.get("constraints") or {}).get("queries_per_month")
+    volumes = set(COST_VOLUMES) | ({12 * monthly} if monthly else set())
+    return sorted(volumes)
+
+
+def total_cost(cost_usd: dict, questions: float) -> float:
+    """One-off cost plus the answers' cost, for this many questions."""
+    return cost_usd.get("one_off", 0.0) + cost_usd.get("per_1k_queries", 0.0) * questions / 1000
+
+
+def break_even_text(report: Report) -> str | None:
+    even = report.costs.get("break_even")
+    if not even:
+        return None
+    if even["queries"] is None:
+        return ("never: the fine-tune's answers here cost no less than RAG's, so its one-off cost is not "
+                "repaid by volume.")
+    if even["queries"] == 0:
+        return "from the first question: the fine-tune costs no more once than RAG and answers more cheaply."
+    return (f"after {even['queries']:,.0f} questions the fine-tune's extra one-off cost is repaid by its "
+            "cheaper answers (its prompts carry no passages).")
+
+
+PERSONAL_DATA_WARNING = ("a fine-tune bakes such data into weights that cannot be made to forget it; a RAG index "
+                         "can delete the document that holds it")
+LISTED_FINDINGS = 10  # shown in the reports; report.json holds up to a hundred
+
+
+def personal_data_summary(corpus: dict) -> tuple[str, list[dict]] | None:
+    """The profile's personal data as one sentence, and the first findings (masked); None when not profiled."""
+    from advisor.corpus.personal_data import describe_counts
+    from advisor.verdict.decide import personal_data_counts
+
+    if "personal_data" not in corpus:
+        return None
+    found = describe_counts(personal_data_counts(corpus))
+    if not found:
+        return "none found (e-mail addresses, phone numbers, payment cards, IBANs, IP addresses and national ids " \
+               "were looked for, each validated)", []
+    return f"{found}, each validated; {PERSONAL_DATA_WARNING}", corpus["personal_data"].get("findings", [])[:LISTED_FINDINGS]
+
+
 def stated_constraints(constraints: dict) -> list[str]:
     """The constraints the user stated (those that differ from the defaults), in words."""
     from advisor.config import Constraints
@@ -98,8 +163,16 @@ def stated_constraints(constraints: dict) -> list[str]:
 
 
 def _cost_lines(report: Report, arms: list[str]) -> list[str]:
-    costs, lines = report.costs, []
+    costs, volumes = report.costs, cost_volumes(report)
     constraints = report.config.get("constraints") or {}
+    lines = ["", f"## {FIGURES['costs']}", "",
+             "Total cost in USD (one-off plus answers) after this many questions, at this hardware's prices:", "",
+             "| | " + " | ".join(f"{v:,}" for v in volumes) + " |", "|---" * (len(volumes) + 1) + "|"]
+    lines += [f"| {a} | " + " | ".join(format_number(total_cost(report.arms[a].cost_usd, v), 4) for v in volumes)
+              + " |" for a in arms]
+    said = break_even_text(report)
+    if said:
+        lines += ["", f"Break-even against RAG: {said}"]
     if "monthly_usd" in costs:
         lines += ["", f"At your {constraints.get('queries_per_month', 0):,} questions a month (USD): "
                   + ", ".join(f"{a} {format_number(costs['monthly_usd'].get(a), 2)}" for a in arms) + "."]
@@ -107,17 +180,6 @@ def _cost_lines(report: Report, arms: list[str]) -> list[str]:
         lines += ["", f"Keeping each option fresh as the data changes {constraints.get('data_changes')} (redoing "
                   "its indexing or training, USD a month): "
                   + ", ".join(f"{a} {format_number(v, 4)}" for a, v in costs["freshness_usd_per_month"].items()) + "."]
-    even = costs.get("break_even")
-    if even:
-        if even["queries"] is None:
-            said = ("never: the fine-tune's answers here cost no less than RAG's, so its one-off cost is not "
-                    "repaid by volume.")
-        elif even["queries"] == 0:
-            said = "from the first question: the fine-tune costs no more once than RAG and answers more cheaply."
-        else:
-            said = (f"after {even['queries']:,.0f} questions the fine-tune's extra one-off cost is repaid by its "
-                    "cheaper answers (its prompts carry no passages).")
-        lines += ["", f"Break-even against RAG: {said}"]
     projections = costs.get("projections")
     if projections:
         full, large = projections["full_corpus"], projections["larger_model"]
@@ -144,7 +206,9 @@ def render_markdown(report: Report) -> str:
              f"`{cfg.get('base_model')}` · {report.created}", "",
              *[f"> {line}" for line in report.about], *([""] if report.about else []),
              f"**{headline(report)}**", ""]
-    lines += [f"- {reason}" for reason in rec.reasons]
+    if rec.rule:
+        lines += [f"Rule: {rec.rule}", ""]
+    lines += [f"- {reason_markdown(reason)}" for reason in rec.reasons]
     if rec.counter_arguments:
         lines += ["", "What would change the answer:", ""] + [f"- {line}" for line in rec.counter_arguments]
     if rec.next_steps:
@@ -223,6 +287,10 @@ def render_markdown(report: Report) -> str:
     for key in ("words", "tokens", "exact_duplicates"):
         if key in corpus:
             lines.append(f"- {key.replace('_', ' ').capitalize()}: {corpus[key]}")
+    personal = personal_data_summary(corpus)
+    if personal:
+        lines.append(f"- Personal data: {personal[0]}")
+        lines += [f"  - `{f['path']}` line {f['line']}: {f['kind'].replace('_', ' ')} {f['value']}" for f in personal[1]]
     skipped = corpus.get("skipped", [])
     lines.append(f"- Skipped files: {len(skipped)}")
     lines += [f"  - `{s['path']}`: {s['reason']}" for s in skipped]
@@ -257,6 +325,10 @@ def render_markdown(report: Report) -> str:
                 cells = [s.get("opening", ""), s.get("document", ""), s.get("continuation", "")]
             lines.append(f"| {arm} | " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ")[:120]
                                                     for c in cells) + " |")
+    cited_works = references(report)
+    if cited_works:
+        lines += ["", "## References", ""] + [f"- {w['short']}: {w['reference']}. {w['url']} ({w['finding']})"
+                                                for w in cited_works]
     lines += ["", f"Run folder: `{report.run_dir}` · the full figures are in report.json.", ""]
     return "\n".join(lines)
 

@@ -7,26 +7,64 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 2  # 2: Recommendation.basis, counter_arguments, next_steps (version 1 reads as measured, none)
+# 2: Recommendation.basis, counter_arguments, next_steps (version 1 reads as measured, none).
+# 3: each reason is {"text", "figure", "sources"} and the recommendation names its rule (2 reads as bare texts).
+SCHEMA_VERSION = 3
 CHOICES = ("rag", "finetune", "both", "full_context", "neither")
 CONFIDENCES = ("low", "medium", "high")
 BASES = ("measured", "default")
+
+# Where in the report the figure behind a reason is: anchor -> the section's title in report.md and report.html.
+FIGURES = {"quality": "Quality", "comparisons": "Improvements", "latency": "Latency and cost",
+           "costs": "Cost against query volume", "corpus": "Corpus", "models": "Models and hardware",
+           "constraints": "Your constraints"}
+
+
+@dataclass
+class Reason:
+    """One reason: its text, the report section whose figures it rests on, and the published work it cites."""
+
+    text: str
+    figure: str = ""  # a key of FIGURES, or "" when it rests on no figure of the report
+    sources: list[str] = field(default_factory=list)  # keys of advisor.verdict.literature.SOURCES
+
+    def __post_init__(self):
+        if self.figure and self.figure not in FIGURES:
+            raise ValueError(f"unknown figure {self.figure!r} for a reason")
+
+    @classmethod
+    def of(cls, value: "Reason | str | dict") -> "Reason":
+        """A reason from what report.json holds: a dict (schema 3) or bare text (schemas 1 and 2)."""
+        if isinstance(value, Reason):
+            return value
+        return cls(value) if isinstance(value, str) else cls(**value)
 
 
 @dataclass
 class Recommendation:
     choice: str
     confidence: str
-    reasons: list[str]
+    reasons: list[Reason]
     # "measured": the run's figures decided; "default": nothing could be measured (say, a base model with
     # random weights), so `choice` is the published default for the goal, not a verdict on this corpus.
     basis: str = "measured"
     counter_arguments: list[str] = field(default_factory=list)  # what would change the answer
     next_steps: list[str] = field(default_factory=list)  # what to run next, at full scale
+    rule: str = ""  # the rule that set the choice, in words
 
     def __post_init__(self):
         if self.choice not in CHOICES or self.confidence not in CONFIDENCES or self.basis not in BASES:
             raise ValueError(f"bad recommendation {self.choice!r}/{self.confidence!r}/{self.basis!r}")
+        self.reasons = [Reason.of(reason) for reason in self.reasons]
+
+    @property
+    def reason_texts(self) -> list[str]:
+        return [reason.text for reason in self.reasons]
+
+    @property
+    def sources(self) -> list[str]:
+        """Every source the reasons cite, once, in the order first cited."""
+        return list(dict.fromkeys(key for reason in self.reasons for key in reason.sources))
 
 
 @dataclass

@@ -127,7 +127,7 @@ def test_goal_both_measures_facts_and_style_on_four_arms(tiny_corpus, tiny_model
         assert arm.quality["perplexity"]["n"] >= 1 and "doc_nll_per_token" in arm.quality  # the style half
     assert report.evaluation["style_metric"] == "doc_nll_per_token" and report.evaluation["style_n"] >= 1
     assert "rag_vs_base (doc_nll_per_token)" in report.comparisons
-    assert report.recommendation.reasons[0].startswith("For the facts (knowledge), on its own:")
+    assert report.recommendation.reason_texts[0].startswith("For the facts (knowledge), on its own:")
     held = {p["source"] for p in json.loads((tmp_path / "run" / "eval_set.json").read_text())["pairs"]}
     style_docs = set(json.loads((tmp_path / "run" / "eval_set.json").read_text())["documents"])
     assert style_docs and not style_docs & held

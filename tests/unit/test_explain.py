@@ -1,6 +1,8 @@
 """advisor explain and advisor compare: read from report.json alone, every reason and figure carried over."""
 
 import copy
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +21,7 @@ def test_explain_walks_from_the_measurements_to_every_reason():
     assert "rag: " + quality_cell(report.arms["rag"].quality["answer_containment"]) in steps["What was measured"]
     assert "rag against base: +0.267 [+0.133, +0.433], n=30: measurably better" in \
         steps["Each option against the others, on the same items (positive = better)"]
-    assert [line[2:] for line in steps["The decision"][1:]] == report.recommendation.reasons
+    assert [line[2:] for line in steps["The decision"][1:]] == report.recommendation.reason_texts
     assert steps["Caveats"] == [f"- {w}" for w in report.warnings]
 
 
@@ -36,10 +38,16 @@ def test_compare_says_whether_the_runs_scored_the_same_items():
 
 
 def test_explain_and_compare_from_the_command_line(tmp_path):
-    (tmp_path / "report.json").write_text(FERRY.read_text())
-    run = lambda *args: subprocess.run([sys.executable, "-m", "advisor", *args], capture_output=True, text=True)  # noqa: E731
+    data = json.loads(FERRY.read_text())
+    data["config"]["corpus"] = "docs/[bold]odd[/bold] name"  # report text is printed as it is, never as markup
+    data["recommendation"]["reasons"][0] = {"text": "RAG [wins] here.", "figure": "comparisons", "sources": []}
+    (tmp_path / "report.json").write_text(json.dumps(data))
+    run = lambda *args: subprocess.run([sys.executable, "-m", "advisor", *args], capture_output=True, text=True,  # noqa: E731
+                                       env={**os.environ, "COLUMNS": "250"})
     result = run("explain", str(tmp_path))
     assert result.returncode == 0 and "6. The decision" in result.stdout
-    assert run("compare", str(tmp_path), str(tmp_path)).returncode == 0
+    assert "- RAG [wins] here. [figures: Improvements]" in result.stdout
+    compared = run("compare", str(tmp_path), str(tmp_path))
+    assert compared.returncode == 0 and "docs/[bold]odd[/bold] name" in compared.stdout
     missing = run("explain", str(tmp_path / "nothing"))
     assert missing.returncode == 2 and missing.stderr.startswith("error:") and "Traceback" not in missing.stderr

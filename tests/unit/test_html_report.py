@@ -33,15 +33,16 @@ def test_corpus_and_model_text_is_shown_as_text_never_run():
 def test_the_page_is_self_contained_and_carries_the_reports_figures():
     report = Report.load(FERRY)
     html = render_html(report)
-    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # nothing fetched
-    assert "<style>" in html and html.count("<svg") == 3  # quality, latency, training loss
+    # Nothing fetched: no external source, style sheet or import (links to cited papers are only links).
+    assert not re.search(r"""src=["']?(https?:)?//|<link\b|@import|url\(""", html)
+    assert "<style>" in html and html.count("<svg") == 4  # quality, latency, cost against volume, training loss
     assert "Recommendation: rag (confidence medium)" in html
     metric = report.evaluation["primary_metric"]
     for arm in report.arms.values():
         assert quality_cell(arm.quality[metric]) in html
         assert format_number(arm.latency_ms["p95"], 1) in html
         assert format_number(arm.cost_usd["per_1k_queries"], 5) in html
-    for reason in report.recommendation.reasons:
+    for reason in report.recommendation.reason_texts:
         assert reason.replace("'", "&#39;") in html
 
 
@@ -60,3 +61,30 @@ def test_rerendering_from_report_json_gives_the_same_bytes(tmp_path):
         out = subprocess.run([sys.executable, "-m", "advisor", "report", str(tmp_path), "--format", fmt, "--out", "-"],
                              capture_output=True, check=True)
         assert out.stdout == written[kind], fmt
+
+
+def test_each_reason_links_to_its_figure_and_its_sources_and_costs_show_the_break_even():
+    from advisor.verdict.literature import SOURCES
+    from advisor.verdict.report import FIGURES, Reason, Recommendation
+
+    report = Report.load(FERRY)
+    report.config["constraints"] = {"queries_per_month": 20_000, "must_cite_sources": True}
+    report.costs = {"break_even": {"tuned": "finetune", "retrieval": "rag", "queries": 250_000.0}}
+    report.corpus["personal_data"] = {"counts": {"emails": 1}, "findings": [
+        {"kind": "emails", "path": "crew.md", "line": 4, "value": "j***@***.com"}]}
+    report.recommendation = Recommendation(
+        "rag", "high", [Reason(f"rests on {title}", figure) for figure, title in FIGURES.items()]
+        + [Reason("cites every source", sources=list(SOURCES))], rule="a rule")
+    html = render_html(report)
+    for figure in FIGURES:
+        assert f'href="#{figure}"' in html and f'id="{figure}"' in html, figure
+    for key, source in SOURCES.items():
+        assert f'href="#ref-{key}"' in html and f'id="ref-{key}"' in html and source.url in html
+    assert "break-even 250,000" in html and "a year at your volume (240,000)" in html  # marks on the cost chart
+    assert "Rule: a rule" in html and "j***@***.com" in html
+    markdown = render_markdown(report)
+    assert "→ *Cost against query volume*" in markdown and "## Cost against query volume" in markdown
+    volumes = next(line for line in markdown.splitlines() if line.startswith("| | 1,000 |"))
+    assert volumes == "| | 1,000 | 10,000 | 100,000 | 240,000 | 1,000,000 |"  # a year at the user's volume
+    assert "## References" in markdown and "https://arxiv.org/abs/2312.05934" in markdown
+    assert "`crew.md` line 4: emails j***@***.com" in markdown

@@ -28,7 +28,7 @@ def _report(run_dir, warning=None):
 def test_json_has_the_promised_shape(tmp_path):
     write_report(_report(tmp_path), tmp_path)
     data = json.loads((tmp_path / "report.json").read_text())
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == 3
     assert {"config", "corpus", "arms", "recommendation"} <= set(data)
     assert data["corpus"]["skipped"] == [{"path": "x.bin", "reason": "binary file (not text)"}]
     assert set(data["arms"]) == {"base", "rag", "finetune"}
@@ -38,8 +38,21 @@ def test_json_has_the_promised_shape(tmp_path):
         assert set(arm["latency_ms"]) >= {"p50", "p95"} and set(arm["cost_usd"]) == {"one_off", "per_1k_queries"}
     assert data["arms"]["rag"]["quality"]["exact_match"]["value"] is None  # NaN is not JSON
     assert data["recommendation"] == {"choice": "rag", "confidence": "low", "basis": "measured",
-                                      "reasons": ["RAG against the base model: +0.300."], "counter_arguments": [],
-                                      "next_steps": []}
+                                      "reasons": [{"text": "RAG against the base model: +0.300.", "figure": "",
+                                                   "sources": []}],
+                                      "counter_arguments": [], "next_steps": [], "rule": ""}
+
+
+def test_reports_of_earlier_schemas_still_load(tmp_path):
+    write_report(_report(tmp_path), tmp_path)
+    data = json.loads((tmp_path / "report.json").read_text())
+    data["schema_version"] = 2
+    data["recommendation"]["reasons"] = ["RAG against the base model: +0.300."]  # schema 2: bare texts
+    del data["recommendation"]["rule"]
+    old = Report.from_dict(data)
+    assert old.recommendation.reason_texts == ["RAG against the base model: +0.300."]
+    assert old.recommendation.reasons[0].figure == "" and old.recommendation.rule == ""
+    assert "- RAG against the base model: +0.300." in render_markdown(old)
 
 
 def test_round_trip_and_no_temp_files_left(tmp_path):
