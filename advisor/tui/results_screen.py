@@ -83,6 +83,8 @@ class ResultsScreen(Screen):
         yield Header()
         with VerticalScroll():
             yield Label(f"{verdict_title(report)} — {headline(report)}", classes="headline")
+            if rec.rule:
+                yield Static(f"Rule: {rec.rule}", markup=False, classes="muted")
             yield Static("\n".join(f"• {reason_text(reason)}" for reason in rec.reasons), markup=False, id="reasons")
             if rec.counter_arguments:
                 yield Label("What would change the answer", classes="section")

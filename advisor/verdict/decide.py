@@ -181,8 +181,8 @@ def _forgetting(arms: dict[str, ArmEvidence], tuned_arm: str) -> list[Reason]:
     change = after / before - 1
     if not change > FORGETTING_NOTICE:  # also when a perplexity is NaN
         return []
-    return [Reason(f"The fine-tune forgets: perplexity on your reference text rose from {before:.2f} to "
-                   f"{after:.2f} ({change:+.0%}). LoRA already forgets less than full fine-tuning; a lower "
+    return [Reason(f"The fine-tune forgets: perplexity on your reference text rose from {before:.3f} to "
+                   f"{after:.3f} ({change:+.0%}). LoRA already forgets less than full fine-tuning; a lower "
                    "--learning-rate or --lora-rank, or general text mixed into the training data, forgets less still.",
                    "quality", ["biderman2024"])]
 
@@ -199,7 +199,7 @@ def _likelihood_evidence(likelihood: dict, arms: dict[str, ArmEvidence], metric:
 
     def values(name: str) -> str:
         base, mine = arms[BASELINE].value(name), arms[choice].value(name)
-        return f" (from {base:.2f} to {mine:.2f})" if base is not None and mine is not None else ""
+        return f" (from {base:.3f} to {mine:.3f})" if base is not None and mine is not None else ""
 
     what = "the retrieved passages make" if choice == "rag" else f"{_label(arms, choice)} makes"
     factor = math.exp(lifts[choice]["improvement"])  # nats per token -> how many times more likely
@@ -213,13 +213,31 @@ def _likelihood_evidence(likelihood: dict, arms: dict[str, ArmEvidence], metric:
     return choice, reasons
 
 
+def _further_evidence(chosen: str, arms: dict[str, ArmEvidence], likelihood: dict) -> list[Reason]:
+    """The rest of the quality evidence on the chosen arm: whether the answer's likelihood agrees with the
+    generation scores, and, for retrieval, how often the passage holding the answer was retrieved."""
+    reasons = []
+    lift = _between(likelihood, chosen, BASELINE)
+    if lift:
+        verdict = ("agrees" if _significant(lift) else
+                   "points the other way" if _significant({**lift, "ci95": [-lift["ci95"][1], -lift["ci95"][0]]})
+                   else "cannot tell them apart")
+        reasons.append(Reason(f"Further evidence: the answer's likelihood {verdict} ({_label(arms, chosen)} against "
+                              f"the base model on {ANSWER_LIKELIHOOD.label}: {_fmt(lift)}).", "comparisons"))
+    hit = arms[chosen].value("retrieval_hit_rate")
+    if hit is not None:
+        reasons.append(Reason(f"Retrieval put a passage holding the answer among those given for {hit:.3f} of the "
+                              "questions (retrieval hit rate): the answers rest on the right text.", "quality"))
+    return reasons
+
+
 def _retraining_cost(arms: dict[str, ArmEvidence], tuned_arm: str) -> str:
     """' (N s of training here, against M s to rebuild the index)', or '' when either is unknown."""
     train = arms[tuned_arm].training_seconds
     index = arms["rag"].one_off_seconds if "rag" in arms else None
     if train is None or index is None:
         return ""
-    return f" ({train:.0f} s of training here, against {index:.1f} s to rebuild the index)"
+    return f" ({train:.1f} s of training here, against {index:.1f} s to rebuild the index)"
 
 
 def _constraint_reasons(chosen: str, arms: dict[str, ArmEvidence], constraints) -> list[Reason]:
@@ -234,7 +252,7 @@ def _constraint_reasons(chosen: str, arms: dict[str, ArmEvidence], constraints) 
     p95 = arm.p95_ms
     if constraints.latency_limit_ms is not None and p95 is not None:
         within = "within" if p95 <= constraints.latency_limit_ms else "above"
-        reasons.append(Reason(f"{_sentence_start(name)} answers in {p95:.0f} ms (p95) on this hardware, {within} "
+        reasons.append(Reason(f"{_sentence_start(name)} answers in {p95:.1f} ms (p95) on this hardware, {within} "
                               f"your limit of {constraints.latency_limit_ms:.0f} ms.", "latency"))
     if constraints.queries_per_month is not None:
         monthly = arm.per_1k_usd * constraints.queries_per_month / 1000
@@ -244,7 +262,7 @@ def _constraint_reasons(chosen: str, arms: dict[str, ArmEvidence], constraints) 
         reasons.append(Reason(f"At {constraints.queries_per_month:,} questions a month, {name} costs about "
                               f"${monthly:,.2f} a month on this hardware{verdict}.", "costs"))
     if constraints.one_off_budget_usd is not None and arm.one_off_usd > constraints.one_off_budget_usd:
-        reasons.append(Reason(f"Its one-off cost here, ${arm.one_off_usd:.4f}, is above your one-off budget of "
+        reasons.append(Reason(f"Its one-off cost here, ${arm.one_off_usd:.5f}, is above your one-off budget of "
                               f"${constraints.one_off_budget_usd:,.2f}.", "latency"))
     if not constraints.data_may_leave_machine:
         reasons.append(Reason("Your documents must stay on your machine: every option in this report ran locally, "
@@ -264,7 +282,7 @@ def _within_latency_limit(chosen: str, helping: list[str], arms: dict[str, ArmEv
         return Reason(f"No option that beat the base model answers within your limit of {limit:.0f} ms on this "
                       "hardware; faster hardware or a smaller model would be needed.", "latency")
     return Reason(f"If your limit of {limit:.0f} ms is firm: " + ", ".join(
-        f"{_label(arms, name)} also beat the base model and answers in {arms[name].p95_ms:.0f} ms (p95)"
+        f"{_label(arms, name)} also beat the base model and answers in {arms[name].p95_ms:.1f} ms (p95)"
         for name in within) + ".", "latency")
 
 
@@ -423,7 +441,7 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
     reasons: list[Reason] = []
     if not model_check.get("trained", True):
         reasons.append(Reason(
-            f"The base model has random or untrained weights (perplexity {model_check['perplexity']:.0f} "
+            f"The base model has random or untrained weights (perplexity {model_check['perplexity']:.1f} "
             f"on your corpus against {model_check['uniform_perplexity']:.0f} for uniform guessing): "
             "every quality figure in this report is meaningless.", "models"))
         reasons.append(Reason(f"Your goal is {goal}: {prior_reason}. Rerun with a trained --base-model to measure it.",
@@ -443,7 +461,7 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
     tie_broken = False
     if by_likelihood:
         chosen, confidence = by_likelihood[0], "low"
-        reasons += by_likelihood[1]
+        reasons += by_likelihood[1] + [r for r in _further_evidence(chosen, arms, {}) if r.figure == "quality"]
         rule = (f"{metric.label.capitalize()} could not separate the options; the answer's likelihood could, and "
                 "favours this one.")
     elif not helping:
@@ -472,6 +490,7 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
             if other != chosen and _between(comparisons, chosen, other):
                 versus.append(Reason(f"{_sentence_start(_label(arms, chosen))} against {_label(arms, other)}: "
                                      f"{_fmt(_between(comparisons, chosen, other))}.", "comparisons"))
+        reasons += _further_evidence(chosen, arms, likelihood or {})
 
     measured_choice = chosen if helping and not tie_broken else None  # the measurements alone chose it
     if constraints is not None and constraints.must_cite_sources and chosen != BASELINE:
@@ -499,9 +518,9 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
     practical: list[Reason] = []
     if chosen != BASELINE:
         arm = arms[chosen]
-        practical.append(Reason(f"{_sentence_start(_label(arms, chosen))} answers in {arm.p50_ms:.0f} ms (p50) "
-                                f"against {arms[BASELINE].p50_ms:.0f} ms for the base model, and costs "
-                                f"${arm.one_off_usd:.4f} once plus ${arm.per_1k_usd:.4f} "
+        practical.append(Reason(f"{_sentence_start(_label(arms, chosen))} answers in {arm.p50_ms:.1f} ms (p50) "
+                                f"against {arms[BASELINE].p50_ms:.1f} ms for the base model, and costs "
+                                f"${arm.one_off_usd:.5f} once plus ${arm.per_1k_usd:.5f} "
                                 "per 1,000 queries on this hardware.", "latency"))
         if constraints is not None:
             stated += _constraint_reasons(chosen, arms, constraints)

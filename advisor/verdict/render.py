@@ -286,7 +286,7 @@ def render_markdown(report: Report) -> str:
     lines += ["", "## Corpus", "", f"- Documents: {corpus.get('documents')}"]
     for key in ("words", "tokens", "exact_duplicates"):
         if key in corpus:
-            lines.append(f"- {key.replace('_', ' ').capitalize()}: {corpus[key]}")
+            lines.append(f"- {key.replace('_', ' ').capitalize()}: {corpus[key]:,}")
     personal = personal_data_summary(corpus)
     if personal:
         lines.append(f"- Personal data: {personal[0]}")

@@ -1,5 +1,6 @@
 """The recommendation rules: intervals first, the goal's prior when they cannot tell."""
 
+import dataclasses
 import math
 
 import pytest
@@ -62,8 +63,8 @@ def test_likelihood_decides_when_generation_scores_cannot():
     rec = decide("knowledge", metric, comparisons, arms, TRAINED, 40, likelihood)
     assert rec.choice == "rag" and rec.confidence == "low"
     said = " ".join(rec.reason_texts)
-    assert "from -7.18 to -4.48" in said and "larger base model" in said
-    assert "answer containment (from 0.50 to 0.50) cannot tell" in said and "about 14.9 times" in said
+    assert "from -7.180 to -4.480" in said and "larger base model" in said
+    assert "answer containment (from 0.500 to 0.500) cannot tell" in said and "about 14.9 times" in said
     # Without the likelihood evidence, or when it cannot separate them either: neither.
     assert decide("knowledge", metric, comparisons, arms, TRAINED, 40).choice == "neither"
     same = _likelihood([-7.0 + x for x in noise], [-7.0 - x for x in noise], [-7.0 + x for x in noise])
@@ -140,7 +141,7 @@ def test_a_forgetful_fine_tune_is_named_in_the_reasons():
                                latency_ms=arms[name].latency_ms, cost_usd=arms[name].cost_usd)
     rec = decide("style", metric, comparisons, arms, TRAINED, 40)
     assert rec.choice == "finetune"
-    assert any("rose from 1.50 to 3.00 (+100%)" in reason for reason in rec.reason_texts)
+    assert any("rose from 1.500 to 3.000 (+100%)" in reason for reason in rec.reason_texts)
     arms["finetune"].quality["reference_perplexity"]["value"] = 1.55  # +3%: not worth a reason
     assert not any("forgets" in reason for reason in decide("style", metric, comparisons, arms, TRAINED, 40).reason_texts)
 
@@ -187,8 +188,8 @@ def test_constraints_are_weighed_and_cited():
                               monthly_budget_usd=1.0, data_may_leave_machine=False)
     rec = decide("knowledge", metric, comparisons, arms, TRAINED, 40, constraints=constraints)
     said = " ".join(rec.reason_texts)
-    assert "Your data changes weekly: the LoRA fine-tune must be retrained to keep up (175 s of training" in said
-    assert "900 ms (p95) on this hardware, above your limit of 500 ms" in said
+    assert "Your data changes weekly: the LoRA fine-tune must be retrained to keep up (175.0 s of training" in said
+    assert "900.0 ms (p95) on this hardware, above your limit of 500 ms" in said
     # 0.04 USD per 1,000 questions at 50,000 a month: 2.00 USD, above a 1 USD budget.
     assert "costs about $2.00 a month on this hardware, above your monthly budget of $1.00" in said
     assert "must stay on your machine" in said
@@ -222,7 +223,7 @@ def test_goal_both_combines_what_the_facts_and_the_style_need():
                                                 _with_costs(["base", "rag", "finetune"]), TRAINED, 2).arms
     weekly = combine_goals(rag, tune, evidence, Constraints(data_changes="weekly"))
     assert weekly.reason_texts[-1].startswith("Your data changes weekly: the fine-tune in this combination must be "
-                                         "retrained to keep up with it (175 s of training here, against 2.0 s")
+                                         "retrained to keep up with it (175.0 s of training here, against 2.0 s")
     assert combine_goals(Recommendation("neither", "low", []), Recommendation("neither", "low", [])).choice == "neither"
 
 
@@ -337,7 +338,7 @@ def test_a_latency_limit_names_the_options_that_keep_it():
                                               40, constraints=Constraints(latency_limit_ms=500))
     rec = decide_on(inputs)
     assert rec.choice == "rag" and rec.confidence == "medium"  # RAG's prompts make it too slow for the limit
-    assert "If your limit of 500 ms is firm: the LoRA fine-tune also beat the base model and answers in 300 ms" \
+    assert "If your limit of 500 ms is firm: the LoRA fine-tune also beat the base model and answers in 300.0 ms" \
         in " ".join(rec.reason_texts)
 
 
@@ -350,3 +351,19 @@ def test_a_measured_choice_is_set_against_the_published_comparisons():
                for r in against.reasons)
     tie = decide_on(_scenario_inputs(dict(rag=SOME, finetune=SOME)))  # the default chose: no agreement claimed
     assert not any("published comparisons" in r.text for r in tie.reasons)
+
+
+def test_the_rest_of_the_quality_evidence_is_read_and_said():
+    inputs = _scenario_inputs(dict(rag=CLEAR))
+    arms = dict(inputs.arms)
+    arms["rag"] = dataclasses.replace(arms["rag"], means={"retrieval_hit_rate": 0.9})
+    likelihood = compare_arms({"base": [-7.0, -7.2] * 20, "rag": [-4.0, -4.4] * 20, "finetune": [-7.0] * 40},
+                              ANSWER_LIKELIHOOD, seed=0)
+    said = decide_on(dataclasses.replace(inputs, arms=arms, likelihood=likelihood)).reason_texts
+    assert any(text.startswith("Further evidence: the answer's likelihood agrees (RAG against the base model on "
+                               "answer log-probability per token: +2.900") for text in said)
+    assert any("for 0.900 of the questions (retrieval hit rate)" in text for text in said)
+    against = compare_arms({"base": [-4.0, -4.4] * 20, "rag": [-7.0, -7.2] * 20, "finetune": [-7.0] * 40},
+                           ANSWER_LIKELIHOOD, seed=0)
+    said = decide_on(dataclasses.replace(inputs, likelihood=against)).reason_texts
+    assert any(text.startswith("Further evidence: the answer's likelihood points the other way") for text in said)
