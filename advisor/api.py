@@ -551,6 +551,8 @@ def training_note(result: dict, cfg: AdvisorConfig) -> str:
             + f": {result['steps']} optimizer steps ({passes:.1f} passes over the data, "
             f"{result['tokens']:,} real tokens, padding excluded) in {result['seconds']:.1f} s, "
             f"{result['tokens_per_second']:.0f} tokens/s"
+            + (" in bfloat16 arithmetic (autocast; the weights stay float32)"
+               if result.get("precision") == "bf16" else "")
             + (f", final loss {result['losses'][-1]['loss']:.3f}" if result["losses"] else "")
             + budget + thin + "; adapter merged into the weights for answering")
 

@@ -9,7 +9,7 @@ import sys
 import threading
 
 from advisor.calibration.calibrate import TASKS
-from advisor.config import CHANGE_RATES, GOALS, AdvisorConfig, Constraints
+from advisor.config import CHANGE_RATES, GOALS, PRECISIONS, AdvisorConfig, Constraints
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # as a shell reports a Ctrl-C
@@ -59,6 +59,7 @@ def _add_run_options(run: argparse.ArgumentParser, *, corpus_required: bool) -> 
     _add_option(run, "max_train_steps", type=int, metavar="N")
     _add_option(run, "min_train_steps", type=int, metavar="N")
     _add_option(run, "batch_size", type=int, metavar="N")
+    _add_option(run, "precision", choices=list(PRECISIONS))
     _add_option(run, "finetune_rag", action="store_true", default=None)
     run.add_argument("--no-full-context", dest="full_context", action="store_false", default=None,
                      help="Do not measure the whole corpus in the prompt, even when it fits.")

@@ -20,6 +20,7 @@ GOAL_HELP = {  # what each goal means, and how a run measures it
     "both": "Both of the above, each measured its own way; the fine-tune answering with RAG is measured too.",
 }
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def _help(text: str, default: Any) -> Any:
@@ -109,6 +110,9 @@ class AdvisorConfig:
     min_train_steps: int = _help("Small data sets get more passes, up to at least this many optimizer "
                                  "steps (the time budget still applies).", 100)
     batch_size: int = _help("Training examples per step.", 4)
+    precision: str = _help("Training arithmetic: 'auto' (bfloat16 where the hardware computes it natively: "
+                           "recent GPUs, and CPUs with AVX-512 BF16 or AMX; else fp32), 'fp32' or 'bf16'.",
+                           "auto")
     full_context: bool = _help("Also measure the whole training corpus in the prompt, when it fits the base "
                                "model's context window (then neither an index nor training may be needed).", True)
     finetune_rag: bool = _help("Also measure the fine-tune answering with retrieved passages (fine-tune + "
@@ -151,6 +155,8 @@ class AdvisorConfig:
         if self.chunk_overlap < 0 or (self.chunk_size and self.chunk_overlap >= self.chunk_size):
             raise ConfigError(f"chunk_overlap must be non-negative and below chunk_size, "
                               f"not {self.chunk_overlap}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if not self.lora_targets.strip():
             raise ConfigError("lora_targets must be 'all-linear', 'auto' or module names")
         if self.learning_rate <= 0 or self.epochs <= 0:
@@ -180,7 +186,8 @@ class AdvisorConfig:
 
         return LoraSettings(rank=self.lora_rank, alpha=self.lora_alpha, learning_rate=self.learning_rate,
                             epochs=self.epochs, max_steps=self.max_train_steps, min_steps=self.min_train_steps,
-                            batch_size=self.batch_size, seed=self.seed, target_modules=self.lora_target_modules())
+                            batch_size=self.batch_size, seed=self.seed, target_modules=self.lora_target_modules(),
+                            precision=self.precision)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -34,7 +34,7 @@ from typing import Any
 from advisor.corpus.evalset import load_qa  # the advisor's core imports only numpy beyond the standard library
 from advisor.corpus.loading import load_corpus
 from finetune.data import IGNORE_INDEX, training_examples
-from finetune.train import LoraSettings, train_lora
+from finetune.train import LoraSettings, train_lora, uses_bf16
 from rag.prompting import build_prompt, encode_prompt
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,8 +207,8 @@ class HandLoop:
 def train_ours(work: Workload, seconds: float) -> dict[str, Window]:
     """`finetune.train.train_lora` with the window as its budget, on a fresh copy of the base model.
 
-    Two rows: the whole call (what a user gets from the budget: LoRA wrapping, the timed probe step, the
-    Trainer's setup, the steps, saving the adapter) and its training steps alone.
+    Two rows: the whole call (what a user gets from the budget: LoRA wrapping, the Trainer's setup, the steps,
+    saving the adapter) and its training steps alone.
     """
     model = copy.deepcopy(work.base)
     log = ForwardLog(model)
@@ -217,16 +217,15 @@ def train_ours(work: Workload, seconds: float) -> dict[str, Window]:
     with tempfile.TemporaryDirectory(prefix="lora-bench-adapter-") as adapter_dir:
         _, result = train_lora(model, work.tokenizer, work.examples, SETTINGS, adapter_dir, device=work.device,
                                budget_seconds=seconds, on_step=lambda *_: step_ends.append(time.perf_counter()))
-    probe = 2  # time_one_step's two forward passes come before training
-    real, padded = log.tokens(since=probe)
+    real, padded = log.tokens()
     extra = {"budget_seconds": seconds, "budget_overshoot_seconds": result.seconds - seconds,
-             "planned_steps": result.planned_steps, "probe_seconds_per_step": result.seconds_per_step_estimate,
+             "planned_steps": result.planned_steps, "seconds_per_step": result.seconds_per_step,
              "trainer_real_tokens": result.tokens, "hook_real_tokens": real}
     whole = Window(result.seconds, result.steps, result.tokens, padded, extra)
-    if not step_ends or len(log) <= probe:
+    if not step_ends or not len(log):
         return {"ours": whole}
-    loop_seconds = step_ends[-1] - log.starts[probe]
-    extra["setup_seconds"] = log.starts[probe] - called  # LoRA wrapping, the probe, the Trainer's setup
+    loop_seconds = step_ends[-1] - log.starts[0]
+    extra["setup_seconds"] = log.starts[0] - called  # LoRA wrapping and the Trainer's setup
     return {"ours": whole, "ours: steps only": Window(loop_seconds, result.steps, result.tokens, padded)}
 
 
@@ -294,9 +293,7 @@ class Recipe:
 
 
 def _ours_precision(device: str) -> str:
-    import torch
-
-    return "bf16" if device == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if uses_bf16(SETTINGS.precision, device) else "fp32"
 
 
 RECIPES = [

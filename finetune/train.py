@@ -22,6 +22,7 @@ class LoraSettings:
     batch_size: int = 4
     seed: int = 0
     target_modules: list[str] | str | None = None  # None: peft's choice for the architecture
+    precision: str = "auto"  # "auto": bf16 where the hardware computes it natively (see uses_bf16), "fp32", "bf16"
 
 
 @dataclass
@@ -36,9 +37,11 @@ class TrainResult:
     examples: int = 0
     batch_size: int = 0
     steps_wanted: int = 0  # what the data plan (epochs, min/max steps) asked for before the budget
-    seconds_per_step_estimate: float = 0.0  # the timed probe step the plan was made from
+    seconds_per_step: float = 0.0  # measured, the first step (which pays one-off warm-up) left out
     budget_seconds: float = 0.0
     losses: list[dict] = field(default_factory=list)  # {"step", "loss"} as logged
+    precision: str = "fp32"  # the arithmetic training ran in: "fp32" or "bf16" (autocast)
+    seconds_before_first_step: float = 0.0  # LoRA wrapping and the Trainer's set-up, inside the budget
 
     @property
     def tokens_per_second(self) -> float:
@@ -67,29 +70,21 @@ def _lora_model(model, settings: LoraSettings):
         return get_peft_model(model, config("all-linear"))
 
 
-def time_one_step(peft_model, collator, examples: list[dict], batch_size: int, seed: int, device: str) -> float:
-    """Seconds for one forward and backward pass on a batch like the ones training will see.
-
-    Runs twice and times the second (the first pays one-off allocation costs); gradients are
-    thrown away, so the weights are untouched.
-    """
-    import random
-
+def uses_bf16(precision: str, device: str) -> bool:
+    """Whether training runs under bfloat16 autocast: asked for, or ("auto") where the hardware computes
+    bfloat16 natively (a CUDA GPU that supports it; a CPU with AVX-512 BF16 or AMX), measured about 1.8x
+    the fp32 rate of the same CPU (benchmarks/lora_training.py). Elsewhere fp32, which is exact."""
     import torch
 
-    rng = random.Random(seed)
-    batch = collator(rng.sample(examples, min(batch_size, len(examples))))
-    batch = {k: v.to(device) for k, v in batch.items()}
-    peft_model.train()
-    seconds = 0.0
-    for _ in range(2):
-        start = time.perf_counter()
-        peft_model(**batch).loss.backward()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        seconds = time.perf_counter() - start
-    peft_model.zero_grad(set_to_none=True)
-    return seconds
+    if precision in ("fp32", "bf16"):
+        return precision == "bf16"
+    if device == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device == "cpu":
+        cpu = torch.cpu
+        return any(getattr(cpu, check, lambda: False)() for check in ("_is_avx512_bf16_supported",
+                                                                         "_is_amx_tile_supported"))
+    return False
 
 
 def wanted_steps(settings: LoraSettings, examples: int) -> int:
@@ -102,26 +97,33 @@ def wanted_steps(settings: LoraSettings, examples: int) -> int:
 class BudgetPlan:
     """How many steps fit the budget, re-estimated after every step from the measured step times,
     and the learning-rate schedule laid over them (linear warm-up, then linear decay to the last
-    planned step), so the schedule runs its course by the end of the budget."""
+    planned step), so the schedule runs its course by the end of the budget.
 
-    def __init__(self, wanted: int, budget_seconds: float, started: float, seconds_per_step: float,
-                 reserve: float):
+    Nothing is timed before training: the data plan stands until the first step ends, and the first
+    step, which pays one-off costs (kernel set-up, allocations), counts only until others are measured."""
+
+    def __init__(self, wanted: int, budget_seconds: float, started: float, reserve: float):
         self.wanted, self.budget, self.started, self.reserve = wanted, budget_seconds, started, reserve
-        self.slowest = seconds_per_step
-        self.total = self._affordable(0, time.perf_counter(), seconds_per_step)
-        self.warmup = max(1, round(0.1 * self.total)) if self.total > 2 else 0
+        self.step_seconds: list[float] = []
+        self.total = wanted
 
-    def _affordable(self, done: int, now: float, mean_step: float) -> int:
-        if mean_step <= 0:
-            return self.wanted
+    @property
+    def warmup(self) -> int:
+        return max(1, round(0.1 * self.total)) if self.total > 2 else 0
+
+    @property
+    def steady_step_seconds(self) -> list[float]:
+        return self.step_seconds[1:] or self.step_seconds
+
+    def update(self, done: int, now: float, last_step: float) -> None:
+        """After optimizer step `done` ended at `now` and took `last_step` seconds: how many steps fit."""
+        self.step_seconds.append(last_step)
+        steady = self.steady_step_seconds
+        mean, slowest = sum(steady) / len(steady), max(steady)
         left = self.budget - (now - self.started) - self.reserve
-        # The last step may be the slowest one seen: it must still end inside the budget.
-        more = int((left - self.slowest) / mean_step) + 1 if left >= self.slowest else 0
-        return max(done, 1, min(self.wanted, done + more))
-
-    def update(self, done: int, now: float, training_started: float, last_step: float) -> None:
-        self.slowest = max(self.slowest, last_step)
-        self.total = self._affordable(done, now, (now - training_started) / done)
+        # The last step may be as slow as the slowest one seen: it must still end inside the budget.
+        more = int((left - slowest) / mean) + 1 if mean > 0 and left >= slowest else 0
+        self.total = max(done, 1, min(self.wanted, done + more))
 
     def lr_factor(self, step: int) -> float:
         """Multiplier of the peak learning rate at optimizer step `step` (0-based)."""
@@ -138,10 +140,11 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
                *, device: str, budget_seconds: float, on_step=None):
     """Wraps `model` with LoRA (in place), trains it on `examples`, saves the adapter as safetensors.
 
-    The whole call keeps to `budget_seconds`: one step is timed first, the number of steps (and so
-    the learning-rate schedule) is planned to fit and re-planned from every measured step, and no
-    step is started that would end past the budget. `on_step(step, planned_steps, loss)` is called
-    after every optimizer step, with that step's loss. Returns (peft_model, TrainResult).
+    The whole call keeps to `budget_seconds`, its set-up included: the number of steps (and so the
+    learning-rate schedule) is re-planned from every measured step, and no step is started that would
+    end past the budget. Runs under bf16 autocast where `uses_bf16` says so. `on_step(step,
+    planned_steps, loss)` is called after every optimizer step, with that step's loss. Returns
+    (peft_model, TrainResult).
     """
     import tempfile
 
@@ -154,9 +157,8 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
     torch.manual_seed(settings.seed)
     peft_model = _lora_model(model, settings)
     collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
-    step_estimate = time_one_step(peft_model, collator, examples, settings.batch_size, settings.seed, device)
+    bf16 = uses_bf16(settings.precision, device)
     plan = BudgetPlan(wanted_steps(settings, len(examples)), budget_seconds, start,
-                      step_estimate * 1.1,  # an optimizer step costs a little more than the timed pass
                       reserve=min(2.0, 0.02 * budget_seconds))  # for writing the adapter
 
     class BudgetAndProgress(TrainerCallback):
@@ -179,7 +181,7 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
 
         def on_step_end(self, args, state, control, **kwargs):
             now = time.perf_counter()
-            plan.update(state.global_step, now, self.training_started, now - self.step_started)
+            plan.update(state.global_step, now, now - self.step_started)
             if state.global_step >= plan.total:
                 control.should_training_stop = True
             return control
@@ -200,24 +202,31 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
         # Batches of similar lengths: far less padding to compute (examples range from a short
         # question and answer to a full block of corpus text).
         train_sampling_strategy="group_by_length",
-        bf16=device == "cuda" and torch.cuda.is_bf16_supported())
+        bf16=bf16)
     trainer = BudgetTrainer(model=peft_model, args=args, train_dataset=examples, data_collator=collator,
                             callbacks=[BudgetAndProgress()])
     trainer.remove_callback(PrinterCallback)  # library code reports through on_step, never by printing
+    progress = next(c for c in trainer.callback_handler.callbacks if isinstance(c, BudgetAndProgress))
     try:
         trainer.train()
     finally:
         scratch.cleanup()
+    # Under mixed precision the Trainer wrapped the model's forward in autocast: unwrapped, the adapted
+    # model answers in the same float32 arithmetic as every other arm.
+    trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     peft_model.eval()
     adapter_dir = Path(adapter_dir)
     peft_model.save_pretrained(adapter_dir, safe_serialization=True)
     seconds = time.perf_counter() - start
     losses = [{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e]
     trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
+    steady = plan.steady_step_seconds
     result = TrainResult(str(adapter_dir), trainer.state.global_step, plan.total, seconds,
                          int(trainer.state.num_input_tokens_seen or 0), plan.cut_by_budget,
-                         trainable, len(examples), settings.batch_size, plan.wanted, step_estimate,
-                         budget_seconds, losses)
+                         trainable, len(examples), settings.batch_size, plan.wanted,
+                         sum(steady) / len(steady) if steady else 0.0, budget_seconds, losses,
+                         "bf16" if bf16 else "fp32",
+                         (progress.training_started or start) - start)
     return peft_model, result
 
 

@@ -61,3 +61,40 @@ def generate(model, tokenizer, prompt: str, max_new_tokens: int = 32) -> Generat
     new = output[0, input_ids.shape[1]:]
     return Generation(tokenizer.decode(new, skip_special_tokens=True), len(ids), int(new.shape[0]), seconds,
                       clock.seconds)
+
+
+def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int = 32) -> list[Generation]:
+    """Greedy answers to several prompts in one generate() call (left padding, so every prompt ends where
+    its answer starts): the same answers as one at a time, at a fraction of the time per answer. Each
+    Generation's `seconds` is the batch's time shared equally; there is no time to first token."""
+    import torch
+
+    if not prompts:
+        return []
+    encoded = [encode_prompt(tokenizer, prompt) for prompt in prompts]
+    longest = max(len(ids) for ids in encoded)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    device = next(model.parameters()).device
+    input_ids = torch.tensor([[pad] * (longest - len(ids)) + ids for ids in encoded], device=device)
+    attention = torch.tensor([[0] * (longest - len(ids)) + [1] * len(ids) for ids in encoded], device=device)
+    start = time.perf_counter()
+    with torch.no_grad():
+        output = model.generate(input_ids=input_ids, attention_mask=attention, max_new_tokens=max_new_tokens,
+                                do_sample=False, pad_token_id=pad, eos_token_id=tokenizer.eos_token_id)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    share = (time.perf_counter() - start) / len(prompts)
+    generations = []
+    for ids, row in zip(encoded, output[:, longest:]):
+        new = _until_end(row.tolist(), tokenizer.eos_token_id, pad)
+        generations.append(Generation(tokenizer.decode(new, skip_special_tokens=True), len(ids), len(new), share))
+    return generations
+
+
+def _until_end(tokens: list[int], eos, pad) -> list[int]:
+    """A generated row up to and including its end token (the padding after it is not the answer's)."""
+    ends = eos if isinstance(eos, (list, tuple)) else [eos]
+    for index, token in enumerate(tokens):
+        if token in ends:
+            return tokens[:index + 1]
+    return tokens

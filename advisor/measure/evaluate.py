@@ -42,13 +42,41 @@ def qa_metrics(format_regex: str | None = None) -> list:
     return metrics
 
 
-def evaluate_qa_arm(name: str, pairs, answer, likelihood, metrics, *, on_item=None) -> ArmRun:
+# Answers timed one at a time per arm (latency and cost come from them); the rest are answered in
+# batches, which give the same greedy answers several times faster (benchmarks/answering.py).
+LATENCY_SAMPLE = 10
+ANSWER_BATCH = 8
+
+
+def _score_answer(run: ArmRun, pair, generation, prompt, hits, metrics, likelihood) -> None:
+    text = first_line(generation.text)
+    for metric in metrics:
+        run.add(metric.name, metric.score(text, pair.answer))
+    loglik = likelihood(prompt, pair.answer)
+    if not math.isnan(loglik):
+        run.add("answer_logprob", loglik)
+    if hits is not None and pair.source:
+        sources = [h.source for h in hits]
+        rank = next((i + 1 for i, s in enumerate(sources) if s == pair.source), None)
+        run.add("retrieval_hit_rate", float(rank is not None))
+        run.add("retrieval_mrr", 1.0 / rank if rank else 0.0)
+    run.prompt_tokens.append(generation.prompt_tokens)
+    run.new_tokens.append(generation.new_tokens)
+    run.samples.append({"question": pair.question, "reference": pair.answer, "answer": text,
+                        **({"retrieved": [h.source for h in hits]} if hits is not None else {})})
+
+
+def evaluate_qa_arm(name: str, pairs, answer, likelihood, metrics, *, on_item=None, answer_batch=None,
+                    timed: int = LATENCY_SAMPLE, batch_size: int = ANSWER_BATCH) -> ArmRun:
     """`answer(question)` -> (Generation, prompt, timings, hits or None);
-    `likelihood(prompt, reference)` -> mean log-probability per answer token."""
+    `likelihood(prompt, reference)` -> mean log-probability per answer token;
+    `answer_batch(questions)` -> a list of what `answer` returns: when given, only the first `timed`
+    items are answered (and timed) one at a time, the rest in batches of `batch_size`."""
     run = ArmRun(name)
     if pairs:
         answer(pairs[0].question)  # warm-up, not timed: first calls pay for allocations and lazy set-up
-    for index, pair in enumerate(pairs):
+    single = pairs if answer_batch is None else pairs[:timed]
+    for index, pair in enumerate(single):
         start = time.perf_counter()
         generation, prompt, timings, hits = answer(pair.question)
         run.latencies.append(time.perf_counter() - start)
@@ -57,23 +85,21 @@ def evaluate_qa_arm(name: str, pairs, answer, likelihood, metrics, *, on_item=No
         run.add_part("generate", generation.seconds)
         if generation.first_token_seconds is not None:
             run.add_part("first_token", generation.first_token_seconds)
-        text = first_line(generation.text)
-        for metric in metrics:
-            run.add(metric.name, metric.score(text, pair.answer))
-        loglik = likelihood(prompt, pair.answer)
-        if not math.isnan(loglik):
-            run.add("answer_logprob", loglik)
-        if hits is not None and pair.source:
-            sources = [h.source for h in hits]
-            rank = next((i + 1 for i, s in enumerate(sources) if s == pair.source), None)
-            run.add("retrieval_hit_rate", float(rank is not None))
-            run.add("retrieval_mrr", 1.0 / rank if rank else 0.0)
-        run.prompt_tokens.append(generation.prompt_tokens)
-        run.new_tokens.append(generation.new_tokens)
-        run.samples.append({"question": pair.question, "reference": pair.answer, "answer": text,
-                            **({"retrieved": [h.source for h in hits]} if hits is not None else {})})
+        _score_answer(run, pair, generation, prompt, hits, metrics, likelihood)
         if on_item:
             on_item(index + 1, len(pairs))
+    rest, done, batch_seconds = pairs[len(single):], len(single), 0.0
+    for first in range(0, len(rest), batch_size):
+        chunk = rest[first:first + batch_size]
+        for pair, (generation, prompt, _, hits) in zip(chunk, answer_batch([pair.question for pair in chunk])):
+            batch_seconds += generation.seconds
+            _score_answer(run, pair, generation, prompt, hits, metrics, likelihood)
+        done += len(chunk)
+        if on_item:
+            on_item(done, len(pairs))
+    if rest:
+        run.extra["batched"] = {"answers": len(rest), "batch_size": batch_size,
+                                "answers_per_second": len(rest) / batch_seconds if batch_seconds else None}
     return run
 
 
@@ -114,17 +140,27 @@ def evaluate_style_arm(name: str, documents, context_for, nll, generate_from, *,
 def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_item=None) -> ArmRun:
     """Answers (or, for held-out documents, continues and scores) the evaluation set with one arm."""
     from advisor.measure.likelihood import answer_log_likelihood, text_nll
-    from rag.generation import generate
+    from rag.generation import generate, generate_batch
     from rag.prompting import build_prompt
 
     model, retriever, fixed = arm.model, arm.retriever, arm.passages or []
 
-    def answer(question):
+    def prompt_for(question):
         hits, timings = retriever.retrieve(question) if retriever else (None, {})
         start = time.perf_counter()
         prompt = build_prompt(tokenizer, question, [h.text for h in hits] if hits is not None else fixed)
         timings["prompt"] = time.perf_counter() - start
+        return prompt, timings, hits
+
+    def answer(question):
+        prompt, timings, hits = prompt_for(question)
         return generate(model, tokenizer, prompt, max_new_tokens), prompt, timings, hits
+
+    def answer_batch(questions):
+        prompted = [prompt_for(question) for question in questions]
+        generations = generate_batch(model, tokenizer, [prompt for prompt, _, _ in prompted], max_new_tokens)
+        return [(generation, prompt, timings, hits) for generation, (prompt, timings, hits)
+                in zip(generations, prompted)]
 
     def likelihood(prompt, reference):
         return answer_log_likelihood(model, tokenizer, prompt, reference)
@@ -142,7 +178,8 @@ def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_ite
 
     if not evalset.pairs:
         return style(on_item)
-    run = evaluate_qa_arm(arm.name, evalset.pairs, answer, likelihood, metrics, on_item=on_item)
+    run = evaluate_qa_arm(arm.name, evalset.pairs, answer, likelihood, metrics, on_item=on_item,
+                          answer_batch=answer_batch)
     if evalset.documents:  # goal both: the style half, scored on the held-out documents
         styled = style(None)
         run.scores.update(styled.scores)

@@ -34,8 +34,11 @@ def summarize_arm(run: ArmRun, *, label: str, one_off_seconds: float, notes: lis
                      "may have been busy, or answers vary much in length; rerun for steadier figures")
     if run.prompt_tokens:
         latency["prompt_tokens_mean"] = statistics.mean(run.prompt_tokens)
-        total_gen = sum(run.parts.get("generate", [])) or sum(run.latencies)
-        latency["tokens_per_second"] = sum(run.new_tokens) / total_gen if total_gen else 0.0
+        timed = run.parts.get("generate") or run.latencies  # the answers timed one at a time come first
+        total_gen = sum(timed)
+        latency["tokens_per_second"] = sum(run.new_tokens[:len(timed)]) / total_gen if total_gen else 0.0
+    if "batched" in run.extra:
+        latency["batched"] = run.extra["batched"]
     mean_latency = statistics.mean(run.latencies) if run.latencies else 0.0
     cost = ComputeCost(one_off_seconds, mean_latency).priced(usd_per_hour)
     return ArmReport(quality=quality, latency_ms=latency, cost_usd=cost, label=label,

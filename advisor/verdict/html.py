@@ -8,8 +8,8 @@ from functools import lru_cache
 from advisor.verdict.literature import short_names
 from advisor.verdict.render import (CHOICE_TEXT, LATENCY_PARTS, METRIC_LABELS, break_even_text, cost_volumes,
                                     example_items, format_number, headline, interval_text, is_finite,
-                                    personal_data_summary, quality_cell, references, stated_constraints, total_cost,
-                                    verdict_title)
+                                    latency_basis, personal_data_summary, quality_cell, references,
+                                    stated_constraints, total_cost, verdict_title)
 from advisor.verdict.report import FIGURES, Report
 
 CHART_WIDTH, BAR_HEIGHT, LABEL_WIDTH = 560, 22, 120
@@ -27,7 +27,7 @@ def _environment():
     env.globals.update(METRIC_LABELS=METRIC_LABELS, LATENCY_PARTS=LATENCY_PARTS, CHOICE_TEXT=CHOICE_TEXT,
                        quality_cell=quality_cell, interval_text=interval_text, headline=headline,
                        verdict_title=verdict_title, FIGURES=FIGURES, short_names=short_names,
-                       total_cost=total_cost)
+                       total_cost=total_cost, latency_basis=latency_basis)
     return env
 
 

@@ -146,6 +146,21 @@ def personal_data_summary(corpus: dict) -> tuple[str, list[dict]] | None:
     return f"{found}, each validated; {PERSONAL_DATA_WARNING}", corpus["personal_data"].get("findings", [])[:LISTED_FINDINGS]
 
 
+def latency_basis(report: Report) -> str:
+    """How the latencies were timed: which answers, one at a time, and how the others were answered."""
+    counts = sorted({arm.latency_ms.get("n") for arm in report.arms.values() if arm.latency_ms.get("n")})
+    timed = "/".join(str(n) for n in counts) or "no"
+    said = (f"Per answer, timed one at a time on {timed} answer(s) per arm after one warm-up answer; parts at "
+            "their p50; cost per query is that time at the hardware's price.")
+    batched = {name: arm.latency_ms["batched"] for name, arm in report.arms.items() if arm.latency_ms.get("batched")}
+    if batched:
+        size = next(iter(batched.values()))["batch_size"]
+        said += (f" The other answers were generated in batches of {size} (the same greedy answers, faster): "
+                 + ", ".join(f"{name} {format_number(b.get('answers_per_second'), 2)} answers/s"
+                             for name, b in batched.items()) + ".")
+    return said
+
+
 def stated_constraints(constraints: dict) -> list[str]:
     """The constraints the user stated (those that differ from the defaults), in words."""
     from advisor.config import Constraints
@@ -245,7 +260,7 @@ def render_markdown(report: Report) -> str:
             lines.append(f"- {key.replace('_vs_', ' vs ')}: {format_number(comp['improvement'])} "
                          f"{interval_text(low, high, comp['n'])} on {comp['metric']}")
 
-    lines += ["", "## Latency and cost", "", "Per answer, after one warm-up answer per arm; parts at their p50.", "",
+    lines += ["", "## Latency and cost", "", latency_basis(report), "",
               header, rule]
     lines.append("| p50 latency (ms) | " + " | ".join(format_number(report.arms[a].latency_ms.get("p50"), 1) for a in arms) + " |")
     lines.append("| p95 latency (ms) | " + " | ".join(format_number(report.arms[a].latency_ms.get("p95"), 1) for a in arms) + " |")

@@ -13,27 +13,44 @@ def test_the_data_plan_gives_small_data_more_passes():
 
 def test_the_plan_fits_the_budget_and_follows_measured_steps():
     start = 1000.0
-    plan = BudgetPlan(wanted=100, budget_seconds=60.0, started=start, seconds_per_step=5.0, reserve=1.0)
-    # Planned at time ~0 with 5 s steps: the last step must end before 60 - 1 s.
-    plan.total = plan._affordable(0, start, 5.0)
-    assert plan.total == 11 and plan.cut_by_budget
-    # Steps turn out to take 2 s: after 5 of them (10 s), 48 s are left for more.
-    plan.update(5, start + 10.0, start, last_step=2.0)
-    assert plan.total == 5 + int((60 - 10 - 1 - 5.0) / 2.0) + 1
+    plan = BudgetPlan(wanted=100, budget_seconds=60.0, started=start, reserve=1.0)
+    assert plan.total == 100  # nothing measured yet: the data plan stands
+    # The first step pays one-off set-up (8 s); it is the only one measured, so it counts.
+    plan.update(1, start + 8.0, last_step=8.0)
+    assert plan.total == 1 + int((60 - 8 - 1 - 8.0) / 8.0) + 1 and plan.cut_by_budget
+    # Then steps take 2 s: the first one no longer counts, and 5 more steps (18 s in) leave 41 s.
+    for done in range(2, 7):
+        plan.update(done, start + 8.0 + 2.0 * (done - 1), last_step=2.0)
+    assert plan.steady_step_seconds == [2.0] * 5
+    assert plan.total == 6 + int((60 - 18 - 1 - 2.0) / 2.0) + 1
     # Far slower than thought: the plan shrinks to what still fits, never below the steps done.
-    plan.update(6, start + 57.0, start, last_step=40.0)
-    assert plan.total == 6
+    plan.update(7, start + 57.0, last_step=39.0)
+    assert plan.total == 7
     # A budget the data plan fits in is not cut.
-    roomy = BudgetPlan(wanted=10, budget_seconds=600.0, started=time.perf_counter(), seconds_per_step=1.0,
-                       reserve=2.0)
+    roomy = BudgetPlan(wanted=10, budget_seconds=600.0, started=start, reserve=2.0)
+    roomy.update(1, start + 1.0, last_step=1.0)
     assert roomy.total == 10 and not roomy.cut_by_budget
 
 
 def test_the_schedule_warms_up_then_decays_to_the_last_planned_step():
-    plan = BudgetPlan(wanted=20, budget_seconds=600.0, started=time.perf_counter(), seconds_per_step=1.0,
-                      reserve=0.0)
+    plan = BudgetPlan(wanted=20, budget_seconds=600.0, started=time.perf_counter(), reserve=0.0)
     assert plan.total == 20 and plan.warmup == 2
     factors = [plan.lr_factor(step) for step in range(plan.total)]
     assert factors[0] > 0 and factors[0] < factors[1] < factors[2] == 1.0
     assert all(a >= b for a, b in zip(factors[2:], factors[3:])) and 0 < factors[-1] < 0.1
     assert plan.lr_factor(plan.total) == 0.0
+    plan.total = 5  # a shorter plan after the first steps: warm-up and decay follow it
+    assert plan.warmup == 1 and plan.lr_factor(4) == 0.25 and plan.lr_factor(5) == 0.0
+
+
+def test_bf16_is_used_where_asked_or_where_the_hardware_computes_it(monkeypatch):
+    import torch
+
+    from finetune.train import uses_bf16
+
+    assert uses_bf16("bf16", "cpu") and not uses_bf16("fp32", "cuda")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert not uses_bf16("auto", "cpu") and not uses_bf16("auto", "mps")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert uses_bf16("auto", "cpu")

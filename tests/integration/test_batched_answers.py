@@ -1,0 +1,44 @@
+"""Batched answering: the same greedy answers as one at a time, and only the first answers timed."""
+
+from types import SimpleNamespace
+
+from advisor.measure.evaluate import evaluate_qa_arm
+from advisor.measure.metrics import AnswerContainment
+from advisor.models import load_generator, resolve_model
+from rag.generation import Generation, generate, generate_batch
+from rag.prompting import build_prompt
+
+QUESTIONS = ["Who was it?", "When did the station open, and who opened it on that cold morning?", "Why?",
+             "Which ferry sails to the northern islands when the weather is fair?", "Where is the pier?"]
+
+
+def test_batched_generation_gives_the_answers_of_one_at_a_time(tiny_model_dir):
+    model, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
+    prompts = [build_prompt(tokenizer, q, ["The station opened in 1901."] * (i % 3)) for i, q in enumerate(QUESTIONS)]
+    single = [generate(model, tokenizer, prompt, max_new_tokens=12) for prompt in prompts]
+    batched = generate_batch(model, tokenizer, prompts, max_new_tokens=12)
+    assert [g.text for g in batched] == [g.text for g in single]  # prompts of different lengths, left-padded
+    assert [g.new_tokens for g in batched] == [g.new_tokens for g in single]
+    assert [g.prompt_tokens for g in batched] == [g.prompt_tokens for g in single]
+
+
+def test_only_the_first_answers_are_timed_the_rest_are_batched_in_order():
+    pairs = [SimpleNamespace(question=f"q{i}", answer=f"a{i}", source=None) for i in range(7)]
+    batches = []
+
+    def answer(question):
+        return Generation(f"a{question[1:]}", 3, 1, 0.01, 0.005), question, {"prompt": 0.0}, None
+
+    def answer_batch(questions):
+        batches.append(len(questions))
+        return [answer(question) for question in questions]
+
+    progress = []
+    run = evaluate_qa_arm("arm", pairs, answer, lambda prompt, reference: -1.0, [AnswerContainment()],
+                          on_item=lambda done, total: progress.append(done), answer_batch=answer_batch, timed=3,
+                          batch_size=3)
+    assert len(run.latencies) == 3 and len(run.parts["generate"]) == 3
+    assert batches == [3, 1] and progress == [1, 2, 3, 6, 7]
+    assert run.scores["answer_containment"] == [1.0] * 7 and [s["question"] for s in run.samples] == \
+        [f"q{i}" for i in range(7)]
+    assert run.extra["batched"]["answers"] == 4 and run.extra["batched"]["batch_size"] == 3
