@@ -130,22 +130,25 @@ class Advisor:
         self.warnings.append(text)
 
     def run(self) -> Report:
+        from advisor.lock import RunFolderLock
+
         fresh = not self.run_dir.exists()
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(self.run_dir / "advisor.log", encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        self._loaded = False
-        try:
-            return self._run()
-        finally:
-            log.removeHandler(handler)
-            handler.close()
-            if fresh and not self._loaded:
-                # The corpus or QA file could not be read: the error says why, and a folder holding
-                # only the settings would sit among the runs as if it were one.
-                shutil.rmtree(self.run_dir, ignore_errors=True)
+        with RunFolderLock(self.run_dir):  # a second run on this folder stops here, before touching anything
+            handler = logging.FileHandler(self.run_dir / "advisor.log", encoding="utf-8")
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            log.addHandler(handler)
+            log.setLevel(logging.INFO)
+            self._loaded = False
+            try:
+                return self._run()
+            finally:
+                log.removeHandler(handler)
+                handler.close()
+                if fresh and not self._loaded:
+                    # The corpus or QA file could not be read: the error says why, and a folder holding
+                    # only the settings would sit among the runs as if it were one.
+                    shutil.rmtree(self.run_dir, ignore_errors=True)
 
     # --- the stages, in the order of the data flow -------------------------------------------
 

@@ -39,6 +39,12 @@ class VectorStoreError(AdvisorError):
     title = "Vector store problem"
 
 
+class RunInUseError(AdvisorError):
+    """Another run is using the same run folder."""
+
+    title = "Run folder in use"
+
+
 class RunCancelled(AdvisorError):
     """The run was stopped on request at a progress point; what finished is kept for the next run."""
 

@@ -18,14 +18,10 @@ import dataclasses
 import importlib.metadata
 import importlib.util
 import itertools
-import json
 import os
-import platform
-import statistics
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,30 +33,17 @@ from finetune.data import IGNORE_INDEX, training_examples
 from finetune.train import LoraSettings, train_lora, uses_bf16
 from rag.prompting import build_prompt, encode_prompt
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "samples" / "ferry"
-RESULTS = ROOT / "benchmarks" / "results"
-# Where the advisor keeps its dequantized copy of the packaged SmolLM2 (advisor/gguf_cache.py, not imported here).
-CONVERTED_MODELS = Path.home() / ".cache" / "ft-rag-advisor" / "gguf"
+from benchmarks.common import (RESULTS, SAMPLE, Weights, default_weights, machine, progress, quiet_libraries,
+                               resolve_device, spread, write_json_atomically)
+
 MAX_LEN = 256
 SETTINGS = LoraSettings(rank=8, alpha=16, batch_size=4, target_modules="all-linear")
 DEFAULT_SECONDS = {"cpu": 30.0, "cuda": 20.0}
-SHAPE_ONLY_NOTE = "random weights of the same shape: throughput only"
 # None of these may load: the GPU machine has none of them (checked at the end of every run).
 HEAVY_MODULES = ("chromadb", "langchain_text_splitters", "gguf", "textual", "sentence_transformers")
 
 
 # ---- the workload every recipe trains on ---------------------------------------------------------------------
-
-@dataclass
-class Weights:
-    path: str
-    random: bool  # built from config.json alone
-
-    @property
-    def note(self) -> str:
-        return SHAPE_ONLY_NOTE if self.random else "pretrained weights"
-
 
 @dataclass
 class Workload:
@@ -70,16 +53,6 @@ class Workload:
     blocks: int  # how many of the examples are corpus text blocks (the rest are question/answer pairs)
     device: str
     parameters: int
-
-
-def default_weights() -> Weights:
-    """The advisor's dequantized copy of the packaged SmolLM2-135M-Instruct, if a run has made one."""
-    folders = sorted(CONVERTED_MODELS.glob("SmolLM2-135M-Instruct.Q4_1-*/model.safetensors"),
-                     key=lambda p: p.stat().st_mtime)
-    if not folders:
-        raise SystemExit(f"no converted SmolLM2 under {CONVERTED_MODELS} (run the advisor's demo once), "
-                         "or pass --model FOLDER or --shape-only FOLDER")
-    return Weights(str(folders[-1].parent), random=False)
 
 
 def load_workload(weights: Weights, device: str) -> Workload:
@@ -390,41 +363,6 @@ def figures(window: Window, ours: Window | None, limits: dict[str, float], preci
     return values | {k: v for k, v in window.extra.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
-def spread(values: list[float]) -> dict[str, float]:
-    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
-def machine(device: str) -> dict:
-    import torch
-
-    info = {"platform": platform.platform(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "python": platform.python_version()}
-    for package in ("torch", "transformers", "peft", "accelerate", "trl"):
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            info[package] = importlib.metadata.version(package)
-    if device == "cuda":
-        info |= {"gpu": torch.cuda.get_device_name(), "cuda": torch.version.cuda,
-                 "bf16_supported": torch.cuda.is_bf16_supported()}
-    return info
-
-
-def write_json_atomically(data: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
-                                     delete=False, encoding="utf-8") as tmp:
-        json.dump(data, tmp, indent=2)
-    os.chmod(tmp.name, 0o644)  # a temporary file starts private; the results are not
-    os.replace(tmp.name, path)
-
-
 def print_report(report: dict) -> None:
     try:
         from rich.console import Console
@@ -508,28 +446,6 @@ def parse_args(argv):
         if not (Path(folder) / "config.json").is_file():
             parser.error(f"{folder!r} has no config.json")
     return args
-
-
-def resolve_device(choice: str) -> str:
-    import torch
-
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: torch sees no CUDA device")
-    return choice
-
-
-def quiet_libraries() -> None:
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    warnings.filterwarnings("ignore", category=FutureWarning)  # deprecation notices, once per model copy
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def run_recipes(work: Workload, seconds: float, repeats: int):

@@ -23,6 +23,7 @@ class LoraSettings:
     seed: int = 0
     target_modules: list[str] | str | None = None  # None: peft's choice for the architecture
     precision: str = "auto"  # "auto": bf16 where the hardware computes it natively (see uses_bf16), "fp32", "bf16"
+    micro_batch_size: int | None = None  # examples per forward pass (see micro_batch); None: chosen per device
 
 
 @dataclass
@@ -85,6 +86,23 @@ def uses_bf16(precision: str, device: str) -> bool:
         return any(getattr(cpu, check, lambda: False)() for check in ("_is_avx512_bf16_supported",
                                                                          "_is_amx_tile_supported"))
     return False
+
+
+# On a CPU, passes of 2 examples: SmolLM2-135M in bf16 on the 2-core machine peaked at 3.45 GiB against 4.62 for
+# passes of 4, at 285 against 268 real tokens/s (40 s each); passes of 1 were slower (240).
+CPU_MICRO_BATCH = 2
+
+
+def micro_batch(settings: LoraSettings, device: str) -> tuple[int, int]:
+    """(examples per forward pass, passes per optimizer step): the optimizer step sees `batch_size`
+    examples either way. On a CPU, smaller passes keep the activations (and the full-vocabulary logits)
+    of fewer examples in memory at once, and pad less, at no cost in speed; a GPU takes the whole batch."""
+    size = settings.micro_batch_size or (min(settings.batch_size, CPU_MICRO_BATCH) if device == "cpu"
+                                         else settings.batch_size)
+    size = max(1, min(size, settings.batch_size))
+    while settings.batch_size % size:  # the passes must add up to the batch exactly
+        size -= 1
+    return size, settings.batch_size // size
 
 
 def wanted_steps(settings: LoraSettings, examples: int) -> int:
@@ -158,6 +176,7 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
     peft_model = _lora_model(model, settings)
     collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
     bf16 = uses_bf16(settings.precision, device)
+    per_pass, passes = micro_batch(settings, device)
     plan = BudgetPlan(wanted_steps(settings, len(examples)), budget_seconds, start,
                       reserve=min(2.0, 0.02 * budget_seconds))  # for writing the adapter
 
@@ -194,7 +213,7 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
 
     scratch = tempfile.TemporaryDirectory(prefix="advisor-trainer-")  # the Trainer wants one; we save no checkpoints
     args = TrainingArguments(
-        output_dir=scratch.name, per_device_train_batch_size=settings.batch_size,
+        output_dir=scratch.name, per_device_train_batch_size=per_pass, gradient_accumulation_steps=passes,
         learning_rate=settings.learning_rate, max_steps=plan.wanted,  # the budget callback stops it sooner
         logging_steps=1, save_strategy="no", report_to="none",
         disable_tqdm=True, seed=settings.seed, use_cpu=device == "cpu", dataloader_pin_memory=False,

@@ -54,3 +54,13 @@ def test_bf16_is_used_where_asked_or_where_the_hardware_computes_it(monkeypatch)
     assert not uses_bf16("auto", "cpu") and not uses_bf16("auto", "mps")
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
     assert uses_bf16("auto", "cpu")
+
+
+def test_a_cpu_takes_the_batch_in_smaller_passes_that_add_up_to_it():
+    from finetune.train import micro_batch
+
+    assert micro_batch(LoraSettings(batch_size=4), "cpu") == (2, 2)
+    assert micro_batch(LoraSettings(batch_size=4), "cuda") == (4, 1)
+    assert micro_batch(LoraSettings(batch_size=3), "cpu") == (1, 3)  # 2 does not divide 3
+    assert micro_batch(LoraSettings(batch_size=1), "cpu") == (1, 1)
+    assert micro_batch(LoraSettings(batch_size=8, micro_batch_size=8), "cpu") == (8, 1)

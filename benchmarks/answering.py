@@ -1,0 +1,145 @@
+"""Answering throughput: one question at a time against batched generation, with the answers that differ.
+
+`python -m benchmarks.answering [--model PATH] [--questions N] [--repeats N] [--out PATH]` answers the same
+questions of the bundled ferry sample greedily, one at a time (`rag.generation.generate`, what the advisor
+times for latency) and in batches of 8 and 16 with left padding (`rag.generation.generate_batch`, what it
+scores the other answers with), for two kinds of prompt: closed-book (the base model's and the fine-tune's
+prompts) and with passages (RAG's: three 128-token passages from each question's source document, standing
+in for retrieval so that no index is needed). Modes run interleaved within every repeat after a warm-up;
+prints a table and writes benchmarks/results/answering-<device>.json with answers/s, generated tokens/s,
+the ratio to one at a time and how many answers differ from one at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from advisor.corpus.evalset import load_qa
+from advisor.corpus.loading import load_corpus
+from rag.generation import generate, generate_batch
+from rag.prompting import build_prompt
+
+from benchmarks.common import (SAMPLE, default_weights, machine, progress, quiet_libraries, resolve_device,
+                               save_results, spread)
+
+MODES = {"one at a time": None, "batch 8": 8, "batch 16": 16}
+PASSAGES, PASSAGE_TOKENS = 3, 128
+MAX_NEW_TOKENS = 32  # the advisor's default
+
+
+def prompts(tokenizer, count: int) -> dict[str, list[str]]:
+    """Closed-book prompts and prompts with passages for the first `count` questions of the sample."""
+    pairs = load_qa(SAMPLE / "qa.jsonl")[:count]
+    documents = {d.source: d.text for d in load_corpus(SAMPLE / "corpus").documents}
+
+    def passages(source: str) -> list[str]:
+        ids = tokenizer(documents.get(source, ""), add_special_tokens=False)["input_ids"]
+        return [tokenizer.decode(ids[i:i + PASSAGE_TOKENS]) for i in range(0, PASSAGES * PASSAGE_TOKENS,
+                                                                           PASSAGE_TOKENS) if ids[i:i + PASSAGE_TOKENS]]
+
+    return {"closed-book": [build_prompt(tokenizer, p.question) for p in pairs],
+            "with passages": [build_prompt(tokenizer, p.question, passages(p.source)) for p in pairs]}
+
+
+def answer_all(model, tokenizer, texts: list[str], batch: int | None) -> tuple[float, list]:
+    start = time.perf_counter()
+    if batch is None:
+        answers = [generate(model, tokenizer, text, MAX_NEW_TOKENS) for text in texts]
+    else:
+        answers = [g for i in range(0, len(texts), batch)
+                   for g in generate_batch(model, tokenizer, texts[i:i + batch], MAX_NEW_TOKENS)]
+    return time.perf_counter() - start, answers
+
+
+def run(model, tokenizer, prompt_sets: dict[str, list[str]], repeats: int) -> dict:
+    """{kind: {mode: [per-repeat {"seconds", "answers", "new_tokens", "differ"}]}}, modes interleaved."""
+    for texts in prompt_sets.values():  # warm-up: every mode once on a few prompts
+        for batch in MODES.values():
+            answer_all(model, tokenizer, texts[:4], batch)
+    results: dict = {kind: {mode: [] for mode in MODES} for kind in prompt_sets}
+    for repeat in range(repeats):
+        for kind, texts in prompt_sets.items():
+            reference = None
+            for mode, batch in MODES.items():
+                seconds, answers = answer_all(model, tokenizer, texts, batch)
+                if reference is None:
+                    reference = [a.text for a in answers]
+                differ = sum(a.text != b for a, b in zip(answers, reference))
+                results[kind][mode].append({"seconds": seconds, "answers": len(answers),
+                                            "new_tokens": sum(a.new_tokens for a in answers), "differ": differ})
+                progress(f"repeat {repeat + 1}/{repeats} {kind}, {mode}: {len(answers) / seconds:.2f} answers/s, "
+                         f"{differ} differ")
+    return results
+
+
+def figures(results: dict) -> list[dict]:
+    rows = []
+    for kind, modes in results.items():
+        single = modes["one at a time"]
+        for mode, runs in modes.items():
+            per_repeat = [{"answers_per_second": r["answers"] / r["seconds"],
+                           "generated_tokens_per_second": r["new_tokens"] / r["seconds"],
+                           "ratio_to_one_at_a_time": s["seconds"] / r["seconds"], "differ": r["differ"]}
+                          for r, s in zip(runs, single)]
+            rows.append({"prompts": kind, "mode": mode,
+                         "figures": {k: spread([v[k] for v in per_repeat]) for k in per_repeat[0]},
+                         "repeats": runs})
+    return rows
+
+
+def print_table(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Answering on {report['device']}: {report['questions']} questions, "
+                        f"{report['repeats']} repeat(s), medians (min-max)", title_justify="left")
+    for header in ("prompts", "mode", "answers/s", "generated tok/s", "x one at a time", "answers that differ"):
+        table.add_column(header, justify="left" if header in ("prompts", "mode") else "right")
+    for row in report["rows"]:
+        f = row["figures"]
+        table.add_row(row["prompts"], row["mode"],
+                      f"{f['answers_per_second']['median']:.2f} ({f['answers_per_second']['min']:.2f}-"
+                      f"{f['answers_per_second']['max']:.2f})",
+                      f"{f['generated_tokens_per_second']['median']:.1f}",
+                      f"{f['ratio_to_one_at_a_time']['median']:.2f}", f"{f['differ']['max']:.0f}")
+    Console(width=140).print(table)
+    print(f"weights: {report['weights']}; prompt tokens (mean): " + ", ".join(
+        f"{kind} {tokens:.0f}" for kind, tokens in report["prompt_tokens_mean"].items()))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.answering", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="a local Hugging Face model folder (default: the advisor's converted SmolLM2)")
+    parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+    parser.add_argument("--questions", type=int, default=24)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    quiet_libraries()
+    device = resolve_device(args.device)
+    path = args.model or default_weights().path
+    progress(f"loading {path} on {device}")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device).eval()
+    prompt_sets = prompts(tokenizer, args.questions)
+    started = time.perf_counter()
+    results = run(model, tokenizer, prompt_sets, args.repeats)
+    report = {"benchmark": "answering", "device": device, "machine": machine(device), "weights": path,
+              "questions": args.questions, "repeats": args.repeats, "max_new_tokens": MAX_NEW_TOKENS,
+              "passages": f"{PASSAGES} x {PASSAGE_TOKENS} tokens of each question's source document",
+              "prompt_tokens_mean": {kind: statistics.mean(len(tokenizer(t)["input_ids"]) for t in texts)
+                                     for kind, texts in prompt_sets.items()},
+              "rows": figures(results), "seconds": time.perf_counter() - started}
+    print_table(report)
+    save_results(report, "answering", device, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
