@@ -123,7 +123,7 @@ class Advisor:
         if self.cancel is not None and (self.cancel.is_set() if isinstance(self.cancel, threading.Event)
                                         else self.cancel()):
             raise RunCancelled(f"run cancelled during {STAGES.get(stage, stage).lower()}",
-                               hint=f"run the same command again (run folder {self.run_dir}) to reuse what finished")
+                               hint=f"to go on, reusing what finished: advisor run --resume {self.run_dir}")
 
     def _warn(self, text: str) -> None:
         log.warning(text)
@@ -159,6 +159,8 @@ class Advisor:
         cache = StageCache(self.run_dir)
 
         corpus, pairs, reference = self._load()
+        if cfg.chroma_url:
+            self._open_store()  # a server that does not answer is said now, not after the models and the base arm
         models = self._load_models(corpus)
         model_check, profile = self._profile(corpus, models)
         evalset = build_eval_set(corpus.documents, pairs, cfg.goal, eval_fraction=cfg.eval_fraction,
@@ -232,22 +234,26 @@ class Advisor:
         self._progress("profile", 1, 1, result={**profile, "base_check": model_check})
         return model_check, profile
 
+    def _open_store(self):
+        """The Chroma client: embedded in the run folder, or the server at --chroma-url (asked to answer)."""
+        from rag.store import StoreUnavailable, open_client
+
+        try:
+            return open_client(path=str(self.run_dir / "index"), url=self.config.chroma_url)
+        except StoreUnavailable as exc:
+            raise VectorStoreError(str(exc), hint="start one with: chroma run --path DIR, "
+                                                  "or leave out --chroma-url") from None
+
     def _index(self, cache: StageCache, evalset: EvalSet, models: LoadedModels) -> BuiltIndex:
         """A retriever over the training documents' Chroma collection, reused when its inputs are unchanged."""
         from rag.retrieval import Retriever, build_index
         from rag.splitting import chunk_size_for
-        from rag.store import StoreUnavailable, open_client
-
         cfg = self.config
         chunk_size = chunk_size_for(models.embedder, cfg.chunk_size)
         overlap = min(cfg.chunk_overlap, chunk_size // 2)
         key = fingerprint(model_fingerprint(models.embedding.path), chunk_size, overlap, cfg.chroma_url,
                           documents_fingerprint(evalset.train_documents))
-        try:
-            client = open_client(path=str(self.run_dir / "index"), url=cfg.chroma_url)
-        except StoreUnavailable as exc:
-            raise VectorStoreError(str(exc), hint="start one with: chroma run --path DIR, "
-                                                  "or leave out --chroma-url") from None
+        client = self._open_store()
         name = f"advisor-{key[:16]}"
         stats = cache.get("index", key)
         collection = None

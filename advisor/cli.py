@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -32,7 +33,11 @@ CONSTRAINT_PREFIX = "constraint:"
 def _add_run_options(run: argparse.ArgumentParser, *, corpus_required: bool) -> None:
     """The options of `advisor run`, which `advisor tui` takes too (to fill in its setup screen)."""
     if corpus_required:
-        run.add_argument("corpus", metavar="CORPUS_DIR", help=AdvisorConfig.help_text("corpus"))
+        run.add_argument("corpus", metavar="CORPUS_DIR", nargs="?", default=None,
+                         help=AdvisorConfig.help_text("corpus") + " (required unless --resume)")
+        run.add_argument("--resume", metavar="RUN_DIR",
+                         help="continue an interrupted run in RUN_DIR with the settings in its config.json, "
+                              "reusing every stage that finished (no other option may be given)")
     else:
         run.add_argument("corpus", metavar="CORPUS_DIR", nargs="?", default=None,
                          help=AdvisorConfig.help_text("corpus") + " (optional: pick it on the setup screen)")
@@ -167,7 +172,7 @@ def _options_from_args(args: argparse.Namespace) -> dict:
     """The settings given on the command line (and in --config), as AdvisorConfig options, unchecked."""
     from advisor.config import options_from_toml
 
-    ignore = {"command", "quiet", "config", "runs"}  # interface-only arguments
+    ignore = {"command", "quiet", "config", "runs", "resume"}  # interface-only arguments
     given = {k: v for k, v in vars(args).items() if k not in ignore and v is not None}
     options = {k: v for k, v in given.items() if not k.startswith(CONSTRAINT_PREFIX)}
     options["constraints"] = {k.removeprefix(CONSTRAINT_PREFIX): v for k, v in given.items()
@@ -305,10 +310,36 @@ def _stop_on_ctrl_c(console) -> threading.Event:
     return stop
 
 
+def _resumed_config(args: argparse.Namespace) -> AdvisorConfig:
+    """`advisor run --resume RUN_DIR`: the run's own settings, read from its config.json."""
+    from pathlib import Path
+
+    from advisor.errors import ConfigError
+
+    given = sorted(k for k, v in vars(args).items() if v is not None and k not in {"command", "quiet", "resume"})
+    if given:
+        raise ConfigError(f"--resume takes the run's own settings; also given: {', '.join(given)}",
+                          hint="leave them out, or start a new run to change settings")
+    saved = Path(args.resume).expanduser() / "config.json"
+    try:
+        data = json.loads(saved.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot resume {args.resume!r}: {saved} cannot be read ({exc})",
+                          hint="give a run folder that an earlier advisor run wrote") from None
+    return AdvisorConfig.from_dict({**data, "out": str(Path(args.resume).expanduser())})
+
+
 def cmd_run(args: argparse.Namespace, console) -> int:
     from advisor.api import Advisor
+    from advisor.errors import ConfigError
 
-    advisor = Advisor(_config_from_args(args), cancel=_stop_on_ctrl_c(console))
+    if args.resume:
+        config = _resumed_config(args)
+    elif not args.corpus:
+        raise ConfigError("a corpus folder is required", hint="advisor run CORPUS_DIR, or --resume RUN_DIR")
+    else:
+        config = _config_from_args(args)
+    advisor = Advisor(config, cancel=_stop_on_ctrl_c(console))
 
     def work(on_progress):
         advisor.on_progress = on_progress or advisor.on_progress

@@ -16,6 +16,48 @@ def _fingerprint(text: str) -> str:
     return hashlib.sha256(" ".join(text.lower().split()).encode()).hexdigest()
 
 
+NEAR_DUPLICATE_THRESHOLD = 0.8  # estimated Jaccard similarity of character 5-gram sets
+SHINGLE_CHARACTERS, PERMUTATIONS, LISTED_PAIRS = 5, 128, 50
+SHINGLED_CHARACTERS = 200_000  # of a longer document, its start stands for it
+
+
+def _shingles(text: str) -> set[bytes]:
+    """Character 5-grams of the lower-cased text with runs of white space made one: a changed character
+    changes five of them, so a short document with a typo fixed still matches its twin."""
+    flat = " ".join(text.lower().split())[:SHINGLED_CHARACTERS]
+    if len(flat) <= SHINGLE_CHARACTERS:
+        return {flat.encode()}
+    return {flat[i:i + SHINGLE_CHARACTERS].encode() for i in range(len(flat) - SHINGLE_CHARACTERS + 1)}
+
+
+def near_duplicates(documents: list[Document]) -> dict:
+    """Pairs of documents whose character 5-grams mostly agree (MinHash with LSH, datasketch), exact copies
+    left to the exact count: the pairs (first 50), how many documents repeat an earlier one, and the
+    share of the corpus's characters they hold."""
+    from datasketch import MinHash, MinHashLSH
+
+    lsh = MinHashLSH(threshold=NEAR_DUPLICATE_THRESHOLD, num_perm=PERMUTATIONS)
+    hashes, fingerprints, pairs, repeats = [], [], [], set()
+    for index, document in enumerate(documents):
+        minhash = MinHash(num_perm=PERMUTATIONS)
+        minhash.update_batch(list(_shingles(document.text)))
+        fingerprints.append(_fingerprint(document.text))
+        for other in sorted(int(key) for key in lsh.query(minhash)):
+            similarity = minhash.jaccard(hashes[other])
+            if fingerprints[other] != fingerprints[index] and similarity >= NEAR_DUPLICATE_THRESHOLD:
+                pairs.append({"first": documents[other].source, "second": document.source,
+                              "similarity": round(similarity, 3)})
+                repeats.add(index)
+        lsh.insert(str(index), minhash)
+        hashes.append(minhash)
+    total = sum(len(d.text) for d in documents) or 1
+    return {"documents": len(repeats), "share_of_characters": round(sum(len(documents[i].text) for i in repeats)
+                                                                    / total, 4),
+            "pairs": pairs[:LISTED_PAIRS], "threshold": NEAR_DUPLICATE_THRESHOLD,
+            "method": f"MinHash over character {SHINGLE_CHARACTERS}-grams, {PERMUTATIONS} permutations, LSH "
+                      "(datasketch)"}
+
+
 def profile_documents(documents: list[Document], tokenizer=None) -> dict:
     """Returns a JSON-ready profile; `tokenizer` (the base model's) adds a token count."""
     words = [len(d.text.split()) for d in documents]
@@ -31,6 +73,7 @@ def profile_documents(documents: list[Document], tokenizer=None) -> dict:
         "words_per_document": {"median": statistics.median(words) if words else 0,
                                "max": max(words, default=0)},
         "exact_duplicates": duplicate_docs,
+        "near_duplicates": near_duplicates(documents),
         "non_utf8_documents": sum(1 for d in documents if d.encoding != "utf-8"),
         "personal_data": find_personal_data(documents),
         "style": {

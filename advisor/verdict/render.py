@@ -302,6 +302,12 @@ def render_markdown(report: Report) -> str:
     for key in ("words", "tokens", "exact_duplicates"):
         if key in corpus:
             lines.append(f"- {key.replace('_', ' ').capitalize()}: {corpus[key]:,}")
+    near = corpus.get("near_duplicates")
+    if near:
+        lines.append(f"- Near duplicates: {near['documents']} document(s) repeat an earlier one with small changes "
+                     f"({100 * near['share_of_characters']:.1f}% of the text; {near['method']}, similarity at least "
+                     f"{near['threshold']})")
+        lines += [f"  - `{pair['first']}` ~ `{pair['second']}` ({pair['similarity']:.2f})" for pair in near["pairs"][:10]]
     personal = personal_data_summary(corpus)
     if personal:
         lines.append(f"- Personal data: {personal[0]}")

@@ -72,5 +72,5 @@ def test_ctrl_c_stops_the_run_at_the_next_step_and_says_how_to_resume(tiny_corpu
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=240)
     assert process.returncode == 130, stderr
-    assert "Traceback" not in stderr and "cancelled:" in stderr and "run the same command again" in stderr
+    assert "Traceback" not in stderr and "cancelled:" in stderr and "advisor run --resume" in stderr
     assert not (out / "report.json").exists() and (out / "cache" / "arm-rag.json").exists()

@@ -71,3 +71,38 @@ def test_a_cancelled_run_stops_at_a_progress_point_and_resumes(tiny_corpus, tiny
     report = advisor.advise(corpus, on_progress=events.append, cancel=lambda: False, **options)
     assert {e.stage for e in events if "reused" in e.message} == {"base", "index", "rag"}
     assert report.arms["finetune"].details["training"]["steps"] == 3
+
+
+def test_advisor_run_resume_continues_a_run_folder_with_its_own_settings(tiny_corpus, tiny_model_dir, tmp_path):
+    import subprocess
+    import sys
+
+    corpus, qa = tiny_corpus
+    out = tmp_path / "run"
+
+    def advisor_run(*args):
+        return subprocess.run([sys.executable, "-m", "advisor", "run", *args], capture_output=True, text=True,
+                              timeout=600)
+
+    class StopAtTraining(Exception):
+        pass
+
+    def stop_at_training(event):
+        if event.stage == "train":
+            raise StopAtTraining
+
+    with pytest.raises(StopAtTraining):  # as a closed laptop would leave it: the fine-tune not done
+        advisor.advise(corpus, goal="knowledge", qa=qa, base_model=str(tiny_model_dir), out=str(out),
+                       max_train_steps=2, device="cpu", max_new_tokens=4, full_context=False, top_k=2,
+                       on_progress=stop_at_training)
+    resumed = advisor_run("--resume", str(out))
+    assert resumed.returncode == 0, resumed.stderr
+    assert (out / "report.json").is_file() and '"top_k": 2' in (out / "config.json").read_text()
+    assert "reused" in resumed.stdout + resumed.stderr
+
+    changed = advisor_run("--resume", str(out), "--top-k", "5")
+    assert changed.returncode == 2 and "--resume takes the run's own settings; also given: top_k" in changed.stderr
+    missing = advisor_run("--resume", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "cannot resume" in missing.stderr and "Traceback" not in missing.stderr
+    nothing = advisor_run()
+    assert nothing.returncode == 2 and "a corpus folder is required" in nothing.stderr

@@ -36,7 +36,7 @@ def test_tui_takes_every_run_option_and_an_optional_folder():
 
     run_flags = {a.dest for a in build_parser()._subparsers._group_actions[0].choices["run"]._actions}
     tui_flags = {a.dest for a in build_parser()._subparsers._group_actions[0].choices["tui"]._actions}
-    assert run_flags - {"quiet"} <= tui_flags
+    assert run_flags - {"quiet", "resume"} <= tui_flags  # the TUI resumes a run from its History screen
     args = build_parser().parse_args(["tui", "--budget-minutes", "2", "--must-cite-sources"])
     assert _options_from_args(args) == {"budget_minutes": 2.0, "constraints": {"must_cite_sources": True}}
     args = build_parser().parse_args(["tui", "docs"])
