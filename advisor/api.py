@@ -52,22 +52,23 @@ class BuiltIndex:
 
 @dataclass(frozen=True)
 class TunedModel:
-    model: object  # the base model's copy with the adapter merged in
+    model: object  # the base model with the adapter merged in
     training: dict  # TrainResult.to_dict(), with the blocks and pairs it saw
     key: str  # what the tuned weights depend on
 
 
-@dataclass(frozen=True)
+@dataclass
 class LoadedModels:
     """The resolved and loaded models of a run; `key` is what the base model's answers depend on."""
 
     reference: object  # ResolvedModel of the base model
     embedding: object  # ResolvedModel of the embedding model
-    base: object  # the base model, never changed by the fine-tune
+    base: object  # the base model: the fine-tune trains on these very weights, after every arm that needs them
     tokenizer: object
     embedder: object
     device: str
     key: str
+    base_parameters: int = 0  # counted when loaded: the fine-tune adds adapters to `base` in place
 
 
 @dataclass(frozen=True)
@@ -179,12 +180,14 @@ class Advisor:
         # The arms that keep the base weights first: an interrupted fine-tune loses none of their answers.
         arms = self._arms(names, models, index, None, evalset, whole)
         runs = {arm.name: self._measure(cache, arm, evalset, models.tokenizer) for arm in arms}
+        before = self._reference_nll(cache, models.key, models.base, models.tokenizer, reference)
+        # Nothing reads the base weights after this point: the fine-tune trains on them in place (a copy would
+        # hold a second model in memory, 0.5 GB for the default one).
         tuned = self._fine_tune(cache, evalset, models)
         arms += (tuned_arms := self._arms(names, models, index, tuned, evalset, whole))
         runs |= {arm.name: self._measure(cache, arm, evalset, models.tokenizer) for arm in tuned_arms}
         arms.sort(key=lambda arm: names.index(arm.name))
-        forgetting = [self._reference_nll(cache, models.key, models.base, models.tokenizer, reference),
-                      self._reference_nll(cache, tuned.key, tuned.model, models.tokenizer, reference)]
+        forgetting = [before, self._reference_nll(cache, tuned.key, tuned.model, models.tokenizer, reference)]
         return self._report(arms, runs, forgetting, tuned.training, corpus, profile, models, model_check,
                             evalset, whole, started)
 
@@ -219,7 +222,8 @@ class Advisor:
         self._progress("models", 2, 2, f"embeddings from {embed_ref.origin}")
         # Everything the base model's answers depend on besides the questions.
         key = fingerprint(model_fingerprint(base_ref.path), device, cfg.seed, cfg.max_new_tokens, cfg.format_regex)
-        return LoadedModels(base_ref, embed_ref, model, tokenizer, embedder, device, key)
+        return LoadedModels(base_ref, embed_ref, model, tokenizer, embedder, device, key,
+                            sum(p.numel() for p in model.parameters()))
 
     def _profile(self, corpus: Corpus, models: LoadedModels):
         from advisor.models import check_trained
@@ -280,10 +284,8 @@ class Advisor:
         return BuiltIndex(Retriever(models.embedder, collection, cfg.top_k), stats, fingerprint(key, cfg.top_k))
 
     def _fine_tune(self, cache: StageCache, evalset: EvalSet, models: LoadedModels) -> TunedModel:
-        """A fine-tuned copy of the base model (the base stays as it was), trained on the training side
-        only, or rebuilt from the adapter an earlier run trained on the same inputs."""
-        import copy
-
+        """The base model fine-tuned in place (it is not the base model any more afterwards), trained on
+        the training side only, or rebuilt from the adapter an earlier run trained on the same inputs."""
         from finetune.data import training_examples
         from finetune.train import load_adapter, merged_for_inference, train_lora
         from rag.prompting import build_prompt, encode_prompt
@@ -297,7 +299,7 @@ class Advisor:
         key = fingerprint(models.key, documents_fingerprint(evalset.train_documents),
                           [p.to_dict() for p in evalset.train_pairs], dataclasses.asdict(settings),
                           cfg.max_seq_len, cfg.budget_minutes)
-        model = copy.deepcopy(models.base)
+        model, models.base = models.base, None  # from here on only the tuned model exists
         adapter_dir = self.run_dir / "adapter"
         result = cache.get("train", key)
         if result is not None and (adapter_dir / "adapter_model.safetensors").is_file():
@@ -444,7 +446,7 @@ class Advisor:
                                     "source": "--price-per-hour" if cfg.price_per_hour is not None
                                     else f"{prices.source}, as of {prices.as_of}"}},
             costs=self._costs(arm_reports, tuned_training=training, corpus_tokens=profile.get("tokens", 0),
-                              base_parameters=sum(p.numel() for p in models.base.parameters()),
+                              base_parameters=models.base_parameters,
                               usd_per_hour=usd_per_hour, prices=prices),
             comparisons={**comparisons, **secondary},
             warnings=self.warnings,

@@ -8,8 +8,8 @@ from functools import lru_cache
 from advisor.verdict.literature import short_names
 from advisor.verdict.render import (CHOICE_TEXT, LATENCY_PARTS, METRIC_LABELS, break_even_text, cost_volumes,
                                     example_items, format_number, headline, interval_text, is_finite,
-                                    latency_basis, personal_data_summary, quality_cell, references,
-                                    stated_constraints, total_cost, verdict_title)
+                                    latency_basis, near_duplicates_summary, personal_data_summary,
+                                    quality_cell, references, stated_constraints, total_cost, verdict_title)
 from advisor.verdict.report import FIGURES, Report
 
 CHART_WIDTH, BAR_HEIGHT, LABEL_WIDTH = 560, 22, 120
@@ -156,4 +156,5 @@ def render_html(report: Report, *, summary_only: bool = False) -> str:
         loss=loss_curve(report), examples=example_items(report), chart_width=CHART_WIDTH, bar_height=BAR_HEIGHT,
         label_width=LABEL_WIDTH, cost=cost_chart(report), volumes=cost_volumes(report),
         break_even=break_even_text(report), constraints=stated_constraints(report.config.get("constraints") or {}),
-        cited_works=references(report), personal=personal_data_summary(report.corpus))
+        cited_works=references(report), personal=personal_data_summary(report.corpus),
+        near=near_duplicates_summary(report.corpus))

@@ -161,6 +161,16 @@ def latency_basis(report: Report) -> str:
     return said
 
 
+def near_duplicates_summary(corpus: dict) -> tuple[str, list[dict]] | None:
+    """The profile's near duplicates as one sentence, and the first pairs; None when not profiled."""
+    near = corpus.get("near_duplicates")
+    if not near:
+        return None
+    return (f"{near['documents']} document(s) repeat an earlier one with small changes "
+            f"({100 * near['share_of_characters']:.1f}% of the text; {near['method']}, similarity at least "
+            f"{near['threshold']})", near["pairs"][:LISTED_FINDINGS])
+
+
 def stated_constraints(constraints: dict) -> list[str]:
     """The constraints the user stated (those that differ from the defaults), in words."""
     from advisor.config import Constraints
@@ -302,12 +312,10 @@ def render_markdown(report: Report) -> str:
     for key in ("words", "tokens", "exact_duplicates"):
         if key in corpus:
             lines.append(f"- {key.replace('_', ' ').capitalize()}: {corpus[key]:,}")
-    near = corpus.get("near_duplicates")
+    near = near_duplicates_summary(corpus)
     if near:
-        lines.append(f"- Near duplicates: {near['documents']} document(s) repeat an earlier one with small changes "
-                     f"({100 * near['share_of_characters']:.1f}% of the text; {near['method']}, similarity at least "
-                     f"{near['threshold']})")
-        lines += [f"  - `{pair['first']}` ~ `{pair['second']}` ({pair['similarity']:.2f})" for pair in near["pairs"][:10]]
+        lines.append(f"- Near duplicates: {near[0]}")
+        lines += [f"  - `{pair['first']}` ~ `{pair['second']}` ({pair['similarity']:.2f})" for pair in near[1]]
     personal = personal_data_summary(corpus)
     if personal:
         lines.append(f"- Personal data: {personal[0]}")

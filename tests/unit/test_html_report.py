@@ -72,6 +72,9 @@ def test_each_reason_links_to_its_figure_and_its_sources_and_costs_show_the_brea
     report.costs = {"break_even": {"tuned": "finetune", "retrieval": "rag", "queries": 250_000.0}}
     report.corpus["personal_data"] = {"counts": {"emails": 1}, "findings": [
         {"kind": "emails", "path": "crew.md", "line": 4, "value": "j***@***.com"}]}
+    report.corpus["near_duplicates"] = {"documents": 1, "share_of_characters": 0.05, "threshold": 0.8,
+                                        "method": "MinHash", "pairs": [{"first": "a.md", "second": "b.md",
+                                                                        "similarity": 0.93}]}
     report.recommendation = Recommendation(
         "rag", "high", [Reason(f"rests on {title}", figure) for figure, title in FIGURES.items()]
         + [Reason("cites every source", sources=list(SOURCES))], rule="a rule")
@@ -88,3 +91,4 @@ def test_each_reason_links_to_its_figure_and_its_sources_and_costs_show_the_brea
     assert volumes == "| | 1,000 | 10,000 | 100,000 | 240,000 | 1,000,000 |"  # a year at the user's volume
     assert "## References" in markdown and "https://arxiv.org/abs/2312.05934" in markdown
     assert "`crew.md` line 4: emails j***@***.com" in markdown
+    assert "`a.md` ~ `b.md` (0.93)" in markdown and "<code>a.md</code> ~ <code>b.md</code> (0.93)" in html
