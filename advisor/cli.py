@@ -122,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["html", "md", "json"], default="html", help="default: html")
     report.add_argument("--out", metavar="FILE", help="where to write (default: RUN_DIR/report.FORMAT; - for stdout)")
 
+    profile_cmd = commands.add_parser(
+        "profile", help="profile a corpus in seconds: size, duplicates, personal data, style",
+        description="Reads CORPUS_DIR as a run would and prints its profile: size (tokens under the base model's "
+                    "tokenizer), skipped files, exact and near duplicates, personal data (validated, masked) and "
+                    "style signals. Loads no model weights.")
+    profile_cmd.add_argument("corpus", metavar="CORPUS_DIR", help=AdvisorConfig.help_text("corpus"))
+    _add_option(profile_cmd, "base_model", metavar="ID_OR_PATH")
+    profile_cmd.add_argument("--json", action="store_true", help="print the profile as JSON (as in report.json)")
+
     explain_cmd = commands.add_parser(
         "explain", help="a finished run's reasoning, step by step, from its report.json",
         description="Prints what was measured, whether the base model could be measured, each option against "
@@ -433,6 +442,37 @@ def _load_report(run_dir: str):
         raise ConfigError(f"{str(source)!r} is not a report this version can read ({exc})") from None
 
 
+def cmd_profile(args: argparse.Namespace, console) -> int:
+    from advisor.corpus.loading import load_corpus
+    from advisor.corpus.profile import profile_documents
+    from advisor.errors import ModelNotFoundError
+    from advisor.files import json_text
+    from advisor.verdict.render import profile_sections
+
+    corpus = load_corpus(args.corpus)
+    tokenizer, note = None, ""
+    try:
+        from transformers import AutoTokenizer
+
+        from advisor.config import DEFAULT_BASE_MODEL
+        from advisor.models import resolve_model
+
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model(args.base_model or DEFAULT_BASE_MODEL).path)
+    except ModelNotFoundError as exc:
+        note = f"tokens not counted: {exc}"
+    profile = {**profile_documents(corpus.documents, tokenizer),
+               "skipped": [{"path": s.path, "reason": s.reason} for s in corpus.skipped],
+               **({"tokens_note": note} if note else {})}
+    if args.json:
+        console.print(json_text(profile), markup=False, highlight=False, soft_wrap=True)
+        return 0
+    for title, lines in profile_sections(profile):
+        console.print(f"[bold]{title}[/]", highlight=False)
+        for line in lines:
+            console.print(f"   {line}", markup=False, highlight=False, soft_wrap=not console.is_terminal)
+    return 0
+
+
 def cmd_explain(args: argparse.Namespace, console) -> int:
     from advisor.verdict.explain import explain
 
@@ -486,8 +526,8 @@ def cmd_tui(args: argparse.Namespace, console) -> int:
     return run_tui(_options_from_args(args), runs_root=args.runs)
 
 
-COMMANDS = {"run": cmd_run, "tui": cmd_tui, "report": cmd_report, "explain": cmd_explain, "compare": cmd_compare,
-            "demo": cmd_demo, "calibrate": cmd_calibrate}
+COMMANDS = {"run": cmd_run, "tui": cmd_tui, "report": cmd_report, "profile": cmd_profile, "explain": cmd_explain,
+            "compare": cmd_compare, "demo": cmd_demo, "calibrate": cmd_calibrate}
 
 
 def _in_a_terminal() -> bool:

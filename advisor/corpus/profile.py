@@ -6,6 +6,7 @@ import hashlib
 import re
 import statistics
 from collections import Counter
+from pathlib import Path
 
 from advisor.corpus.loading import Document
 from advisor.corpus.personal_data import find_personal_data
@@ -70,8 +71,11 @@ def profile_documents(documents: list[Document], tokenizer=None) -> dict:
         "documents": len(documents),
         "characters": len(text),
         "words": sum(words),
-        "words_per_document": {"median": statistics.median(words) if words else 0,
+        "words_per_document": {"min": min(words, default=0), "median": statistics.median(words) if words else 0,
+                               "p90": statistics.quantiles(words, n=10)[-1] if len(words) > 1 else max(words, default=0),
                                "max": max(words, default=0)},
+        "file_types": dict(Counter(Path(d.source.split("#")[0]).suffix.lower() or "(none)" for d in documents)
+                           .most_common()),
         "exact_duplicates": duplicate_docs,
         "near_duplicates": near_duplicates(documents),
         "non_utf8_documents": sum(1 for d in documents if d.encoding != "utf-8"),

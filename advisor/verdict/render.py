@@ -171,6 +171,35 @@ def near_duplicates_summary(corpus: dict) -> tuple[str, list[dict]] | None:
             f"{near['threshold']})", near["pairs"][:LISTED_FINDINGS])
 
 
+def profile_sections(profile: dict) -> list[tuple[str, list[str]]]:
+    """The corpus profile as titled lines, for `advisor profile` (corpus text and values stay masked)."""
+    words = profile.get("words_per_document", {})
+    size = [f"{profile.get('documents', 0):,} documents, {profile.get('characters', 0):,} characters, "
+            f"{profile.get('words', 0):,} words"
+            + (f", {profile['tokens']:,} tokens under the base model's tokenizer" if "tokens" in profile else ""),
+            "words per document: " + ", ".join(f"{k} {v:,.0f}" for k, v in words.items()),
+            "file types: " + ", ".join(f"{kind} {n}" for kind, n in profile.get("file_types", {}).items())]
+    if profile.get("tokens_note"):
+        size.append(profile["tokens_note"])
+    skipped = profile.get("skipped", [])
+    sections = [("Size", size),
+                (f"Skipped files ({len(skipped)})", [f"{s['path']}: {s['reason']}" for s in skipped] or ["none"])]
+    duplicates = [f"exact copies: {profile.get('exact_duplicates', 0)}"]
+    near = near_duplicates_summary(profile)
+    if near:
+        duplicates += [f"near: {near[0]}"] + [f"  {p['first']} ~ {p['second']} ({p['similarity']:.2f})" for p in near[1]]
+    sections.append(("Duplicates", duplicates))
+    personal = personal_data_summary(profile)
+    if personal:
+        sections.append(("Personal data", [personal[0]] + [f"  {f['path']} line {f['line']}: "
+                                                           f"{f['kind'].replace('_', ' ')} {f['value']}"
+                                                           for f in personal[1]]))
+    style = profile.get("style", {})
+    sections.append(("Style", [f"{style.get('mean_sentence_words', 0)} words per sentence on average; "
+                               f"{100 * style.get('list_line_share', 0):.0f}% of the lines are list items"]))
+    return sections
+
+
 def stated_constraints(constraints: dict) -> list[str]:
     """The constraints the user stated (those that differ from the defaults), in words."""
     from advisor.config import Constraints
