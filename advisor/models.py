@@ -284,7 +284,7 @@ def check_trained(model, tokenizer, texts: list[str]) -> dict:
 
     from advisor.measure.likelihood import perplexity, predictive_entropy
 
-    sample = [t for t in texts if t.strip()][:16]
+    sample = [t[:4096] for t in texts if t.strip()][:16]  # 256 tokens need far fewer characters than a long text has
     ppl = perplexity(model, tokenizer, sample, max_length=256)
     uniform = float(len(tokenizer))
     entropy_share = predictive_entropy(model, tokenizer, sample) / math.log(uniform)

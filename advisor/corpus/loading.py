@@ -86,8 +86,36 @@ def _looks_binary(data: bytes) -> bool:
     return control > max(4, len(head) // 100)
 
 
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"),
+         (b"\xfe\xff", "utf-16"))
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' when the zero bytes fall on one side of each pair, as in UTF-16 text
+    of mostly Latin letters; None otherwise (a binary file has its zeros anywhere)."""
+    head = data[:8192]
+    even, odd = head[0::2], head[1::2]
+    if len(head) < 4:
+        return None
+    zeros_even, zeros_odd = even.count(0) / len(even), odd.count(0) / len(odd)
+    if zeros_odd > 0.4 and zeros_even < 0.02:
+        return "utf-16-le"
+    if zeros_even > 0.4 and zeros_odd < 0.02:
+        return "utf-16-be"
+    return None
+
+
 def decode_bytes(data: bytes) -> tuple[str, str]:
     """Returns (text, encoding); raises ValueError when the bytes are not text in any encoding."""
+    wide = next((codec for bom, codec in _BOMS if data.startswith(bom)), None) or (
+        _utf16_without_bom(data) if b"\x00" in data[:8192] else None)
+    if wide:
+        try:
+            text = data.decode(wide)
+        except UnicodeDecodeError:
+            text = None
+        if text is not None and not _looks_binary(text.encode("utf-8")):
+            return text.lstrip("\ufeff"), wide.removesuffix("-le").removesuffix("-be")
     if _looks_binary(data):
         raise ValueError("binary file (not text)")
     try:
@@ -188,6 +216,19 @@ def survey_folder(folder: str | Path, limit: int = 20_000) -> FolderSurvey:
     return FolderSurvey(None, usable, other)
 
 
+MAX_FILE_BYTES = 8 * 2 ** 20  # of a larger file, only this much is read
+
+
+def _cut_at_character(data: bytes) -> bytes:
+    """Bytes cut at a limit, less the UTF-8 character the cut may have left incomplete at the end."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # not a continuation byte: ASCII, or the lead byte of the last character
+            needed = 1 if byte < 0xC0 else 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return data if back >= needed else data[:-back]
+    return data
+
+
 def load_corpus(folder: str | Path) -> Corpus:
     """Reads every supported file under `folder`; raises CorpusError when nothing usable is found."""
     root = Path(folder).expanduser()
@@ -207,10 +248,15 @@ def load_corpus(folder: str | Path) -> Corpus:
             skipped.append(SkippedFile(source, f"unsupported file type {suffix or '(none)'}"))
             continue
         try:
-            data = path.read_bytes()
+            with path.open("rb") as handle:  # never more than the cap: a file may be larger than memory
+                data = handle.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
             skipped.append(SkippedFile(source, f"unreadable ({exc.strerror or exc})"))
             continue
+        if len(data) > MAX_FILE_BYTES:
+            data = _cut_at_character(data[:MAX_FILE_BYTES])
+            skipped.append(SkippedFile(f"{source} (beyond its first {MAX_FILE_BYTES // 2 ** 20} MB)",
+                                       f"file larger than {MAX_FILE_BYTES // 2 ** 20} MB: only its start is read"))
         if not data.strip():
             skipped.append(SkippedFile(source, "empty file"))
             continue

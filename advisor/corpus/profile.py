@@ -72,7 +72,8 @@ def profile_documents(documents: list[Document], tokenizer=None) -> dict:
         "characters": len(text),
         "words": sum(words),
         "words_per_document": {"min": min(words, default=0), "median": statistics.median(words) if words else 0,
-                               "p90": statistics.quantiles(words, n=10)[-1] if len(words) > 1 else max(words, default=0),
+                               "p90": statistics.quantiles(words, n=10, method="inclusive")[-1]
+                               if len(words) > 1 else max(words, default=0),
                                "max": max(words, default=0)},
         "file_types": dict(Counter(Path(d.source.split("#")[0]).suffix.lower() or "(none)" for d in documents)
                            .most_common()),

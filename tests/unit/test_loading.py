@@ -114,3 +114,30 @@ def test_run_folders_inside_a_corpus_are_not_read_as_documents(tmp_path):
     corpus = load_corpus(tmp_path)
     assert [d.source for d in corpus.documents] == ["guide.md"] and not corpus.skipped
     assert survey_folder(tmp_path).usable == 1
+
+
+def test_wide_encodings_with_and_without_a_byte_order_mark_are_read(tmp_path):
+    from advisor.corpus.loading import load_corpus
+
+    text = "Fähre nach Oskary: Abfahrt 07:15 ab Kai 5."
+    (tmp_path / "le_bom.txt").write_bytes(text.encode("utf-16"))  # BOM + little-endian
+    (tmp_path / "be_bom.txt").write_bytes(b"\xfe\xff" + text.encode("utf-16-be"))
+    (tmp_path / "le_plain.txt").write_bytes(text.encode("utf-16-le"))
+    (tmp_path / "utf32.txt").write_bytes(text.encode("utf-32"))
+    (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 4)
+    corpus = load_corpus(tmp_path)
+    assert {d.source: d.text for d in corpus.documents} == {name: text for name in
+                                                             ("be_bom.txt", "le_bom.txt", "le_plain.txt", "utf32.txt")}
+    assert [s.path for s in corpus.skipped] == ["binary.txt"]
+
+
+def test_a_file_larger_than_the_cap_is_read_only_to_the_cap(tmp_path, monkeypatch):
+    from advisor.corpus import loading
+
+    monkeypatch.setattr(loading, "MAX_FILE_BYTES", 1001)
+    (tmp_path / "huge.txt").write_text("ä" * 5000)  # one line, two bytes a character: the cap cuts one in half
+    (tmp_path / "small.txt").write_text("A small note.")
+    corpus = loading.load_corpus(tmp_path)
+    huge = next(d for d in corpus.documents if d.source == "huge.txt")
+    assert huge.text == "ä" * 500 and huge.encoding == "utf-8"
+    assert any(s.path.startswith("huge.txt (beyond") for s in corpus.skipped)
