@@ -18,7 +18,7 @@ from advisor.cache import StageCache, documents_fingerprint, fingerprint, model_
 from advisor.config import AdvisorConfig
 from advisor.corpus.evalset import EvalSet, build_eval_set, load_qa
 from advisor.corpus.loading import Corpus, load_corpus
-from advisor.corpus.profile import profile_documents
+from advisor.corpus.profile import SHIPPED_REFERENCE_ABOUT, SHIPPED_REFERENCE_TEXT, profile_documents
 from advisor.errors import ConfigError, ModelNotFoundError, RunCancelled, VectorStoreError
 from advisor.files import write_json
 from advisor.measure.arms import ARM_KINDS, BASELINE, Arm, arm_names
@@ -388,7 +388,7 @@ class Advisor:
                 profile: dict, models: LoadedModels, model_check: dict, evalset: EvalSet, whole: dict,
                 started: float) -> Report:
         from advisor.measure.hardware import describe_hardware
-        from advisor.measure.summary import add_extra_prompt_tokens, add_forgetting, summarize_arm
+        from advisor.measure.summary import add_extra_prompt_tokens, add_forgetting, novelty, summarize_arm
 
         cfg = self.config
         self._progress("report", 0, 1)
@@ -402,7 +402,11 @@ class Advisor:
         for arm in arms:
             if arm.kind.tuned:
                 arm_reports[arm.name].details["training"] = training
-        add_forgetting(arm_reports, *forgetting, tuned={arm.name for arm in arms if arm.kind.tuned}, seed=cfg.seed)
+        reference = f"your reference text ({cfg.reference_text})" if cfg.reference_text else SHIPPED_REFERENCE_ABOUT
+        add_forgetting(arm_reports, *forgetting, tuned={arm.name for arm in arms if arm.kind.tuned}, seed=cfg.seed,
+                       reference=reference)
+        if forgetting[0]:
+            profile = {**profile, "novelty": novelty(model_check, forgetting[0], reference)}
         add_extra_prompt_tokens(arm_reports, BASELINE)
         def compared(on):
             return compare_arms({name: run.scores.get(on.name, []) for name, run in runs.items()}, on, cfg.seed)
@@ -494,9 +498,10 @@ class Advisor:
     # --- reference text, for measuring forgetting ------------------------------------------------
 
     def _reference_paragraphs(self) -> list[str]:
-        path = self.config.reference_text
-        if not path:
+        """The reference text's paragraphs: the user's, else the shipped general text; none with --no-forgetting."""
+        if not self.config.forgetting:
             return []
+        path = self.config.reference_text or SHIPPED_REFERENCE_TEXT
         try:
             text = Path(path).expanduser().read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:

@@ -72,6 +72,8 @@ def _add_run_options(run: argparse.ArgumentParser, *, corpus_required: bool) -> 
     _add_option(run, "max_new_tokens", type=int, metavar="TOKENS")
     _add_option(run, "format_regex", metavar="REGEX")
     _add_option(run, "reference_text", metavar="FILE")
+    run.add_argument("--no-forgetting", dest="forgetting", action="store_false", default=None,
+                     help="Do not measure forgetting on a reference text.")
     _add_option(run, "price_per_hour", type=float, metavar="USD")
     _add_option(run, "prices", metavar="TOML")
     _add_option(run, "project_to", metavar="ID_OR_PATH")

@@ -123,7 +123,9 @@ class AdvisorConfig:
                                      "(scored as format_match).", None)
     reference_text: str | None = _help("Text file of general text the model should keep knowing "
                                        "(paragraphs separated by blank lines); its perplexity before and "
-                                       "after the fine-tune measures forgetting.", None)
+                                       "after the fine-tune measures forgetting (default: the general "
+                                       "text the advisor ships, advisor/corpus/reference_text.md).", None)
+    forgetting: bool = _help("Measure forgetting on the reference text (--no-forgetting skips it).", True)
     price_per_hour: float | None = _help("USD per hour of the hardware used (default: the dated "
                                          "table, advisor/measure/prices.toml).", None)
     prices: str | None = _help("A TOML price table to use instead of the shipped one (same layout as "

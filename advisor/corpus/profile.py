@@ -17,6 +17,11 @@ def _fingerprint(text: str) -> str:
     return hashlib.sha256(" ".join(text.lower().split()).encode()).hexdigest()
 
 
+# General prose the base model should keep knowing: the default reference for forgetting, and the yardstick
+# of how new the corpus is to the model.
+SHIPPED_REFERENCE_TEXT = Path(__file__).with_name("reference_text.md")
+SHIPPED_REFERENCE_ABOUT = ("the general text the advisor ships (advisor/corpus/reference_text.md: about 1,300 "
+                           "self-written words on everyday subjects)")
 NEAR_DUPLICATE_THRESHOLD = 0.8  # estimated Jaccard similarity of character 5-gram sets
 SHINGLE_CHARACTERS, PERMUTATIONS, LISTED_PAIRS = 5, 128, 50
 SHINGLED_CHARACTERS = 200_000  # of a longer document, its start stands for it

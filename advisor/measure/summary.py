@@ -47,13 +47,13 @@ def summarize_arm(run: ArmRun, *, label: str, one_off_seconds: float, notes: lis
                               "scores": run.scores})  # per item, in eval_set.json's order
 
 
-def add_forgetting(reports: dict[str, ArmReport], before: list, after: list, *, tuned: set[str], seed: int) -> None:
+def add_forgetting(reports: dict[str, ArmReport], before: list, after: list, *, tuned: set[str], seed: int,
+                   reference: str = "the reference text") -> None:
     """Reference-text perplexity per arm: the base weights' for the arms that keep them (measured once),
-    the fine-tuned weights' for the tuned arms; a note on the change, or on how to measure it."""
+    the fine-tuned weights' for the tuned arms; a note on the change, or on why it was not measured."""
     if not before:
         for name in sorted(tuned & set(reports)):
-            reports[name].notes.append(
-                "forgetting not measured: pass --reference-text FILE (general text the model should keep)")
+            reports[name].notes.append("forgetting not measured (--no-forgetting)")
         return
     summaries = {False: perplexity_summary([tuple(x) for x in before], seed=seed),
                  True: perplexity_summary([tuple(x) for x in after], seed=seed)}
@@ -64,8 +64,19 @@ def add_forgetting(reports: dict[str, ArmReport], before: list, after: list, *, 
     change = summaries[True]["value"] / summaries[False]["value"] - 1
     for name in sorted(tuned & set(reports)):
         reports[name].notes.append(
-            f"forgetting: perplexity on the reference text went from {summaries[False]['value']:.2f} to "
+            f"forgetting: perplexity on {reference} went from {summaries[False]['value']:.2f} to "
             f"{summaries[True]['value']:.2f} ({change:+.1%}) after the fine-tune")
+
+
+def novelty(model_check: dict, reference_nll: list, reference: str) -> dict:
+    """How new the corpus is to the base model: its perplexity on the corpus against on general text."""
+    import math
+
+    tokens = sum(count for _, count in reference_nll)
+    general = math.exp(sum(nll for nll, _ in reference_nll) / tokens) if tokens else float("nan")
+    corpus = model_check.get("perplexity", float("nan"))
+    return {"corpus_perplexity": corpus, "reference_perplexity": general,
+            "ratio": corpus / general if general and math.isfinite(general) else float("nan"), "reference": reference}
 
 
 def add_extra_prompt_tokens(reports: dict[str, ArmReport], baseline: str) -> None:

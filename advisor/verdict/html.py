@@ -8,7 +8,7 @@ from functools import lru_cache
 from advisor.verdict.literature import short_names
 from advisor.verdict.render import (CHOICE_TEXT, LATENCY_PARTS, METRIC_LABELS, break_even_text, cost_volumes,
                                     example_items, format_number, headline, interval_text, is_finite,
-                                    latency_basis, near_duplicates_summary, personal_data_summary,
+                                    latency_basis, near_duplicates_summary, novelty_text, personal_data_summary,
                                     quality_cell, references, stated_constraints, total_cost, verdict_title)
 from advisor.verdict.report import FIGURES, Report
 
@@ -157,4 +157,4 @@ def render_html(report: Report, *, summary_only: bool = False) -> str:
         label_width=LABEL_WIDTH, cost=cost_chart(report), volumes=cost_volumes(report),
         break_even=break_even_text(report), constraints=stated_constraints(report.config.get("constraints") or {}),
         cited_works=references(report), personal=personal_data_summary(report.corpus),
-        near=near_duplicates_summary(report.corpus))
+        near=near_duplicates_summary(report.corpus), novelty=novelty_text(report.corpus))

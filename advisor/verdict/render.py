@@ -161,6 +161,17 @@ def latency_basis(report: Report) -> str:
     return said
 
 
+def novelty_text(corpus: dict) -> str | None:
+    """How new the corpus is to the base model, in one sentence; None when it was not measured."""
+    novelty = corpus.get("novelty")
+    if not novelty or not is_finite(novelty.get("ratio")):
+        return None
+    return (f"the base model's perplexity is {format_number(novelty['corpus_perplexity'], 1)} on your corpus against "
+            f"{format_number(novelty['reference_perplexity'], 1)} on general text ({format_number(novelty['ratio'], 1)} "
+            f"times; above 1 the corpus is newer to the model than everyday prose; general text: "
+            f"{novelty['reference']})")
+
+
 def near_duplicates_summary(corpus: dict) -> tuple[str, list[dict]] | None:
     """The profile's near duplicates as one sentence, and the first pairs; None when not profiled."""
     near = corpus.get("near_duplicates")
@@ -341,6 +352,9 @@ def render_markdown(report: Report) -> str:
     for key in ("words", "tokens", "exact_duplicates"):
         if key in corpus:
             lines.append(f"- {key.replace('_', ' ').capitalize()}: {corpus[key]:,}")
+    novelty = novelty_text(corpus)
+    if novelty:
+        lines.append(f"- Novelty: {novelty}")
     near = near_duplicates_summary(corpus)
     if near:
         lines.append(f"- Near duplicates: {near[0]}")

@@ -61,7 +61,8 @@ def test_advise_knowledge_with_qa(tiny_corpus, tiny_model_dir, tmp_path):
     assert report.arms["base"].cost_usd["one_off"] == 0
     assert report.arms["finetune"].quality["reference_perplexity"]["n"] == 2
     assert report.arms["base"].quality["reference_perplexity"]["value"] > 1
-    assert any(note.startswith("forgetting: perplexity on the reference text") for note in report.arms["finetune"].notes)
+    assert any(note.startswith("forgetting: perplexity on your reference text") for note in report.arms["finetune"].notes)
+    assert report.corpus["novelty"]["reference_perplexity"] == report.arms["base"].quality["reference_perplexity"]["value"]
 
     run = tmp_path / "run"
     on_disk = json.loads((run / "report.json").read_text())
@@ -84,7 +85,7 @@ def test_cli_style_with_offline_fallback(tiny_corpus, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "advisor", "run", str(corpus), "--goal", "style", "--out", str(out),
          "--base-model", "someone/uncached-model", "--offline-fallback", "--max-train-steps", "2", "--device", "cpu", "--max-new-tokens", "8",
-         "--quiet"], capture_output=True, text=True, timeout=600)
+         "--no-forgetting", "--quiet"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     # Random weights: nothing measured, and the headline says the choice is only the published default.
     assert "No measured recommendation" in result.stdout and f"{out}/report.html" in result.stdout
@@ -94,6 +95,8 @@ def test_cli_style_with_offline_fallback(tiny_corpus, tmp_path):
     for arm in data["arms"].values():
         assert arm["quality"]["perplexity"]["n"] >= 1 and arm["quality"]["perplexity"]["value"] > 1
     assert data["models"]["base"]["origin"] == "built locally"
+    assert "forgetting not measured (--no-forgetting)" in data["arms"]["finetune"]["notes"]
+    assert "reference_perplexity" not in data["arms"]["base"]["quality"] and "novelty" not in data["corpus"]
 
 
 def test_fine_tune_with_rag_is_a_fourth_arm_everywhere(tiny_corpus, tiny_model_dir, tmp_path):
@@ -115,6 +118,11 @@ def test_fine_tune_with_rag_is_a_fourth_arm_everywhere(tiny_corpus, tiny_model_d
     assert "- **full_context**: not measured: switched off (--no-full-context)" in (tmp_path / "run" / "report.md").read_text()
     assert STAGES["finetune_rag"] == "Fine-tune + RAG answers"
     assert [e.completed for e in events if e.stage == "finetune_rag"][-1] == 8
+    # No --reference-text: forgetting is measured on the shipped general text, and the corpus's novelty with it.
+    assert any(note.startswith("forgetting: perplexity on the general text the advisor ships")
+               for note in report.arms["finetune"].notes)
+    assert report.arms["finetune_rag"].quality["reference_perplexity"]["n"] > 10  # its paragraphs
+    assert "- Novelty: the base model's perplexity is" in (tmp_path / "run" / "report.md").read_text()
 
 
 def test_goal_both_measures_facts_and_style_on_four_arms(tiny_corpus, tiny_model_dir, tmp_path):
