@@ -167,9 +167,8 @@ def novelty_text(corpus: dict) -> str | None:
     if not novelty or not is_finite(novelty.get("ratio")):
         return None
     return (f"the base model's perplexity is {format_number(novelty['corpus_perplexity'], 1)} on your corpus against "
-            f"{format_number(novelty['reference_perplexity'], 1)} on general text ({format_number(novelty['ratio'], 1)} "
-            f"times; above 1 the corpus is newer to the model than everyday prose; general text: "
-            f"{novelty['reference']})")
+            f"{format_number(novelty['reference_perplexity'], 1)} on {novelty['reference']}: "
+            f"{format_number(novelty['ratio'], 1)} times (above 1, the corpus is newer to the model than that text)")
 
 
 def near_duplicates_summary(corpus: dict) -> tuple[str, list[dict]] | None:
