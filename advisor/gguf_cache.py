@@ -32,11 +32,19 @@ def user_cache_dir() -> Path:
     return Path(base).expanduser() / "ft-rag-advisor"
 
 
+KEY_SAMPLE = 2 ** 20  # bytes read from each end of the file for its key
+
+
 def _file_key(path: Path) -> str:
-    """Cheap identity of a (possibly multi-GB) file: its path, size and modification time."""
-    stat = path.stat()
-    blob = json.dumps([str(path.resolve()), stat.st_size, stat.st_mtime_ns])
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+    """Cheap identity of a (possibly multi-GB) file's content: its size and its first and last megabyte,
+    so that the same file installed elsewhere (a new virtual environment, a fresh clone) is converted once."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(json.dumps([size]).encode())
+    with path.open("rb") as handle:
+        digest.update(handle.read(KEY_SAMPLE))
+        handle.seek(max(0, size - KEY_SAMPLE))
+        digest.update(handle.read(KEY_SAMPLE))
+    return digest.hexdigest()[:12]
 
 
 def _file_sizes(folder: Path) -> dict[str, int]:

@@ -96,3 +96,18 @@ def test_a_file_that_is_not_gguf_is_a_clear_error(tmp_path):
     with pytest.raises(ModelNotFoundError, match="could not be read"):
         resolve_model(str(fake))
     assert not list((user_cache_dir() / "gguf").glob("broken*"))
+
+
+def test_the_same_file_elsewhere_is_not_converted_again(tiny_gguf, tmp_path):
+    import shutil
+
+    from advisor.gguf_cache import _file_key
+
+    copy = tmp_path / "elsewhere" / tiny_gguf.name
+    copy.parent.mkdir()
+    shutil.copy(tiny_gguf, copy)  # another path and modification time: as in a new virtual environment
+    assert _file_key(copy) == _file_key(tiny_gguf)
+    changed = tmp_path / "changed.gguf"
+    data = tiny_gguf.read_bytes()
+    changed.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))  # the same size, one byte different
+    assert _file_key(changed) != _file_key(tiny_gguf)
