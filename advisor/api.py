@@ -115,6 +115,7 @@ class Advisor:
         self.run_dir = Path(config.out) if config.out else default_run_dir(config.corpus)
         self.warnings: list[str] = []
         self._stage_started: dict[str, float] = {}
+        self._store = None  # the Chroma client, once opened
 
     def _progress(self, stage: str, completed: int, total: int | None = None, message: str = "", *,
                   loss: float | None = None, result: Any = None) -> None:
@@ -239,11 +240,15 @@ class Advisor:
         return model_check, profile
 
     def _open_store(self):
-        """The Chroma client: embedded in the run folder, or the server at --chroma-url (asked to answer)."""
+        """The Chroma client, opened once per run: embedded in the run folder, or the server at --chroma-url
+        (asked to answer)."""
         from rag.store import StoreUnavailable, open_client
 
+        if self._store is not None:
+            return self._store
         try:
-            return open_client(path=str(self.run_dir / "index"), url=self.config.chroma_url)
+            self._store = open_client(path=str(self.run_dir / "index"), url=self.config.chroma_url)
+            return self._store
         except StoreUnavailable as exc:
             raise VectorStoreError(str(exc), hint="start one with: chroma run --path DIR, "
                                                   "or leave out --chroma-url") from None

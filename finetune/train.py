@@ -222,10 +222,10 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
         # question and answer to a full block of corpus text).
         train_sampling_strategy="group_by_length",
         bf16=bf16)
+    progress = BudgetAndProgress()
     trainer = BudgetTrainer(model=peft_model, args=args, train_dataset=examples, data_collator=collator,
-                            callbacks=[BudgetAndProgress()])
+                            callbacks=[progress])
     trainer.remove_callback(PrinterCallback)  # library code reports through on_step, never by printing
-    progress = next(c for c in trainer.callback_handler.callbacks if isinstance(c, BudgetAndProgress))
     try:
         trainer.train()
     finally:

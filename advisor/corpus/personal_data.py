@@ -149,3 +149,11 @@ def describe_counts(counts: dict[str, int]) -> str:
         return singular if n == 1 else singular + ("es" if singular.endswith("ss") else "s")
 
     return ", ".join(f"{n:,} {name(kind, n)}" for kind, n in counts.items() if n)
+
+
+def personal_data_counts(profile: dict) -> dict[str, int]:
+    """Kind -> how many, from a profile's personal-data findings (only the kinds found; reports written
+    before validation held the counts at the top level)."""
+    found = profile.get("personal_data") or {}
+    counts = found.get("counts", found)
+    return {kind: count for kind, count in counts.items() if isinstance(count, int) and count > 0}

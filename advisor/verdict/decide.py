@@ -6,7 +6,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from advisor.corpus.personal_data import describe_counts
+from advisor.corpus.personal_data import describe_counts, personal_data_counts
 from advisor.measure.arms import ARM_KINDS, BASELINE, label
 from advisor.measure.metrics import paired_difference
 from advisor.verdict.report import ArmReport, Reason, Recommendation
@@ -65,13 +65,6 @@ class DecisionInputs:
         return cls(goal, metric, comparisons, {name: ArmEvidence.from_report(name, arm) for name, arm in arms.items()},
                    model_check, n_eval, likelihood or {}, constraints, profile.get("tokens"),
                    personal_data_counts(profile))
-
-
-def personal_data_counts(profile: dict) -> dict[str, int]:
-    """Kind -> how many, from the profile's personal-data findings (only the kinds found)."""
-    found = profile.get("personal_data") or {}
-    counts = found.get("counts", found)
-    return {kind: count for kind, count in counts.items() if isinstance(count, int) and count > 0}
 
 
 # What published evidence favours when the measurements cannot tell the arms apart: (arm, why, sources).
@@ -220,7 +213,7 @@ def _further_evidence(chosen: str, arms: dict[str, ArmEvidence], likelihood: dic
     lift = _between(likelihood, chosen, BASELINE)
     if lift:
         verdict = ("agrees" if _significant(lift) else
-                   "points the other way" if _significant({**lift, "ci95": [-lift["ci95"][1], -lift["ci95"][0]]})
+                   "points the other way" if _significant(_between(likelihood, BASELINE, chosen))
                    else "cannot tell them apart")
         reasons.append(Reason(f"Further evidence: the answer's likelihood {verdict} ({_label(arms, chosen)} against "
                               f"the base model on {ANSWER_LIKELIHOOD.label}: {_fmt(lift)}).", "comparisons"))

@@ -134,8 +134,7 @@ LISTED_FINDINGS = 10  # shown in the reports; report.json holds up to a hundred
 
 def personal_data_summary(corpus: dict) -> tuple[str, list[dict]] | None:
     """The profile's personal data as one sentence, and the first findings (masked); None when not profiled."""
-    from advisor.corpus.personal_data import describe_counts
-    from advisor.verdict.decide import personal_data_counts
+    from advisor.corpus.personal_data import describe_counts, personal_data_counts
 
     if "personal_data" not in corpus:
         return None
