@@ -18,8 +18,9 @@ from advisor.cache import StageCache, documents_fingerprint, fingerprint, model_
 from advisor.config import AdvisorConfig
 from advisor.corpus.evalset import EvalSet, build_eval_set, load_qa
 from advisor.corpus.loading import Corpus, load_corpus
-from advisor.corpus.profile import SHIPPED_REFERENCE_ABOUT, SHIPPED_REFERENCE_TEXT, profile_documents
-from advisor.errors import ConfigError, ModelNotFoundError, RunCancelled, VectorStoreError
+from advisor.corpus.profile import (SHIPPED_REFERENCE_ABOUT, SHIPPED_REFERENCE_TEXT, profile_documents,
+                                    reference_paragraphs)
+from advisor.errors import ModelNotFoundError, RunCancelled, VectorStoreError
 from advisor.files import write_json
 from advisor.measure.arms import ARM_KINDS, BASELINE, Arm, arm_names
 from advisor.measure.cost import PriceTable, break_even_queries, freshness_cost, monthly_cost
@@ -164,9 +165,10 @@ class Advisor:
         if cfg.chroma_url:
             self._open_store()  # a server that does not answer is said now, not after the models and the base arm
         models = self._load_models(corpus)
-        model_check, profile = self._profile(corpus, models)
+        model_check, profile = self._profile(corpus, models, reference)
         evalset = build_eval_set(corpus.documents, pairs, cfg.goal, eval_fraction=cfg.eval_fraction,
-                                 seed=cfg.seed, max_eval=cfg.max_eval)
+                                 seed=cfg.seed, max_eval=cfg.max_eval,
+                                 write_questions=self._question_writer(models) if not pairs else None)
         for warning in evalset.warnings:
             self._warn(warning)
         write_json(self.run_dir / "eval_set.json", evalset.to_dict())
@@ -180,13 +182,13 @@ class Advisor:
         names = arm_names(cfg.measures_finetune_rag(), whole["fits"])
         # The arms that keep the base weights first: an interrupted fine-tune loses none of their answers.
         arms = self._arms(names, models, index, None, evalset, whole)
-        runs = {arm.name: self._measure(cache, arm, evalset, models.tokenizer) for arm in arms}
+        runs = {arm.name: self._measure(cache, arm, evalset, models) for arm in arms}
         before = self._reference_nll(cache, models.key, models.base, models.tokenizer, reference)
         # Nothing reads the base weights after this point: the fine-tune trains on them in place (a copy would
         # hold a second model in memory, 0.5 GB for the default one).
         tuned = self._fine_tune(cache, evalset, models)
         arms += (tuned_arms := self._arms(names, models, index, tuned, evalset, whole))
-        runs |= {arm.name: self._measure(cache, arm, evalset, models.tokenizer) for arm in tuned_arms}
+        runs |= {arm.name: self._measure(cache, arm, evalset, models) for arm in tuned_arms}
         arms.sort(key=lambda arm: names.index(arm.name))
         forgetting = [before, self._reference_nll(cache, tuned.key, tuned.model, models.tokenizer, reference)]
         return self._report(arms, runs, forgetting, tuned.training, corpus, profile, models, model_check,
@@ -226,7 +228,7 @@ class Advisor:
         return LoadedModels(base_ref, embed_ref, model, tokenizer, embedder, device, key,
                             sum(p.numel() for p in model.parameters()))
 
-    def _profile(self, corpus: Corpus, models: LoadedModels):
+    def _profile(self, corpus: Corpus, models: LoadedModels, reference: list[str]):
         from advisor.models import check_trained
 
         self._progress("profile", 0, 1)
@@ -235,9 +237,20 @@ class Advisor:
             self._warn(f"The base model has {model_check['verdict']} (perplexity "
                        f"{model_check['perplexity']:.0f} against {model_check['uniform_perplexity']:.0f} "
                        f"for uniform guessing): {RANDOM_WEIGHTS}.")
-        profile = profile_documents(corpus.documents, models.tokenizer)
+        profile = profile_documents(corpus.documents, models.tokenizer,
+                                    reference_texts=reference or self._shipped_reference(), seed=self.config.seed)
         self._progress("profile", 1, 1, result={**profile, "base_check": model_check})
         return model_check, profile
+
+    def _question_writer(self, models: LoadedModels):
+        """With --model-written-questions, a QuestionWriter on the base model (None when not asked, or when
+        the model has no chat template to be asked with: then the run says so)."""
+        if not self.config.model_written_questions:
+            return None
+        writer = question_writer(models.base, models.tokenizer)
+        if writer is None:
+            self._warn(NO_CHAT_TEMPLATE)
+        return writer
 
     def _open_store(self):
         """The Chroma client, opened once per run: embedded in the run folder, or the server at --chroma-url
@@ -370,12 +383,17 @@ class Advisor:
                              f"({whole['prompt_tokens']:,} tokens of the model's {whole['context_window']:,})")
             arms.append(Arm(kind, tuned.model if tuned else models.base, index.retriever if kind.retrieval else None,
                             fingerprint(tuned.key if tuned else models.key, index.key if kind.retrieval else None,
-                                        documents_fingerprint(evalset.train_documents) if passages else None, items),
+                                        documents_fingerprint(evalset.train_documents) if passages else None, items,
+                                        # continuations are compared with the true text in its embedding
+                                        model_fingerprint(models.embedding.path) if evalset.documents else None),
                             one_off_seconds=one_off, notes=notes, passages=passages))
         return arms
 
-    def _measure(self, cache: StageCache, arm: Arm, evalset: EvalSet, tokenizer) -> ArmRun:
+    def _measure(self, cache: StageCache, arm: Arm, evalset: EvalSet, models: LoadedModels) -> ArmRun:
         """Scores one arm, or reuses its scores from an earlier run with the same inputs."""
+        from rag.embedding import embed_texts
+
+        tokenizer, embedder = models.tokenizer, models.embedder
         cached = cache.get(f"arm-{arm.name}", arm.key)
         if cached is not None:
             run = ArmRun(**cached)
@@ -383,7 +401,8 @@ class Advisor:
             return run
         self._progress(arm.name, 0, evalset.n)
         run = measure_arm(arm, evalset, tokenizer, max_new_tokens=self.config.max_new_tokens,
-                          metrics=qa_metrics(self.config.format_regex),
+                          metrics=qa_metrics(self.config.format_regex), format_regex=self.config.format_regex,
+                          embed=lambda texts: embed_texts(embedder, texts),
                           on_item=lambda done, total: self._progress(arm.name, done, total))
         cache.put(f"arm-{arm.name}", arm.key, dataclasses.asdict(run))
         self._progress(arm.name, evalset.n, evalset.n, result=run.means())
@@ -445,6 +464,7 @@ class Advisor:
                     "base_check": model_check},
             hardware=describe_hardware(models.device),
             evaluation={"kind": evalset.kind, "n": evalset.n, "items_fingerprint": evalset.fingerprint(),
+                        "made": evalset.about,
                         "primary_metric": metric.name, "primary_metric_meaning": metric.meaning,
                         **({"style_metric": style_metric.name, "style_n": len(evalset.documents)}
                            if style_metric else {}),
@@ -506,15 +526,11 @@ class Advisor:
         """The reference text's paragraphs: the user's, else the shipped general text; none with --no-forgetting."""
         if not self.config.forgetting:
             return []
-        path = self.config.reference_text or SHIPPED_REFERENCE_TEXT
-        try:
-            text = Path(path).expanduser().read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"reference text {path!r} cannot be read as UTF-8 text ({exc})") from None
-        paragraphs = [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]
-        if not paragraphs:
-            raise ConfigError(f"reference text {path!r} is empty")
-        return paragraphs
+        return reference_paragraphs(self.config.reference_text or SHIPPED_REFERENCE_TEXT)
+
+    @staticmethod
+    def _shipped_reference() -> list[str]:
+        return reference_paragraphs(SHIPPED_REFERENCE_TEXT)
 
     def _reference_nll(self, cache: StageCache, weights_key: str, model, tokenizer, paragraphs: list[str]) -> list:
         """Per-paragraph (NLL, tokens) of the reference text under `model`, for measuring forgetting."""
@@ -556,6 +572,91 @@ class Advisor:
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)
+
+
+NO_CHAT_TEMPLATE = ("--model-written-questions: the base model has no chat template, so it cannot be asked to write "
+                    "questions; fill-in-the-blank probes were made instead.")
+
+
+def question_writer(model, tokenizer):
+    """A QuestionWriter (advisor.corpus.probes) that asks `model` for a quiz question on each fact's sentence,
+    eight at a time; None when the model has no chat template (it is not instruction-tuned)."""
+    from rag.generation import generate_batch
+    from rag.prompting import chat_prompt
+
+    if not getattr(tokenizer, "chat_template", None):
+        return None
+    instruction = "You write one short quiz question about a sentence. Reply with the question only."
+
+    def write(facts):
+        prompts = [chat_prompt(tokenizer, instruction, f"Sentence: {fact.sentence}\nWrite a question whose answer "
+                                                       f"is: {fact.answer}") for fact in facts]
+        log.info("the base model writes %d probe questions", len(prompts))
+        return [g.text for first in range(0, len(prompts), 8)
+                for g in generate_batch(model, tokenizer, prompts[first:first + 8], 40)]
+
+    return write
+
+
+def _load_base_model(base_model: str):
+    """(ResolvedModel, model, tokenizer) on the best device there is, for the commands that need no run."""
+    from advisor.measure.hardware import resolve_device
+    from advisor.models import load_generator, resolve_model
+
+    reference = resolve_model(base_model)
+    return (reference, *load_generator(reference, resolve_device("auto")))
+
+
+def profile_corpus(corpus: str, base_model: str | None = None, *, novelty: bool = True, seed: int = 0) -> dict:
+    """The profile a run makes, without the run: size, duplicates, personal data, style and freshness; with
+    the base model's tokenizer, tokens and unfamiliar words; with `novelty`, its weights too (a few seconds),
+    for how new the corpus is to it. A model that cannot be had leaves a note, not an error."""
+    from transformers import AutoTokenizer
+
+    from advisor.config import DEFAULT_BASE_MODEL
+    from advisor.measure.summary import novelty as novelty_of
+    from advisor.models import check_trained, resolve_model
+
+    loaded = load_corpus(corpus)
+    general = reference_paragraphs(SHIPPED_REFERENCE_TEXT)
+    model = tokenizer = None
+    note = ""
+    try:
+        if novelty:
+            _, model, tokenizer = _load_base_model(base_model or DEFAULT_BASE_MODEL)
+        else:
+            tokenizer = AutoTokenizer.from_pretrained(resolve_model(base_model or DEFAULT_BASE_MODEL).path)
+    except ModelNotFoundError as exc:
+        note = f"tokens not counted: {exc.message}"
+    profile = {**profile_documents(loaded.documents, tokenizer, reference_texts=general, seed=seed),
+               "skipped": [{"path": s.path, "reason": s.reason} for s in loaded.skipped],
+               **({"tokens_note": note} if note else {})}
+    if model is not None:
+        from advisor.measure.likelihood import text_nll
+
+        check = check_trained(model, tokenizer, [d.text for d in loaded.documents])
+        profile["novelty"] = novelty_of(check, [text_nll(model, tokenizer, p) for p in general], SHIPPED_REFERENCE_ABOUT)
+        profile["base_check"] = check
+    return profile
+
+
+def make_evalset(corpus: str, *, max_probes: int = 100, seed: int = 0,
+                 model_written_questions: bool = False, base_model: str | None = None) -> EvalSet:
+    """The probes a knowledge run without a QA file is measured on, made offline from `corpus` (the base
+    model writes their questions when asked and able); each pair's to_dict() is a --qa line."""
+    from advisor.config import DEFAULT_BASE_MODEL
+
+    writer = None
+    warnings = []
+    if model_written_questions:
+        _, model, tokenizer = _load_base_model(base_model or DEFAULT_BASE_MODEL)
+        writer = question_writer(model, tokenizer)
+        if writer is None:
+            warnings.append(NO_CHAT_TEMPLATE)
+    evalset = build_eval_set(load_corpus(corpus).documents, None, "knowledge", eval_fraction=0.5, seed=seed,
+                             max_eval=max_probes, write_questions=writer)
+    evalset.warnings[:0] = warnings
+    return evalset
 
 
 def training_note(result: dict, cfg: AdvisorConfig) -> str:

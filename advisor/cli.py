@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+from collections import Counter
 
 from advisor.calibration.calibrate import TASKS
 from advisor.config import CHANGE_RATES, GOALS, PRECISIONS, AdvisorConfig, Constraints
@@ -71,6 +72,7 @@ def _add_run_options(run: argparse.ArgumentParser, *, corpus_required: bool) -> 
     _add_option(run, "max_seq_len", type=int, metavar="TOKENS")
     _add_option(run, "max_new_tokens", type=int, metavar="TOKENS")
     _add_option(run, "format_regex", metavar="REGEX")
+    _add_option(run, "model_written_questions", action="store_true", default=None)
     _add_option(run, "reference_text", metavar="FILE")
     run.add_argument("--no-forgetting", dest="forgetting", action="store_false", default=None,
                      help="Do not measure forgetting on a reference text.")
@@ -127,11 +129,32 @@ def build_parser() -> argparse.ArgumentParser:
     profile_cmd = commands.add_parser(
         "profile", help="profile a corpus in seconds: size, duplicates, personal data, style",
         description="Reads CORPUS_DIR as a run would and prints its profile: size (tokens under the base model's "
-                    "tokenizer), skipped files, exact and near duplicates, personal data (validated, masked) and "
-                    "style signals. Loads no model weights.")
+                    "tokenizer), how new the corpus is to the base model (its perplexity here against on general "
+                    "text, and the words its tokenizer splits into many pieces), skipped files, exact and near "
+                    "duplicates, personal data (validated, masked), style signals and their consistency across "
+                    "documents, and freshness (dates in the text, file times). A corpus over 4 million characters "
+                    "is sampled where reading all of it would be slow, and the profile says so.")
     profile_cmd.add_argument("corpus", metavar="CORPUS_DIR", help=AdvisorConfig.help_text("corpus"))
     _add_option(profile_cmd, "base_model", metavar="ID_OR_PATH")
+    profile_cmd.add_argument("--no-model", dest="novelty", action="store_false",
+                             help="load only the base model's tokenizer, not its weights: faster, no novelty")
+    _add_option(profile_cmd, "seed", type=int, default=0)
     profile_cmd.add_argument("--json", action="store_true", help="print the profile as JSON (as in report.json)")
+
+    evalset_cmd = commands.add_parser(
+        "evalset", help="write the knowledge probes a run without a QA file would use, to read, edit and pass back",
+        description="Makes the evaluation set a knowledge run without --qa is measured on, offline: one fact (a "
+                    "name, number, date or term) per corpus sentence, spread over the documents, each probe tied to "
+                    "its source document and sentence, with the answer neither in the question nor guessable from "
+                    "it. Writes it as JSONL in the --qa format, every pair marked \"split\": \"eval\" (held out; "
+                    "the fine-tune still trains on the corpus that states the facts).")
+    evalset_cmd.add_argument("corpus", metavar="CORPUS_DIR", help=AdvisorConfig.help_text("corpus"))
+    evalset_cmd.add_argument("--out", required=True, metavar="FILE", help="where to write the JSONL file")
+    evalset_cmd.add_argument("--max-probes", type=int, default=100, metavar="N",
+                             help="at most this many probes (default: 100, a run's --max-eval)")
+    _add_option(evalset_cmd, "seed", type=int, default=0)
+    _add_option(evalset_cmd, "model_written_questions", action="store_true")
+    _add_option(evalset_cmd, "base_model", metavar="ID_OR_PATH")
 
     explain_cmd = commands.add_parser(
         "explain", help="a finished run's reasoning, step by step, from its report.json",
@@ -445,26 +468,11 @@ def _load_report(run_dir: str):
 
 
 def cmd_profile(args: argparse.Namespace, console) -> int:
-    from advisor.corpus.loading import load_corpus
-    from advisor.corpus.profile import profile_documents
-    from advisor.errors import ModelNotFoundError
+    from advisor.api import profile_corpus
     from advisor.files import json_text
     from advisor.verdict.render import profile_sections
 
-    corpus = load_corpus(args.corpus)
-    tokenizer, note = None, ""
-    try:
-        from transformers import AutoTokenizer
-
-        from advisor.config import DEFAULT_BASE_MODEL
-        from advisor.models import resolve_model
-
-        tokenizer = AutoTokenizer.from_pretrained(resolve_model(args.base_model or DEFAULT_BASE_MODEL).path)
-    except ModelNotFoundError as exc:
-        note = f"tokens not counted: {exc}"
-    profile = {**profile_documents(corpus.documents, tokenizer),
-               "skipped": [{"path": s.path, "reason": s.reason} for s in corpus.skipped],
-               **({"tokens_note": note} if note else {})}
+    profile = profile_corpus(args.corpus, args.base_model, novelty=args.novelty, seed=args.seed)
     if args.json:
         console.print(json_text(profile), markup=False, highlight=False, soft_wrap=True)
         return 0
@@ -472,6 +480,32 @@ def cmd_profile(args: argparse.Namespace, console) -> int:
         console.print(f"[bold]{title}[/]", highlight=False)
         for line in lines:
             console.print(f"   {line}", markup=False, highlight=False, soft_wrap=not console.is_terminal)
+    return 0
+
+
+def cmd_evalset(args: argparse.Namespace, console) -> int:
+    from advisor.api import make_evalset
+    from advisor.corpus.evalset import ORIGINS
+    from advisor.errors import ConfigError
+    from advisor.files import write_atomic
+
+    if args.max_probes < 1:
+        raise ConfigError(f"--max-probes must be at least 1, not {args.max_probes}")
+    evalset = make_evalset(args.corpus, max_probes=args.max_probes, seed=args.seed,
+                           model_written_questions=args.model_written_questions, base_model=args.base_model)
+    for warning in evalset.warnings:
+        console.print(f"warning: {warning}", markup=False, highlight=False, style="yellow")
+    if not evalset.pairs:
+        return 1
+    write_atomic(args.out, "".join(json.dumps(pair.to_dict(), ensure_ascii=False) + "\n" for pair in evalset.pairs))
+    made = evalset.about
+    kinds = Counter(pair.origin for pair in evalset.pairs)
+    console.print(f"Wrote {len(evalset.pairs)} probes to {args.out} ("
+                  + ", ".join(f"{n} {ORIGINS[origin]}" for origin, n in kinds.items())
+                  + f"; from {made['documents']} documents, {made['candidates']} candidate sentences"
+                  + (f"; the model took {made['model_seconds']:.1f} s" if "model_seconds" in made else "") + ").",
+                  markup=False, highlight=False)
+    console.print(f"Read or edit it, then: advisor run {args.corpus} --qa {args.out}", markup=False, highlight=False)
     return 0
 
 
@@ -528,8 +562,8 @@ def cmd_tui(args: argparse.Namespace, console) -> int:
     return run_tui(_options_from_args(args), runs_root=args.runs)
 
 
-COMMANDS = {"run": cmd_run, "tui": cmd_tui, "report": cmd_report, "profile": cmd_profile, "explain": cmd_explain,
-            "compare": cmd_compare, "demo": cmd_demo, "calibrate": cmd_calibrate}
+COMMANDS = {"run": cmd_run, "tui": cmd_tui, "report": cmd_report, "profile": cmd_profile, "evalset": cmd_evalset,
+            "explain": cmd_explain, "compare": cmd_compare, "demo": cmd_demo, "calibrate": cmd_calibrate}
 
 
 def _in_a_terminal() -> bool:

@@ -119,8 +119,13 @@ class AdvisorConfig:
                                "RAG), which can add up (Balaguer et al. 2024).", False)
     max_seq_len: int = _help("Longest training example, in base-model tokens.", 256)
     max_new_tokens: int = _help("Most tokens generated per answer.", 32)
-    format_regex: str | None = _help("For style: a regular expression every answer should match "
-                                     "(scored as format_match).", None)
+    format_regex: str | None = _help("A regular expression the output must match, scored as format_match and "
+                                     "read first: each answer in full (with a QA file or probes), or each "
+                                     "complete line an arm writes to continue a held-out document (style).", None)
+    model_written_questions: bool = _help("Without a QA file: the base model (when it has a chat template) "
+                                          "writes the probe questions from corpus sentences instead of "
+                                          "fill-in-the-blank ones; each is checked, marked as model-written, "
+                                          "and the time it took is shown.", False)
     reference_text: str | None = _help("Text file of general text the model should keep knowing "
                                        "(paragraphs separated by blank lines); its perplexity before and "
                                        "after the fine-tune measures forgetting (default: the general "

@@ -22,6 +22,7 @@ class Document:
     source: str  # the file's path relative to the corpus folder
     text: str
     encoding: str = "utf-8"
+    modified: float | None = field(default=None, compare=False)  # the file's modification time (seconds)
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     return str(chosen), chosen.encoding
 
 
-def _documents_from_jsonl(text: str, source: str, encoding: str,
+def _documents_from_jsonl(text: str, source: str, encoding: str, modified: float | None,
                           skipped: list[SkippedFile]) -> list[Document]:
     docs = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -151,7 +152,7 @@ def _documents_from_jsonl(text: str, source: str, encoding: str,
             skipped.append(SkippedFile(where, "no non-empty \"text\" field"))
             continue
         docs.append(Document(id=f"{source}#{number}", source=source, text=body.strip(),
-                             encoding=encoding))
+                             encoding=encoding, modified=modified))
     return docs
 
 
@@ -250,6 +251,7 @@ def load_corpus(folder: str | Path) -> Corpus:
         try:
             with path.open("rb") as handle:  # never more than the cap: a file may be larger than memory
                 data = handle.read(MAX_FILE_BYTES + 1)
+                modified = os.fstat(handle.fileno()).st_mtime
         except OSError as exc:
             skipped.append(SkippedFile(source, f"unreadable ({exc.strerror or exc})"))
             continue
@@ -266,7 +268,7 @@ def load_corpus(folder: str | Path) -> Corpus:
             skipped.append(SkippedFile(source, str(exc)))
             continue
         if suffix in JSONL_SUFFIXES:
-            documents.extend(_documents_from_jsonl(text, source, encoding, skipped))
+            documents.extend(_documents_from_jsonl(text, source, encoding, modified, skipped))
             continue
         if suffix in HTML_SUFFIXES:
             text = html_to_text(text)
@@ -274,7 +276,7 @@ def load_corpus(folder: str | Path) -> Corpus:
         if not text:
             skipped.append(SkippedFile(source, "no text after markup was removed"))
             continue
-        documents.append(Document(id=source, source=source, text=text, encoding=encoding))
+        documents.append(Document(id=source, source=source, text=text, encoding=encoding, modified=modified))
 
     if not documents:
         reasons = f" ({len(skipped)} file(s) skipped, e.g. {skipped[0].path}: {skipped[0].reason})" \

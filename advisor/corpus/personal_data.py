@@ -26,6 +26,8 @@ _SSN = re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])")
 _DNI = re.compile(r"\b\d{8}-?[A-Z]\b")
 _BSN = re.compile(r"(?i)\b(?:bsn|burgerservicenummer)\W{0,3}(\d{9})\b")
 _DIGITS = re.compile(r"\d")
+# Where a phone number could be: seven to fifteen digits with only a phone's separators between them.
+_PHONE_LIKE = re.compile(r"\+?\(?\d[\d ().\-/]{5,24}\d")
 _CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6(?:011|5)|35)")
 
 
@@ -102,6 +104,8 @@ def _national_ids(line: str):
 def _phones(line: str):
     from phonenumbers import Leniency, PhoneNumberMatcher
 
+    if not any(7 <= len(_DIGITS.findall(m.group())) for m in _PHONE_LIKE.finditer(line)):
+        return  # the matcher is slow (most of a profile's time): only lines that could hold a number
     seen: set[tuple[int, int]] = set()
     for region in PHONE_REGIONS:
         for match in PhoneNumberMatcher(line, region, leniency=Leniency.STRICT_GROUPING):

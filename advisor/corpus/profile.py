@@ -1,16 +1,25 @@
-"""Profiles a corpus: its size, duplicates, personal-data signals and simple style signals."""
+"""Profiles a corpus: size, tokens, duplicates, personal data, style and freshness (sampled when the corpus is large)."""
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import random
 import re
 import statistics
 from collections import Counter
 from pathlib import Path
 
+from advisor.corpus.freshness import freshness
 from advisor.corpus.loading import Document
 from advisor.corpus.personal_data import find_personal_data
-_SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
+from advisor.corpus.style import style_signals
+
+# Beyond this many characters, the token count (extrapolated), the tokenizer's splits and the style signals
+# read a seeded sample of whole documents; duplicates, personal data and dates always read everything.
+SAMPLE_CHARACTERS = 4_000_000
+MANY_PIECES = 3  # a word split into this many tokens or more is one the tokenizer finds unfamiliar
+_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 
 
 def _fingerprint(text: str) -> str:
@@ -22,18 +31,40 @@ def _fingerprint(text: str) -> str:
 SHIPPED_REFERENCE_TEXT = Path(__file__).with_name("reference_text.md")
 SHIPPED_REFERENCE_ABOUT = ("the general text the advisor ships (advisor/corpus/reference_text.md: about 1,300 "
                            "self-written words on everyday subjects)")
+
+
+def reference_paragraphs(path: str | Path) -> list[str]:
+    """A general text's paragraphs (split at blank lines, white space made single)."""
+    from advisor.errors import ConfigError
+
+    try:
+        text = Path(path).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"reference text {str(path)!r} cannot be read as UTF-8 text ({exc})") from None
+    paragraphs = [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]
+    if not paragraphs:
+        raise ConfigError(f"reference text {str(path)!r} is empty")
+    return paragraphs
+
+
 NEAR_DUPLICATE_THRESHOLD = 0.8  # estimated Jaccard similarity of character 5-gram sets
 SHINGLE_CHARACTERS, PERMUTATIONS, LISTED_PAIRS = 5, 128, 50
 SHINGLED_CHARACTERS = 200_000  # of a longer document, its start stands for it
 
 
-def _shingles(text: str) -> set[bytes]:
-    """Character 5-grams of the lower-cased text with runs of white space made one: a changed character
-    changes five of them, so a short document with a typo fixed still matches its twin."""
+def _shingles(text: str):
+    """Hashes (32-bit) of the character 5-grams of the lower-cased text with runs of white space made one: a
+    changed character changes five of them, so a short document with a typo fixed still matches its twin.
+    Hashed with numpy, all at once: hashing each 5-gram in Python took most of a large corpus's profile."""
+    import numpy as np
+
     flat = " ".join(text.lower().split())[:SHINGLED_CHARACTERS]
-    if len(flat) <= SHINGLE_CHARACTERS:
-        return {flat.encode()}
-    return {flat[i:i + SHINGLE_CHARACTERS].encode() for i in range(len(flat) - SHINGLE_CHARACTERS + 1)}
+    codes = np.frombuffer(flat.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    width = min(SHINGLE_CHARACTERS, len(codes))
+    hashes = np.zeros(len(codes) - width + 1, dtype=np.uint64)
+    for offset in range(width):  # a polynomial hash, wrapping modulo 2**64
+        hashes = hashes * np.uint64(1_000_003) + codes[offset:len(codes) - width + 1 + offset]
+    return np.unique(hashes ^ (hashes >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
 
 
 def near_duplicates(documents: list[Document]) -> dict:
@@ -45,8 +76,8 @@ def near_duplicates(documents: list[Document]) -> dict:
     lsh = MinHashLSH(threshold=NEAR_DUPLICATE_THRESHOLD, num_perm=PERMUTATIONS)
     hashes, fingerprints, pairs, repeats = [], [], [], set()
     for index, document in enumerate(documents):
-        minhash = MinHash(num_perm=PERMUTATIONS)
-        minhash.update_batch(list(_shingles(document.text)))
+        minhash = MinHash(num_perm=PERMUTATIONS, hashfunc=int)  # the shingles come hashed
+        minhash.update_batch(_shingles(document.text).tolist())
         fingerprints.append(_fingerprint(document.text))
         for other in sorted(int(key) for key in lsh.query(minhash)):
             similarity = minhash.jaccard(hashes[other])
@@ -64,17 +95,68 @@ def near_duplicates(documents: list[Document]) -> dict:
                       "(datasketch)"}
 
 
-def profile_documents(documents: list[Document], tokenizer=None) -> dict:
-    """Returns a JSON-ready profile; `tokenizer` (the base model's) adds a token count."""
+def sample_documents(documents: list[Document], limit: int = SAMPLE_CHARACTERS,
+                     seed: int = 0) -> tuple[list[Document], dict | None]:
+    """All documents when they hold at most `limit` characters; else a seeded random sample of whole
+    documents up to about `limit`, with a note of how much it holds."""
+    total = sum(len(d.text) for d in documents)
+    if total <= limit:
+        return documents, None
+    order = list(range(len(documents)))
+    random.Random(seed).shuffle(order)
+    picked, characters = [], 0
+    for index in order:
+        if characters >= limit:
+            break
+        picked.append(index)
+        characters += len(documents[index].text)
+    sample = [documents[i] for i in sorted(picked)]
+    return sample, {"documents": len(sample), "of_documents": len(documents), "characters": characters,
+                    "share_of_characters": round(characters / total, 4),
+                    "used_for": ["tokens (extrapolated)", "tokenizer splits", "style"]}
+
+
+def token_counts(tokenizer, texts: list[str]) -> dict:
+    """Tokens under `tokenizer`, and the share of words (letters only) it splits into MANY_PIECES or more,
+    read from the tokens that overlap each word in its text (so any tokenizer's handling of spaces is
+    its own), with the most frequent such words."""
+    tokens = words = split = 0
+    unfamiliar: Counter = Counter()
+    for text in texts:
+        try:
+            encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+            offsets = [(a, b) for a, b in encoded["offset_mapping"] if b > a]
+        except (NotImplementedError, ValueError, KeyError):  # a slow tokenizer gives no offsets: count only
+            tokens += len(tokenizer(text, add_special_tokens=False)["input_ids"])
+            continue
+        tokens += len(encoded["input_ids"])
+        ends = [b for _, b in offsets]
+        for match in _WORD.finditer(text):
+            first = bisect.bisect_right(ends, match.start())  # the first token ending after the word starts
+            last = bisect.bisect_left([a for a, _ in offsets[first:first + 64]], match.end())
+            words += 1
+            if last >= MANY_PIECES:
+                split += 1
+                unfamiliar[match.group()] += 1
+    out = {"tokens": tokens}
+    if words:
+        out["splits"] = {"words": words, "share_split": round(split / words, 4), "pieces": MANY_PIECES,
+                         "frequent_examples": [word for word, _ in unfamiliar.most_common(8)]}
+    return out
+
+
+def profile_documents(documents: list[Document], tokenizer=None, *, reference_texts: list[str] | None = None,
+                      sample_characters: int = SAMPLE_CHARACTERS, seed: int = 0) -> dict:
+    """Returns a JSON-ready profile. `tokenizer` (the base model's) adds the token count and the share of
+    words it splits into many pieces, on the corpus and on `reference_texts` (general text) for comparison.
+    Past `sample_characters`, a sample of whole documents stands for the corpus where reading all is slow."""
     words = [len(d.text.split()) for d in documents]
     fingerprints = Counter(_fingerprint(d.text) for d in documents)
-    duplicate_docs = sum(count - 1 for count in fingerprints.values() if count > 1)
-    text = "\n".join(d.text for d in documents)
-    sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
-    lines = [line for line in text.splitlines() if line.strip()]
+    characters = sum(len(d.text) for d in documents)
+    sample, sampled = sample_documents(documents, sample_characters, seed)
     profile = {
         "documents": len(documents),
-        "characters": len(text),
+        "characters": characters,
         "words": sum(words),
         "words_per_document": {"min": min(words, default=0), "median": statistics.median(words) if words else 0,
                                "p90": statistics.quantiles(words, n=10, method="inclusive")[-1]
@@ -82,18 +164,25 @@ def profile_documents(documents: list[Document], tokenizer=None) -> dict:
                                "max": max(words, default=0)},
         "file_types": dict(Counter(Path(d.source.split("#")[0]).suffix.lower() or "(none)" for d in documents)
                            .most_common()),
-        "exact_duplicates": duplicate_docs,
+        "exact_duplicates": sum(count - 1 for count in fingerprints.values() if count > 1),
         "near_duplicates": near_duplicates(documents),
         "non_utf8_documents": sum(1 for d in documents if d.encoding != "utf-8"),
         "personal_data": find_personal_data(documents),
-        "style": {
-            "mean_sentence_words": round(statistics.mean(len(s.split()) for s in sentences), 1)
-            if sentences else 0.0,
-            "list_line_share": round(sum(1 for line in lines if re.match(r"\s*([-*+]|\d+[.)])\s", line))
-                                     / max(1, len(lines)), 3),
-        },
+        "style": style_signals([d.text for d in sample]),
+        "freshness": freshness(documents),
     }
+    if sampled:
+        profile["sampled"] = sampled
     if tokenizer is not None:
-        profile["tokens"] = sum(len(tokenizer(d.text, add_special_tokens=False)["input_ids"])
-                                for d in documents)
+        counted = token_counts(tokenizer, [d.text for d in sample])
+        sample_characters_read = sum(len(d.text) for d in sample) or 1
+        profile["tokens"] = round(counted["tokens"] * characters / sample_characters_read)
+        if sampled:
+            profile["tokens_estimated"] = True
+        if "splits" in counted:
+            profile["tokenizer_splits"] = counted["splits"]
+            if reference_texts:
+                general = token_counts(tokenizer, reference_texts).get("splits")
+                if general:
+                    profile["tokenizer_splits"]["reference_share_split"] = general["share_split"]
     return profile

@@ -103,21 +103,29 @@ def evaluate_qa_arm(name: str, pairs, answer, likelihood, metrics, *, on_item=No
     return run
 
 
+CONTINUATION_REFERENCE_WORDS = 120  # of the held-out text after the opening: what a continuation is compared with
+
+
 def evaluate_style_arm(name: str, documents, context_for, nll, generate_from, *, opening_words: int = 24,
-                       on_item=None) -> ArmRun:
-    """Held-out documents: perplexity of each (after the arm's context) and a timed continuation.
+                       embed=None, format_regex: str | None = None, on_item=None) -> ArmRun:
+    """Held-out documents: perplexity of each (after the arm's context), and a timed continuation of its
+    opening compared with the true text that follows: embedding similarity (with `embed`), stylometric
+    distance, and with `format_regex` the share of its complete lines in that format.
 
     `context_for(doc)` -> (context text, timings); `nll(text, context)` -> (sum NLL, tokens);
-    `generate_from(prompt)` -> Generation.
+    `generate_from(prompt)` -> Generation; `embed(texts)` -> unit vectors.
     """
+    from advisor.measure.metrics import line_format_share, stylometric_distance
+
     run = ArmRun(name)
-    totals = []
+    totals, pairs = [], []
     if documents:  # warm-up, not timed
         generate_from(" ".join(documents[0].text.split()[:opening_words]))
     for index, doc in enumerate(documents):
         start = time.perf_counter()
         context, timings = context_for(doc)
-        opening = " ".join(doc.text.split()[:opening_words])
+        words = doc.text.split()
+        opening = " ".join(words[:opening_words])
         generation = generate_from((context + "\n" if context else "") + opening)
         run.latencies.append(time.perf_counter() - start)
         for part, seconds in {**timings, "generate": generation.seconds}.items():
@@ -128,16 +136,40 @@ def evaluate_style_arm(name: str, documents, context_for, nll, generate_from, *,
         if count:
             totals.append((total, count))
             run.add("doc_nll_per_token", total / count)
+        # The true text after the opening, with its line breaks (a format lives in them).
+        true_text = _after_words(doc.text, opening_words, CONTINUATION_REFERENCE_WORDS)
+        continuation = generation.text.strip()
+        if true_text and continuation:
+            run.add("stylometric_distance", stylometric_distance(continuation, true_text))
+            pairs.append((continuation, true_text))
+        if format_regex:
+            run.add("format_match", line_format_share(format_regex, continuation))
         run.prompt_tokens.append(generation.prompt_tokens)
         run.new_tokens.append(generation.new_tokens)
         run.samples.append({"document": doc.source, "opening": opening, "continuation": generation.text[:200]})
         if on_item:
             on_item(index + 1, len(documents))
+    if embed is not None and pairs:
+        generated, true = embed([p[0] for p in pairs]), embed([p[1] for p in pairs])
+        for a, b in zip(generated, true):
+            run.add("style_similarity", float(sum(x * y for x, y in zip(a, b))))
     run.extra["nll_totals"] = totals
     return run
 
 
-def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_item=None) -> ArmRun:
+def _after_words(text: str, skip: int, keep: int) -> str:
+    """The text after its first `skip` words, `keep` words long, line breaks kept."""
+    import re
+
+    spans = [m.span() for m in re.finditer(r"\S+", text)]
+    if len(spans) <= skip:
+        return ""
+    last = spans[min(len(spans), skip + keep) - 1][1]
+    return text[spans[skip][0]:last]
+
+
+def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_item=None, embed=None,
+                format_regex: str | None = None) -> ArmRun:
     """Answers (or, for held-out documents, continues and scores) the evaluation set with one arm."""
     from advisor.measure.likelihood import answer_log_likelihood, text_nll
     from rag.generation import generate, generate_batch
@@ -174,7 +206,8 @@ def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_ite
     def style(on_doc):
         return evaluate_style_arm(arm.name, evalset.documents, context_for,
                                   lambda text, context: text_nll(model, tokenizer, text, context),
-                                  lambda prompt: generate(model, tokenizer, prompt, max_new_tokens), on_item=on_doc)
+                                  lambda prompt: generate(model, tokenizer, prompt, max_new_tokens), embed=embed,
+                                  format_regex=format_regex if not evalset.pairs else None, on_item=on_doc)
 
     if not evalset.pairs:
         return style(on_item)

@@ -95,6 +95,41 @@ class FormatMatch:
         return float(re.fullmatch(self.pattern, prediction.strip()) is not None)
 
 
+def line_format_share(pattern: str, text: str) -> float:
+    """Share of a continuation's complete lines (all but a last one that generation may have cut, unless it
+    is the only one) that match `pattern` in full: format compliance for text that is not one answer."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    complete = lines[:-1] if len(lines) > 1 else lines
+    if not complete:
+        return 0.0
+    return sum(re.fullmatch(pattern, line) is not None for line in complete) / len(complete)
+
+
+_STYLE_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+
+
+def stylometric_features(text: str) -> dict[str, float]:
+    """Simple style measures that even a short passage gives: sentence and word length, punctuation,
+    capitals, digits and line breaks per word."""
+    words = _STYLE_WORD.findall(text)
+    n = max(1, len(words))
+    sentences = max(1, len(re.findall(r"[.!?]+(?:\s|$)", text)))
+    return {"words_per_sentence": len(words) / sentences,
+            "characters_per_word": sum(map(len, words)) / n,
+            "punctuation_per_word": sum(ch in string.punctuation for ch in text) / n,
+            "capitalized_share": sum(w[:1].isupper() for w in words) / n,
+            "digit_share": sum(any(c.isdigit() for c in w) for w in words) / n,
+            "lines_per_word": text.strip().count("\n") / n}
+
+
+def stylometric_distance(text: str, reference: str) -> float:
+    """Mean relative difference of the stylometric features (0: the same style on these measures; 1: as
+    far apart as they go)."""
+    a, b = stylometric_features(text), stylometric_features(reference)
+    return float(np.mean([abs(a[k] - b[k]) / max(abs(a[k]), abs(b[k])) if max(abs(a[k]), abs(b[k])) else 0.0
+                          for k in a]))
+
+
 # Below this many items a bootstrap interval looks far more precise than the items allow (two
 # documents gave [0.00236, 0.00251]): no interval is given, and the report says why.
 MIN_ITEMS_FOR_INTERVAL = 5

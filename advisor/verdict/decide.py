@@ -56,15 +56,21 @@ class DecisionInputs:
     constraints: object = None  # advisor.config.Constraints, or None
     corpus_tokens: int | None = None  # the profile's size of the corpus, in the base model's tokens
     personal_data: dict[str, int] = field(default_factory=dict)  # the profile's findings: kind -> how many
+    style_consistency: tuple[str, float] | None = None  # the profile's verdict (consistent, mixed, varied) and score
+    novelty_ratio: float | None = None  # base-model perplexity on the corpus over that on general text
 
     @classmethod
     def from_measurements(cls, goal: str, metric: "PrimaryMetric", comparisons: dict, arms: dict[str, ArmReport],
                           model_check: dict, n_eval: int, likelihood: dict | None = None,
                           constraints=None, profile: dict | None = None) -> "DecisionInputs":
         profile = profile or {}
+        consistency = (profile.get("style") or {}).get("consistency") or {}
+        ratio = (profile.get("novelty") or {}).get("ratio")
         return cls(goal, metric, comparisons, {name: ArmEvidence.from_report(name, arm) for name, arm in arms.items()},
                    model_check, n_eval, likelihood or {}, constraints, profile.get("tokens"),
-                   personal_data_counts(profile))
+                   personal_data_counts(profile),
+                   (consistency["verdict"], consistency["score"]) if "score" in consistency else None,
+                   ratio if isinstance(ratio, (int, float)) and math.isfinite(ratio) else None)
 
 
 # What published evidence favours when the measurements cannot tell the arms apart: (arm, why, sources).
@@ -90,6 +96,10 @@ def primary_metric(goal: str, has_qa: bool, format_regex: str | None) -> Primary
     if has_qa and format_regex:
         return PrimaryMetric("format_match", True, "format match",
                              "the share of answers that match your --format-regex")
+    if format_regex and goal == "style":
+        return PrimaryMetric("format_match", True, "format match",
+                             "the share of the complete lines each arm writes, continuing a held-out document from "
+                             "its opening, that match your --format-regex")
     if has_qa and goal in ("knowledge", "both"):
         return PrimaryMetric("answer_containment", True, "answer containment",
                              "an answer counts as right when it states the reference answer, alone or in a "
@@ -369,8 +379,10 @@ def next_steps(inputs: DecisionInputs, rec: Recommendation) -> list[str]:
 
 
 def _profile_reasons(inputs: DecisionInputs, chosen: str, fine_tune_measured: bool) -> tuple[list[Reason], bool]:
-    """What the corpus profile says about the choice: personal data and too little data argue against
-    baking the corpus into weights. Returns the reasons, and True when they argue against the choice."""
+    """What the corpus profile says about the choice: personal data, too little data, and (for style) documents
+    without one style argue against baking the corpus into weights; a consistent style supports it; a corpus
+    the model finds familiar raises the base model's bar. Returns the reasons, and True when they argue
+    against the choice."""
     kind = ARM_KINDS.get(chosen)
     tuned = bool(kind and kind.tuned)
     reasons, against = [], False
@@ -398,6 +410,21 @@ def _profile_reasons(inputs: DecisionInputs, chosen: str, fine_tune_measured: bo
                                   "more trustworthy.", "corpus", ["allenzhu2023"]))
         elif inputs.goal == "knowledge":
             reasons.append(Reason(said + "; retrieval needs no minimum.", "corpus", ["allenzhu2023"]))
+    if inputs.goal == "style" and inputs.style_consistency and chosen != BASELINE:
+        verdict, score = inputs.style_consistency
+        if verdict == "varied" and tuned:
+            against = True
+            reasons.append(Reason(f"Your documents do not share one style (consistency {score:.2f} of 1): a fine-tune "
+                                  "learns a blend of them. Train on the documents written the way you want, "
+                                  "and measure again.", "corpus"))
+        elif verdict == "consistent" and tuned:
+            reasons.append(Reason(f"Your documents share a consistent style (consistency {score:.2f} of 1): one house "
+                                  "style is what a fine-tune can learn.", "corpus"))
+    if inputs.goal == "knowledge" and inputs.novelty_ratio is not None and inputs.novelty_ratio <= 1.0 \
+            and chosen != BASELINE:
+        reasons.append(Reason(f"The base model finds your corpus no more surprising than general text (perplexity "
+                              f"{inputs.novelty_ratio:.1f} times that on it): it may know much of it already, so the "
+                              "base model's own score is the bar to clear.", "corpus"))
     return reasons, against
 
 

@@ -7,13 +7,24 @@ from functools import lru_cache
 
 from advisor.verdict.literature import short_names
 from advisor.verdict.render import (CHOICE_TEXT, LATENCY_PARTS, METRIC_LABELS, break_even_text, cost_volumes,
-                                    example_items, format_number, headline, interval_text, is_finite,
-                                    latency_basis, near_duplicates_summary, novelty_text, personal_data_summary,
-                                    quality_cell, references, stated_constraints, total_cost, verdict_title)
+                                    evaluation_text, example_items, format_number, headline, interval_text,
+                                    is_finite, latency_basis, profile_sections, quality_cell, references,
+                                    stated_constraints, total_cost, verdict_title)
 from advisor.verdict.report import FIGURES, Report
 
 CHART_WIDTH, BAR_HEIGHT, LABEL_WIDTH = 560, 22, 120
 VALUE_ROOM = 150  # right of the longest bar: its value's label
+
+
+def _profile_html(corpus: dict) -> list[tuple[str, list]]:
+    """The profile's sections with each line escaped, and file paths in <code>."""
+    from markupsafe import Markup, escape
+
+    def line_html(line: str) -> Markup:
+        return Markup(str(escape(line)).replace("\x00", "<code>").replace("\x01", "</code>"))
+
+    return [(title, [line_html(line) for line in lines])
+            for title, lines in profile_sections(corpus, code=lambda path: f"\x00{path}\x01")]
 
 
 @lru_cache(maxsize=1)
@@ -156,5 +167,5 @@ def render_html(report: Report, *, summary_only: bool = False) -> str:
         loss=loss_curve(report), examples=example_items(report), chart_width=CHART_WIDTH, bar_height=BAR_HEIGHT,
         label_width=LABEL_WIDTH, cost=cost_chart(report), volumes=cost_volumes(report),
         break_even=break_even_text(report), constraints=stated_constraints(report.config.get("constraints") or {}),
-        cited_works=references(report), personal=personal_data_summary(report.corpus),
-        near=near_duplicates_summary(report.corpus), novelty=novelty_text(report.corpus))
+        cited_works=references(report), profile=_profile_html(report.corpus),
+        evaluation_text=evaluation_text(report))

@@ -20,6 +20,8 @@ METRIC_LABELS = {
     "retrieval_mrr": "Retrieval MRR",
     "perplexity": "Held-out perplexity (lower is better)",
     "doc_nll_per_token": "Held-out loss, nats per token (lower is better)",
+    "style_similarity": "Continuation's similarity to the true text (embedding cosine)",
+    "stylometric_distance": "Continuation's stylometric distance to the true text (lower is better)",
     "reference_perplexity": "Reference-text perplexity (forgetting; lower is better)",
 }
 LATENCY_PARTS = {"embed": "Embed the question", "retrieve": "Retrieve passages", "prompt": "Build the prompt",
@@ -180,33 +182,107 @@ def near_duplicates_summary(corpus: dict) -> tuple[str, list[dict]] | None:
             f"{near['threshold']})", near["pairs"][:LISTED_FINDINGS])
 
 
-def profile_sections(profile: dict) -> list[tuple[str, list[str]]]:
-    """The corpus profile as titled lines, for `advisor profile` (corpus text and values stay masked)."""
+def _size_lines(profile: dict) -> list[str]:
     words = profile.get("words_per_document", {})
-    size = [f"{profile.get('documents', 0):,} documents, {profile.get('characters', 0):,} characters, "
-            f"{profile.get('words', 0):,} words"
-            + (f", {profile['tokens']:,} tokens under the base model's tokenizer" if "tokens" in profile else ""),
-            "words per document: " + ", ".join(f"{k} {v:,.0f}" for k, v in words.items()),
-            "file types: " + ", ".join(f"{kind} {n}" for kind, n in profile.get("file_types", {}).items())]
+    tokens = ""
+    if "tokens" in profile:
+        tokens = (f", {'about ' if profile.get('tokens_estimated') else ''}{profile['tokens']:,} tokens under the base "
+                  "model's tokenizer")
+    lines = [f"{profile.get('documents', 0):,} documents, {profile.get('characters', 0):,} characters, "
+             f"{profile.get('words', 0):,} words" + tokens]
+    if words:
+        lines.append("words per document: " + ", ".join(f"{k} {v:,.0f}" for k, v in words.items()))
+    if profile.get("file_types"):
+        lines.append("file types: " + ", ".join(f"{kind} {n}" for kind, n in profile["file_types"].items()))
     if profile.get("tokens_note"):
-        size.append(profile["tokens_note"])
-    skipped = profile.get("skipped", [])
-    sections = [("Size", size),
-                (f"Skipped files ({len(skipped)})", [f"{s['path']}: {s['reason']}" for s in skipped] or ["none"])]
+        lines.append(profile["tokens_note"])
+    sampled = profile.get("sampled")
+    if sampled:
+        lines.append(f"sampled: {', '.join(sampled['used_for'])} read {sampled['documents']:,} of the "
+                     f"{sampled['of_documents']:,} documents ({100 * sampled['share_of_characters']:.1f}% of the "
+                     "characters, chosen at random with the run's seed); duplicates, personal data and dates read all")
+    return lines
+
+
+def _novelty_lines(profile: dict) -> list[str]:
+    lines = []
+    said = novelty_text(profile)
+    if said:
+        lines.append(said[:1].upper() + said[1:])
+    splits = profile.get("tokenizer_splits")
+    if splits:
+        general = splits.get("reference_share_split")
+        lines.append(f"{100 * splits['share_split']:.1f}% of the corpus's words are split into {splits['pieces']} or more "
+                     "tokens" + (f" (general text: {100 * general:.1f}%)" if general is not None else "")
+                     + (": the model has seen little of words such as " + ", ".join(splits["frequent_examples"][:6])
+                        if splits.get("frequent_examples") else ""))
+    return lines
+
+
+def profile_sections(profile: dict, code=str) -> list[tuple[str, list[str]]]:
+    """The corpus profile as titled lines: `advisor profile`, report.md and report.html all show these
+    (corpus text and values stay masked); `code` marks up a file's path (Markdown: backticks)."""
+    from advisor.corpus.freshness import describe_freshness
+    from advisor.corpus.style import describe_style
+
+    sections = [("Size", _size_lines(profile))]
+    novelty = _novelty_lines(profile)
+    if novelty:
+        sections.append(("Novelty for the base model", novelty))
+    if "skipped" in profile:
+        skipped = profile["skipped"]
+        sections.append((f"Skipped files ({len(skipped)})", [f"{code(s['path'])}: {s['reason']}" for s in skipped] or ["none"]))
     duplicates = [f"exact copies: {profile.get('exact_duplicates', 0)}"]
     near = near_duplicates_summary(profile)
     if near:
-        duplicates += [f"near: {near[0]}"] + [f"  {p['first']} ~ {p['second']} ({p['similarity']:.2f})" for p in near[1]]
+        duplicates += [f"near: {near[0]}"] + [f"{code(p['first'])} ~ {code(p['second'])} ({p['similarity']:.2f})"
+                                          for p in near[1]]
     sections.append(("Duplicates", duplicates))
     personal = personal_data_summary(profile)
     if personal:
-        sections.append(("Personal data", [personal[0]] + [f"  {f['path']} line {f['line']}: "
+        sections.append(("Personal data", [personal[0]] + [f"{code(f['path'])} line {f['line']}: "
                                                            f"{f['kind'].replace('_', ' ')} {f['value']}"
                                                            for f in personal[1]]))
-    style = profile.get("style", {})
-    sections.append(("Style", [f"{style.get('mean_sentence_words', 0)} words per sentence on average; "
-                               f"{100 * style.get('list_line_share', 0):.0f}% of the lines are list items"]))
+    style = describe_style(profile.get("style", {}))
+    if style:
+        sections.append(("Style", style))
+    if profile.get("freshness"):
+        sections.append(("Freshness", describe_freshness(profile["freshness"])))
     return sections
+
+
+def evaluation_text(report: Report) -> str:
+    """How the evaluation set was made, how big it is, and what was held out of training."""
+    from advisor.corpus.evalset import ORIGINS
+
+    evaluation = report.evaluation
+    kind, n, made = evaluation.get("kind"), evaluation.get("n", 0), evaluation.get("made") or {}
+    trained = (f"The arms were trained and indexed on {evaluation.get('train_documents', 0)} document(s)"
+               + (f" and {evaluation['train_pairs']} QA pair(s)" if evaluation.get("train_pairs") else "") + ".")
+    if kind in ("probes", "cloze"):
+        model = made.get("model_questions_kept")
+        how = (f"{n} probes made from the corpus (no QA file was given): "
+               + (f"{model} written by the base model (in {format_number(made.get('model_seconds'), 1)} s) and "
+                  f"{n - model} fill-in-the-blank" if model else "fill-in-the-blank questions")
+               + (f", from {made['documents']} document(s), chosen from {made['candidates']} candidate sentences, "
+                  "one fact per sentence" if "candidates" in made else "") + ". "
+               "Held out: each probe's wording, which nothing trains on. Not held out: the facts, whose sentences "
+               "stay in the documents the fine-tune trains on and the index holds; that is what knowledge "
+               "injection means (can the model state a fact it was given). To read or edit the probes, write them "
+               "to a file with: advisor evalset CORPUS_DIR --out FILE, and pass it back with --qa.")
+    elif kind == "qa":
+        origins = {o: c for o, c in made.get("origins", {}).items() if o in ORIGINS}
+        how = (f"{n} held-out questions from your QA file, never trained on"
+               + (" (" + ", ".join(f"{c} of them {ORIGINS[o]}" for o, c in origins.items()) + ")" if origins else "")
+               + ".")
+    else:
+        how = (f"{n} held-out document(s), never trained on and not in the index: each arm is scored on how well "
+               "it predicts them, and continues each from its opening words for comparison with the true text.")
+    style_n = evaluation.get("style_n")
+    if style_n:
+        how += (f" For the style half, {style_n} held-out document(s) that no held-out question needs, never trained "
+                "on and not in the index.")
+    return f"{how} {trained}"
 
 
 def stated_constraints(constraints: dict) -> list[str]:
@@ -345,25 +421,10 @@ def render_markdown(report: Report) -> str:
             f"model's context window of {whole['context_window']:,} (with room for the answer)"
             if whole["asked"] else "switched off (--no-full-context)")]
 
-    corpus = report.corpus
-    lines += ["", "## Corpus", "", f"- Documents: {corpus.get('documents')}"]
-    for key in ("words", "tokens", "exact_duplicates"):
-        if key in corpus:
-            lines.append(f"- {key.replace('_', ' ').capitalize()}: {corpus[key]:,}")
-    novelty = novelty_text(corpus)
-    if novelty:
-        lines.append(f"- Novelty: {novelty}")
-    near = near_duplicates_summary(corpus)
-    if near:
-        lines.append(f"- Near duplicates: {near[0]}")
-        lines += [f"  - `{pair['first']}` ~ `{pair['second']}` ({pair['similarity']:.2f})" for pair in near[1]]
-    personal = personal_data_summary(corpus)
-    if personal:
-        lines.append(f"- Personal data: {personal[0]}")
-        lines += [f"  - `{f['path']}` line {f['line']}: {f['kind'].replace('_', ' ')} {f['value']}" for f in personal[1]]
-    skipped = corpus.get("skipped", [])
-    lines.append(f"- Skipped files: {len(skipped)}")
-    lines += [f"  - `{s['path']}`: {s['reason']}" for s in skipped]
+    lines += ["", f"## {FIGURES['corpus']}", ""]
+    for title, said in profile_sections(report.corpus, code=lambda path: f"`{path}`"):
+        lines += [f"### {title}", ""] + [f"- {line}" for line in said] + [""]
+    lines += [f"### {FIGURES['evaluation']}", "", f"- {evaluation_text(report)}"]
 
     lines += ["", "## Models and hardware", ""]
     for role, info in report.models.items():

@@ -16,7 +16,8 @@ BASES = ("measured", "default")
 
 # Where in the report the figure behind a reason is: anchor -> the section's title in report.md and report.html.
 FIGURES = {"quality": "Quality", "comparisons": "Improvements", "latency": "Latency and cost",
-           "costs": "Cost against query volume", "corpus": "Corpus", "models": "Models and hardware",
+           "costs": "Cost against query volume", "corpus": "Corpus", "evaluation": "Evaluation set",
+           "models": "Models and hardware",
            "constraints": "Your constraints"}
 
 

@@ -85,15 +85,17 @@ def test_cli_style_with_offline_fallback(tiny_corpus, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "advisor", "run", str(corpus), "--goal", "style", "--out", str(out),
          "--base-model", "someone/uncached-model", "--offline-fallback", "--max-train-steps", "2", "--device", "cpu", "--max-new-tokens", "8",
-         "--no-forgetting", "--quiet"], capture_output=True, text=True, timeout=600)
+         "--no-forgetting", "--quiet", "--format-regex", "[^|]+"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     # Random weights: nothing measured, and the headline says the choice is only the published default.
     assert "No measured recommendation" in result.stdout and f"{out}/report.html" in result.stdout
     assert "RANDOM WEIGHTS" in result.stdout  # the stand-in model is announced loudly
     data = json.loads((out / "report.json").read_text())
     assert data["evaluation"]["kind"] == "documents"
+    assert data["evaluation"]["primary_metric"] == "format_match"  # --format-regex acts on the continuations
     for arm in data["arms"].values():
         assert arm["quality"]["perplexity"]["n"] >= 1 and arm["quality"]["perplexity"]["value"] > 1
+        assert arm["quality"]["format_match"]["n"] == arm["quality"]["perplexity"]["n"]
     assert data["models"]["base"]["origin"] == "built locally"
     assert "forgetting not measured (--no-forgetting)" in data["arms"]["finetune"]["notes"]
     assert "reference_perplexity" not in data["arms"]["base"]["quality"] and "novelty" not in data["corpus"]
@@ -122,7 +124,11 @@ def test_fine_tune_with_rag_is_a_fourth_arm_everywhere(tiny_corpus, tiny_model_d
     assert any(note.startswith("forgetting: perplexity on the general text the advisor ships")
                for note in report.arms["finetune"].notes)
     assert report.arms["finetune_rag"].quality["reference_perplexity"]["n"] > 10  # its paragraphs
-    assert "- Novelty: the base model's perplexity is" in (tmp_path / "run" / "report.md").read_text()
+    markdown = (tmp_path / "run" / "report.md").read_text()
+    assert "### Novelty for the base model\n\n- The base model's perplexity is" in markdown
+    for section in ("Size", "Duplicates", "Personal data", "Style", "Freshness", "Evaluation set"):
+        assert f"\n### {section}\n" in markdown
+    assert "8 held-out questions from your QA file, never trained on." in markdown
 
 
 def test_goal_both_measures_facts_and_style_on_four_arms(tiny_corpus, tiny_model_dir, tmp_path):
@@ -133,6 +139,8 @@ def test_goal_both_measures_facts_and_style_on_four_arms(tiny_corpus, tiny_model
     for arm in report.arms.values():
         assert arm.quality["answer_containment"]["n"] == 8  # the knowledge half
         assert arm.quality["perplexity"]["n"] >= 1 and "doc_nll_per_token" in arm.quality  # the style half
+        # each held-out document's opening continued, and compared with the true text
+        assert {"style_similarity", "stylometric_distance"} <= set(arm.quality)
     assert report.evaluation["style_metric"] == "doc_nll_per_token" and report.evaluation["style_n"] >= 1
     assert "rag_vs_base (doc_nll_per_token)" in report.comparisons
     assert report.recommendation.reason_texts[0].startswith("For the facts (knowledge), on its own:")

@@ -1,4 +1,5 @@
-"""advisor profile: the corpus profile in seconds, values masked, with or without a tokenizer."""
+"""advisor profile and advisor evalset: the corpus profile in seconds, values masked, with or without a model;
+the probes written as a --qa file and read back."""
 
 import json
 import subprocess
@@ -8,9 +9,12 @@ TEXT = ("The morning ferry leaves Berth 5 at 07:15 and calls at Oskary, Vellmar 
         "returning to the harbour by noon, except on Sundays when the harbour office stays closed all day.")
 
 
+def _advisor(*args):
+    return subprocess.run([sys.executable, "-m", "advisor", *args], capture_output=True, text=True, timeout=300)
+
+
 def _profile(*args):
-    return subprocess.run([sys.executable, "-m", "advisor", "profile", *args], capture_output=True, text=True,
-                          timeout=300)
+    return _advisor("profile", *args)
 
 
 def test_profile_prints_size_duplicates_and_masked_personal_data(tmp_path, tiny_model_dir):
@@ -29,6 +33,15 @@ def test_profile_prints_size_duplicates_and_masked_personal_data(tmp_path, tiny_
     assert profile["personal_data"]["findings"][0] == {"kind": "emails", "path": "crew.md", "line": 2,
                                                        "value": "j***@***.com"}
     assert profile["skipped"] == [{"path": "sheet.xlsx", "reason": "unsupported file type .xlsx"}]
+    # The model's weights were loaded: how new the corpus is to it, against the shipped general text.
+    novelty = profile["novelty"]
+    assert novelty["corpus_perplexity"] > 0 and novelty["reference_perplexity"] > 0 and "ships" in novelty["reference"]
+    assert 0 <= profile["tokenizer_splits"]["share_split"] <= 1 and "reference_share_split" in profile["tokenizer_splits"]
+    assert profile["style"]["documents"] == 3 and profile["style"]["consistency"]["verdict"]
+    assert profile["freshness"]["file_times"]["files"] == 3
+
+    quick = json.loads(_profile(str(corpus), "--base-model", str(tiny_model_dir), "--json", "--no-model").stdout)
+    assert "novelty" not in quick and quick["tokens"] == profile["tokens"]
 
     text = _profile(str(corpus), "--base-model", str(tmp_path / "no model here"))
     assert text.returncode == 0, text.stderr
@@ -36,3 +49,17 @@ def test_profile_prints_size_duplicates_and_masked_personal_data(tmp_path, tiny_
     assert "jane.doe" not in text.stdout + text.stderr
     missing = _profile(str(tmp_path / "nowhere"))
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+def test_evalset_writes_probes_a_run_reads_back_as_its_questions(tmp_path, tiny_corpus):
+    corpus, _ = tiny_corpus
+    out = tmp_path / "probes.jsonl"
+    made = _advisor("evalset", str(corpus), "--out", str(out), "--max-probes", "12")
+    assert made.returncode == 0, made.stderr
+    assert f"Wrote 12 probes to {out}" in " ".join(made.stdout.split()) and "--qa" in made.stdout
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 12 and {line["split"] for line in lines} == {"eval"}
+    for line in lines:
+        assert line["answer"] in line["passage"] and line["answer"] not in line["question"]
+        assert (corpus / line["source"].split("#")[0]).is_file() and line["origin"] == "cloze"
+    assert _advisor("evalset", str(corpus), "--out", str(out), "--max-probes", "0").returncode == 2

@@ -287,6 +287,15 @@ SCENARIOS = {
     "RAG measures best on a corpus with personal data": (
         dict(rag=CLEAR, profile={"personal_data": {"counts": {"ibans": 2}}}),
         ("rag", "high", "measurably better than every other"), ("a document can be deleted", "corpus", [])),
+    "a style fine-tune on documents with no one style": (
+        dict(goal="style", finetune=CLEAR, profile={"style": {"consistency": {"verdict": "varied", "score": 0.41}}}),
+        ("finetune", "medium", "measurably better than every other"), ("do not share one style", "corpus", [])),
+    "a style fine-tune on a house style": (
+        dict(goal="style", finetune=CLEAR, profile={"style": {"consistency": {"verdict": "consistent", "score": 0.86}}}),
+        ("finetune", "high", "measurably better than every other"), ("consistent style (consistency 0.86", "corpus", [])),
+    "RAG measures best on a corpus the base model finds familiar": (
+        dict(rag=CLEAR, profile={"novelty": {"ratio": 0.8}}), ("rag", "high", "measurably better than every other"),
+        ("no more surprising than general text", "corpus", [])),
     "the fine-tune with RAG ahead of both": (
         dict(rag=SOME, finetune=SOME, finetune_rag=[1.0] * 39 + [0.0]),
         ("both", "high", "measurably better than every other"), ("can add up", "comparisons", ["balaguer2024"])),

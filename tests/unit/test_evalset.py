@@ -1,10 +1,11 @@
-"""QA files, seeded held-out splits, and cloze probes."""
+"""QA files, seeded held-out splits, and the probes made from the corpus."""
 
 import json
 
 import pytest
 
-from advisor.corpus.evalset import QAPair, load_qa, make_cloze_probes, split_documents, split_pairs
+from advisor.corpus.evalset import QAPair, build_eval_set, load_qa, split_documents, split_pairs
+from advisor.corpus.probes import facts_in, make_probes, usable_question
 from advisor.corpus.loading import Document
 from advisor.errors import QAFileError
 
@@ -65,9 +66,73 @@ def test_split_documents_holds_out_at_most_a_fifth():
 
 def test_cloze_probes_blank_a_fact_from_the_document():
     docs = [Document("a", "a.md", "The ferry Morrow Star entered service in 1962 after long trials. short.")]
-    probes = make_cloze_probes(docs, 10, seed=0)
+    probes, about = make_probes(docs, 10, seed=0)
+    sentence = "The ferry Morrow Star entered service in 1962 after long trials."
     assert probes == [QAPair("Fill in the blank: The ferry Morrow Star entered service in ___ after long trials.",
-                             "1962", "a.md")]
+                             "1962", "a.md", "eval", sentence, "cloze")]
+    assert about == {"candidates": 1, "repeated_sentences": 0, "documents": 1, "probes": 1}
+
+
+# A corpus with known facts: each sentence states one; some could only make a probe that gives its answer away.
+KNOWN = {
+    "fleet.md": "# Fleet\nThe harbour launch Petrel Quay was built at Grennock in 1988 for the trust.\n\n"
+                "Skellin Star carries the mail, and the Skellin Star crew sorts it on board every night.\n"
+                "| Ship | Built |\n| Ashgrove | 2001 |",
+    "fares.md": "A return ticket costs 1.8 times the single fare on every route.\n"
+                "The island council pays the fare of every pupil at Port Elsk Academy each term.",
+    "copy.md": "A return ticket costs 1.8 times the single fare on every route.",
+}
+
+
+def test_probes_ask_for_a_fact_their_passage_states_and_never_give_it_away():
+    docs = [Document(name, name, text) for name, text in KNOWN.items()]
+    probes, about = make_probes(docs, 100, seed=0)
+    assert {(p.answer, p.source) for p in probes} == {("1988", "fleet.md"), ("1.8", "fares.md"),
+                                                      ("Port Elsk Academy", "fares.md")}
+    assert about["repeated_sentences"] == 1  # the copied sentence makes one probe, not two
+    for probe in probes:
+        assert probe.answer in probe.passage and probe.answer not in probe.question  # stated, and blanked
+        assert probe.passage in dict(KNOWN)[probe.source].replace("\n", " ")
+        assert probe.question.replace("___", probe.answer).endswith(probe.passage)
+        assert "|" not in probe.question  # a table row is no sentence
+    # "Skellin Star" is said twice in its sentence: blanking one would give it away, so no probe asks for it.
+    assert not any("Skellin" in p.answer for p in probes)
+
+
+def test_probes_spread_over_documents_and_respect_the_maximum():
+    docs = [Document(f"d{i}.md", f"d{i}.md", " ".join(f"Ferry number {i}{j} left from the pier at Port Marran{j} "
+                                                      f"on day {j + 2}." for j in range(5))) for i in range(8)]
+    probes, about = make_probes(docs, 8, seed=1)
+    assert len(probes) == 8 and about["documents"] == 8  # one from each document before a second from any
+    assert make_probes(docs, 8, seed=1)[0] == probes and make_probes(docs, 8, seed=2)[0] != probes
+    assert len(make_probes(docs, 100, seed=0)[0]) == 40
+
+
+def test_model_written_questions_are_checked_marked_and_timed():
+    docs = [Document("a.md", "a.md", "The harbour launch Petrel Quay was built at Grennock in 1988 for the trust. "
+                                     "The night ferry leaves Port Elsk at 22:05 every weekday evening.")]
+    replies = {"1988": "Question: In which year was the harbour launch Petrel Quay built at Grennock?\nMore text",
+               "22:05": "What is the answer to this question?"}  # asks nothing the sentence says: not kept
+    probes, about = make_probes(docs, 10, seed=0, write_questions=lambda facts: [replies[f.answer] for f in facts])
+    by_answer = {p.answer: p for p in probes}
+    assert by_answer["1988"].question == "In which year was the harbour launch Petrel Quay built at Grennock?"
+    assert by_answer["1988"].origin == "model" and by_answer["22:05"].origin == "cloze"
+    assert about["model_questions_kept"] == 1 and about["model_seconds"] >= 0
+    fact = next(f for f in facts_in(docs[0]) if f.answer == "1988")
+    assert usable_question("When was it built, 1988?", fact) is None  # gives the answer away
+    assert usable_question("Petrel Quay built", fact) is None  # not a question
+
+
+def test_an_evalset_file_round_trips_as_a_qa_file_with_everything_held_out(tmp_path):
+    docs = [Document(name, name, text) for name, text in KNOWN.items()]
+    made = build_eval_set(docs, None, "knowledge", eval_fraction=0.5, seed=0, max_eval=100)
+    assert made.kind == "probes" and made.train_pairs == [] and made.warnings  # fewer than 30: said
+    path = _write(tmp_path, [json.dumps(p.to_dict()) for p in made.pairs])
+    again = build_eval_set(docs, load_qa(path), "knowledge", eval_fraction=0.5, seed=0, max_eval=100)
+    assert again.kind == "qa" and again.pairs == made.pairs and again.train_pairs == []
+    assert again.about == {"origins": {"cloze": len(made.pairs)}}
+    with pytest.raises(QAFileError, match="origin"):
+        load_qa(_write(tmp_path, [json.dumps({"question": "Q?", "answer": "A", "origin": "guess"})] * 2))
 
 
 def _documents(n):
@@ -89,6 +154,6 @@ def test_goal_both_holds_out_style_documents_that_no_held_out_question_needs():
     assert both.warnings == []
 
     probes = build_eval_set(docs, None, "both", eval_fraction=0.5, seed=0, max_eval=100)
-    assert probes.kind == "cloze" and probes.documents
+    assert probes.kind == "probes" and probes.documents
     train = {d.source for d in probes.train_documents}
     assert {p.source for p in probes.pairs} <= train  # probes come from the training side only

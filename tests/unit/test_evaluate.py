@@ -28,3 +28,28 @@ def test_the_warm_up_is_not_timed_and_parts_are_kept():
     assert report.latency_ms["parts_p95"]["retrieve"] == 20.0
     assert report.latency_ms["prompt_tokens_mean"] == 40
     assert report.cost_usd["one_off"] == 2.0 * 3.6 / 3600
+
+
+def test_a_continuation_is_compared_with_the_true_text_and_its_format_checked():
+    from advisor.corpus.loading import Document
+    from advisor.measure.evaluate import evaluate_style_arm
+    from advisor.measure.metrics import line_format_share, stylometric_distance
+
+    opening = " ".join(f"w{i}" for i in range(24))
+    true_text = "REF-1 | North Loop | on time\nREF-2 | Outer Isles | late\nREF-3 | Night Mail | on time"
+    docs = [Document("a.md", "a.md", f"{opening}\n{true_text}")]
+    replies = {"good": "REF-4 | North Loop | late\nREF-5 | Outer Isles | on time\nREF-6 | Nig",
+               "bad": "Well, the ferry was late today because of the weather, and everyone waited patiently."}
+    runs = {}
+    for name, reply in replies.items():
+        runs[name] = evaluate_style_arm(
+            name, docs, lambda doc: ("", {}), lambda text, context: (10.0, 5),
+            lambda prompt, reply=reply: Generation(reply, 24, 20, 0.1, 0.01),
+            embed=lambda texts: [[1.0, 0.0] if "REF" in t else [0.0, 1.0] for t in texts],
+            format_regex=r"REF-\d+ \| [^|]+ \| (on time|late)")
+    good, bad = runs["good"].scores, runs["bad"].scores
+    assert good["format_match"] == [1.0] and bad["format_match"] == [0.0]  # the cut last line is not judged
+    assert good["style_similarity"] == [1.0] and bad["style_similarity"] == [0.0]
+    assert good["stylometric_distance"][0] < bad["stylometric_distance"][0]
+    assert stylometric_distance(true_text, true_text) == 0.0
+    assert line_format_share(r"\d+", "12\nab\n3") == 0.5 and line_format_share(r"\d+", "") == 0.0

@@ -26,3 +26,13 @@ def test_every_sample_answer_stands_in_its_source():
     for pair in pairs:
         assert pair.source in texts, pair
         assert normalize_answer(pair.answer) in normalize_answer(texts[pair.source]), pair
+
+
+def test_without_a_qa_file_the_sample_makes_at_least_thirty_probes_over_most_documents():
+    from advisor.corpus.evalset import build_eval_set
+
+    documents = load_corpus(SAMPLE / "corpus").documents
+    made = build_eval_set(documents, None, "knowledge", eval_fraction=0.5, seed=0, max_eval=100)
+    assert len(made.pairs) >= 30 and made.warnings == []
+    assert made.about["documents"] >= 0.8 * len({d.source for d in documents})
+    assert len({p.question for p in made.pairs}) == len(made.pairs)  # no probe twice

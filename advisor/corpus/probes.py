@@ -1,0 +1,136 @@
+"""Knowledge probes made from the corpus when there is no QA file: fill-in-the-blank, or questions the base model writes."""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from advisor.corpus.loading import Document
+from advisor.measure.metrics import normalize_answer
+
+MIN_PROBES = 30  # fewer than this, and the report says the evaluation set is thin
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*(?:[-*+•]|\d+[.)]|#)\s)")
+# A fact to blank: a number (with its separators) or a run of capitalized words (a name or term).
+_FACT = re.compile(r"\b(\d[\d,.:]*\d|\d|[A-Z][a-z]+(?:['’]s)?(?:[ -][A-Z][a-z]+(?:['’]s)?)*)\b")
+# Capitalized words that name no fact: a probe blanking them could be guessed from grammar alone.
+_NOT_FACTS = {"i", "the", "a", "an", "this", "that", "these", "those", "it", "its", "we", "you", "he", "she", "they",
+              "our", "your", "their", "his", "her", "if", "when", "in", "on", "at", "for", "and", "or", "but", "no",
+              "yes", "mr", "mrs", "ms", "dr", "q", "note", "see", "all", "each", "every", "there"}
+CLOZE_PREFIX = "Fill in the blank: "
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A sentence of the corpus and the fact in it a probe asks for."""
+
+    sentence: str  # white space made single
+    answer: str
+    start: int  # where the answer is in the sentence
+    source: str
+
+    def cloze(self) -> str:
+        return f"{CLOZE_PREFIX}{self.sentence[:self.start]}___{self.sentence[self.start + len(self.answer):]}"
+
+
+def _guessable(answer: str, rest: str) -> bool:
+    """True when the answer tells nothing new: a word of grammar, too short, or said elsewhere in the probe."""
+    norm = normalize_answer(answer)
+    if not norm or norm in _NOT_FACTS or (len(answer) < 2 and not answer.isdigit()):
+        return True
+    return f" {norm} " in f" {normalize_answer(rest)} "
+
+
+def _headings_apart(text: str) -> str:
+    """A short line without closing punctuation, followed by a capitalized one, is a heading: it ends a
+    sentence (HTML and plain text put headings on their own line, with no full stop)."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines[:-1]):
+        words, after = line.split(), lines[i + 1].lstrip()
+        if 0 < len(words) <= 8 and line.rstrip()[-1:] not in ".,;:!?" and after[:1].isupper():
+            lines[i] = line + "\n"
+    return "\n".join(lines)
+
+
+def facts_in(document: Document) -> list[Fact]:
+    """One fact per sentence of 6 to 40 words: its last number or name that is not the sentence's first word
+    and that the rest of the sentence does not give away."""
+    facts = []
+    for raw in _SENTENCE.split(_headings_apart(document.text)):
+        sentence = " ".join(raw.split()).lstrip("-*+•# ")
+        if not 6 <= len(sentence.split()) <= 40 or "|" in sentence:  # a table row is no sentence
+            continue
+        for match in reversed([m for m in _FACT.finditer(sentence) if m.start() > 0]):
+            rest = sentence[:match.start()] + " " + sentence[match.end():]
+            if not _guessable(match.group(0), rest):
+                facts.append(Fact(sentence, match.group(0), match.start(), document.source))
+                break
+    return facts
+
+
+def choose_facts(documents: list[Document], n: int, seed: int) -> tuple[list[Fact], dict]:
+    """Up to `n` facts spread over the documents (one from each in turn, in a seeded order), no sentence
+    twice (a repeated passage makes one probe); with counts of what was considered."""
+    rng = random.Random(seed)
+    per_document, seen, repeats = [], set(), 0
+    for document in documents:
+        facts = []
+        for fact in facts_in(document):
+            key = normalize_answer(fact.sentence)
+            if key in seen:
+                repeats += 1
+                continue
+            seen.add(key)
+            facts.append(fact)
+        rng.shuffle(facts)
+        if facts:
+            per_document.append(facts)
+    rng.shuffle(per_document)
+    chosen, round_ = [], 0
+    while len(chosen) < n and any(round_ < len(facts) for facts in per_document):
+        chosen += [facts[round_] for facts in per_document if round_ < len(facts)][:n - len(chosen)]
+        round_ += 1
+    return chosen, {"candidates": sum(len(f) for f in per_document), "repeated_sentences": repeats,
+                    "documents": len({fact.source for fact in chosen})}
+
+
+QuestionWriter = Callable[[list[Fact]], list[str]]  # a question for each fact, written by a model
+
+
+def usable_question(text: str, fact: Fact) -> str | None:
+    """The first question in a model's reply, if it asks something the fact answers without giving it away."""
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    line = re.sub(r"^(?:question|q)\s*[:.]\s*", "", line, flags=re.IGNORECASE).strip(" \"'")
+    if "?" not in line:
+        return None
+    question = line[:line.index("?") + 1]
+    if not 4 <= len(question.split()) <= 40 or _guessable(fact.answer, question):
+        return None
+    if normalize_answer(question) == normalize_answer(fact.sentence):
+        return None
+    sentence_words = {w for w in normalize_answer(fact.sentence).split() if len(w) > 3}
+    if len(sentence_words & set(normalize_answer(question).split())) < 2:
+        return None  # asks about nothing the sentence says ("What is the answer to this question?")
+    return question
+
+
+def make_probes(documents: list[Document], n: int, seed: int, *,
+                write_questions: QuestionWriter | None = None) -> tuple[list, dict]:
+    """(QAPairs, how they were made). Fill-in-the-blank probes by default; with `write_questions`, the
+    model's questions where they pass the checks, fill-in-the-blank for the rest. Every probe names its
+    source document and the sentence (passage) that holds its answer."""
+    from advisor.corpus.evalset import QAPair
+
+    facts, about = choose_facts(documents, n, seed)
+    written: list[str | None] = [None] * len(facts)
+    if write_questions and facts:
+        start = time.perf_counter()
+        written = [usable_question(text, fact) for text, fact in zip(write_questions(facts), facts)]
+        about["model_seconds"] = round(time.perf_counter() - start, 1)
+        about["model_questions_kept"] = sum(q is not None for q in written)
+    probes = [QAPair(question or fact.cloze(), fact.answer, fact.source, "eval", fact.sentence,
+                     "model" if question else "cloze")
+              for fact, question in zip(facts, written)]
+    return probes, {**about, "probes": len(probes)}
