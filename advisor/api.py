@@ -168,7 +168,7 @@ class Advisor:
         model_check, profile = self._profile(corpus, models, reference)
         evalset = build_eval_set(corpus.documents, pairs, cfg.goal, eval_fraction=cfg.eval_fraction,
                                  seed=cfg.seed, max_eval=cfg.max_eval,
-                                 write_questions=self._question_writer(models) if not pairs else None)
+                                 write_questions=self._question_writer(models))
         for warning in evalset.warnings:
             self._warn(warning)
         write_json(self.run_dir / "eval_set.json", evalset.to_dict())

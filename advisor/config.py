@@ -176,6 +176,11 @@ class AdvisorConfig:
             except re.error as exc:
                 raise ConfigError(f"format_regex {self.format_regex!r} is not a valid regular "
                                   f"expression: {exc}") from None
+        if self.model_written_questions and (self.qa or self.goal == "style"):
+            raise ConfigError("model_written_questions makes knowledge probes when there is no QA file; "
+                              + ("with a QA file its questions are used" if self.qa else
+                                 "goal 'style' asks no questions (it holds out documents)"),
+                              hint="leave out --model-written-questions")
 
     def measures_finetune_rag(self) -> bool:
         """The fine-tune answering with retrieved passages is measured when asked for, and for goal 'both'."""

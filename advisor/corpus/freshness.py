@@ -92,7 +92,9 @@ def describe_freshness(fresh: dict) -> list[str]:
         lines.append(f"{years['count']:,} other mentions of a year, from {years['earliest']} to {years['latest']}")
     files = fresh.get("file_times")
     if files:
-        lines.append(f"files last changed from {files['oldest']} to {files['newest']} (median {files['median']}); "
-                     f"{files['changed_last_30_days']:,} of {files['files']:,} changed in the last 30 days, "
+        when = (f"every file last changed on {files['oldest']} (a copy or checkout sets every time alike: then the "
+                "dates in the text say more)" if files["oldest"] == files["newest"] else
+                f"files last changed from {files['oldest']} to {files['newest']} (median {files['median']})")
+        lines.append(f"{when}; {files['changed_last_30_days']:,} of {files['files']:,} changed in the last 30 days, "
                      f"{files['changed_last_365_days']:,} in the last year")
     return lines

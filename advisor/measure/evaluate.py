@@ -120,12 +120,11 @@ def evaluate_style_arm(name: str, documents, context_for, nll, generate_from, *,
     run = ArmRun(name)
     totals, pairs = [], []
     if documents:  # warm-up, not timed
-        generate_from(" ".join(documents[0].text.split()[:opening_words]))
+        generate_from(split_opening(documents[0].text, opening_words)[0])
     for index, doc in enumerate(documents):
         start = time.perf_counter()
         context, timings = context_for(doc)
-        words = doc.text.split()
-        opening = " ".join(words[:opening_words])
+        opening, rest = split_opening(doc.text, opening_words)
         generation = generate_from((context + "\n" if context else "") + opening)
         run.latencies.append(time.perf_counter() - start)
         for part, seconds in {**timings, "generate": generation.seconds}.items():
@@ -136,8 +135,7 @@ def evaluate_style_arm(name: str, documents, context_for, nll, generate_from, *,
         if count:
             totals.append((total, count))
             run.add("doc_nll_per_token", total / count)
-        # The true text after the opening, with its line breaks (a format lives in them).
-        true_text = _after_words(doc.text, opening_words, CONTINUATION_REFERENCE_WORDS)
+        true_text = _first_words(rest, CONTINUATION_REFERENCE_WORDS)
         continuation = generation.text.strip()
         if true_text and continuation:
             run.add("stylometric_distance", stylometric_distance(continuation, true_text))
@@ -157,15 +155,28 @@ def evaluate_style_arm(name: str, documents, context_for, nll, generate_from, *,
     return run
 
 
-def _after_words(text: str, skip: int, keep: int) -> str:
-    """The text after its first `skip` words, `keep` words long, line breaks kept."""
+def split_opening(text: str, words: int) -> tuple[str, str]:
+    """(opening, the rest): the text as written (line breaks kept: a format lives in them) up to its
+    `words`-th word, or to the end of that word's line when the line ends within as many words again, so
+    that a continuation of a line-based format starts on a new line."""
     import re
 
     spans = [m.span() for m in re.finditer(r"\S+", text)]
-    if len(spans) <= skip:
-        return ""
-    last = spans[min(len(spans), skip + keep) - 1][1]
-    return text[spans[skip][0]:last]
+    if len(spans) <= words:
+        return text, ""
+    cut = spans[words - 1][1]
+    line_end = text.find("\n", cut)
+    if line_end != -1 and len(text[cut:line_end].split()) <= words:
+        cut = line_end
+    return text[:cut], text[cut:]
+
+
+def _first_words(text: str, keep: int) -> str:
+    """`text` up to its `keep`-th word, line breaks kept, white space at its ends removed."""
+    import re
+
+    spans = [m.span() for m in re.finditer(r"\S+", text)]
+    return text[:spans[min(len(spans), keep) - 1][1]].strip() if spans else ""
 
 
 def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_item=None, embed=None,

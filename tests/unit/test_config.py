@@ -85,3 +85,14 @@ def test_a_bad_toml_file_is_one_clear_error(tmp_path):
     path.write_text("[constraints]\ndata_changes = \"often\"\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="data_changes"):
         AdvisorConfig.from_toml(path, corpus="docs")
+
+
+def test_a_flag_that_could_not_act_is_refused_with_its_reason():
+    from advisor.config import AdvisorConfig
+    from advisor.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="with a QA file its questions are used"):
+        AdvisorConfig(corpus="docs", qa="qa.jsonl", model_written_questions=True)
+    with pytest.raises(ConfigError, match="goal 'style' asks no questions"):
+        AdvisorConfig(corpus="docs", goal="style", model_written_questions=True)
+    assert AdvisorConfig(corpus="docs", goal="both", model_written_questions=True).model_written_questions

@@ -53,3 +53,16 @@ def test_a_continuation_is_compared_with_the_true_text_and_its_format_checked():
     assert good["stylometric_distance"][0] < bad["stylometric_distance"][0]
     assert stylometric_distance(true_text, true_text) == 0.0
     assert line_format_share(r"\d+", "12\nab\n3") == 0.5 and line_format_share(r"\d+", "") == 0.0
+
+
+def test_an_opening_keeps_its_line_breaks_and_ends_a_short_line():
+    from advisor.measure.evaluate import split_opening
+
+    lines = "\n".join(f"NOTICE {i} | North Loop | 2025-01-0{i} | delayed" for i in range(1, 9))
+    opening, rest = split_opening(lines, 10)
+    assert opening == "NOTICE 1 | North Loop | 2025-01-01 | delayed\nNOTICE 2 | North Loop | 2025-01-02 | delayed"
+    assert rest.startswith("\nNOTICE 3") and opening + rest == lines
+    prose = " ".join(f"word{i}" for i in range(100)) + "\nnext line"
+    opening, rest = split_opening(prose, 24)
+    assert opening.split() == [f"word{i}" for i in range(24)] and opening + rest == prose  # a long line is cut
+    assert split_opening("just five words here now", 24) == ("just five words here now", "")
