@@ -273,31 +273,37 @@ class Advisor:
         cfg = self.config
         chunk_size = chunk_size_for(models.embedder, cfg.chunk_size)
         overlap = min(cfg.chunk_overlap, chunk_size // 2)
-        key = fingerprint(model_fingerprint(models.embedding.path), chunk_size, overlap, cfg.chroma_url,
-                          documents_fingerprint(evalset.train_documents))
+        store_key = fingerprint(model_fingerprint(models.embedding.path), chunk_size, overlap, cfg.chroma_url,
+                                # a server is shared: each run folder keeps its own collection there
+                                str(self.run_dir.resolve()) if cfg.chroma_url else None)
+        key = fingerprint(store_key, documents_fingerprint(evalset.train_documents))
         client = self._open_store()
-        name = f"advisor-{key[:16]}"
-        stats = cache.get("index", key)
-        collection = None
-        if stats is not None:
-            try:
-                collection = client.get_collection(name, embedding_function=None)
-                if collection.count() != stats["chunks"]:
-                    collection = None
-            except Exception:  # missing or damaged: build it again
-                log.info("cached index %s unusable; rebuilding", name)
-                collection = None
-        if collection is not None:
+        cached = cache.get("index", key)
+        self._progress("index", 0, None, "checking which chunks the index already holds")
+        collection, _, built = build_index(evalset.train_documents, models.embedder, client,
+                                           chunk_size=chunk_size, chunk_overlap=overlap,
+                                           collection_name=f"advisor-{store_key[:16]}",
+                                           about={"embedding_model": models.embedding.name},
+                                           on_batch=lambda done, total: self._progress("index", done, total))
+        if built.rebuilt:
+            self._warn(f"The index had been made with another embedding model ({built.rebuilt}): it was emptied "
+                       "and built again.")
+        if cached is not None and not built.added and not built.deleted:
+            stats = cached
             self._progress("index", stats["chunks"], stats["chunks"], f"{stats['chunks']} chunks, reused",
                            result=stats)
         else:
-            self._progress("index", 0, 1)
-            collection, _, built = build_index(evalset.train_documents, models.embedder, client,
-                                               chunk_size=chunk_size, chunk_overlap=overlap, collection_name=name,
-                                               on_batch=lambda done, total: self._progress("index", done, total))
-            stats = {"chunks": built.chunks, "seconds": built.seconds, "embed_seconds": built.embed_seconds}
+            # The one-off cost is a full build's: an update embeds only the new chunks, so their time per
+            # chunk stands for all of them.
+            full = built.seconds if not built.kept else (
+                built.split_seconds + built.store_seconds + built.embed_seconds / max(1, built.added) * built.chunks)
+            stats = {"chunks": built.chunks, "seconds": full, "embed_seconds": built.embed_seconds,
+                     "added": built.added, "deleted": built.deleted, "kept": built.kept,
+                     "update_seconds": built.seconds}
             cache.put("index", key, stats)
-            self._progress("index", built.chunks, built.chunks, f"{stats['chunks']} chunks", result=stats)
+            said = (f"{built.chunks} chunks" if not built.kept else
+                    f"{built.chunks} chunks: {built.added} new, {built.deleted} removed, {built.kept} kept")
+            self._progress("index", built.chunks, built.chunks, said, result=stats)
         stats = {**stats, "chunk_size": chunk_size, "overlap": overlap}
         return BuiltIndex(Retriever(models.embedder, collection, cfg.top_k), stats, fingerprint(key, cfg.top_k))
 
@@ -362,8 +368,12 @@ class Advisor:
         cfg = self.config
         items = evalset.fingerprint()
         stats = index.stats
+        built = (f"index built in {stats['seconds']:.1f} s" if not stats.get("kept") else
+                 f"index updated in {stats['update_seconds']:.1f} s ({stats['added']} new chunk(s), {stats['deleted']} "
+                 f"removed, {stats['kept']} kept; a full build, which the one-off cost counts, takes about "
+                 f"{stats['seconds']:.1f} s)")
         index_note = (f"top-{cfg.top_k} of {stats['chunks']} chunks ({stats['chunk_size']} embedding tokens each, "
-                      f"overlap {stats['overlap']}); index built in {stats['seconds']:.1f} s "
+                      f"overlap {stats['overlap']}); {built} "
                       f"({'Chroma server ' + cfg.chroma_url if cfg.chroma_url else 'embedded Chroma in the run folder'})")
         arms = []
         for kind in (ARM_KINDS[name] for name in names):

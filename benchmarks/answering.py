@@ -7,7 +7,9 @@ scores the other answers with), for two kinds of prompt: closed-book (the base m
 prompts) and with passages (RAG's: three 128-token passages from each question's source document, standing
 in for retrieval so that no index is needed). Modes run interleaved within every repeat after a warm-up;
 prints a table and writes benchmarks/results/answering-<device>.json with answers/s, generated tokens/s,
-the ratio to one at a time and how many answers differ from one at a time.
+the ratio to one at a time and how many answers differ from one at a time. Then the reference answers'
+likelihoods (what the advisor reads as further evidence), scored one at a time and in batches of 8, with
+the largest difference between the two.
 """
 
 from __future__ import annotations
@@ -90,6 +92,31 @@ def figures(results: dict) -> list[dict]:
     return rows
 
 
+def likelihoods(model, tokenizer, prompt_sets: dict[str, list[str]], references: list[str], repeats: int) -> list[dict]:
+    """Answer log-likelihoods one at a time against in batches of 8, interleaved, with the largest difference."""
+    from advisor.measure.likelihood import answer_log_likelihood, answer_log_likelihoods
+
+    rows = []
+    for kind, texts in prompt_sets.items():
+        items = list(zip(texts, references))
+        answer_log_likelihoods(model, tokenizer, items[:8])  # warm-up
+        single_s, batch_s, gap = [], [], 0.0
+        for _ in range(repeats):
+            start = time.perf_counter()
+            single = [answer_log_likelihood(model, tokenizer, prompt, reference) for prompt, reference in items]
+            single_s.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            batched = [v for i in range(0, len(items), 8) for v in answer_log_likelihoods(model, tokenizer, items[i:i + 8])]
+            batch_s.append(time.perf_counter() - start)
+            gap = max(gap, max(abs(a - b) for a, b in zip(single, batched)))
+        rows.append({"prompts": kind, "items": len(items), "one_at_a_time_per_second": spread([len(items) / t for t in single_s]),
+                     "batch_8_per_second": spread([len(items) / t for t in batch_s]),
+                     "ratio": spread([a / b for a, b in zip(single_s, batch_s)]), "max_abs_difference": gap})
+        progress(f"likelihoods, {kind}: batch 8 {statistics.median(single_s) / statistics.median(batch_s):.2f}x "
+                 f"one at a time, largest difference {gap:.2e}")
+    return rows
+
+
 def print_table(report: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -108,6 +135,10 @@ def print_table(report: dict) -> None:
     Console(width=140).print(table)
     print(f"weights: {report['weights']}; prompt tokens (mean): " + ", ".join(
         f"{kind} {tokens:.0f}" for kind, tokens in report["prompt_tokens_mean"].items()))
+    for row in report.get("likelihoods", []):
+        print(f"answer likelihoods, {row['prompts']}: batch 8 {row['ratio']['median']:.2f}x one at a time "
+              f"({row['batch_8_per_second']['median']:.1f} against {row['one_at_a_time_per_second']['median']:.1f} "
+              f"items/s), largest difference {row['max_abs_difference']:.1e}")
 
 
 def main(argv=None) -> int:
@@ -130,12 +161,14 @@ def main(argv=None) -> int:
     prompt_sets = prompts(tokenizer, args.questions)
     started = time.perf_counter()
     results = run(model, tokenizer, prompt_sets, args.repeats)
+    references = [pair.answer for pair in load_qa(SAMPLE / "qa.jsonl")[:args.questions]]
+    likelihood_rows = likelihoods(model, tokenizer, prompt_sets, references, 1)  # one repeat: the suite's 20 minutes
     report = {"benchmark": "answering", "device": device, "machine": machine(device), "weights": path,
               "questions": args.questions, "repeats": args.repeats, "max_new_tokens": MAX_NEW_TOKENS,
               "passages": f"{PASSAGES} x {PASSAGE_TOKENS} tokens of each question's source document",
               "prompt_tokens_mean": {kind: statistics.mean(len(tokenizer(t)["input_ids"]) for t in texts)
                                      for kind, texts in prompt_sets.items()},
-              "rows": figures(results), "seconds": time.perf_counter() - started}
+              "rows": figures(results), "likelihoods": likelihood_rows, "seconds": time.perf_counter() - started}
     print_table(report)
     save_results(report, "answering", device, args.out)
     return 0

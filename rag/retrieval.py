@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rag.embedding import embed_texts
 from rag.splitting import Chunk, split_documents
-from rag.store import Hit, fill_collection, query
+from rag.store import Hit, query, sync_collection
 
 
 @dataclass
@@ -15,8 +15,12 @@ class IndexStats:
     chunks: int
     chunk_size: int
     split_seconds: float
-    embed_seconds: float
-    store_seconds: float
+    embed_seconds: float  # embedding and storing the new chunks (the two alternate, a batch at a time)
+    store_seconds: float  # reading what the collection holds, and deleting what left
+    added: int = 0
+    deleted: int = 0
+    kept: int = 0
+    rebuilt: str | None = None
 
     @property
     def seconds(self) -> float:
@@ -25,20 +29,31 @@ class IndexStats:
 
 def build_index(documents, embedder, client, *, chunk_size: int, chunk_overlap: int,
                 collection_name: str = "corpus", on_batch=None,
-                batch_size: int = 256) -> tuple[object, list[Chunk], IndexStats]:
-    """Splits, embeds (in batches; `on_batch(chunks_done, chunks)` after each) and stores the chunks."""
+                batch_size: int = 256, about: dict | None = None) -> tuple[object, list[Chunk], IndexStats]:
+    """Splits the documents and brings the collection up to date: chunks it already holds (ids are content
+    hashes) are kept, new ones embedded in batches (`on_batch(done, new)` after each) and added, the rest
+    deleted. `about` goes into the collection's metadata, with the embedding dimension."""
     t0 = time.perf_counter()
     chunks = split_documents(documents, embedder.tokenizer, chunk_size, chunk_overlap)
     t1 = time.perf_counter()
-    vectors = []
-    for start in range(0, len(chunks), batch_size):
-        vectors += embed_texts(embedder, [c.text for c in chunks[start:start + batch_size]])
-        if on_batch:
-            on_batch(len(vectors), len(chunks))
+    embed_seconds = 0.0
+
+    def embed(texts):
+        nonlocal embed_seconds
+        start = time.perf_counter()
+        vectors = embed_texts(embedder, texts)
+        embed_seconds += time.perf_counter() - start
+        return vectors
+
+    dimension_of = getattr(embedder, "get_embedding_dimension", None) or getattr(
+        embedder, "get_sentence_embedding_dimension", None)  # the newer name first
+    dimension = dimension_of() if dimension_of else None
+    synced = sync_collection(client, collection_name, chunks, embed, batch_size=batch_size, on_batch=on_batch,
+                             about={**(about or {}), **({"dimension": dimension} if dimension else {})})
     t2 = time.perf_counter()
-    collection = fill_collection(client, collection_name, chunks, vectors)
-    t3 = time.perf_counter()
-    return collection, chunks, IndexStats(len(chunks), chunk_size, t1 - t0, t2 - t1, t3 - t2)
+    return synced.collection, chunks, IndexStats(len(chunks), chunk_size, t1 - t0, embed_seconds,
+                                                 t2 - t1 - embed_seconds, synced.added, synced.deleted,
+                                                 synced.kept, synced.rebuilt)
 
 
 class Retriever:

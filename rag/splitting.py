@@ -29,12 +29,46 @@ def split_documents(documents, tokenizer, chunk_size: int, chunk_overlap: int) -
     """`documents` are objects with .id, .source and .text; lengths are counted in `tokenizer` tokens."""
     from langchain_text_splitters import RecursiveCharacterTextSplitter  # import cost only when used
 
-    splitter = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
-        tokenizer, chunk_size=chunk_size, chunk_overlap=min(chunk_overlap, chunk_size // 2))
+    splitter = RecursiveCharacterTextSplitter(chunk_size=chunk_size, chunk_overlap=min(chunk_overlap, chunk_size // 2),
+                                              length_function=token_counter(tokenizer))
     chunks = []
     for doc in documents:
-        for number, piece in enumerate(splitter.split_text(doc.text)):
+        seen: dict[str, int] = {}
+        for piece in splitter.split_text(doc.text):
             if piece.strip():
-                chunks.append(Chunk(id=f"{doc.id}::{number}", doc_id=doc.id, source=doc.source,
+                chunks.append(Chunk(id=chunk_id(doc.id, piece.strip(), seen), doc_id=doc.id, source=doc.source,
                                     text=piece.strip()))
     return chunks
+
+
+def token_counter(tokenizer):
+    """len(tokenizer.tokenize(text)), as langchain's from_huggingface_tokenizer counts, but through the fast
+    tokenizer's own encoder and remembered: the splitter asks for the length of each word and each merge of
+    them, a hundred and eighty thousand times for a thousand chunks, and the transformers wrapper around
+    each call was three quarters of the indexing's overhead (benchmarks/indexing.py)."""
+    from functools import lru_cache
+
+    from tokenizers import Tokenizer
+
+    shared = getattr(tokenizer, "backend_tokenizer", None)
+    if shared is None:  # a slow tokenizer: its own tokenize
+        return lambda text: len(tokenizer.tokenize(text))
+    backend = Tokenizer.from_str(shared.to_str())  # a copy, so that padding and truncation can be off
+    backend.no_padding()
+    backend.no_truncation()
+
+    @lru_cache(maxsize=1 << 16)
+    def count(text: str) -> int:
+        return len(backend.encode(text, add_special_tokens=False).ids)
+
+    return count
+
+
+def chunk_id(doc_id: str, text: str, seen: dict[str, int]) -> str:
+    """A chunk's id from its document and its text (and, for a passage repeated in one document, which
+    repeat it is): the same chunk always gets the same id, so an index can keep what did not change."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{doc_id}\0{text}".encode()).hexdigest()[:24]
+    seen[digest] = seen.get(digest, -1) + 1
+    return digest if not seen[digest] else f"{digest}-{seen[digest]}"

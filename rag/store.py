@@ -37,21 +37,49 @@ def open_client(path: str | None = None, url: str | None = None):
     return chromadb.PersistentClient(path=path, settings=settings)
 
 
-def fill_collection(client, name: str, chunks, embeddings, batch_size: int = 512):
-    """(Re)creates collection `name` holding `chunks` with their precomputed `embeddings`."""
+@dataclass(frozen=True)
+class SyncResult:
+    collection: object
+    added: int  # chunks embedded and stored now
+    deleted: int  # chunks of documents that changed or left
+    kept: int  # chunks already stored, untouched
+    rebuilt: str | None = None  # why the collection was emptied first (it was made with another embedding model)
+
+
+def sync_collection(client, name: str, chunks, embed, *, about: dict, batch_size: int = 256,
+                    on_batch=None) -> SyncResult:
+    """Makes collection `name` hold exactly `chunks`: only those it lacks are embedded (`embed(texts)` ->
+    vectors) and added, those no longer wanted are deleted. `about` (embedding model and dimension) is kept
+    in the collection's metadata; a collection made with another is emptied first, and the result says why."""
+    rebuilt = None
     try:
-        client.delete_collection(name)
-    except Exception:  # absent already: nothing to delete
-        pass
-    # embedding_function=None: Chroma's default would download a model at run time.
-    collection = client.create_collection(name, embedding_function=None,
-                                          metadata={"hnsw:space": "cosine"})
-    for start in range(0, len(chunks), batch_size):
-        part = chunks[start:start + batch_size]
-        collection.add(ids=[c.id for c in part], embeddings=embeddings[start:start + batch_size],
+        collection = client.get_collection(name, embedding_function=None)
+        stored = collection.metadata or {}
+        differs = {key: (stored.get(key), value) for key, value in about.items() if stored.get(key) != value}
+        if differs:
+            rebuilt = "; ".join(f"{key} {old!r} -> {new!r}" for key, (old, new) in differs.items())
+            client.delete_collection(name)
+            collection = None
+    except Exception:  # absent: made below
+        collection = None
+    if collection is None:
+        # embedding_function=None: Chroma's default would download a model at run time.
+        collection = client.create_collection(name, embedding_function=None,
+                                              metadata={"hnsw:space": "cosine", **about})
+    existing = set(collection.get(include=[])["ids"])
+    wanted = {c.id for c in chunks}
+    stale = sorted(existing - wanted)
+    for start in range(0, len(stale), batch_size * 4):
+        collection.delete(ids=stale[start:start + batch_size * 4])
+    new = [c for c in chunks if c.id not in existing]
+    for start in range(0, len(new), batch_size):
+        part = new[start:start + batch_size]
+        collection.add(ids=[c.id for c in part], embeddings=embed([c.text for c in part]),
                        documents=[c.text for c in part],
                        metadatas=[{"source": c.source, "doc_id": c.doc_id} for c in part])
-    return collection
+        if on_batch:
+            on_batch(start + len(part), len(new))
+    return SyncResult(collection, len(new), len(stale), len(wanted) - len(new), rebuilt)
 
 
 def query(collection, embedding: list[float], k: int) -> list[Hit]:

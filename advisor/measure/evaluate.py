@@ -48,11 +48,10 @@ LATENCY_SAMPLE = 10
 ANSWER_BATCH = 8
 
 
-def _score_answer(run: ArmRun, pair, generation, prompt, hits, metrics, likelihood) -> None:
+def _score_answer(run: ArmRun, pair, generation, prompt, hits, metrics, loglik: float) -> None:
     text = first_line(generation.text)
     for metric in metrics:
         run.add(metric.name, metric.score(text, pair.answer))
-    loglik = likelihood(prompt, pair.answer)
     if not math.isnan(loglik):
         run.add("answer_logprob", loglik)
     if hits is not None and pair.source:
@@ -67,11 +66,12 @@ def _score_answer(run: ArmRun, pair, generation, prompt, hits, metrics, likeliho
 
 
 def evaluate_qa_arm(name: str, pairs, answer, likelihood, metrics, *, on_item=None, answer_batch=None,
-                    timed: int = LATENCY_SAMPLE, batch_size: int = ANSWER_BATCH) -> ArmRun:
+                    likelihood_batch=None, timed: int = LATENCY_SAMPLE, batch_size: int = ANSWER_BATCH) -> ArmRun:
     """`answer(question)` -> (Generation, prompt, timings, hits or None);
     `likelihood(prompt, reference)` -> mean log-probability per answer token;
     `answer_batch(questions)` -> a list of what `answer` returns: when given, only the first `timed`
-    items are answered (and timed) one at a time, the rest in batches of `batch_size`."""
+    items are answered (and timed) one at a time, the rest in batches of `batch_size`, their likelihoods
+    too with `likelihood_batch([(prompt, reference), ...])` (the same values, faster)."""
     run = ArmRun(name)
     if pairs:
         answer(pairs[0].question)  # warm-up, not timed: first calls pay for allocations and lazy set-up
@@ -85,15 +85,18 @@ def evaluate_qa_arm(name: str, pairs, answer, likelihood, metrics, *, on_item=No
         run.add_part("generate", generation.seconds)
         if generation.first_token_seconds is not None:
             run.add_part("first_token", generation.first_token_seconds)
-        _score_answer(run, pair, generation, prompt, hits, metrics, likelihood)
+        _score_answer(run, pair, generation, prompt, hits, metrics, likelihood(prompt, pair.answer))
         if on_item:
             on_item(index + 1, len(pairs))
     rest, done, batch_seconds = pairs[len(single):], len(single), 0.0
     for first in range(0, len(rest), batch_size):
         chunk = rest[first:first + batch_size]
-        for pair, (generation, prompt, _, hits) in zip(chunk, answer_batch([pair.question for pair in chunk])):
+        answers = answer_batch([pair.question for pair in chunk])
+        items = [(prompt, pair.answer) for pair, (_, prompt, _, _) in zip(chunk, answers)]
+        logliks = likelihood_batch(items) if likelihood_batch else [likelihood(*item) for item in items]
+        for pair, (generation, prompt, _, hits), loglik in zip(chunk, answers, logliks):
             batch_seconds += generation.seconds
-            _score_answer(run, pair, generation, prompt, hits, metrics, likelihood)
+            _score_answer(run, pair, generation, prompt, hits, metrics, loglik)
         done += len(chunk)
         if on_item:
             on_item(done, len(pairs))
@@ -182,7 +185,7 @@ def _first_words(text: str, keep: int) -> str:
 def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_item=None, embed=None,
                 format_regex: str | None = None) -> ArmRun:
     """Answers (or, for held-out documents, continues and scores) the evaluation set with one arm."""
-    from advisor.measure.likelihood import answer_log_likelihood, text_nll
+    from advisor.measure.likelihood import answer_log_likelihood, answer_log_likelihoods, text_nll
     from rag.generation import generate, generate_batch
     from rag.prompting import build_prompt
 
@@ -223,7 +226,8 @@ def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_ite
     if not evalset.pairs:
         return style(on_item)
     run = evaluate_qa_arm(arm.name, evalset.pairs, answer, likelihood, metrics, on_item=on_item,
-                          answer_batch=answer_batch)
+                          answer_batch=answer_batch,
+                          likelihood_batch=lambda items: answer_log_likelihoods(model, tokenizer, items))
     if evalset.documents:  # goal both: the style half, scored on the held-out documents
         styled = style(None)
         run.scores.update(styled.scores)

@@ -33,6 +33,40 @@ def answer_log_likelihood(model, tokenizer, prompt: str, answer: str, max_length
     return -nll / count if count else float("nan")
 
 
+def answer_log_likelihoods(model, tokenizer, items: list[tuple[str, str]], max_length: int = 2048) -> list[float]:
+    """answer_log_likelihood of several (prompt, answer) pairs in one forward pass: left padding with
+    positions counted from each row's first real token (so every row sees what it would alone), and
+    logits only for the last positions, where the answers are (a full batch of logits over a 49k
+    vocabulary would take gigabytes)."""
+    import torch
+
+    encoded = []
+    for prompt, answer in items:
+        prefix_ids = tokenizer(prompt)["input_ids"] if prompt else []
+        cont_ids = tokenizer(" " + answer, add_special_tokens=not prompt)["input_ids"]
+        ids = (prefix_ids + cont_ids)[-max_length:]
+        encoded.append((ids, min(len(cont_ids), len(ids) - 1)))
+    scored = [i for i, (_, n) in enumerate(encoded) if n > 0]
+    out = [float("nan")] * len(items)
+    if not scored:
+        return out
+    rows = [encoded[i] for i in scored]
+    longest, keep = max(len(ids) for ids, _ in rows), max(n for _, n in rows) + 1
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    device = next(model.parameters()).device
+    input_ids = torch.tensor([[pad] * (longest - len(ids)) + ids for ids, _ in rows], device=device)
+    mask = torch.tensor([[0] * (longest - len(ids)) + [1] * len(ids) for ids, _ in rows], device=device)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    with torch.no_grad():
+        logits = model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                       logits_to_keep=keep).logits.float()
+    # logits[:, j] predicts the token at position longest - keep + j + 1
+    logprobs = torch.log_softmax(logits[:, :-1], dim=-1).gather(2, input_ids[:, longest - keep + 1:, None])[..., 0]
+    for row, (index, (_, n)) in enumerate(zip(scored, rows)):
+        out[index] = float(logprobs[row, -n:].sum()) / n
+    return out
+
+
 def text_nll(model, tokenizer, text: str, context: str = "", max_length: int = 512) -> tuple[float, int]:
     """(sum of NLL, token count) of `text`, optionally after `context`; long texts are truncated."""
     return _nll_of_continuation(model, tokenizer, context, text, max_length)

@@ -1,6 +1,9 @@
-"""Batched answering: the same greedy answers as one at a time, and only the first answers timed."""
+"""Batched answering and likelihoods: the same greedy answers and values as one at a time, and only the first
+answers timed."""
 
 from types import SimpleNamespace
+
+import pytest
 
 from advisor.measure.evaluate import evaluate_qa_arm
 from advisor.measure.metrics import AnswerContainment
@@ -20,6 +23,20 @@ def test_batched_generation_gives_the_answers_of_one_at_a_time(tiny_model_dir):
     assert [g.text for g in batched] == [g.text for g in single]  # prompts of different lengths, left-padded
     assert [g.new_tokens for g in batched] == [g.new_tokens for g in single]
     assert [g.prompt_tokens for g in batched] == [g.prompt_tokens for g in single]
+
+
+def test_batched_likelihoods_give_the_values_of_one_at_a_time(tiny_model_dir):
+    from advisor.measure.likelihood import answer_log_likelihood, answer_log_likelihoods
+
+    model, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
+    items = [(build_prompt(tokenizer, q, ["The station opened in 1901."] * (i % 3)), answer)
+             for i, (q, answer) in enumerate(zip(QUESTIONS, ["nobody", "in 1901, by the mayor", "rain", "MV Ashgrove",
+                                                             "north"]))]
+    single = [answer_log_likelihood(model, tokenizer, prompt, answer) for prompt, answer in items]
+    batched = answer_log_likelihoods(model, tokenizer, items)
+    assert batched == pytest.approx(single, abs=1e-4)  # prompts and answers of different lengths, left-padded
+    assert len(set(round(v, 4) for v in single)) == len(single)  # the values differ: each row is its own
+    assert answer_log_likelihoods(model, tokenizer, []) == []
 
 
 def test_only_the_first_answers_are_timed_the_rest_are_batched_in_order():

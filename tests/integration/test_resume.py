@@ -106,3 +106,22 @@ def test_advisor_run_resume_continues_a_run_folder_with_its_own_settings(tiny_co
     assert missing.returncode == 2 and "cannot resume" in missing.stderr and "Traceback" not in missing.stderr
     nothing = advisor_run()
     assert nothing.returncode == 2 and "a corpus folder is required" in nothing.stderr
+
+
+def test_a_run_on_a_grown_corpus_updates_the_index_instead_of_building_it_again(tiny_corpus, tiny_model_dir,
+                                                                               tmp_path):
+    import shutil
+
+    corpus, qa = tiny_corpus
+    grown = tmp_path / "corpus"
+    shutil.copytree(corpus, grown)
+    options = dict(goal="knowledge", qa=qa, base_model=str(tiny_model_dir), out=str(tmp_path / "run"),
+                   max_train_steps=1, device="cpu", max_new_tokens=4, full_context=False, forgetting=False)
+    first = advisor.advise(grown, **options)
+    (grown / "new_pier.md").write_text("The new pier at Marrowmere opened in 2024 and takes two ferries at once.")
+    second = advisor.advise(grown, **options)
+    note = next(n for n in second.arms["rag"].notes if "index" in n)
+    assert "index updated in" in note and "kept" in note and "index built in" in \
+        next(n for n in first.arms["rag"].notes if "index" in n)
+    assert "(1 new chunk(s), 0 removed" in note  # only the new document was embedded
+    assert second.arms["rag"].cost_usd["one_off"] > 0  # a full build's cost, estimated from the update
