@@ -20,7 +20,7 @@ from advisor.corpus.evalset import EvalSet, build_eval_set, load_qa
 from advisor.corpus.loading import Corpus, load_corpus
 from advisor.corpus.profile import (SHIPPED_REFERENCE_ABOUT, SHIPPED_REFERENCE_TEXT, profile_documents,
                                     reference_paragraphs)
-from advisor.errors import ModelNotFoundError, RunCancelled, VectorStoreError
+from advisor.errors import ConfigError, ModelNotFoundError, RunCancelled, VectorStoreError
 from advisor.files import write_json
 from advisor.measure.arms import ARM_KINDS, BASELINE, Arm, arm_names
 from advisor.measure.cost import PriceTable, break_even_queries, freshness_cost, monthly_cost
@@ -136,7 +136,7 @@ class Advisor:
         from advisor.lock import RunFolderLock
 
         fresh = not self.run_dir.exists()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._check_run_folder()
         with RunFolderLock(self.run_dir):  # a second run on this folder stops here, before touching anything
             handler = logging.FileHandler(self.run_dir / "advisor.log", encoding="utf-8")
             handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -152,6 +152,18 @@ class Advisor:
                     # The corpus or QA file could not be read: the error says why, and a folder holding
                     # only the settings would sit among the runs as if it were one.
                     shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def _check_run_folder(self) -> None:
+        """The run folder exists and takes files, or a clear error says why, before anything slow starts."""
+        import tempfile
+
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.run_dir):
+                pass
+        except OSError as exc:
+            raise ConfigError(f"the run folder {str(self.run_dir)!r} cannot be written to ({exc.strerror or exc})",
+                              hint="pass --out a folder you can write to") from None
 
     # --- the stages, in the order of the data flow -------------------------------------------
 

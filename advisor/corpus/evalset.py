@@ -39,7 +39,7 @@ def load_qa(path: str | Path) -> list[QAPair]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise QAFileError(f"{path}: not UTF-8 text", hint="save the file as UTF-8 JSONL") from None
-    pairs = []
+    pairs, first_seen = [], {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -65,6 +65,11 @@ def load_qa(path: str | Path) -> list[QAPair]:
             raise QAFileError(f"{path}, line {number}: \"origin\" must be one of {', '.join(ORIGINS)}, not {origin!r}")
         text = {key: record[key] if isinstance(record.get(key), str) and record[key] else None
                 for key in ("source", "passage")}
+        key = " ".join("".join(ch for ch in question.lower() if ch.isalnum() or ch.isspace()).split())
+        if key in first_seen:
+            raise QAFileError(f"{path}, line {number} repeats the question of line {first_seen[key]}: held out once "
+                              "and trained on once, its answer would leak", hint="keep one of the two lines")
+        first_seen[key] = number
         pairs.append(QAPair(question.strip(), answer.strip(), text["source"], split, text["passage"], origin))
     if len(pairs) < 2:
         raise QAFileError(f"{path}: {len(pairs)} question/answer pair(s); at least 2 are needed "

@@ -109,7 +109,7 @@ def sample_documents(documents: list[Document], limit: int = SAMPLE_CHARACTERS,
         if characters >= limit:
             break
         picked.append(index)
-        characters += len(documents[index].text)
+        characters += min(len(documents[index].text), limit)  # a longer one is read only to the limit
     sample = [documents[i] for i in sorted(picked)]
     return sample, {"documents": len(sample), "of_documents": len(documents), "characters": characters,
                     "share_of_characters": round(characters / total, 4),
@@ -168,14 +168,15 @@ def profile_documents(documents: list[Document], tokenizer=None, *, reference_te
         "near_duplicates": near_duplicates(documents),
         "non_utf8_documents": sum(1 for d in documents if d.encoding != "utf-8"),
         "personal_data": find_personal_data(documents),
-        "style": style_signals([d.text for d in sample]),
+        "style": style_signals([d.text[:sample_characters] for d in sample]),
         "freshness": freshness(documents),
     }
     if sampled:
         profile["sampled"] = sampled
     if tokenizer is not None:
-        counted = token_counts(tokenizer, [d.text for d in sample])
-        sample_characters_read = sum(len(d.text) for d in sample) or 1
+        read = [d.text[:sample_characters] for d in sample]  # one huge document is sampled too
+        counted = token_counts(tokenizer, read)
+        sample_characters_read = sum(map(len, read)) or 1
         profile["tokens"] = round(counted["tokens"] * characters / sample_characters_read)
         if sampled:
             profile["tokens_estimated"] = True

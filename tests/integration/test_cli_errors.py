@@ -74,3 +74,12 @@ def test_ctrl_c_stops_the_run_at_the_next_step_and_says_how_to_resume(tiny_corpu
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and "cancelled:" in stderr and "advisor run --resume" in stderr
     assert not (out / "report.json").exists() and (out / "cache" / "arm-rag.json").exists()
+
+
+def test_a_run_folder_that_cannot_be_written_is_said_before_anything_loads(tmp_path):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("The ferry leaves at noon.", encoding="utf-8")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    _assert_one_line_error(_run(corpus, "--out", blocker / "run"), "Bad setting", "cannot be written to", "--out")
