@@ -323,7 +323,7 @@ class Advisor:
         """The base model fine-tuned in place (it is not the base model any more afterwards), trained on
         the training side only, or rebuilt from the adapter an earlier run trained on the same inputs."""
         from finetune.data import training_examples
-        from finetune.train import load_adapter, merged_for_inference, train_lora
+        from finetune.train import latest_checkpoint, load_adapter, merged_for_inference, train_lora
         from rag.prompting import build_prompt, encode_prompt
 
         cfg, tokenizer = self.config, models.tokenizer
@@ -342,12 +342,22 @@ class Advisor:
             self._progress("train", result["steps"], result["steps"], "reused from an earlier run")
             tuned = load_adapter(model, adapter_dir)
         else:
-            self._progress("train", 0, None, f"{len(examples)} examples")
+            # Checkpoints of this very training (same inputs) let an interrupted run go on from the last one.
+            checkpoints = self.run_dir / "checkpoints"
+            for other in (checkpoints.iterdir() if checkpoints.is_dir() else []):
+                if other.name != key[:16]:
+                    shutil.rmtree(other, ignore_errors=True)
+            resume = latest_checkpoint(checkpoints / key[:16])
+            self._progress("train", resume[1]["step"] if resume else 0, None,
+                           f"going on from the checkpoint of step {resume[1]['step']}" if resume
+                           else f"{len(examples)} examples")
             tuned, trained = train_lora(
                 model, tokenizer, examples, settings, adapter_dir, device=models.device,
-                budget_seconds=cfg.budget_minutes * 60,
+                budget_seconds=cfg.budget_minutes * 60, checkpoint_dir=checkpoints / key[:16],
+                save_every=cfg.checkpoint_every,
                 on_step=lambda step, planned, loss: self._progress(
                     "train", step, planned, f"loss {loss:.3f}" if loss is not None else "", loss=loss))
+            shutil.rmtree(checkpoints, ignore_errors=True)  # the adapter is saved and cached: nothing to go on from
             result = trained.to_dict()
             self._progress("train", result["steps"], result["steps"],  # the steps that really ran
                            f"{result['steps']} steps, {result['passes']:.1f} passes", result=result)
@@ -698,7 +708,10 @@ def training_note(result: dict, cfg: AdvisorConfig) -> str:
             + (" in bfloat16 arithmetic (autocast; the weights stay float32)"
                if result.get("precision") == "bf16" else "")
             + (f", final loss {result['losses'][-1]['loss']:.3f}" if result["losses"] else "")
-            + budget + thin + "; adapter merged into the weights for answering")
+            + budget + thin
+            + (f"; interrupted, and resumed from the checkpoint of step {result['resumed_from_step']}"
+               if result.get("resumed_from_step") else "")
+            + "; adapter merged into the weights for answering")
 
 
 def advise(corpus: str, goal: str = "knowledge", qa: str | None = None, *,

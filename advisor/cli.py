@@ -65,6 +65,7 @@ def _add_run_options(run: argparse.ArgumentParser, *, corpus_required: bool) -> 
     _add_option(run, "max_train_steps", type=int, metavar="N")
     _add_option(run, "min_train_steps", type=int, metavar="N")
     _add_option(run, "batch_size", type=int, metavar="N")
+    _add_option(run, "checkpoint_every", type=int, metavar="STEPS")
     _add_option(run, "precision", choices=list(PRECISIONS))
     _add_option(run, "finetune_rag", action="store_true", default=None)
     run.add_argument("--no-full-context", dest="full_context", action="store_false", default=None,

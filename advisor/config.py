@@ -110,6 +110,8 @@ class AdvisorConfig:
     min_train_steps: int = _help("Small data sets get more passes, up to at least this many optimizer "
                                  "steps (the time budget still applies).", 100)
     batch_size: int = _help("Training examples per step.", 4)
+    checkpoint_every: int = _help("Save a training checkpoint every this many optimizer steps, so that an "
+                                  "interrupted run (advisor run --resume) goes on from the last one.", 10)
     precision: str = _help("Training arithmetic: 'auto' (bfloat16 where the hardware computes it natively: "
                            "recent GPUs, and CPUs with AVX-512 BF16 or AMX; else fp32), 'fp32' or 'bf16'.",
                            "auto")
@@ -154,7 +156,7 @@ class AdvisorConfig:
         if self.budget_minutes <= 0:
             raise ConfigError(f"budget_minutes must be positive, not {self.budget_minutes}")
         for name in ("top_k", "max_eval", "lora_rank", "lora_alpha", "batch_size", "max_seq_len",
-                     "max_new_tokens"):
+                     "max_new_tokens", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.chunk_size is not None and self.chunk_size < 16:

@@ -43,6 +43,7 @@ class TrainResult:
     losses: list[dict] = field(default_factory=list)  # {"step", "loss"} as logged
     precision: str = "fp32"  # the arithmetic training ran in: "fp32" or "bf16" (autocast)
     seconds_before_first_step: float = 0.0  # LoRA wrapping and the Trainer's set-up, inside the budget
+    resumed_from_step: int = 0  # the checkpoint an interrupted training went on from (0: from the start)
 
     @property
     def tokens_per_second(self) -> float:
@@ -154,15 +155,54 @@ class BudgetPlan:
         return self.total < self.wanted
 
 
+COMPLETE = "complete.json"  # written into a checkpoint folder last: without it the checkpoint is half-written
+SAVE_EVERY_STEPS = 10
+
+
+def latest_checkpoint(checkpoint_dir: str | Path | None) -> tuple[Path, dict] | None:
+    """The newest checkpoint whose completeness marker was written, and the marker; None when there is none."""
+    import json
+
+    if not checkpoint_dir or not Path(checkpoint_dir).is_dir():
+        return None
+    complete = []
+    for folder in Path(checkpoint_dir).glob("checkpoint-*"):
+        try:
+            complete.append((int(folder.name.split("-")[1]), folder, json.loads((folder / COMPLETE).read_text())))
+        except (OSError, ValueError, IndexError):  # no marker (or a damaged one): half-written, ignored
+            continue
+    if not complete:
+        return None
+    _, folder, marker = max(complete, key=lambda item: item[0])
+    return folder, marker
+
+
+def _mark_complete(folder: Path, data: dict) -> None:
+    """Writes the completeness marker into a checkpoint folder atomically: a reader sees all of it or none."""
+    import json
+    import os
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", dir=folder, prefix=f".{COMPLETE}.", delete=False, encoding="utf-8") as tmp:
+        json.dump(data, tmp)
+        tmp.flush()
+        os.fsync(tmp.fileno())
+    os.replace(tmp.name, folder / COMPLETE)
+
+
 def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, adapter_dir: str | Path,
-               *, device: str, budget_seconds: float, on_step=None):
+               *, device: str, budget_seconds: float, on_step=None, checkpoint_dir: str | Path | None = None,
+               save_every: int = SAVE_EVERY_STEPS):
     """Wraps `model` with LoRA (in place), trains it on `examples`, saves the adapter as safetensors.
 
     The whole call keeps to `budget_seconds`, its set-up included: the number of steps (and so the
     learning-rate schedule) is re-planned from every measured step, and no step is started that would
     end past the budget. Runs under bf16 autocast where `uses_bf16` says so. `on_step(step,
-    planned_steps, loss)` is called after every optimizer step, with that step's loss. Returns
-    (peft_model, TrainResult).
+    planned_steps, loss)` is called after every optimizer step, with that step's loss.
+
+    With `checkpoint_dir`, a checkpoint (adapter, optimizer, schedule, random states, data position) is
+    saved every `save_every` steps, marked complete once written; a call that finds a complete one goes on
+    from it, with the time already spent counted against the budget. Returns (peft_model, TrainResult).
     """
     import tempfile
 
@@ -171,7 +211,9 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
 
     if not examples:
         raise ValueError("no training examples")
-    start = time.perf_counter()
+    resume = latest_checkpoint(checkpoint_dir)
+    spent = resume[1]["seconds"] if resume else 0.0
+    start = time.perf_counter() - spent  # a resumed training's budget counts the time spent before
     torch.manual_seed(settings.seed)
     peft_model = _lora_model(model, settings)
     collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
@@ -179,6 +221,8 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
     per_pass, passes = micro_batch(settings, device)
     plan = BudgetPlan(wanted_steps(settings, len(examples)), budget_seconds, start,
                       reserve=min(2.0, 0.02 * budget_seconds))  # for writing the adapter
+    if resume:
+        plan.step_seconds, plan.total = list(resume[1]["step_seconds"]), resume[1]["planned_steps"]
 
     class BudgetAndProgress(TrainerCallback):
         def __init__(self):
@@ -203,7 +247,14 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
             plan.update(state.global_step, now, now - self.step_started)
             if state.global_step >= plan.total:
                 control.should_training_stop = True
+                control.should_save = False  # the adapter is saved next; a checkpoint of the end is not needed
             return control
+
+        def on_save(self, args, state, control, **kwargs):
+            # Called once the Trainer has written the whole checkpoint: only now does it count.
+            _mark_complete(Path(args.output_dir) / f"checkpoint-{state.global_step}",
+                           {"step": state.global_step, "seconds": time.perf_counter() - start,
+                            "step_seconds": plan.step_seconds, "planned_steps": plan.total})
 
     class BudgetTrainer(Trainer):
         def create_scheduler(self, num_training_steps, optimizer=None):
@@ -211,11 +262,13 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
                 self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer or self.optimizer, plan.lr_factor)
             return self.lr_scheduler
 
-    scratch = tempfile.TemporaryDirectory(prefix="advisor-trainer-")  # the Trainer wants one; we save no checkpoints
+    scratch = None if checkpoint_dir else tempfile.TemporaryDirectory(prefix="advisor-trainer-")  # the Trainer wants one
     args = TrainingArguments(
-        output_dir=scratch.name, per_device_train_batch_size=per_pass, gradient_accumulation_steps=passes,
+        output_dir=str(checkpoint_dir) if checkpoint_dir else scratch.name, per_device_train_batch_size=per_pass,
+        gradient_accumulation_steps=passes,
         learning_rate=settings.learning_rate, max_steps=plan.wanted,  # the budget callback stops it sooner
-        logging_steps=1, save_strategy="no", report_to="none",
+        logging_steps=1, report_to="none",
+        save_strategy="steps" if checkpoint_dir else "no", save_steps=save_every, save_total_limit=2,
         disable_tqdm=True, seed=settings.seed, use_cpu=device == "cpu", dataloader_pin_memory=False,
         remove_unused_columns=False, include_num_input_tokens_seen="non_padding",
         # Batches of similar lengths: far less padding to compute (examples range from a short
@@ -227,9 +280,10 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
                             callbacks=[progress])
     trainer.remove_callback(PrinterCallback)  # library code reports through on_step, never by printing
     try:
-        trainer.train()
+        trainer.train(resume_from_checkpoint=str(resume[0]) if resume else None)
     finally:
-        scratch.cleanup()
+        if scratch:
+            scratch.cleanup()
     # Under mixed precision the Trainer wrapped the model's forward in autocast: unwrapped, the adapted
     # model answers in the same float32 arithmetic as every other arm.
     trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
@@ -245,7 +299,8 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
                          trainable, len(examples), settings.batch_size, plan.wanted,
                          sum(steady) / len(steady) if steady else 0.0, budget_seconds, losses,
                          "bf16" if bf16 else "fp32",
-                         (progress.training_started or start) - start)
+                         (progress.training_started or start) - start if not resume else 0.0,
+                         resume[1]["step"] if resume else 0)
     return peft_model, result
 
 

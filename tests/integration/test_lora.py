@@ -41,3 +41,44 @@ def test_time_budget_stops_training(tiny_model_dir, tmp_path):
     _, result = train_lora(model, tokenizer, examples, LoraSettings(max_steps=50), tmp_path / "adapter",
                            device="cpu", budget_seconds=0)
     assert result.stopped_by_budget and result.steps == 1
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_an_interrupted_training_goes_on_from_its_last_complete_checkpoint(tiny_model_dir, tmp_path):
+    from finetune.train import COMPLETE, latest_checkpoint
+
+    _, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
+    examples = text_blocks(tokenizer, [f"The station at Orlen Bay {i} opened in 18{i:02d}." for i in range(40)],
+                           block_size=16)
+    settings = LoraSettings(max_steps=6, learning_rate=1e-2, seed=3)
+
+    def train(checkpoints, on_step=None):
+        model, _ = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
+        return train_lora(model, tokenizer, examples, settings, tmp_path / "adapter", device="cpu", budget_seconds=600,
+                          checkpoint_dir=checkpoints, save_every=2, on_step=on_step)
+
+    whole_model, whole = train(tmp_path / "whole")
+
+    def stop_after_three(step, planned, loss):
+        if step == 3:
+            raise _Stop  # as a kill would: checkpoint-2 is complete, step 3 is lost
+    with pytest.raises(_Stop):
+        train(tmp_path / "cut", stop_after_three)
+    folder, marker = latest_checkpoint(tmp_path / "cut")
+    assert folder.name == "checkpoint-2" and marker["step"] == 2
+    half = tmp_path / "cut" / "checkpoint-4"
+    half.mkdir()
+    (half / "adapter_model.safetensors").write_bytes(b"half-written")  # no marker: ignored
+    assert latest_checkpoint(tmp_path / "cut")[0].name == "checkpoint-2" and not (half / COMPLETE).exists()
+
+    resumed_model, resumed = train(tmp_path / "cut")
+    assert resumed.resumed_from_step == 2 and resumed.steps == whole.steps == 6
+    # The optimizer, the schedule, the random state (LoRA dropout) and the data order were restored.
+    assert [l["loss"] for l in resumed.losses] == pytest.approx([l["loss"] for l in whole.losses], abs=1e-3)
+    weights = {n: p for n, p in whole_model.named_parameters() if "lora_" in n}
+    for name, parameter in resumed_model.named_parameters():
+        if "lora_" in name:
+            assert torch.allclose(parameter, weights[name], atol=1e-4), name
