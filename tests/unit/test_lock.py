@@ -42,3 +42,17 @@ def test_the_lock_of_a_killed_run_is_taken_over(tmp_path):
     assert (tmp_path / OWNER_FILE).exists()  # the killed run could not tidy up
     with RunFolderLock(tmp_path):
         assert str(os.getpid()) in (tmp_path / OWNER_FILE).read_text()
+
+
+def test_runs_on_different_folders_hold_their_locks_at_once(tmp_path):
+    (tmp_path / "first").mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "first")], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        (tmp_path / "second").mkdir()
+        with RunFolderLock(tmp_path / "second"):  # another folder is free while the first is held
+            assert (tmp_path / "second" / OWNER_FILE).exists()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
