@@ -48,9 +48,10 @@ def targets() -> list[tuple[str, str, bool | None]]:
     profiling = _load("profiling")
     largest = max((profiling or {}).get("rows", []), key=lambda row: row["megabytes"], default=None)
     if largest:
-        rows.append((f"Profile of a {largest['megabytes']:g} MB corpus in bounded memory (issue 12)",
+        # Bounded: the process's peak (corpus text included) stays under 1 GiB however large the corpus.
+        rows.append((f"Profile of a {largest['megabytes']:g} MB corpus in bounded memory (under 1 GiB; issue 12)",
                      f"{largest['parts_seconds']['whole profile']:.0f} s, peak {largest['peak_rss_gib']:.2f} GiB",
-                     None))
+                     largest["peak_rss_gib"] < 1.0))
     indexing = _load("indexing")
     if indexing:
         worst = max(row["ratio"]["median"] for row in indexing["rows"])
