@@ -250,7 +250,8 @@ class Advisor:
                        f"{model_check['perplexity']:.0f} against {model_check['uniform_perplexity']:.0f} "
                        f"for uniform guessing): {RANDOM_WEIGHTS}.")
         profile = profile_documents(corpus.documents, models.tokenizer,
-                                    reference_texts=reference or self._shipped_reference(), seed=self.config.seed)
+                                    reference_texts=reference or reference_paragraphs(SHIPPED_REFERENCE_TEXT),
+                                    seed=self.config.seed)
         self._progress("profile", 1, 1, result={**profile, "base_check": model_check})
         return model_check, profile
 
@@ -559,10 +560,6 @@ class Advisor:
         if not self.config.forgetting:
             return []
         return reference_paragraphs(self.config.reference_text or SHIPPED_REFERENCE_TEXT)
-
-    @staticmethod
-    def _shipped_reference() -> list[str]:
-        return reference_paragraphs(SHIPPED_REFERENCE_TEXT)
 
     def _reference_nll(self, cache: StageCache, weights_key: str, model, tokenizer, paragraphs: list[str]) -> list:
         """Per-paragraph (NLL, tokens) of the reference text under `model`, for measuring forgetting."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 import hashlib
 import random
-import re
 import statistics
 from collections import Counter
 from pathlib import Path
@@ -13,13 +12,12 @@ from pathlib import Path
 from advisor.corpus.freshness import freshness
 from advisor.corpus.loading import Document
 from advisor.corpus.personal_data import find_personal_data
-from advisor.corpus.style import style_signals
+from advisor.corpus.style import WORD, style_signals
 
 # Beyond this many characters, the token count (extrapolated), the tokenizer's splits and the style signals
 # read a seeded sample of whole documents; duplicates, personal data and dates always read everything.
 SAMPLE_CHARACTERS = 4_000_000
 MANY_PIECES = 3  # a word split into this many tokens or more is one the tokenizer finds unfamiliar
-_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 
 
 def _fingerprint(text: str) -> str:
@@ -131,7 +129,7 @@ def token_counts(tokenizer, texts: list[str]) -> dict:
             continue
         tokens += len(encoded["input_ids"])
         ends = [b for _, b in offsets]
-        for match in _WORD.finditer(text):
+        for match in WORD.finditer(text):
             first = bisect.bisect_right(ends, match.start())  # the first token ending after the word starts
             last = bisect.bisect_left([a for a, _ in offsets[first:first + 64]], match.end())
             words += 1
@@ -154,6 +152,7 @@ def profile_documents(documents: list[Document], tokenizer=None, *, reference_te
     fingerprints = Counter(_fingerprint(d.text) for d in documents)
     characters = sum(len(d.text) for d in documents)
     sample, sampled = sample_documents(documents, sample_characters, seed)
+    read = [d.text[:sample_characters] for d in sample]  # one huge document is sampled too
     profile = {
         "documents": len(documents),
         "characters": characters,
@@ -168,13 +167,12 @@ def profile_documents(documents: list[Document], tokenizer=None, *, reference_te
         "near_duplicates": near_duplicates(documents),
         "non_utf8_documents": sum(1 for d in documents if d.encoding != "utf-8"),
         "personal_data": find_personal_data(documents),
-        "style": style_signals([d.text[:sample_characters] for d in sample]),
+        "style": style_signals(read),
         "freshness": freshness(documents),
     }
     if sampled:
         profile["sampled"] = sampled
     if tokenizer is not None:
-        read = [d.text[:sample_characters] for d in sample]  # one huge document is sampled too
         counted = token_counts(tokenizer, read)
         sample_characters_read = sum(map(len, read)) or 1
         profile["tokens"] = round(counted["tokens"] * characters / sample_characters_read)

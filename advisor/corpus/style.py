@@ -7,7 +7,7 @@ import statistics
 from dataclasses import dataclass
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
-_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")  # letters only
 _LIST_ITEM = re.compile(r"\s*(?:[-*+•]|\d+[.)])\s+\S")
 _HEADING = re.compile(r"#{1,6}\s+\S|(?:=+|-+|~+|\^+)\s*$")  # Markdown '#', or an RST/setext underline
 _TABLE_ROW = re.compile(r"\s*(?:\|.*\||\+[-=+]{3,}\+)\s*$")
@@ -42,8 +42,8 @@ def vocabulary_richness(words: list[str], window: int = VOCABULARY_WINDOW) -> fl
 def document_style(text: str) -> DocumentStyle:
     lines = [line for line in text.splitlines() if line.strip()]
     paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
-    sentences = [s for s in _SENTENCE_END.split(text) if _WORD.search(s)]
-    words = _WORD.findall(text)
+    sentences = [s for s in _SENTENCE_END.split(text) if WORD.search(s)]
+    words = WORD.findall(text)
     in_code, code_lines = False, 0
     for line in lines:
         fence = line.lstrip().startswith("```")
@@ -72,7 +72,7 @@ def style_signals(texts: list[str]) -> dict:
     number, its coefficient of variation; for each format, the share of documents that use it (one
     that every document uses, or none does, is consistent). The score averages 1 - CV (floored at 0)
     of the numbers and max(share, 1 - share) of the formats."""
-    styles = [document_style(t) for t in texts if _WORD.search(t)]
+    styles = [document_style(t) for t in texts if WORD.search(t)]
     if not styles:
         return {"documents": 0}
     numbers = {name: [getattr(s, name) for s in styles] for name in NUMERIC}
