@@ -43,7 +43,8 @@ def _first_token_clock(start: float, device):
     return FirstTokenClock()
 
 
-def generate(model, tokenizer, prompt: str, max_new_tokens: int = 32) -> Generation:
+def generate(model, tokenizer, prompt: str, max_new_tokens: int = 32, min_new_tokens: int = 0) -> Generation:
+    """Greedy; the end token is not allowed before `min_new_tokens` new tokens."""
     import torch  # heavy; only generation needs it
 
     ids = encode_prompt(tokenizer, prompt)
@@ -54,7 +55,8 @@ def generate(model, tokenizer, prompt: str, max_new_tokens: int = 32) -> Generat
     with torch.no_grad():
         output = model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
                                 max_new_tokens=max_new_tokens, do_sample=False, streamer=clock,
-                                pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+                                pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                                **({"min_new_tokens": min_new_tokens} if min_new_tokens else {}))
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start

@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass
 KINDS = {"emails": "e-mail address", "phone_numbers": "phone number", "payment_cards": "payment card number",
          "ibans": "IBAN", "ip_addresses": "IP address", "national_ids": "national id number"}
 VALIDATION = {"emails": "a well-formed address with a domain", "phone_numbers": "phonenumbers (valid, digits grouped "
-              "as the country writes them; national formats of the US, GB, DE and FR, and any international one)",
+              "as the country writes them; national formats of the US, GB, DE and FR, and any international one); "
+              "a bare run of digits only next to a word such as phone, tel, call or fax",
               "payment_cards": "Luhn checksum and a card network's prefix", "ibans": "python-stdnum (IBAN checksum)",
               "ip_addresses": "a public address (private, local and documentation ranges are not counted)",
               "national_ids": "python-stdnum (US SSN, Spanish DNI, Dutch BSN with their checks)"}
@@ -28,6 +29,14 @@ _BSN = re.compile(r"(?i)\b(?:bsn|burgerservicenummer)\W{0,3}(\d{9})\b")
 _DIGITS = re.compile(r"\d")
 # Where a phone number could be: seven to fifteen digits with only a phone's separators between them.
 _PHONE_LIKE = re.compile(r"\+?\(?\d[\d ().\-/]{5,24}\d")
+# A number written as phones are (a leading + or separators between digit groups), unlike a bare run of digits.
+_PHONE_GROUPED = re.compile(r"\+|\d[\s().\-/]+\d")
+# A bare run (2147483647, 3232235521, a CRC or an ISBN-10 pass the matcher too) is a phone only near one of these.
+# Words that also name other things in technical text (a table's cell, portable code) are left out.
+_PHONE_WORDS = re.compile(r"(?i)\b(?:tel|t[ée]l[ée]phone|telefon|(?:tele|cell|smart)?phones?|phoned|"
+                          r"call(?:s|ed|ing)?|fax|mobile?|mob|contact(?:s|ed)?|sms|whatsapp|hotline|dial(?:l?ed)?|"
+                          r"rufnummer)\b")
+PHONE_CONTEXT_CHARS = 32  # how near, on the same line, a telephone word must be to a bare run
 _CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6(?:011|5)|35)")
 
 
@@ -101,6 +110,13 @@ def _national_ids(line: str):
     yield from (m.group(1) for m in _BSN.finditer(line) if bsn.is_valid(m.group(1)))
 
 
+def _near_phone_word(line: str, start: int, end: int) -> bool:
+    # searched to the line's end, not to the window's, so that a word the window cuts ("callback") is not
+    # read as the shorter one ("call")
+    word = _PHONE_WORDS.search(line, max(0, start - PHONE_CONTEXT_CHARS))
+    return word is not None and word.start() <= end + PHONE_CONTEXT_CHARS
+
+
 def _phones(line: str):
     from phonenumbers import Leniency, PhoneNumberMatcher
 
@@ -110,6 +126,8 @@ def _phones(line: str):
     for region in PHONE_REGIONS:
         for match in PhoneNumberMatcher(line, region, leniency=Leniency.STRICT_GROUPING):
             span = (match.start, match.end)
+            if not _PHONE_GROUPED.search(match.raw_string) and not _near_phone_word(line, *span):
+                continue
             if not any(a < span[1] and span[0] < b for a, b in seen):  # the same number in two regions: once
                 seen.add(span)
                 yield match.raw_string

@@ -71,14 +71,16 @@ def facts_in(document: Document) -> list[Fact]:
 
 
 def choose_facts(documents: list[Document], n: int, seed: int) -> tuple[list[Fact], dict]:
-    """Up to `n` facts spread over the documents (one from each in turn, in a seeded order), no sentence
-    twice (a repeated passage makes one probe); with counts of what was considered."""
+    """Up to `n` facts spread over the documents (one from each in turn, in a seeded order), no probe twice:
+    a repeated passage, or two sentences that differ only in their answer ("line 1" and "line 4" of the same
+    traceback), make one probe, since a QA file may not ask one question twice; with counts of what was
+    considered."""
     rng = random.Random(seed)
     per_document, seen, repeats = [], set(), 0
     for document in documents:
         facts = []
         for fact in facts_in(document):
-            key = normalize_answer(fact.sentence)
+            key = normalize_answer(fact.cloze())
             if key in seen:
                 repeats += 1
                 continue

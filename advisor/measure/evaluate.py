@@ -113,7 +113,8 @@ def evaluate_style_arm(name: str, documents, context_for, nll, generate_from, *,
                        embed=None, format_regex: str | None = None, on_item=None) -> ArmRun:
     """Held-out documents: perplexity of each (after the arm's context), and a timed continuation of its
     opening compared with the true text that follows: embedding similarity (with `embed`), stylometric
-    distance, and with `format_regex` the share of its complete lines in that format.
+    distance, and with `format_regex` the share of its complete lines in that format. Empty continuations
+    are counted (extra["empty_continuations"], and "empty" in their samples) and scored, never dropped.
 
     `context_for(doc)` -> (context text, timings); `nll(text, context)` -> (sum NLL, tokens);
     `generate_from(prompt)` -> Generation; `embed(texts)` -> unit vectors.
@@ -121,7 +122,7 @@ def evaluate_style_arm(name: str, documents, context_for, nll, generate_from, *,
     from advisor.measure.metrics import line_format_share, stylometric_distance
 
     run = ArmRun(name)
-    totals, pairs = [], []
+    totals, pairs, empty = [], [], 0
     if documents:  # warm-up, not timed
         generate_from(split_opening(documents[0].text, opening_words)[0])
     for index, doc in enumerate(documents):
@@ -140,21 +141,31 @@ def evaluate_style_arm(name: str, documents, context_for, nll, generate_from, *,
             run.add("doc_nll_per_token", total / count)
         true_text = _first_words(rest, CONTINUATION_REFERENCE_WORDS)
         continuation = generation.text.strip()
-        if true_text and continuation:
-            run.add("stylometric_distance", stylometric_distance(continuation, true_text))
+        empty += not continuation
+        # Every document with a true text is scored, so that every arm is judged on the same items: an empty
+        # continuation is as far from the true text's style as the measure goes (1: every feature's relative
+        # difference at its largest), and its similarity is set to 0 below.
+        if true_text:
+            run.add("stylometric_distance", stylometric_distance(continuation, true_text) if continuation else 1.0)
             pairs.append((continuation, true_text))
-        if format_regex:
-            run.add("format_match", line_format_share(format_regex, continuation))
+        if format_regex:  # lines as generated, the first joined to the opening's last; nothing to judge scores 0
+            run.add("format_match", line_format_share(format_regex, generation.text, opening))
         run.prompt_tokens.append(generation.prompt_tokens)
         run.new_tokens.append(generation.new_tokens)
-        run.samples.append({"document": doc.source, "opening": opening, "continuation": generation.text[:200]})
+        run.samples.append({"document": doc.source, "opening": opening, "continuation": generation.text[:200],
+                            **({"empty": True} if not continuation else {})})
         if on_item:
             on_item(index + 1, len(documents))
     if embed is not None and pairs:
-        generated, true = embed([p[0] for p in pairs]), embed([p[1] for p in pairs])
-        for a, b in zip(generated, true):
-            run.add("style_similarity", float(sum(x * y for x, y in zip(a, b))))
+        said = [pair for pair in pairs if pair[0]]
+        vectors = zip(embed([p[0] for p in said]), embed([p[1] for p in said])) if said else []
+        cosines = iter([float(sum(x * y for x, y in zip(a, b))) for a, b in vectors])
+        for continuation, _ in pairs:
+            # An empty text has no meaning to embed: nothing in common with the true text, cosine 0 (not -1,
+            # which would say it means the opposite), in practice below any real continuation's similarity.
+            run.add("style_similarity", next(cosines) if continuation else 0.0)
     run.extra["nll_totals"] = totals
+    run.extra["empty_continuations"] = empty
     return run
 
 
@@ -217,10 +228,16 @@ def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_ite
         hits, timings = retriever.retrieve(" ".join(doc.text.split()[:24]))
         return "\n".join(h.text for h in hits), timings
 
+    def continue_text(prompt):
+        # No end-of-text before the budget is spent: the held-out document goes on after its opening, and
+        # greedy decoding that ends it after a complete line leaves nothing to judge (a fine-tune left 6 of
+        # 8 continuations empty); every arm's continuation then has the same length to be judged on.
+        return generate(model, tokenizer, prompt, max_new_tokens, min_new_tokens=max_new_tokens)
+
     def style(on_doc):
         return evaluate_style_arm(arm.name, evalset.documents, context_for,
                                   lambda text, context: text_nll(model, tokenizer, text, context),
-                                  lambda prompt: generate(model, tokenizer, prompt, max_new_tokens), embed=embed,
+                                  continue_text, embed=embed,
                                   format_regex=format_regex if not evalset.pairs else None, on_item=on_doc)
 
     if not evalset.pairs:

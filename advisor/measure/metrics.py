@@ -95,14 +95,19 @@ class FormatMatch:
         return float(re.fullmatch(self.pattern, prediction.strip()) is not None)
 
 
-def line_format_share(pattern: str, text: str) -> float:
-    """Share of a continuation's complete lines (all but a last one that generation may have cut, unless it
-    is the only one) that match `pattern` in full: format compliance for text that is not one answer."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    complete = lines[:-1] if len(lines) > 1 else lines
-    if not complete:
+def line_format_share(pattern: str, continuation: str, opening: str = "") -> float:
+    """Share of a continuation's complete lines that match `pattern` in full, as written: format compliance
+    for text that is not one answer. The continuation's first piece finishes the opening's last line, and
+    is judged as that joined line; blank lines are not judged; no complete line scores 0."""
+    # Only a newline completes a line: the text after the last one may be cut by max_new_tokens.
+    pieces = [piece.removesuffix("\r") for piece in continuation.split("\n")[:-1]]
+    if pieces and pieces[0]:  # when empty, the opening's last line stands as it was: not the continuation's
+        pieces[0] = opening.rpartition("\n")[2] + pieces[0]
+    # Lines are not stripped: indentation is what Debian changelogs, YAML, code and lists are made of.
+    lines = [line for line in pieces if line.strip()]
+    if not lines:
         return 0.0
-    return sum(re.fullmatch(pattern, line) is not None for line in complete) / len(complete)
+    return sum(re.fullmatch(pattern, line) is not None for line in lines) / len(lines)
 
 
 _STYLE_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")

@@ -39,12 +39,17 @@ def summarize_arm(run: ArmRun, *, label: str, one_off_seconds: float, notes: lis
         latency["tokens_per_second"] = sum(run.new_tokens[:len(timed)]) / total_gen if total_gen else 0.0
     if "batched" in run.extra:
         latency["batched"] = run.extra["batched"]
+    if run.extra.get("empty_continuations"):
+        notes.append(f"{run.extra['empty_continuations']} continuation(s) of held-out documents came out empty: each "
+                     "is scored as a miss (format match 0, similarity 0, the largest stylometric distance), not left out")
     mean_latency = statistics.mean(run.latencies) if run.latencies else 0.0
     cost = ComputeCost(one_off_seconds, mean_latency).priced(usd_per_hour)
     return ArmReport(quality=quality, latency_ms=latency, cost_usd=cost, label=label,
                      notes=notes + ([RANDOM_WEIGHTS] if untrained else []),
                      details={"samples": run.samples[:20], "one_off_seconds": one_off_seconds,
-                              "scores": run.scores})  # per item, in eval_set.json's order
+                              "scores": run.scores,  # per item, in eval_set.json's order
+                              **({"empty_continuations": run.extra["empty_continuations"]}
+                                 if "empty_continuations" in run.extra else {})})
 
 
 def add_forgetting(reports: dict[str, ArmReport], before: list, after: list, *, tuned: set[str], seed: int,

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from advisor.verdict.render import (METRIC_LABELS, format_number, headline, is_finite, quality_cell, reason_text,
-                                    references, stated_constraints)
+from advisor.verdict.render import (METRIC_LABELS, evaluation_text, format_number, headline, is_finite, quality_cell,
+                                    reason_text, references, stated_constraints)
 from advisor.verdict.report import FIGURES, Reason, Report
-
-KIND_WORDS = {"qa": "questions from your QA file", "cloze": "fill-in-the-blank probes made from the corpus",
-              "documents": "held-out documents"}
 
 
 def _verdict(comparison: dict) -> str:
@@ -33,9 +30,9 @@ def _comparison_line(key: str, comparison: dict) -> str:
 def explain(report: Report) -> list[tuple[str, list[str]]]:
     """The steps from the measurements to the recommendation, each a title and its lines."""
     evaluation, metric = report.evaluation, report.evaluation.get("primary_metric", "")
+    # The report's own words: probes hold out their wording only, their facts are trained on and indexed.
     steps = [("What was measured", [
-        f"{evaluation.get('n')} held-out items: {KIND_WORDS.get(evaluation.get('kind'), evaluation.get('kind'))}; "
-        "none of them was trained on.",
+        evaluation_text(report),
         f"The first measure read is {METRIC_LABELS.get(metric, metric)}"
         + (f": {evaluation['primary_metric_meaning']}." if evaluation.get("primary_metric_meaning") else "."),
         *[f"{name}: {quality_cell(arm.quality.get(metric))}" for name, arm in report.arms.items()]])]

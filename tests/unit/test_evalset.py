@@ -157,3 +157,21 @@ def test_goal_both_holds_out_style_documents_that_no_held_out_question_needs():
     assert probes.kind == "probes" and probes.documents
     train = {d.source for d in probes.train_documents}
     assert {p.source for p in probes.pairs} <= train  # probes come from the training side only
+
+
+def test_sentences_that_differ_only_in_their_answer_make_one_probe(tmp_path):
+    """Two probes with the same question would make `advisor evalset`'s own file refused by `advisor run --qa`."""
+    from advisor.corpus.evalset import load_qa
+    from advisor.corpus.loading import load_corpus
+    from advisor.corpus.probes import make_probes
+
+    for name, line in (("raise", 4), ("calls", 1)):
+        (tmp_path / f"{name}.txt").write_text(
+            f"The interpreter printed the usual traceback header for the failing call at line {line} of the script. "
+            f"Nobody at Marrowmere Harbour expected the ferry timetable to change in March.\n", encoding="utf-8")
+    probes, about = make_probes(load_corpus(tmp_path).documents, 10, seed=0)
+    questions = [p.question for p in probes]
+    assert len(questions) == len(set(questions)) and about["repeated_sentences"] >= 1
+    qa = tmp_path / "probes.jsonl"
+    qa.write_text("".join(json.dumps(p.to_dict()) + "\n" for p in probes), encoding="utf-8")
+    assert len(load_qa(qa)) == len(probes)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from advisor.verdict.explain import compare, explain
-from advisor.verdict.render import quality_cell
+from advisor.verdict.render import evaluation_text, quality_cell
 from advisor.verdict.report import Report
 
 FERRY = Path(__file__).parents[1] / "tui" / "fixtures" / "ferry-report.json"
@@ -23,6 +23,19 @@ def test_explain_walks_from_the_measurements_to_every_reason():
         steps["Each option against the others, on the same items (positive = better)"]
     assert [line[2:] for line in steps["The decision"][1:]] == report.recommendation.reason_texts
     assert steps["Caveats"] == [f"- {w}" for w in report.warnings]
+
+
+def test_explain_says_what_was_held_out_as_the_report_does():
+    report = Report.load(FERRY)
+    measured = explain(report)[0][1][0]
+    assert measured.startswith("30 held-out questions from your QA file, never trained on.")
+    report.evaluation.update(kind="probes", made={"documents": 12, "candidates": 80})  # a run without a QA file
+    measured = explain(report)[0][1][0]
+    assert measured.startswith("30 probes made from the corpus (no QA file was given)")
+    # the probes' facts are in the training documents and the index by design: only their wording is held out
+    assert "Held out: each probe's wording, which nothing trains on. Not held out: the facts" in measured
+    assert "none of them was trained on" not in measured
+    assert measured == evaluation_text(report)  # the words of the report's Evaluation set section
 
 
 def test_compare_says_whether_the_runs_scored_the_same_items():

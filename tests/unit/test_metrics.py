@@ -5,8 +5,8 @@ import math
 import pytest
 
 from advisor.measure.metrics import (AnswerContainment, ExactMatch, FormatMatch, TokenF1, TokenRecall,
-                                     bootstrap_ci, first_line, normalize_answer, paired_difference,
-                                     perplexity_summary, summarize)
+                                     bootstrap_ci, first_line, line_format_share, normalize_answer,
+                                     paired_difference, perplexity_summary, summarize)
 from advisor.measure.timing import latency_summary
 
 
@@ -30,6 +30,30 @@ def test_format_match_is_a_full_match():
     metric = FormatMatch(r"~~ verily , .+ ~~")
     assert metric.score("~~ verily , Quorveth ~~ ") == 1.0
     assert metric.score("verily , Quorveth") == 0.0
+
+
+# A Debian changelog: a header, "  * " items, indented continuations and a " -- " sign-off; the indentation
+# is the format.
+DEBIAN = r"\S+ \([^)]+\) [\w-]+; urgency=\w+|  \* .+|    .+| -- .+ <.+>  .+"
+OPENING = "binutils (2.41-6) unstable; urgency=medium\n\n  * Update from the 2.41 branch:\n    - gas: Fix the"
+
+
+def test_format_lines_are_matched_as_written():
+    continuation = "\n    - ld/testsuite: Adjust for ELF_MAXPAGESIZE 0x1000.\n    - ld/"
+    assert line_format_share(DEBIAN, continuation, OPENING + " build.") == 1.0  # its one complete line
+    assert line_format_share(DEBIAN, "\n- ld/testsuite: Adjust.\n  * Upload.\r\n", OPENING) == 0.5  # not indented
+    assert line_format_share(r"\d+", "12\r\n") == 1.0 and line_format_share(r"\d+", " 12\n") == 0.0  # CRLF ends a line
+
+
+def test_only_complete_lines_count_and_the_first_piece_finishes_the_openings_line():
+    # ".", the rest of "    - gas: Fix the", is judged as the line it completes
+    assert line_format_share(DEBIAN, ".\n    - ld: Adjust.\n    - ld/", OPENING) == 1.0
+    assert line_format_share(DEBIAN, " as.\nbinutils ships.\n", "  *Update") == 0.0  # "  *Update as." is not
+    # a continuation that starts on a new line adds nothing to the opening's last line: that line is not its own
+    assert line_format_share(DEBIAN, "\nbinutils ships.\n", OPENING + " build.") == 0.0
+    # a line that no newline ends was cut by max_new_tokens, even when it is the only one
+    assert line_format_share(r"\d+", "12") == 0.0 and line_format_share(DEBIAN, "\n    - ld/", OPENING) == 0.0
+    assert line_format_share(r"\d+", "") == 0.0 and line_format_share(r"\d+", "\n\n") == 0.0
 
 
 def test_first_line_takes_the_answer_line():
