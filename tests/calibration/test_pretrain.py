@@ -9,7 +9,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from advisor.calibration.data import IGNORE_INDEX, MixConfig, Packer, PretrainStream
 from advisor.calibration.evaluate import closed_book_items, reading_items
-from advisor.calibration.pretrain import METRICS_FILE, ModelConfig, PretrainConfig, make_model, train
+from advisor.calibration.pretrain import METRICS_FILE, ModelConfig, PretrainConfig, make_model, train, weighted_loss
 from advisor.calibration.prompts import closed_book_prompt, context_prompt
 from advisor.calibration.tokenizer import build_tokenizer
 from advisor.calibration.world import build_world
@@ -105,12 +105,18 @@ def test_pretraining_smoke_run_saves_a_loadable_model(tmp_path, world):
         assert 0.0 <= saved[key] <= 1.0 and saved[key] == metrics[key]
     assert (tmp_path / "model" / "model.safetensors").is_file()
 
-    model = AutoModelForCausalLM.from_pretrained(tmp_path / "model")
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "model").eval()
     tokenizer = AutoTokenizer.from_pretrained(tmp_path / "model")
     assert model.config.vocab_size == len(tokenizer)
     assert model.config.eos_token_id == tokenizer.eos_token_id
     prompt = closed_book_prompt(f"Who employs {world.group_b[0].name}?")
-    inputs = tokenizer(prompt, return_tensors="pt")
-    assert inputs["input_ids"][0, 0] == tokenizer.bos_token_id
-    output = model.generate(**inputs, max_new_tokens=3, do_sample=False)
-    assert output.shape[1] <= inputs["input_ids"].shape[1] + 3
+    assert tokenizer(prompt)["input_ids"][0] == tokenizer.bos_token_id
+    # The saved weights are the trained ones: five steps already predict unseen pretraining text better than
+    # the same model untrained (about 6.98 against 7.18 nats per token).
+    stream = PretrainStream(world, tokenizer, MixConfig(), random.Random(100), max_tokens=256)
+    batch = Packer(stream, 256, tokenizer.pad_token_id).next_batch(4)
+    torch.manual_seed(config.seed)
+    untrained = make_model(TINY_MODEL, tokenizer).eval()
+    with torch.no_grad():
+        saved_loss, untrained_loss = (weighted_loss(m, batch).item() for m in (model, untrained))
+    assert saved_loss < untrained_loss - 0.05, (saved_loss, untrained_loss)

@@ -28,9 +28,12 @@ def _killed_at(corpus, qa, options, stage, at):
     assert result.returncode == -signal.SIGKILL, result.stderr
 
 
+VERDICT = ("choice", "rule", "basis", "confidence")
+
+
 def _figures(report):
     """What a report says, timings and costs aside."""
-    return {"choice": report.recommendation.choice,
+    return {"verdict": {key: getattr(report.recommendation, key) for key in VERDICT},
             "quality": {arm: {metric: q.get("value") for metric, q in a.quality.items()}
                         for arm, a in report.arms.items()},
             "items": report.evaluation["items_fingerprint"]}
@@ -42,6 +45,10 @@ def test_a_killed_run_resumes_to_the_report_of_an_uninterrupted_one(tiny_corpus,
     options = dict(goal="knowledge", base_model=str(tiny_model_dir), max_train_steps=6, checkpoint_every=2,
                    device="cpu", max_new_tokens=4, full_context=False, seed=0)
     whole = advisor.advise(corpus, qa=qa, out=str(tmp_path / "whole"), **options)
+    # Random weights: the uninterrupted run's verdict is the published default for the goal, said as such.
+    assert _figures(whole)["verdict"] == {
+        "choice": "rag", "basis": "default", "confidence": "low",
+        "rule": "Nothing could be measured (the base model is untrained): the published default for goal knowledge."}
 
     run_dir = tmp_path / "killed"
     _killed_at(corpus, qa, {**options, "out": str(run_dir)}, stage, at)
@@ -58,7 +65,8 @@ def test_a_killed_run_resumes_to_the_report_of_an_uninterrupted_one(tiny_corpus,
             " ".join(data["arms"]["finetune"]["notes"])
         assert not (run_dir / "checkpoints").exists()  # done with: the adapter is saved
     expected = _figures(whole)
-    assert data["recommendation"]["choice"] == expected["choice"]
+    assert {key: data["recommendation"][key] for key in VERDICT} == expected["verdict"]
+    assert [reason["text"] for reason in data["recommendation"]["reasons"]] == whole.recommendation.reason_texts
     assert data["evaluation"]["items_fingerprint"] == expected["items"]
     for arm, metrics in expected["quality"].items():
         for metric, value in metrics.items():
