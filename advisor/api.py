@@ -26,8 +26,7 @@ from advisor.measure.arms import ARM_KINDS, BASELINE, Arm, arm_names
 from advisor.measure.cost import PriceTable, break_even_queries, freshness_cost, monthly_cost
 from advisor.measure.evaluate import ArmRun, measure_arm, qa_metrics
 from advisor.measure.summary import RANDOM_WEIGHTS
-from advisor.verdict.decide import (ANSWER_LIKELIHOOD, DecisionInputs, combine_goals, compare_arms, decide,
-                                    primary_metric)
+from advisor.verdict.decide import ANSWER_LIKELIHOOD, STYLE_DOCUMENTS, compare_arms, primary_metric, recommend
 from advisor.verdict.render import write_report
 from advisor.verdict.report import Report
 
@@ -325,13 +324,13 @@ class Advisor:
         the training side only, or rebuilt from the adapter an earlier run trained on the same inputs."""
         from finetune.data import training_examples
         from finetune.train import latest_checkpoint, load_adapter, merged_for_inference, train_lora
-        from rag.prompting import build_prompt, encode_prompt
+        from rag.prompting import encode_prompt
 
         cfg, tokenizer = self.config, models.tokenizer
         settings = cfg.lora_settings()
         examples, n_blocks = training_examples(
             tokenizer, [d.text for d in evalset.train_documents],
-            [(build_prompt(tokenizer, p.question), p.answer) for p in evalset.train_pairs], cfg.max_seq_len,
+            training_prompts(tokenizer, evalset.train_pairs), cfg.max_seq_len,
             encode_prompt)
         key = fingerprint(models.key, documents_fingerprint(evalset.train_documents),
                           [p.to_dict() for p in evalset.train_pairs], dataclasses.asdict(settings),
@@ -468,18 +467,15 @@ class Advisor:
         def compared(on):
             return compare_arms({name: run.scores.get(on.name, []) for name, run in runs.items()}, on, cfg.seed)
 
-        goal = "knowledge" if cfg.goal == "both" else cfg.goal  # 'both': the style half is decided below
+        goal = "knowledge" if cfg.goal == "both" else cfg.goal  # 'both': the style half is decided apart
         metric = primary_metric(goal, bool(evalset.pairs), cfg.format_regex)
         comparisons, likelihood = compared(metric), compared(ANSWER_LIKELIHOOD)
-        recommendation = decide(DecisionInputs.from_measurements(goal, metric, comparisons, arm_reports, model_check,
-                                                                 evalset.n, likelihood, cfg.constraints, profile))
+        style_metric = STYLE_DOCUMENTS if cfg.goal == "both" and evalset.documents else None
+        style_comparisons = compared(style_metric) if style_metric else None
+        recommendation = recommend(cfg.goal, metric, comparisons, likelihood, arm_reports, model_check, evalset.n,
+                                   cfg.constraints, profile, style_comparisons, len(evalset.documents))
         secondary = {f"{key} ({ANSWER_LIKELIHOOD.name})": value for key, value in likelihood.items()}
-        style_metric = primary_metric("style", False, None) if cfg.goal == "both" and evalset.documents else None
-        if style_metric:
-            style_comparisons = compared(style_metric)
-            style_inputs = DecisionInputs.from_measurements("style", style_metric, style_comparisons, arm_reports,
-                                                            model_check, len(evalset.documents), profile=profile)
-            recommendation = combine_goals(recommendation, decide(style_inputs), style_inputs.arms, cfg.constraints)
+        if style_comparisons is not None:
             secondary |= {f"{key} ({style_metric.name})": value for key, value in style_comparisons.items()}
         if evalset.n < 20:
             self._warn(f"Only {evalset.n} held-out items: differences smaller than the intervals shown are noise.")
@@ -686,6 +682,15 @@ def make_evalset(corpus: str, *, max_probes: int = 100, seed: int = 0,
                              max_eval=max_probes, write_questions=writer)
     evalset.warnings[:0] = warnings
     return evalset
+
+
+def training_prompts(tokenizer, pairs) -> list[tuple[str, str]]:
+    """(prompt, answer) for each training pair, in the prompt the arms answer from: a pair that names its passage
+    is trained with that passage in the prompt, as retrieval gives it (retrieval-augmented fine-tuning)."""
+    from rag.prompting import build_prompt
+
+    return [(build_prompt(tokenizer, pair.question, [pair.passage] if pair.passage else None), pair.answer)
+            for pair in pairs]
 
 
 def training_note(result: dict, cfg: AdvisorConfig) -> str:

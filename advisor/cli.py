@@ -184,11 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     cal = commands.add_parser(
         "calibrate", help="check the advisor where the right verdict is known (the calibration world)",
-        description="Runs the advisor on the calibration world's tasks with the shipped tiny model: new "
-                    "facts (right verdict: rag), a new answer format (right verdict: finetune), and the same "
-                    "facts stated five times per person, repeated or paraphrased (right verdict: rag). Prints "
-                    "each arm's measured quality against the expected outcome and the published findings "
-                    "checked as paired differences, and exits with 1 if a verdict is wrong.")
+        description="Runs the advisor on the calibration world's tasks with the shipped tiny model, each built "
+                    "so that its right verdict is known: " + "; ".join(
+                        f"{task.name} (right verdict: {task.right_choice})" for task in TASKS) + ". Prints each "
+                    "arm's measured quality against the expected outcome, each verdict beside the goal's published "
+                    "prior, and the published findings checked as paired differences; exits with 1 if a verdict "
+                    "is wrong.")
     cal.add_argument("--out", default="runs/calibration", metavar="RUN_DIR",
                      help="folder for the runs, one per task (default: runs/calibration)")
     cal.add_argument("--model", default=None, metavar="PATH",
@@ -415,10 +416,19 @@ def cmd_calibrate(args: argparse.Namespace, console) -> int:
         measured = "n/a" if row.measured is None else f"{row.measured:.3f}"
         table.add_row(row.task, row.arm, row.metric, measured, row.expected,
                       "[green]ok[/]" if row.ok else "[red]MISS[/]")
-    for task, verdict in result.verdicts.items():
-        table.add_row(task, "verdict", f"({verdict['confidence']})", verdict["choice"],
-                      f"= {verdict['right']}", "[green]ok[/]" if verdict["ok"] else "[red]WRONG[/]")
     console.print(table)
+    verdicts = Table(title="Verdicts: measured, against the right one and the goal's published prior",
+                     caption="right: the task's verdict by construction; ok: the measured verdict is right, "
+                             "measured (not a default) and at least as sure as the floor")
+    for column in ("task", "measured", "right", "prior", "overrules prior"):
+        verdicts.add_column(column, overflow="fold")
+    verdicts.add_column("", no_wrap=True)
+    for task, verdict in result.verdicts.items():
+        verdicts.add_row(task, f"{verdict['choice']} ({verdict['confidence']})",
+                         f"{verdict['right']} (>= {verdict.get('min_confidence', 'low')})", verdict.get("prior", ""),
+                         "yes" if verdict.get("overrules_prior") else "no",
+                         "[green]ok[/]" if verdict["ok"] else "[red]WRONG[/]")
+    console.print(verdicts)
     if result.findings:
         findings = Table(title="Published findings: paired differences on the same held-out questions",
                          caption="ok: at least the expected improvement, with its 95% interval above 0")
@@ -431,7 +441,10 @@ def cmd_calibrate(args: argparse.Namespace, console) -> int:
             findings.add_row(f"{row.name}\n[dim]{row.metric}: {row.better} - {row.worse}[/]", measured,
                              row.expected, "[green]ok[/]" if row.ok else "[red]MISS[/]")
         console.print(findings)
-    console.print("Why these are expected:")
+    console.print("Why these verdicts are right:")
+    for task in (t for t in TASKS if t.name in result.verdicts):
+        console.print(f"- {task.name}: {task.right_choice}, since {task.why_right}", highlight=False)
+    console.print("Why these measurements are expected:")
     for row in result.rows:
         console.print(f"- {row.task} {row.arm}: {row.why}", highlight=False)
     for row in result.findings:
@@ -446,8 +459,10 @@ def cmd_calibrate(args: argparse.Namespace, console) -> int:
         return 1
     misses = sum(not row.ok for row in result.rows)
     missed_findings = sum(not row.ok for row in result.findings)
-    console.print(f"All {len(result.verdicts)} verdicts right; {misses} measurement(s) outside the expected "
-                  f"range; {len(result.findings) - missed_findings} of {len(result.findings)} findings reproduced.")
+    overruled = sum(bool(v.get("overrules_prior")) for v in result.verdicts.values())
+    console.print(f"All {len(result.verdicts)} verdicts right, {overruled} of them against the goal's published "
+                  f"prior; {misses} measurement(s) outside the expected range; "
+                  f"{len(result.findings) - missed_findings} of {len(result.findings)} findings reproduced.")
     return 0
 
 

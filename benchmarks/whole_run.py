@@ -4,7 +4,8 @@
 the default base model, offline its packaged copy) into a fresh temporary folder, so nothing is reused,
 in this process, sampling the resident memory five times a second and attributing it to the stage running.
 Prints a table and writes benchmarks/results/whole_run-<device>.json with each stage's seconds and peak
-resident memory, the whole run's, and the targets (at most 6 minutes, under 3 GB) met or not.
+resident memory, the whole run's, the targets (at most 6 minutes, under 3 GB) met or not, and the report's
+figures that the README's demo table gives (quality with intervals, latency, the fine-tune's training, the verdict).
 """
 
 from __future__ import annotations
@@ -55,6 +56,23 @@ class StageClock:
             entry["message"] = event.message
 
 
+def report_figures(report) -> dict:
+    """What the README's demo table shows, taken from the run's report: each arm's quality (value, 95% interval,
+    n), p50 latency, the fine-tune's training and the verdict with its rule."""
+    arms = {}
+    for name, arm in report.arms.items():
+        arms[name] = {"quality": {metric: {k: entry.get(k) for k in ("value", "ci95", "n")}
+                                  for metric, entry in arm.quality.items()},
+                      "p50_ms": arm.latency_ms.get("p50"), "p95_ms": arm.latency_ms.get("p95")}
+    training = next((arm.details["training"] for arm in report.arms.values() if "training" in arm.details), {})
+    keep = ("steps", "passes", "tokens", "seconds", "precision", "blocks", "pairs", "stopped_by_budget")
+    return {"held_out": report.evaluation.get("n"), "primary_metric": report.evaluation.get("primary_metric"),
+            "arms": arms, "training": {k: training.get(k) for k in keep},
+            "verdict": {"choice": report.recommendation.choice, "confidence": report.recommendation.confidence,
+                        "rule": report.recommendation.rule},
+            "corpus_tokens": report.corpus.get("tokens")}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.whole_run", description=__doc__.splitlines()[0])
     parser.add_argument("--budget-minutes", type=float, default=3.0, help="the fine-tune's budget (the demo's: 3)")
@@ -78,6 +96,7 @@ def main(argv=None) -> int:
               "stages": {name: {k: v for k, v in entry.items() if k != "began"}
                          for name, entry in clock.stages.items()},
               "recommendation": f"{report.recommendation.choice} ({report.recommendation.confidence})",
+              "figures": report_figures(report),
               "targets": {"seconds": TARGET_SECONDS, "peak_gib": TARGET_GIB,
                           "seconds_met": seconds <= TARGET_SECONDS, "peak_met": peak < TARGET_GIB}}
     from rich.console import Console

@@ -8,6 +8,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from advisor.calibration.world import FITS_PEOPLE
+
 SHIPPED_MODEL = Path(__file__).parent / "model"
 WORLD_SEED = 0
 ABOUT_WORLD = [
@@ -29,8 +31,19 @@ class Expectation:
     why: str
 
     def holds(self, value: float | None) -> bool:
-        ops = {">=": operator.ge, "<=": operator.le}
+        ops = {">=": operator.ge, "<=": operator.le, ">": operator.gt}
         return value is not None and ops[self.compare](value, self.threshold)
+
+    def measured(self, report) -> float | None:
+        """The arm's figure in `report`: a quality metric, or "p95_over_limit", its p95 latency over the run's limit."""
+        arm = report.arms.get(self.arm)
+        if arm is None:
+            return None
+        if self.metric == "p95_over_limit":
+            limit = (report.config.get("constraints") or {}).get("latency_limit_ms")
+            return arm.latency_ms.get("p95") / limit if limit else None
+        entry = arm.quality.get(self.metric)
+        return entry["value"] if entry else None
 
 
 # The tiny model needs a higher LoRA rate than the product default (5e-4, tuned for billion-parameter
@@ -51,6 +64,22 @@ class Task:
     options: dict = field(default_factory=dict)
     corpus_kind: str = "one"  # for knowledge tasks: see world.KNOWLEDGE_CORPORA
     about: str = ""  # what sets the task apart, for the table's heading
+    data: str = ""  # which world writer makes its files (see write_task); default: the goal's
+    min_confidence: str = "medium"  # the least confidence a right verdict must have
+    # A latency limit set at this many times the base model's median closed-book answer time, measured on the
+    # machine before the run: closed-book answering keeps it, retrieval (which embeds each question and
+    # searches the index first) does not, on any machine.
+    latency_limit_factor: float | None = None
+    why_right: str = ""  # why the right verdict is right, by construction
+
+    @property
+    def prior_choice(self) -> str:
+        """What the published default for the goal would say, measuring nothing."""
+        return PRIOR_CHOICE[self.goal]
+
+
+# The verdict each goal's published prior gives (advisor.verdict.decide.GOAL_PRIOR; goal both combines the two).
+PRIOR_CHOICE = {"knowledge": "rag", "style": "finetune", "both": "both"}
 
 
 # Five copies of every biography, 10 passes: each fact is seen 50 times in the fine-tune, with the same
@@ -67,23 +96,69 @@ TASKS = (
                     "(the shipped model reads about 40% of answers right; see its model card)"),
         Expectation("finetune", "exact_match", "<=", 0.35,
                     "facts seen once in fine-tuning are hard to extract (Allen-Zhu and Li 2023; Ovadia et al. 2023)"),
-    ), about="one biography per person"),
+    ), about="one biography per person",
+        why_right="retrieval puts each new fact in the prompt; a fine-tune on one biography per person cannot "
+                  "make them extractable"),
     Task("style", "style", "finetune", (
         Expectation("base", "format_match", "<=", 0.10, "the base model has never seen the format"),
         Expectation("rag", "format_match", "<=", 0.50, "examples in the prompt rarely hold a format"),
         Expectation("finetune", "format_match", ">=", 0.80, "a format is what fine-tuning learns best"),
-    ), about="a new answer format for known facts"),
+    ), about="a new answer format for known facts",
+        why_right="the facts are known; only the format is new, and a format is what a fine-tune learns"),
     Task("knowledge-repeated", "knowledge", "rag", (
         Expectation("finetune", "exact_match", "<=", 0.35,
                     "the same biography seen 50 times is memorized, not made extractable (Allen-Zhu and Li 2023)"),
     ), options=REPETITION_OPTIONS, corpus_kind="repeated",
-        about="the same biography 5 times per person, 10 fine-tuning passes"),
+        about="the same biography 5 times per person, 10 fine-tuning passes",
+        why_right="repetition memorizes without making facts extractable: retrieval still carries them"),
     Task("knowledge-paraphrased", "knowledge", "rag", (
         Expectation("finetune", "exact_match", ">=", 0.50,
                     "five paraphrases, 50 sightings of each fact in all, make facts extractable "
                     "(Allen-Zhu and Li 2023)"),
     ), options=REPETITION_OPTIONS, corpus_kind="paraphrased",
-        about="5 paraphrased biographies per person, 10 fine-tuning passes"),
+        about="5 paraphrased biographies per person, 10 fine-tuning passes",
+        why_right="the fine-tune learns most facts, but retrieval reads them all from the prompt, with no "
+                  "constraint against it"),
+    Task("known", "knowledge", "neither", (
+        Expectation("base", "exact_match", ">=", 0.90,
+                    "pretraining taught the base model these people's facts from their biographies alone"),
+        Expectation("rag", "exact_match", "<=", 0.70,
+                    "three biographies in the prompt add nothing it does not know, and distract it"),
+        Expectation("finetune", "exact_match", ">=", 0.80, "training again on what it knows teaches nothing new"),
+    ), data="known", about="biographies the base model was pretrained on",
+        why_right="the base model already answers closed-book: neither retrieval nor a fine-tune is worth its cost"),
+    Task("fits", "knowledge", "full_context", (
+        Expectation("base", "exact_match", "<=", 0.15, "closed book on unseen people"),
+        Expectation("full_context", "exact_match", ">=", 0.20,
+                    "the whole corpus (three biographies) in the prompt: the model reads the answer from it"),
+        Expectation("rag", "exact_match", ">=", 0.20, "RAG retrieves the same three biographies"),
+        Expectation("finetune", "exact_match", "<=", 0.15,
+                    "three passes over one biography per person do not make facts extractable (Allen-Zhu and Li "
+                    "2023)"),
+    ), options={"min_train_steps": 1}, data="fits",
+        about=f"a corpus of {FITS_PEOPLE} biographies, no more than RAG retrieves, 3 fine-tuning passes",
+        why_right="the whole corpus fits the prompt and RAG's passages are that same corpus: the whole corpus "
+                  "answers as well with no index to build or keep"),
+    Task("both", "both", "both", (
+        Expectation("rag", "answer_containment", "<=", 0.10, "retrieval brings the facts but not the answer format"),
+        Expectation("finetune", "answer_containment", "<=", 0.15,
+                    "the fine-tune learns the format but hardly the facts, each seen once"),
+        Expectation("finetune_rag", "answer_containment", ">=", 0.25,
+                    "the fine-tune answering with retrieved passages: the format and the facts"),
+    ), options={"top_k": 1, "epochs": 10}, data="both",
+        about="new facts to be answered in a new format, one retrieved passage per question, 10 fine-tuning passes",
+        why_right="retrieval carries the facts and a fine-tune the format: the two together"),
+    Task("constrained", "knowledge", "finetune", (
+        Expectation("finetune", "exact_match", ">=", 0.50,
+                    "five paraphrases, 50 sightings of each fact, make facts extractable (Allen-Zhu and Li 2023)"),
+        Expectation("rag", "p95_over_limit", ">", 1.0, "RAG embeds each question and searches the index before "
+                    "answering: its p95 latency is above the limit"),
+        Expectation("finetune", "p95_over_limit", "<=", 1.0, "the fine-tune answers closed-book, within the limit"),
+    ), options=REPETITION_OPTIONS, corpus_kind="paraphrased", latency_limit_factor=2.5,
+        about="the paraphrased corpus and a latency limit (2.5 times the base model's median closed-book answer "
+              "time on this machine)",
+        why_right="the fine-tune has learned the facts and meets the latency limit, which every option that "
+                  "retrieves misses"),
 )
 
 
@@ -188,33 +263,70 @@ def _report_files(verdicts: dict[str, dict]) -> dict[str, str]:
     return {task: str(Path(v["report"]).with_suffix(".json")) for task, v in verdicts.items()}
 
 
+CONFIDENCE_ORDER = ("low", "medium", "high")
+
+
+def check_verdict(task: Task, recommendation) -> dict:
+    """Whether a recommendation is the task's right one, measured (not the goal's default) and at least as
+    sure as the task's floor; with the prior's verdict, and whether the measurement overruled it."""
+    choice, confidence, basis = recommendation.choice, recommendation.confidence, recommendation.basis
+    sure = CONFIDENCE_ORDER.index(confidence) >= CONFIDENCE_ORDER.index(task.min_confidence)
+    return {"choice": choice, "right": task.right_choice, "confidence": confidence, "basis": basis,
+            "rule": recommendation.rule, "min_confidence": task.min_confidence, "prior": task.prior_choice,
+            "overrules_prior": choice != task.prior_choice,
+            "ok": choice == task.right_choice and basis == "measured" and sure}
+
+
 def write_task(task: Task, out_dir: Path, world_seed: int = WORLD_SEED) -> tuple[Path, Path, dict]:
     """Writes one calibration task; returns (corpus folder, QA file, advisor options)."""
-    from advisor.calibration.world import (STYLE_FORMAT_REGEX, biography, build_world, write_knowledge_task,
-                                           write_style_task)
+    from advisor.calibration import world as w
 
-    world = build_world(world_seed)
+    world = w.build_world(world_seed)
     options = {}
-    if task.goal == "knowledge":
-        write_knowledge_task(world, out_dir, task.corpus_kind)
+    data = task.data or task.goal
+    if data == "knowledge":
+        w.write_knowledge_task(world, out_dir, task.corpus_kind)
+    elif data == "style":
+        w.write_style_task(world, out_dir)
+        options["format_regex"] = w.STYLE_FORMAT_REGEX
     else:
-        write_style_task(world, out_dir)
-        options["format_regex"] = STYLE_FORMAT_REGEX
+        {"known": w.write_known_task, "fits": w.write_fits_task, "both": w.write_both_task}[data](world, out_dir)
     # Group A is what the base model knows: its perplexity before and after LoRA measures forgetting.
     rng = random.Random(f"reference-{world_seed}")
     reference = out_dir / "reference.txt"
-    reference.write_text("\n\n".join(biography(p, rng) for p in world.group_a[:40]) + "\n", encoding="utf-8")
+    reference.write_text("\n\n".join(w.biography(p, rng) for p in world.group_a[:40]) + "\n", encoding="utf-8")
     options["reference_text"] = str(reference)
     return out_dir / "corpus", out_dir / "qa.jsonl", options
+
+
+def closed_book_answer_ms(model: str | Path, questions: list[str], device: str = "cpu") -> float:
+    """The base model's median time for one closed-book answer on this machine, as the advisor times them."""
+    import statistics
+
+    from advisor.models import ResolvedModel, load_generator
+    from rag.generation import generate
+    from rag.prompting import build_prompt
+
+    loaded, tokenizer = load_generator(ResolvedModel(str(model), str(model), "local folder"), device)
+    prompts = [build_prompt(tokenizer, question) for question in questions]
+    generate(loaded, tokenizer, prompts[0])  # warm-up, not timed
+    return statistics.median(generate(loaded, tokenizer, prompt).seconds * 1000 for prompt in prompts)
 
 
 def advise_on_task(task: Task, out_dir: Path, *, model: str | Path = SHIPPED_MODEL, embedding_model: str | None = None,
                    about: list[str] | None = None, **overrides):
     """Writes the task's data under out_dir/data and runs the advisor on it into out_dir/run; returns the Report."""
+    import json
+
     from advisor.api import advise
     from advisor.config import DEFAULT_EMBEDDING_MODEL
 
     corpus, qa, options = write_task(task, out_dir / "data")
+    if task.latency_limit_factor:
+        lines = qa.read_text(encoding="utf-8").splitlines()[:40]
+        median = closed_book_answer_ms(model, [json.loads(line)["question"] for line in lines],
+                                       overrides.get("device", "cpu"))
+        options["constraints"] = {"latency_limit_ms": round(task.latency_limit_factor * median, 1)}
     return advise(corpus, goal=task.goal, qa=qa, base_model=str(model),
                   embedding_model=embedding_model or DEFAULT_EMBEDDING_MODEL, out=str(out_dir / "run"),
                   about=about or ABOUT_WORLD, **{**CALIBRATION_OPTIONS, **options, **task.options, **overrides})
@@ -231,12 +343,9 @@ def run_calibration(out_dir: str | Path, *, model: str | Path = SHIPPED_MODEL, e
         report = advise_on_task(task, out_dir / task.name, model=model, embedding_model=embedding_model,
                                 seed=seed, device=device, on_progress=on_progress, **overrides)
         for exp in task.expectations:
-            entry = report.arms[exp.arm].quality.get(exp.metric)
-            value = entry["value"] if entry else None
+            value = exp.measured(report)
             rows.append(CalibrationRow(task.name, exp.arm, exp.metric, value,
                                        f"{exp.compare} {exp.threshold:g}", exp.why, exp.holds(value)))
-        choice = report.recommendation.choice
-        verdicts[task.name] = {"choice": choice, "right": task.right_choice, "ok": choice == task.right_choice,
-                               "confidence": report.recommendation.confidence,
-                               "report": str(Path(report.run_dir) / "report.md")}
+        verdicts[task.name] = check_verdict(task, report.recommendation) | {
+            "report": str(Path(report.run_dir) / "report.md")}
     return CalibrationResult(rows, verdicts, time.perf_counter() - start, check_findings(_report_files(verdicts)))

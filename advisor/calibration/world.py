@@ -336,8 +336,10 @@ KNOWLEDGE_CORPORA = ("one", "repeated", "paraphrased")
 COPIES = 5
 
 
-def write_knowledge_task(world: World, out_dir: str | Path, corpus_kind: str = "one") -> Path:
-    """Writes corpus/ (one file per group-B person, see KNOWLEDGE_CORPORA) and qa.jsonl; returns out_dir.
+def write_knowledge_task(world: World, out_dir: str | Path, corpus_kind: str = "one",
+                         people: list[Person] | None = None, label: str = "knowledge") -> Path:
+    """Writes corpus/ (one file per person, see KNOWLEDGE_CORPORA; by default group B, whom the base model
+    never saw) and qa.jsonl; returns out_dir. `label` seeds the wording.
 
     qa.jsonl is the same for every corpus kind, so runs on different kinds answer the same questions.
     """
@@ -346,10 +348,10 @@ def write_knowledge_task(world: World, out_dir: str | Path, corpus_kind: str = "
     out_dir = Path(out_dir)
     corpus = out_dir / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
-    text_rng = random.Random(f"knowledge-{world.seed}")
-    question_rng = random.Random(f"knowledge-questions-{world.seed}")
+    text_rng = random.Random(f"{label}-{world.seed}")
+    question_rng = random.Random(f"{label}-questions-{world.seed}")
     records = []
-    for person in world.group_b:
+    for person in world.group_b if people is None else people:
         if corpus_kind == "one":
             source = f"{person.slug}.txt"
             (corpus / source).write_text(biography(person, text_rng) + "\n", encoding="utf-8")
@@ -397,5 +399,79 @@ def write_style_task(world: World, out_dir: str | Path, n_train: int = 300, n_ev
     for person, attribute in eval_pairs:
         qa = question(person, attribute, rng)
         records.append({"question": qa.question, "answer": style_answer(qa.answer), "split": "eval"})
+    _write_jsonl(out_dir / "qa.jsonl", records)
+    return out_dir
+
+
+def write_known_task(world: World, out_dir: str | Path) -> Path:
+    """The knowledge task's files, for the group-A people the base model was never asked about in pretraining:
+    it learned their facts from biographies alone and answers them closed-book. Nothing here is new to the
+    base model: neither retrieval nor a fine-tune has anything to add."""
+    return write_knowledge_task(world, out_dir, "one", people=world.group_a_qa_heldout, label="known")
+
+
+FITS_PEOPLE = 3  # no more biographies than the passages RAG retrieves (its default top-k)
+
+
+def write_fits_task(world: World, out_dir: str | Path, n_people: int = FITS_PEOPLE) -> Path:
+    """Writes corpus/ (the biographies of a few group-B people, one file each) and qa.jsonl asking every
+    question template about every one of their facts, all held out ("split": "eval": nothing but the
+    corpus is trained on). The corpus is no larger than what RAG retrieves, so the whole of it in the
+    prompt gives the model what retrieval gives it, with no index to build or keep."""
+    out_dir = Path(out_dir)
+    corpus = out_dir / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    text_rng = random.Random(f"fits-{world.seed}")
+    records = []
+    for person in world.group_b[:n_people]:
+        source = f"{person.slug}.txt"
+        (corpus / source).write_text(biography(person, text_rng) + "\n", encoding="utf-8")
+        records += [{"question": template.format(name=person.name), "answer": person.facts[attribute],
+                     "source": source, "split": "eval"}
+                    for attribute in ATTRIBUTES for template in QUESTION_TEMPLATES[attribute]]
+    _write_jsonl(out_dir / "qa.jsonl", records)
+    return out_dir
+
+
+def write_both_task(world: World, out_dir: str | Path, n_people: int = 20, n_exchanges: int = 200,
+                    exchanges_per_document: int = 1) -> Path:
+    """Writes corpus/ with new facts and a new answer format, and qa.jsonl of held-out questions about the
+    new facts whose answers are in the new format (every line "split": "eval").
+
+    The corpus holds one biography per group-B person (facts the base model does not know) and documents of
+    worked exchanges: a question about the biography given as context, answered in the style format (people
+    drawn afresh, as in the pretraining's reading exercises); as many other exchanges are training pairs
+    whose passage is their biography, trained with it in the prompt as retrieval gives it. Retrieval brings
+    the facts but not the format, a fine-tune learns the format but hardly the facts (each seen once), and
+    the fine-tune answering with retrieved passages both. No question cites an exchange document, so goal
+    'both' holds some of them out to measure the style on its own."""
+    out_dir = Path(out_dir)
+    corpus = out_dir / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    text_rng = random.Random(f"both-{world.seed}")
+    question_rng = random.Random(f"both-questions-{world.seed}")
+    records = []
+    for person in world.group_b[:n_people]:
+        source = f"{person.slug}.txt"
+        (corpus / source).write_text(biography(person, text_rng) + "\n", encoding="utf-8")
+        records += [{"question": qa.question, "answer": style_answer(qa.answer), "source": source, "split": "eval"}
+                    for qa in questions(person, question_rng)]
+    exchanges, pairs, asked = [], 0, {r["question"] for r in records}
+    while pairs < n_exchanges:  # documents first, then as many training pairs
+        person = world.fresh_person(text_rng)
+        qa = question(person, text_rng.choice(ATTRIBUTES), text_rng)
+        if qa.question in asked:  # a QA file may not ask one question twice
+            continue
+        asked.add(qa.question)
+        passage = biography(person, text_rng)
+        if len(exchanges) < n_exchanges:
+            exchanges.append(f"Context: {passage}\nQuestion: {qa.question}\nAnswer: {style_answer(qa.answer)}")
+        else:  # trained with its passage in the prompt, as the fine-tune with RAG answers
+            records.append({"question": qa.question, "answer": style_answer(qa.answer), "passage": passage,
+                            "split": "train"})
+            pairs += 1
+    for index in range(0, len(exchanges), exchanges_per_document):
+        text = "\n\n".join(exchanges[index:index + exchanges_per_document]) + "\n"
+        (corpus / f"style_{index // exchanges_per_document:03d}.txt").write_text(text, encoding="utf-8")
     _write_jsonl(out_dir / "qa.jsonl", records)
     return out_dir

@@ -29,6 +29,7 @@ class ArmEvidence:
     per_1k_usd: float
     one_off_seconds: float = 0.0
     training_seconds: float | None = None
+    training: dict = field(default_factory=dict)  # the fine-tune's figures (steps, passes, budget), for tuned arms
 
     def value(self, metric: str) -> float | None:
         value = self.means.get(metric)
@@ -39,7 +40,8 @@ class ArmEvidence:
         return cls(arm.label or label(name), {m: q["value"] for m, q in arm.quality.items() if q.get("value") is not None},
                    arm.latency_ms.get("p50", float("nan")), arm.latency_ms.get("p95", float("nan")),
                    arm.cost_usd["one_off"], arm.cost_usd["per_1k_queries"],
-                   arm.details.get("one_off_seconds", 0.0), arm.details.get("training", {}).get("seconds"))
+                   arm.details.get("one_off_seconds", 0.0), arm.details.get("training", {}).get("seconds"),
+                   arm.details.get("training", {}))
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,16 @@ class PrimaryMetric:
     higher_is_better: bool
     label: str
     meaning: str = ""  # what "right" means under this metric, for the report
+    # The smallest difference worth acting on: an option whose interval against another stays below it
+    # cannot be meaningfully better on this evidence (a share of items for scores; nats for losses).
+    meaningful: float = 0.05
+    share: bool = True  # scores are shares of items (0 to 1); False for losses
+
+    def headroom(self, base_value: float | None) -> bool:
+        """The base model's score leaves room for a meaningful improvement (a loss always does)."""
+        if not self.share or base_value is None:
+            return True
+        return (base_value <= 1 - self.meaningful) if self.higher_is_better else base_value >= self.meaningful
 
 
 def primary_metric(goal: str, has_qa: bool, format_regex: str | None) -> PrimaryMetric:
@@ -108,13 +120,15 @@ def primary_metric(goal: str, has_qa: bool, format_regex: str | None) -> Primary
         return PrimaryMetric("token_f1", True, "token F1",
                              "word overlap with the reference answer, which rewards its wording and length")
     return PrimaryMetric("doc_nll_per_token", False, "held-out loss (nats per token)",
-                         "how well each arm predicts held-out documents written the way you want")
+                         "how well each arm predicts held-out documents written the way you want", share=False)
 
+
+STYLE_DOCUMENTS = primary_metric("style", False, None)  # the style half of goal 'both': held-out documents
 
 # The answer's likelihood under each arm: it moves before generated answers do, so it is the
 # second line of evidence when generation scores cannot tell the arms apart.
 ANSWER_LIKELIHOOD = PrimaryMetric("answer_logprob", True, "answer log-probability per token",
-                                  "how likely each arm finds the reference answer, token by token")
+                                  "how likely each arm finds the reference answer, token by token", share=False)
 
 
 def compare_arms(per_item: dict[str, list[float]], metric: PrimaryMetric, seed: int) -> dict:
@@ -146,15 +160,21 @@ def _between(comparisons: dict, a: str, b: str) -> dict | None:
 
 
 def _best(comparisons: dict, candidates: list[str], prior: str) -> tuple[str, bool]:
-    """The candidate that beats every other one measurably (and True), else the goal's prior arm when
-    it is a candidate, else the one with the largest lift (and False)."""
+    """The candidate that beats every other one measurably (and True); else, among the candidates no other
+    one measurably beats (the top group), the whole corpus in the prompt when the prior is retrieval (the same
+    facts in the prompt with no index to build or keep), the goal's prior arm, or the one with the largest
+    lift (and False)."""
     for name in candidates:
         if all(_significant(_between(comparisons, name, other)) for other in candidates if other != name):
             return name, True
-    if prior in candidates:
+    top = [name for name in candidates
+           if not any(_significant(_between(comparisons, other, name)) for other in candidates if other != name)]
+    if prior == "rag" and "full_context" in top:
+        return "full_context", False
+    if prior in top:
         return prior, False
-    lift = {name: (_between(comparisons, name, BASELINE) or {"improvement": 0.0})["improvement"] for name in candidates}
-    return max(candidates, key=lift.get), False
+    lift = {name: (_between(comparisons, name, BASELINE) or {"improvement": 0.0})["improvement"] for name in top}
+    return max(top, key=lift.get), False
 
 
 def _choice(arm: str) -> str:
@@ -190,15 +210,39 @@ def _forgetting(arms: dict[str, ArmEvidence], tuned_arm: str) -> list[Reason]:
                    "quality", ["biderman2024"])]
 
 
+def _could_be_better(comparison: dict | None, metric: PrimaryMetric) -> bool:
+    """The interval leaves room for a difference worth acting on (no interval, as with too few items: yes)."""
+    if comparison is None:
+        return False
+    high = comparison["ci95"][1]
+    return not math.isfinite(high) or high >= metric.meaningful
+
+
+def _separation(a: str, b: str, comparisons: dict, likelihood: dict) -> str | None:
+    """Which evidence shows `a` better than `b`: the primary metric, else the answer's likelihood, else None."""
+    if _significant(_between(comparisons, a, b)):
+        return "primary"
+    if _significant(_between(likelihood, a, b)):
+        return "likelihood"
+    return None
+
+
 def _likelihood_evidence(likelihood: dict, arms: dict[str, ArmEvidence], metric: PrimaryMetric,
-                         prior: str) -> tuple[str, list[Reason]] | None:
-    """When generation scores cannot separate the arms but answer likelihoods can: the arm the
-    likelihood favours, and reasons that give both sets of numbers."""
+                         prior: str, comparisons: dict) -> tuple[str, list[Reason], str, bool] | None:
+    """When generation scores cannot separate any arm from the base model but answer likelihoods can: the
+    arm the evidence favours, reasons that say which comparisons separated it from each option it passes
+    over (and which did not), the rule, and whether every one of them was separated.
+
+    Not when the base model already gives (nearly) every answer right: a likelihood lift then changes no answer."""
+    if not metric.headroom(arms[BASELINE].value(metric.name)):
+        return None
     lifts = {name: _between(likelihood, name, BASELINE) for name in arms if name != BASELINE}
     helping = [name for name, lift in lifts.items() if _significant(lift)]
     if not helping:
         return None
-    choice, _ = _best(likelihood, helping, prior)
+    separated = [name for name in helping
+                 if all(_separation(name, other, comparisons, likelihood) for other in helping if other != name)]
+    choice = separated[0] if len(separated) == 1 else _best(likelihood, helping, prior)[0]
 
     def values(name: str) -> str:
         base, mine = arms[BASELINE].value(name), arms[choice].value(name)
@@ -210,10 +254,41 @@ def _likelihood_evidence(likelihood: dict, arms: dict[str, ArmEvidence], metric:
         Reason(f"{_sentence_start(_label(arms, choice))} against the base model on {ANSWER_LIKELIHOOD.label}: "
                f"{_fmt(lifts[choice])}{values(ANSWER_LIKELIHOOD.name)}: {what} each token of the right answer "
                f"about {factor:.1f} times as likely, but a model of this size does not yet turn that into a right "
-               f"answer ({metric.label}{values(metric.name)} cannot tell the arms apart). A larger base model "
-               "would be the test.", "comparisons"),
-        Reason("This recommendation rests on the likelihood evidence alone, so its confidence is low.")]
-    return choice, reasons
+               f"answer ({metric.label}{values(metric.name)} cannot tell it from the base model). A larger base "
+               "model would be the test.", "comparisons")]
+    by, unseparated = {"primary": [], "likelihood": []}, []
+    for other in (name for name in helping if name != choice):
+        how = _separation(choice, other, comparisons, likelihood)
+        (by[how] if how else unseparated).append(other)
+
+    def names(group: list[str]) -> str:
+        return ", ".join(_label(arms, name) for name in group)
+
+    for how, evidence, table in (("primary", metric, comparisons), ("likelihood", ANSWER_LIKELIHOOD, likelihood)):
+        for other in by[how]:
+            reasons.append(Reason(f"{_sentence_start(_label(arms, choice))} against {_label(arms, other)} on "
+                                  f"{evidence.label}: {_fmt(_between(table, choice, other))}: this separates "
+                                  "them.", "comparisons"))
+    for other in unseparated:
+        reasons.append(Reason(f"{_sentence_start(_label(arms, choice))} against {_label(arms, other)}: neither "
+                              f"{metric.label} ({_fmt(_between(comparisons, choice, other))}) nor "
+                              f"{ANSWER_LIKELIHOOD.label} ({_fmt(_between(likelihood, choice, other))}) separates "
+                              "them.", "comparisons"))
+    reasons.append(Reason("This recommendation rests on the likelihood evidence alone against the base model, so "
+                          "its confidence is low."))
+    against_base = f"from the base model by the answer's likelihood ({metric.label} could not separate them)"
+    others = []
+    if by["primary"]:
+        others.append(f"from {names(by['primary'])} by {metric.label}")
+    if by["likelihood"]:
+        others.append(f"from {names(by['likelihood'])} by the answer's likelihood")
+    if unseparated:
+        rule = (f"No option beat the base model on {metric.label}; the answer's likelihood lifts this one and "
+                f"{names(unseparated)} alike, and nothing separates them: the published default among them.")
+    else:
+        rule = (f"No option beat the base model on {metric.label}; this one is separated from every other: "
+                + "; ".join([against_base] + others) + ".")
+    return choice, reasons, rule, not unseparated
 
 
 def _further_evidence(chosen: str, arms: dict[str, ArmEvidence], likelihood: dict) -> list[Reason]:
@@ -232,6 +307,27 @@ def _further_evidence(chosen: str, arms: dict[str, ArmEvidence], likelihood: dic
         reasons.append(Reason(f"Retrieval put a passage holding the answer among those given for {hit:.3f} of the "
                               "questions (retrieval hit rate): the answers rest on the right text.", "quality"))
     return reasons
+
+
+def _short_training(arms: dict[str, ArmEvidence]) -> tuple[str, float] | None:
+    """When the quick fine-tune saw too little to judge it (under one pass over its data, or its budget cut the
+    data plan short): what it saw, in words, and the budget in minutes that would cover the plan at this run's
+    speed; None when it ran its plan."""
+    training = next((arm.training for name, arm in arms.items()
+                     if name in ARM_KINDS and ARM_KINDS[name].tuned and arm.training.get("steps")), None)
+    if not training:
+        return None
+    steps, wanted, passes = training["steps"], training.get("steps_wanted") or training["steps"], training.get("passes")
+    short = training.get("stopped_by_budget") and wanted > steps
+    if not short and (passes is None or passes >= 1):
+        return None
+    saw = f"it saw its data {passes:.1f} times" if passes is not None else f"it ran {steps} steps"
+    if short:
+        saw += f" (the budget allowed {steps} of the {wanted} steps its data plan asked for)"
+    seconds = training.get("seconds") or 0.0
+    minutes = math.ceil(seconds * max(wanted, steps / passes if passes and passes < 1 else wanted) / steps / 60) \
+        if seconds and steps else 0.0
+    return saw, float(minutes)
 
 
 def _retraining_cost(arms: dict[str, ArmEvidence], tuned_arm: str) -> str:
@@ -273,20 +369,36 @@ def _constraint_reasons(chosen: str, arms: dict[str, ArmEvidence], constraints) 
     return reasons
 
 
-def _within_latency_limit(chosen: str, helping: list[str], arms: dict[str, ArmEvidence],
-                          constraints) -> Reason | None:
-    """When the chosen arm is slower than the user's limit: the arms that also beat the base model and
-    answer within it (RAG's longer prompts are in its measured latency)."""
+def _limits_missed(name: str, arms: dict[str, ArmEvidence], constraints) -> list[str]:
+    """The user's limits an option misses on this hardware, each in words with its measured figure."""
+    arm, missed = arms[name], []
     limit = constraints.latency_limit_ms
-    if limit is None or not arms[chosen].p95_ms > limit:
-        return None
-    within = [name for name in helping if name != chosen and arms[name].p95_ms <= limit]
-    if not within:
-        return Reason(f"No option that beat the base model answers within your limit of {limit:.0f} ms on this "
-                      "hardware; faster hardware or a smaller model would be needed.", "latency")
-    return Reason(f"If your limit of {limit:.0f} ms is firm: " + ", ".join(
-        f"{_label(arms, name)} also beat the base model and answers in {arms[name].p95_ms:.1f} ms (p95)"
-        for name in within) + ".", "latency")
+    if limit is not None and arm.p95_ms > limit:
+        missed.append(f"answers in {arm.p95_ms:.1f} ms (p95), above your limit of {limit:.0f} ms")
+    budget, volume = constraints.monthly_budget_usd, constraints.queries_per_month
+    if budget is not None and volume is not None and arm.per_1k_usd * volume / 1000 > budget:
+        missed.append(f"costs about ${arm.per_1k_usd * volume / 1000:,.2f} a month at {volume:,} questions, above "
+                      f"your monthly budget of ${budget:,.2f}")
+    return missed
+
+
+def _within_limits(chosen: str, candidates: list[str], comparisons: dict, arms: dict[str, ArmEvidence],
+                   constraints, prior: str) -> tuple[str, list[Reason]]:
+    """A latency limit and a monthly budget are limits, not wishes: when the chosen option misses one, the best
+    of the other candidates (options that beat the base model) that keeps them all, if any."""
+    missed = _limits_missed(chosen, arms, constraints)
+    if not missed:
+        return chosen, []
+    figure = "latency" if "ms (p95)" in missed[0] else "costs"
+    keeping = [name for name in candidates if name != chosen and not _limits_missed(name, arms, constraints)]
+    if not keeping:
+        return chosen, [Reason(f"{_sentence_start(_label(arms, chosen))} {' and '.join(missed)}, and no option that "
+                               "beat the base model keeps your limits on this hardware: faster hardware or a smaller "
+                               "model would be needed.", figure)]
+    pick, _ = _best(comparisons, keeping, prior)
+    return pick, [Reason(f"{_sentence_start(_label(arms, chosen))} measured best but {' and '.join(missed)}: "
+                         f"{_label(arms, pick)}, which also beat the base model, keeps your limits (it answers in "
+                         f"{arms[pick].p95_ms:.1f} ms, p95) and is recommended.", figure)]
 
 
 def _cite_sources(chosen: str, helping: list[str], comparisons: dict, arms: dict[str, ArmEvidence],
@@ -304,6 +416,51 @@ def _cite_sources(chosen: str, helping: list[str], comparisons: dict, arms: dict
     return pick, [Reason(f"Your answers must cite their sources: only retrieval points at the passage an answer "
                          f"comes from, so {_label(arms, pick)}, which also beat the base model, is recommended over "
                          f"{_label(arms, chosen)}, which does not retrieve.", "constraints")]
+
+
+def recommend(goal: str, metric: PrimaryMetric, comparisons: dict, likelihood: dict, arms: dict[str, ArmReport],
+              model_check: dict, n_eval: int, constraints=None, profile: dict | None = None,
+              style_comparisons: dict | None = None, style_n: int = 0) -> Recommendation:
+    """The run's recommendation: the goal's own decision; for goal 'both', the knowledge half on `metric` and the
+    style half on held-out documents (`style_comparisons`, when any were held out), combined."""
+    half = "knowledge" if goal == "both" else goal
+    rec = decide(DecisionInputs.from_measurements(half, metric, comparisons, arms, model_check, n_eval, likelihood,
+                                                  constraints, profile))
+    if style_comparisons is not None:
+        style_inputs = DecisionInputs.from_measurements("style", STYLE_DOCUMENTS, style_comparisons, arms, model_check,
+                                                        style_n, profile=profile)
+        rec = combine_goals(rec, decide(style_inputs), style_inputs.arms, constraints)
+    return rec
+
+
+def recommend_from_report(report, per_item=None) -> Recommendation:
+    """The decision made again from a report's evidence alone, with no model: the run's own recommendation.
+
+    `per_item`, when given, maps each arm's per-item scores ({arm: {metric: [scores]}}, as report.json keeps
+    them) to other ones, say shuffled between arms: what the decision would say on that evidence."""
+    from advisor.config import Constraints
+
+    config, evaluation, arms = report.config, report.evaluation, report.arms
+    scores = {name: arm.details.get("scores", {}) for name, arm in arms.items()}
+    if per_item is not None:  # the arms' means follow their new scores
+        scores = per_item(scores)
+        arms = {name: dataclasses.replace(arm, quality={
+            metric: ({**entry, "value": sum(scores[name][metric]) / len(scores[name][metric])}
+                     if scores[name].get(metric) else entry) for metric, entry in arm.quality.items()})
+            for name, arm in arms.items()}
+    seed = config.get("seed", 0)
+    goal = config.get("goal", "knowledge")
+    metric = primary_metric("knowledge" if goal == "both" else goal, evaluation.get("kind") in ("qa", "probes"),
+                            config.get("format_regex"))
+
+    def compared(on: PrimaryMetric) -> dict:
+        return compare_arms({name: arm_scores.get(on.name, []) for name, arm_scores in scores.items()}, on, seed)
+
+    style = compared(STYLE_DOCUMENTS) if evaluation.get("style_metric") else None
+    return recommend(goal, metric, compared(metric), compared(ANSWER_LIKELIHOOD), arms,
+                     report.models.get("base_check", {}), evaluation.get("n", 0),
+                     Constraints.from_dict(config.get("constraints") or {}), report.corpus, style,
+                     evaluation.get("style_n", 0))
 
 
 def decide(inputs: DecisionInputs) -> Recommendation:
@@ -367,6 +524,11 @@ def next_steps(inputs: DecisionInputs, rec: Recommendation) -> list[str]:
     if inputs.n_eval < SMALL_EVAL or rec.confidence == "low":
         steps.append("Score more held-out questions: a QA file with a few hundred pairs (--qa), or a larger "
                      "--max-eval; intervals narrow as one over the square root of their number.")
+    short = _short_training(inputs.arms)
+    if short and short[1]:
+        steps.append(f"Settle whether a longer fine-tune changes the verdict: rerun with --budget-minutes "
+                     f"{short[1]:g}, which at this run's speed covers the fine-tune's whole data plan "
+                     f"({short[0]}).")
     steps.append("Rerun with the base model you would deploy (--base-model) and a fine-tune budget that lets it "
                  "see the data a few times (--budget-minutes; the report's notes say how many passes it made).")
     if rec.choice in ("rag", "both", "full_context"):
@@ -477,19 +639,32 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
                                f"{_fmt(lift)}.", "comparisons") for name, lift in lifts.items() if lift}
     versus: list[Reason] = []
     helping = [name for name, lift in lifts.items() if _significant(lift)]
-    by_likelihood = None if helping else _likelihood_evidence(likelihood or {}, arms, metric, prior_choice)
+    by_likelihood = None if helping else _likelihood_evidence(likelihood or {}, arms, metric, prior_choice,
+                                                              comparisons)
     tie_broken = False
     if by_likelihood:
         chosen, confidence = by_likelihood[0], "low"
         reasons += by_likelihood[1] + [r for r in _further_evidence(chosen, arms, {}) if r.figure == "quality"]
-        rule = (f"{metric.label.capitalize()} could not separate the options; the answer's likelihood could, and "
-                "favours this one.")
+        rule = by_likelihood[2]
+        tie_broken = not by_likelihood[3]
     elif not helping:
-        chosen, confidence = BASELINE, "low"
-        reasons.append(Reason("No arm beat the base model by more than the noise on this evidence; add held-out "
-                              "questions, a larger base model or a longer budget before spending on either.",
-                              "comparisons"))
-        rule = f"No option beat the base model on {metric.label} by more than the noise."
+        chosen = BASELINE
+        # Every option's interval against the base model below the smallest difference worth acting on: not
+        # just unproven, but shown to add nothing worth its cost on this evidence.
+        settled = bool(lifts) and not any(_could_be_better(lift, metric) for lift in lifts.values())
+        confidence = "medium" if settled else "low"
+        if settled:
+            reasons.append(Reason(
+                f"No option can be meaningfully better than the base model on this evidence: every interval against "
+                f"it ends below +{metric.meaningful:g} on {metric.label}, so neither retrieval nor a fine-tune is "
+                "worth its cost here.", "comparisons"))
+            rule = (f"Every option measured no better than the base model on {metric.label} (each interval below "
+                    f"+{metric.meaningful:g}).")
+        else:
+            reasons.append(Reason("No arm beat the base model by more than the noise on this evidence; add held-out "
+                                  "questions, a larger base model or a longer budget before spending on either.",
+                                  "comparisons"))
+            rule = f"No option beat the base model on {metric.label} by more than the noise."
     else:
         chosen, clear = _best(comparisons, helping, prior_choice)
         # Measurably ahead of every other arm (helping or not): high; ahead of the base model only: medium.
@@ -497,10 +672,27 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
         confidence = "high" if clear and ahead else "medium"
         tie_broken = len(helping) > 1 and not clear
         if tie_broken:
-            reasons.append(Reason(f"{', '.join(_label(arms, n) for n in helping)} all help and cannot be told apart; "
-                                  f"your goal is {goal}: {prior_reason}.", "comparisons", prior_sources))
-            rule = (f"Several options beat the base model on {metric.label} and cannot be told apart: the published "
-                    f"default for goal {goal} among them.")
+            top = [name for name in helping if not any(_significant(_between(comparisons, other, name))
+                                                       for other in helping if other != name)]
+            tied = ", ".join(_label(arms, n) for n in top)
+            if chosen == "full_context":
+                reasons.append(Reason(f"{_sentence_start(tied)} all help and cannot be told apart; the whole corpus in "
+                                      "the prompt gives the model the same facts as retrieval with no index to build, "
+                                      "keep fresh or search, and no training.", "comparisons"))
+                rule = (f"Several options beat the base model on {metric.label} and cannot be told apart: the whole "
+                        "corpus in the prompt among them, which has the least to build and keep.")
+            elif chosen == prior_choice:
+                reasons.append(Reason(f"{_sentence_start(tied)} all help and cannot be told apart; your goal is {goal}: "
+                                      f"{prior_reason}.", "comparisons", prior_sources))
+                rule = (f"Several options beat the base model on {metric.label} and cannot be told apart: the "
+                        f"published default for goal {goal} among them.")
+            else:
+                reasons.append(Reason(f"{_sentence_start(tied)} all help and cannot be told apart, and are measurably "
+                                      f"ahead of {_label(arms, prior_choice)}, the published default for goal {goal}: "
+                                      "the one with the largest lift over the base model is recommended.",
+                                      "comparisons"))
+                rule = (f"Several options beat the base model on {metric.label} and cannot be told apart, all "
+                        "measurably ahead of the published default: the largest lift among them.")
         elif clear and ahead:
             rule = f"The one option measurably better than every other on {metric.label}."
         else:
@@ -521,12 +713,26 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
             rule = "Your answers must cite their sources: the best option that retrieves."
             if confidence == "high":
                 confidence = "medium"  # the constraint, not the measurements, made this choice
+    if constraints is not None and chosen != BASELINE:
+        measured_best = chosen
+        allowed = [name for name in helping if not constraints.must_cite_sources
+                   or (name in ARM_KINDS and ARM_KINDS[name].retrieval)]
+        chosen, said = _within_limits(chosen, allowed, comparisons, arms, constraints, prior_choice)
+        reasons += said
+        if chosen != measured_best:
+            rule = "Your latency limit or monthly budget: the best option that beat the base model and keeps them."
+            if confidence == "high":
+                confidence = "medium"  # the constraint, not the measurements, made this choice
     if n_eval < SMALL_EVAL:
         confidence = "low"
         reasons.append(Reason(f"Only {n_eval} held-out items were scored: intervals are wide and the verdict is "
                               "tentative.", "quality"))
     if chosen in ARM_KINDS and ARM_KINDS[chosen].tuned:
         reasons += _forgetting(arms, chosen)
+    short = _short_training(arms)
+    if short:
+        reasons.append(Reason(f"A longer fine-tune may change this: {short[0]}, and a quick verdict can differ from "
+                              "one with several passes.", "quality"))
     profile_reasons, against = _profile_reasons(inputs, chosen, any(ARM_KINDS[n].tuned for n in lifts
                                                                     if n in ARM_KINDS))
     if against and confidence == "high":
@@ -544,11 +750,6 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
                                 "per 1,000 queries on this hardware.", "latency"))
         if constraints is not None:
             stated += _constraint_reasons(chosen, arms, constraints)
-            faster = _within_latency_limit(chosen, helping, arms, constraints)
-            if faster:
-                stated.append(faster)
-                if confidence == "high":
-                    confidence = "medium"  # the best measured answer is too slow for the user's limit
     lead = [lift_lines.pop(chosen)] if chosen in lift_lines else []
     return Recommendation(_choice(chosen), confidence,
                           lead + versus + reasons + stated + list(lift_lines.values()) + practical, rule=rule)

@@ -8,8 +8,8 @@ import pytest
 
 from advisor.calibration.world import (
     ATTRIBUTES, BIO_TEMPLATES, COPIES, QUESTION_TEMPLATES, STYLE_FORMAT_REGEX, biography, biography_sentences,
-    build_world, copy_question, paraphrases, questions, style_answer, write_knowledge_task,
-    write_style_task)
+    build_world, copy_question, paraphrases, questions, style_answer, write_both_task, write_fits_task,
+    write_knowledge_task, write_known_task, write_style_task)
 from advisor.corpus.loading import load_corpus
 
 
@@ -183,3 +183,51 @@ def test_style_regex_accepts_decoded_outputs_only():
         assert match and match["value"].lower() in {"quorveth", "1967"}
     for text in ("Quorveth", "answer is Quorveth .", "the answer is .", "the answer is Quorveth"):
         assert not re.fullmatch(STYLE_FORMAT_REGEX, text)
+
+
+def _qa(folder):
+    return [json.loads(line) for line in (folder / "qa.jsonl").read_text().splitlines()]
+
+
+def test_the_known_task_asks_about_people_the_model_learned_from_biographies_alone(world, tmp_path):
+    write_known_task(world, tmp_path)
+    names = {p.name for p in world.group_a_qa_heldout}
+    assert not names & {p.name for p in world.group_a_qa_trained}  # never asked about in pretraining
+    documents = load_corpus(tmp_path / "corpus").documents
+    assert len(documents) == len(names) and all(any(n in d.text for n in names) for d in documents)
+    facts = {(p.name, p.facts[a]) for p in world.group_a_qa_heldout for a in ATTRIBUTES}
+    records = _qa(tmp_path)
+    assert len(records) == 5 * len(names)
+    assert all(any(name in r["question"] and value == r["answer"] for name, value in facts) for r in records)
+
+
+def test_the_fits_task_corpus_is_no_larger_than_what_rag_retrieves(world, tmp_path):
+    from advisor.config import AdvisorConfig
+
+    write_fits_task(world, tmp_path)
+    documents = load_corpus(tmp_path / "corpus").documents
+    assert len(documents) <= AdvisorConfig.default("top_k")
+    records = _qa(tmp_path)
+    assert all(r["split"] == "eval" for r in records)  # nothing but the corpus is trained on
+    assert len(records) == len(documents) * sum(len(QUESTION_TEMPLATES[a]) for a in ATTRIBUTES)
+    assert len({r["question"] for r in records}) == len(records)
+
+
+def test_the_both_task_asks_for_new_facts_in_the_new_format(world, tmp_path):
+    write_both_task(world, tmp_path)
+    records = _qa(tmp_path)
+    assert all(re.match(STYLE_FORMAT_REGEX, r["answer"]) for r in records)
+    held = [r for r in records if r["split"] == "eval"]
+    unseen = {p.slug for p in world.group_b}
+    assert held and all(r["source"].removesuffix(".txt") in unseen for r in held)
+    trained = [r for r in records if r["split"] == "train"]  # worked exchanges, trained with their passage
+    assert len(trained) == 200 and all(r["answer"].split()[3] in r["passage"] for r in trained)
+    assert not any(p.name in r["question"] + r["passage"] for r in trained for p in world.group_b)
+    exchanges = [d for d in load_corpus(tmp_path / "corpus").documents if d.source.startswith("style_")]
+    cited = {r["source"] for r in held}
+    assert exchanges and not cited & {d.source for d in exchanges}  # the style half can hold them out
+    for document in exchanges:  # worked exchanges: a biography, a question about it, an answer in the format
+        context, rest = document.text.split("\nQuestion: ")
+        assert context.startswith("Context: ") and "\n" not in context
+        assert re.match(STYLE_FORMAT_REGEX, rest.split("\nAnswer: ")[1].strip())
+        assert not any(p.name in document.text for p in world.group_b)  # no held-out fact in the style documents

@@ -37,9 +37,8 @@ def _fake_run(choices: dict[str, str]):
             if task.name == "knowledge-paraphrased":
                 scores["finetune"]["exact_match"] = [1.0] * 10
             _write_report(folder / "report.json", scores)
-            verdicts[task.name] = {"choice": choices.get(task.name, task.right_choice), "right": task.right_choice,
-                                   "ok": choices.get(task.name, task.right_choice) == task.right_choice,
-                                   "confidence": "high", "report": str(folder / "report.md")}
+            verdicts[task.name] = calibrate.check_verdict(task, Recommendation(
+                choices.get(task.name, task.right_choice), "high", [])) | {"report": str(folder / "report.md")}
         return CalibrationResult(rows, verdicts, 1.0)
     return run_calibration
 
@@ -94,3 +93,22 @@ def test_task_option_runs_only_the_named_tasks(monkeypatch, tmp_path):
     saved = json.loads(results.read_text())
     assert set(saved["verdicts"]) == {"style"}
     assert [f["name"] for f in saved["findings"]] == ["fine-tuning holds a format that examples in the prompt do not"]
+
+
+def test_each_verdict_is_shown_beside_the_goal_prior(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(calibrate, "run_calibration", _fake_run({}))
+    assert main(["calibrate", "--quiet", "--out", str(tmp_path), "--task", "known", "--task", "style"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "prior" in out and "overrules prior" in out
+    assert "All 2 verdicts right, 1 of them against the goal's published prior" in out
+    assert "known: neither, since the base model already answers closed-book" in out
+
+
+def test_a_right_choice_that_is_unsure_or_a_default_fails_its_task():
+    known = next(task for task in TASKS if task.name == "known")
+    assert calibrate.check_verdict(known, Recommendation("neither", "medium", []))["ok"]
+    assert not calibrate.check_verdict(known, Recommendation("neither", "low", []))["ok"]  # under the floor
+    assert not calibrate.check_verdict(known, Recommendation("neither", "high", [], basis="default"))["ok"]
+    assert not calibrate.check_verdict(known, Recommendation("rag", "high", []))["ok"]
+    said = calibrate.check_verdict(known, Recommendation("neither", "medium", []))
+    assert said["prior"] == "rag" and said["overrules_prior"]

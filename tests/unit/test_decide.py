@@ -266,8 +266,31 @@ SCENARIOS = {
     "both help, no telling them apart, for style": (
         dict(rag=SOME, finetune=SOME, goal="style"), ("finetune", "medium", "published default for goal style"),
         ("all help and cannot be told apart", "comparisons", ["vendor_guidance"])),
-    "nothing helps": (dict(), ("neither", "low", "No option beat the base model"),
-                      ("No arm beat the base model", "comparisons", [])),
+    "nothing helps, within the noise": (
+        dict(base=[0.0, 1.0] * 20, rag=[1.0, 0.0] * 20, finetune=[0.0, 1.0] * 20),
+        ("neither", "low", "No option beat the base model"), ("No arm beat the base model", "comparisons", [])),
+    "nothing can help: every option measured no better": (
+        dict(), ("neither", "medium", "Every option measured no better than the base model"),
+        ("No option can be meaningfully better", "comparisons", [])),
+    # Seen on Python's language reference: the likelihood lifts RAG and the fine-tune alike over the base model;
+    # what separates RAG from the fine-tune is answer containment, which cannot separate it from the base model.
+    "the likelihood separates from the base model, containment from the fine-tune": (
+        dict(base=[1.0] * 9 + [0.0] * 6 + [1.0] * 3 + [0.0] * 42, rag=[1.0] * 15 + [0.0] * 45,
+             finetune=[1.0] * 6 + [0.0] * 54,
+             likelihood=dict(base=[-6.9, -7.1] * 30, rag=[-5.9, -6.9] * 30, finetune=[-6.9, -5.9] * 30)),
+        ("rag", "low", "separated from every other: from the base model by the answer's likelihood (answer "
+                       "containment could not separate them); from the LoRA fine-tune by answer containment"),
+        ("RAG against the LoRA fine-tune on answer containment: +0.150", "comparisons", [])),
+    "the likelihood lifts two options alike and nothing separates them": (
+        dict(base=[1.0, 0.0] * 30, rag=[0.0, 1.0] * 30, finetune=[1.0, 0.0] * 30,
+             likelihood=dict(base=[-6.9, -7.1] * 30, rag=[-5.9, -6.9] * 30, finetune=[-6.9, -5.9] * 30)),
+        ("rag", "low", "lifts this one and the LoRA fine-tune alike, and nothing separates them"),
+        ("nor answer log-probability per token", "comparisons", [])),
+    "the base model already knows: the likelihood changes no answer": (
+        dict(base=[1.0] * 40, rag=[1.0] * 10 + [0.0] * 30, finetune=[1.0] * 40,
+             likelihood=dict(base=[-0.09] * 40, rag=[-1.5] * 40, finetune=[-0.04, -0.05] * 20)),
+        ("neither", "medium", "Every option measured no better than the base model"),
+        ("neither retrieval nor a fine-tune is worth its cost", "comparisons", [])),
     "thin evidence: a clear lift on 10 items": (
         dict(rag=[1.0] * 8 + [0.0] * 2, base=[0.0] * 10, finetune=[0.0] * 10),
         ("rag", "low", "measurably better than every other"), ("Only 10 held-out items", "quality", [])),
@@ -299,6 +322,23 @@ SCENARIOS = {
     "the fine-tune with RAG ahead of both": (
         dict(rag=SOME, finetune=SOME, finetune_rag=[1.0] * 39 + [0.0]),
         ("both", "high", "measurably better than every other"), ("can add up", "comparisons", ["balaguer2024"])),
+    "the whole corpus in the prompt ties RAG": (
+        dict(rag=SOME, full_context=[0.0, 1.0] * 10 + [1.0] * 10 + [0.0] * 10),
+        ("full_context", "medium", "the whole corpus in the prompt among them, which has the least to build"),
+        ("no index to build, keep fresh or search", "comparisons", [])),
+    "the fine-tune with RAG measurably ahead of RAG, tied with the fine-tune": (
+        dict(rag=SOME, finetune=[1.0] * 34 + [0.0] * 6, finetune_rag=[1.0] * 36 + [0.0] * 4),
+        ("both", "medium", "all measurably ahead of the published default: the largest lift among them"),
+        ("measurably ahead of RAG, the published default for goal knowledge", "comparisons", [])),
+    "conflict: RAG measures best, but misses the latency limit the fine-tune keeps": (
+        dict(rag=[1.0] * 38 + [0.0] * 2, finetune=SOME, p95_ms={"rag": 40.0, "finetune": 9.0},
+             constraints=Constraints(latency_limit_ms=20)),
+        ("finetune", "medium", "latency limit or monthly budget"), ("above your limit of 20 ms", "latency", [])),
+    "conflict: RAG measures best, but costs more a month than the budget allows": (
+        dict(rag=[1.0] * 38 + [0.0] * 2, finetune=SOME,
+             constraints=Constraints(queries_per_month=100_000, monthly_budget_usd=1.0)),
+        ("rag", "high", "measurably better than every other"), ("no option that beat the base model keeps", "costs",
+                                                                [])),
     "an untrained base model": (
         dict(rag=CLEAR, check={"trained": False, "perplexity": 49000.0, "uniform_perplexity": 49152.0}),
         ("rag", "low", "Nothing could be measured"), ("meaningless", "models", [])),
@@ -309,11 +349,18 @@ def _scenario_inputs(given: dict, constraints=None) -> DecisionInputs:
     given = dict(given)
     goal, constraints = given.pop("goal", "knowledge"), given.pop("constraints", constraints)
     check, profile = given.pop("check", TRAINED), given.pop("profile", None)
+    likelihood, latency = given.pop("likelihood", None), given.pop("p95_ms", {})
     per_item = {"base": given.pop("base", NONE), "rag": given.pop("rag", NONE),
                 "finetune": given.pop("finetune", NONE), **given}
     metric = primary_metric(goal, True, None)
-    return DecisionInputs.from_measurements(goal, metric, compare_arms(per_item, metric, 0),
-                                            _with_costs(list(per_item)), check, len(per_item["base"]),
+    arms = _with_costs(list(per_item))
+    for name, values in per_item.items():  # the arms' mean scores, as the report has them
+        arms[name].quality[metric.name] = {"value": sum(values) / len(values), "n": len(values)}
+    for name, p95 in latency.items():
+        arms[name] = dataclasses.replace(arms[name], latency_ms={"p50": p95 / 2, "p95": p95})
+    return DecisionInputs.from_measurements(goal, metric, compare_arms(per_item, metric, 0), arms, check,
+                                            len(per_item["base"]),
+                                            compare_arms(likelihood, ANSWER_LIKELIHOOD, 0) if likelihood else None,
                                             constraints=constraints, profile=profile)
 
 
@@ -337,18 +384,24 @@ def test_every_reason_points_at_a_figure_or_cites_work_and_every_citation_is_kno
             assert set(reason.sources) <= set(SOURCES)
 
 
-def test_a_latency_limit_names_the_options_that_keep_it():
+def test_a_latency_limit_is_a_limit_the_choice_keeps():
     per_item = {"base": NONE, "rag": [1.0] * 38 + [0.0] * 2, "finetune": SOME}
     metric = primary_metric("knowledge", True, None)
     arms = _with_costs(list(per_item))
     arms["finetune"] = ArmReport(quality={}, latency_ms={"p50": 100.0, "p95": 300.0},
                                  cost_usd={"one_off": 0.5, "per_1k_queries": 0.01})
-    inputs = DecisionInputs.from_measurements("knowledge", metric, compare_arms(per_item, metric, 0), arms, TRAINED,
+    comparisons = compare_arms(per_item, metric, 0)
+    inputs = DecisionInputs.from_measurements("knowledge", metric, comparisons, arms, TRAINED,
                                               40, constraints=Constraints(latency_limit_ms=500))
     rec = decide_on(inputs)
-    assert rec.choice == "rag" and rec.confidence == "medium"  # RAG's prompts make it too slow for the limit
-    assert "If your limit of 500 ms is firm: the LoRA fine-tune also beat the base model and answers in 300.0 ms" \
-        in " ".join(rec.reason_texts)
+    assert rec.choice == "finetune" and rec.confidence == "medium"  # RAG's prompts make it too slow for the limit
+    assert "latency limit" in rec.rule
+    assert ("RAG measured best but answers in 900.0 ms (p95), above your limit of 500 ms: the LoRA fine-tune, which "
+            "also beat the base model, keeps your limits (it answers in 300.0 ms, p95)") in " ".join(rec.reason_texts)
+    # A limit both miss changes nothing, and says so.
+    slow = decide_on(dataclasses.replace(inputs, constraints=Constraints(latency_limit_ms=100)))
+    assert slow.choice == "rag" and slow.confidence == "high"
+    assert any("no option that beat the base model keeps your limits" in r for r in slow.reason_texts)
 
 
 def test_a_measured_choice_is_set_against_the_published_comparisons():
@@ -376,3 +429,20 @@ def test_the_rest_of_the_quality_evidence_is_read_and_said():
                            ANSWER_LIKELIHOOD, seed=0)
     said = decide_on(dataclasses.replace(inputs, likelihood=against)).reason_texts
     assert any(text.startswith("Further evidence: the answer's likelihood points the other way") for text in said)
+
+
+def test_a_fine_tune_cut_short_says_a_longer_one_may_change_the_verdict():
+    inputs = _scenario_inputs(dict(rag=CLEAR))
+    arms = dict(inputs.arms)
+    short = {"steps": 40, "steps_wanted": 120, "passes": 0.6, "stopped_by_budget": True, "seconds": 175.0}
+    arms["finetune"] = dataclasses.replace(arms["finetune"], training=short)
+    rec = decide_on(dataclasses.replace(inputs, arms=arms))
+    assert any(r.startswith("A longer fine-tune may change this: it saw its data 0.6 times (the budget allowed 40 of "
+                            "the 120 steps its data plan asked for)") for r in rec.reason_texts)
+    # 175 s for 40 steps; the plan's 120 steps take 525 s: a 9-minute budget covers them.
+    assert any("--budget-minutes 9," in step for step in rec.next_steps)
+    arms["finetune"] = dataclasses.replace(arms["finetune"], training={**short, "steps": 120, "passes": 1.8,
+                                                                       "stopped_by_budget": False})
+    full = decide_on(dataclasses.replace(inputs, arms=arms))
+    assert not any("longer fine-tune" in r for r in full.reason_texts)
+    assert not any("Settle whether" in step for step in full.next_steps)

@@ -40,3 +40,15 @@ def test_the_default_chunk_is_128_tokens_or_what_the_embedder_reads():
     Embedder.max_seq_length = 64
     assert chunk_size_for(Embedder(), None) == 62  # room for its two special tokens
     assert chunk_size_for(Embedder(), 200) == 200  # what the user asked for
+
+
+def test_a_training_pair_with_its_passage_is_trained_as_retrieval_gives_it():
+    from advisor.api import training_prompts
+    from advisor.corpus.evalset import QAPair
+
+    class Plain:  # no chat template: the plain Context/Question/Answer form
+        chat_template = None
+
+    closed, with_passage = training_prompts(Plain(), [QAPair("Who?", "Mara"), QAPair("Who?", "Mara", passage="Mara kept it.")])
+    assert closed == ("Question: Who?\nAnswer:", "Mara")
+    assert with_passage == ("Context: Mara kept it.\nQuestion: Who?\nAnswer:", "Mara")
