@@ -27,11 +27,11 @@ def run_demo(sample_dir: str | Path, out: str | Path, *, budget_minutes: float =
                       budget_minutes=budget_minutes, on_progress=on_progress,
                       about=[f"Demo on the bundled sample {sample_dir} with {DEFAULT_BASE_MODEL}."])
     except ModelNotFoundError as exc:  # raised before any measuring, when the models are resolved
-        from advisor.calibration.calibrate import ABOUT_WORLD, TASKS, advise_on_task
+        from advisor.calibration.calibrate import ABOUT_WORLD, TASKS, advise_on_task, task_about
 
+        knowledge = next(task for task in TASKS if task.name == "knowledge")
         about = [f"Offline demo: {exc.message}, so instead of the bundled sample this demo runs on the "
                  f"calibration world with the project's own tiny model (to run the sample: {exc.hint}).",
-                 *ABOUT_WORLD]
-        knowledge = next(task for task in TASKS if task.name == "knowledge")
+                 *ABOUT_WORLD, task_about(knowledge)]
         return advise_on_task(knowledge, out / "world", about=about, budget_minutes=budget_minutes,
                               on_progress=on_progress)

@@ -14,8 +14,7 @@ SHIPPED_MODEL = Path(__file__).parent / "model"
 WORLD_SEED = 0
 ABOUT_WORLD = [
     "This run uses the calibration world, a generated domain with a known right answer: short "
-    "biographies of 60 invented people (birth city, birth year, university, field, employer) that "
-    "the base model never saw.",
+    "biographies of invented people (birth city, birth year, university, field, employer).",
     "The base model is the project's own tiny Llama (about 1M parameters), pretrained on other "
     "people of the same world; it knows only the world's vocabulary, so its figures say nothing "
     "about real models or real text.",
@@ -96,7 +95,7 @@ TASKS = (
                     "(the shipped model reads about 40% of answers right; see its model card)"),
         Expectation("finetune", "exact_match", "<=", 0.35,
                     "facts seen once in fine-tuning are hard to extract (Allen-Zhu and Li 2023; Ovadia et al. 2023)"),
-    ), about="one biography per person",
+    ), about="one biography per person, 60 people the base model never saw",
         why_right="retrieval puts each new fact in the prompt; a fine-tune on one biography per person cannot "
                   "make them extractable"),
     Task("style", "style", "finetune", (
@@ -329,7 +328,13 @@ def advise_on_task(task: Task, out_dir: Path, *, model: str | Path = SHIPPED_MOD
         options["constraints"] = {"latency_limit_ms": round(task.latency_limit_factor * median, 1)}
     return advise(corpus, goal=task.goal, qa=qa, base_model=str(model),
                   embedding_model=embedding_model or DEFAULT_EMBEDDING_MODEL, out=str(out_dir / "run"),
-                  about=about or ABOUT_WORLD, **{**CALIBRATION_OPTIONS, **options, **task.options, **overrides})
+                  about=about or [*ABOUT_WORLD, task_about(task)],
+                  **{**CALIBRATION_OPTIONS, **options, **task.options, **overrides})
+
+
+def task_about(task: Task) -> str:
+    """What the task is and why its right verdict is right, for the report's opening lines."""
+    return f"Calibration task {task.name}: {task.about}. Right verdict: {task.right_choice}, since {task.why_right}."
 
 
 def run_calibration(out_dir: str | Path, *, model: str | Path = SHIPPED_MODEL, embedding_model: str | None = None,

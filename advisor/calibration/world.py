@@ -329,6 +329,20 @@ def _write_jsonl(path: Path, records: list[dict]) -> None:
     path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
 
 
+def _task_folders(out_dir: str | Path) -> tuple[Path, Path]:
+    """(the task's folder, its corpus/ folder, made)."""
+    out_dir = Path(out_dir)
+    (out_dir / "corpus").mkdir(parents=True, exist_ok=True)
+    return out_dir, out_dir / "corpus"
+
+
+def _write_biography(corpus: Path, person: Person, rng: random.Random) -> str:
+    """One biography as corpus/<slug>.txt; returns that source name."""
+    source = f"{person.slug}.txt"
+    (corpus / source).write_text(biography(person, rng) + "\n", encoding="utf-8")
+    return source
+
+
 # How the knowledge task's corpus states each person's facts: one biography (a .txt file per person), or
 # COPIES biographies per person as separate documents (a .jsonl file per person): the same one repeated,
 # or paraphrases with different templates. Same facts, same questions: only the wording varies.
@@ -345,16 +359,13 @@ def write_knowledge_task(world: World, out_dir: str | Path, corpus_kind: str = "
     """
     if corpus_kind not in KNOWLEDGE_CORPORA:
         raise ValueError(f"corpus_kind must be one of {KNOWLEDGE_CORPORA}, not {corpus_kind!r}")
-    out_dir = Path(out_dir)
-    corpus = out_dir / "corpus"
-    corpus.mkdir(parents=True, exist_ok=True)
+    out_dir, corpus = _task_folders(out_dir)
     text_rng = random.Random(f"{label}-{world.seed}")
     question_rng = random.Random(f"{label}-questions-{world.seed}")
     records = []
     for person in world.group_b if people is None else people:
         if corpus_kind == "one":
-            source = f"{person.slug}.txt"
-            (corpus / source).write_text(biography(person, text_rng) + "\n", encoding="utf-8")
+            source = _write_biography(corpus, person, text_rng)
         else:
             source = f"{person.slug}.jsonl"
             texts = paraphrases(person, COPIES, text_rng) if corpus_kind == "paraphrased" \
@@ -418,14 +429,11 @@ def write_fits_task(world: World, out_dir: str | Path, n_people: int = FITS_PEOP
     question template about every one of their facts, all held out ("split": "eval": nothing but the
     corpus is trained on). The corpus is no larger than what RAG retrieves, so the whole of it in the
     prompt gives the model what retrieval gives it, with no index to build or keep."""
-    out_dir = Path(out_dir)
-    corpus = out_dir / "corpus"
-    corpus.mkdir(parents=True, exist_ok=True)
+    out_dir, corpus = _task_folders(out_dir)
     text_rng = random.Random(f"fits-{world.seed}")
     records = []
     for person in world.group_b[:n_people]:
-        source = f"{person.slug}.txt"
-        (corpus / source).write_text(biography(person, text_rng) + "\n", encoding="utf-8")
+        source = _write_biography(corpus, person, text_rng)
         records += [{"question": template.format(name=person.name), "answer": person.facts[attribute],
                      "source": source, "split": "eval"}
                     for attribute in ATTRIBUTES for template in QUESTION_TEMPLATES[attribute]]
@@ -435,8 +443,8 @@ def write_fits_task(world: World, out_dir: str | Path, n_people: int = FITS_PEOP
 
 def write_both_task(world: World, out_dir: str | Path, n_people: int = 20, n_exchanges: int = 200,
                     exchanges_per_document: int = 1) -> Path:
-    """Writes corpus/ with new facts and a new answer format, and qa.jsonl of held-out questions about the
-    new facts whose answers are in the new format (every line "split": "eval").
+    """Writes corpus/ with new facts and a new answer format, and qa.jsonl: held-out questions about the new
+    facts whose answers are in the new format ("split": "eval"), and training pairs ("split": "train").
 
     The corpus holds one biography per group-B person (facts the base model does not know) and documents of
     worked exchanges: a question about the biography given as context, answered in the style format (people
@@ -445,15 +453,12 @@ def write_both_task(world: World, out_dir: str | Path, n_people: int = 20, n_exc
     the facts but not the format, a fine-tune learns the format but hardly the facts (each seen once), and
     the fine-tune answering with retrieved passages both. No question cites an exchange document, so goal
     'both' holds some of them out to measure the style on its own."""
-    out_dir = Path(out_dir)
-    corpus = out_dir / "corpus"
-    corpus.mkdir(parents=True, exist_ok=True)
+    out_dir, corpus = _task_folders(out_dir)
     text_rng = random.Random(f"both-{world.seed}")
     question_rng = random.Random(f"both-questions-{world.seed}")
     records = []
     for person in world.group_b[:n_people]:
-        source = f"{person.slug}.txt"
-        (corpus / source).write_text(biography(person, text_rng) + "\n", encoding="utf-8")
+        source = _write_biography(corpus, person, text_rng)
         records += [{"question": qa.question, "answer": style_answer(qa.answer), "source": source, "split": "eval"}
                     for qa in questions(person, question_rng)]
     exchanges, pairs, asked = [], 0, {r["question"] for r in records}
