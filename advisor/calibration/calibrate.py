@@ -262,14 +262,13 @@ def _report_files(verdicts: dict[str, dict]) -> dict[str, str]:
     return {task: str(Path(v["report"]).with_suffix(".json")) for task, v in verdicts.items()}
 
 
-CONFIDENCE_ORDER = ("low", "medium", "high")
-
-
 def check_verdict(task: Task, recommendation) -> dict:
     """Whether a recommendation is the task's right one, measured (not the goal's default) and at least as
     sure as the task's floor; with the prior's verdict, and whether the measurement overruled it."""
+    from advisor.verdict.report import CONFIDENCES  # ordered from least to most sure
+
     choice, confidence, basis = recommendation.choice, recommendation.confidence, recommendation.basis
-    sure = CONFIDENCE_ORDER.index(confidence) >= CONFIDENCE_ORDER.index(task.min_confidence)
+    sure = CONFIDENCES.index(confidence) >= CONFIDENCES.index(task.min_confidence)
     return {"choice": choice, "right": task.right_choice, "confidence": confidence, "basis": basis,
             "rule": recommendation.rule, "min_confidence": task.min_confidence, "prior": task.prior_choice,
             "overrules_prior": choice != task.prior_choice,
