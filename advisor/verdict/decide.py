@@ -527,8 +527,8 @@ def next_steps(inputs: DecisionInputs, rec: Recommendation) -> list[str]:
     short = _short_training(inputs.arms)
     if short and short[1]:
         steps.append(f"Settle whether a longer fine-tune changes the verdict: rerun with --budget-minutes "
-                     f"{short[1]:g}, which at this run's speed covers the fine-tune's whole data plan "
-                     f"({short[0]}).")
+                     f"{short[1]:g}, which at this run's speed covers the fine-tune's whole data plan; here "
+                     f"{short[0]}.")
     steps.append("Rerun with the base model you would deploy (--base-model) and a fine-tune budget that lets it "
                  "see the data a few times (--budget-minutes; the report's notes say how many passes it made).")
     if rec.choice in ("rag", "both", "full_context"):
