@@ -467,8 +467,7 @@ class Advisor:
         def compared(on):
             return compare_arms({name: run.scores.get(on.name, []) for name, run in runs.items()}, on, cfg.seed)
 
-        goal = "knowledge" if cfg.goal == "both" else cfg.goal  # 'both': the style half is decided apart
-        metric = primary_metric(goal, bool(evalset.pairs), cfg.format_regex)
+        metric = primary_metric(cfg.goal, bool(evalset.pairs), cfg.format_regex)  # goal both: its knowledge half's
         comparisons, likelihood = compared(metric), compared(ANSWER_LIKELIHOOD)
         style_metric = STYLE_DOCUMENTS if cfg.goal == "both" and evalset.documents else None
         style_comparisons = compared(style_metric) if style_metric else None

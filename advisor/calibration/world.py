@@ -387,9 +387,7 @@ def write_style_task(world: World, out_dir: str | Path, n_train: int = 300, n_ev
     Held-out questions are (person, attribute) pairs absent from the training exchanges, taken from
     the half of group A the base model was trained to answer, so its base accuracy is high.
     """
-    out_dir = Path(out_dir)
-    corpus = out_dir / "corpus"
-    corpus.mkdir(parents=True, exist_ok=True)
+    out_dir, corpus = _task_folders(out_dir)
     rng = random.Random(f"style-{world.seed}")
     known_pairs = [(person, attribute) for person in world.group_a_qa_trained for attribute in ATTRIBUTES]
     other_pairs = [(person, attribute) for person in world.group_a_qa_heldout for attribute in ATTRIBUTES]

@@ -105,6 +105,7 @@ class PrimaryMetric:
 
 
 def primary_metric(goal: str, has_qa: bool, format_regex: str | None) -> PrimaryMetric:
+    """What the decision reads first; for goal 'both', its knowledge half's (the style half reads STYLE_DOCUMENTS)."""
     if has_qa and format_regex:
         return PrimaryMetric("format_match", True, "format match",
                              "the share of answers that match your --format-regex")
@@ -450,8 +451,7 @@ def recommend_from_report(report, per_item=None) -> Recommendation:
             for name, arm in arms.items()}
     seed = config.get("seed", 0)
     goal = config.get("goal", "knowledge")
-    metric = primary_metric("knowledge" if goal == "both" else goal, evaluation.get("kind") in ("qa", "probes"),
-                            config.get("format_regex"))
+    metric = primary_metric(goal, evaluation.get("kind") in ("qa", "probes"), config.get("format_regex"))
 
     def compared(on: PrimaryMetric) -> dict:
         return compare_arms({name: arm_scores.get(on.name, []) for name, arm_scores in scores.items()}, on, seed)
