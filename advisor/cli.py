@@ -400,13 +400,13 @@ def cmd_calibrate(args: argparse.Namespace, console) -> int:
     from advisor.calibration.calibrate import SHIPPED_MODEL, TASKS, CalibrationResult, run_calibration
     from advisor.files import write_json
 
-    results = []
+    results, reports = [], {}  # reports: a task that decides another's run again reuses it
     for task in (t for t in TASKS if not args.tasks or t.name in args.tasks):
         console.print(f"[bold]Calibration task: {task.name}[/] ({task.about}; right verdict: {task.right_choice})",
                       highlight=False)
         results.append(_with_progress(args, console, lambda on_progress: run_calibration(
             args.out, model=args.model or SHIPPED_MODEL, seed=args.seed, tasks=(task.name,),
-            on_progress=on_progress)))
+            on_progress=on_progress, reports=reports)))
     result = CalibrationResult.combine(results)
     table = Table(title=f"Calibration world: measured against expected ({result.seconds:.0f} s)")
     table.add_column("task", overflow="fold")

@@ -231,11 +231,27 @@ def _advise_on_ferry(folder: Path, **options):
                   **options)
 
 
+def _redecided(task, folder: Path, **options):
+    """A task that decides another's run again (advisor.calibration.calibrate.Task.redecides): on that task's
+    report for the same seed and budget when this benchmark has made it, else after running it."""
+    from advisor.calibration.calibrate import advise_on_task
+    from advisor.verdict.report import Report
+
+    path = folder.parents[2] / task.redecides / folder.parent.name / folder.name / "run" / "report.json"
+    source = Report.load(path) if path.is_file() else None
+    wanted = {"seed": options.get("seed"), **{name: options[name] for name in PLAN if name in options}}
+    if source is not None and not same_settings(source.config, wanted):
+        source = None
+    return advise_on_task(task, folder, source=source, **options)
+
+
 def calibration_cases(names: list[str] | None) -> list[Case]:
     from advisor.calibration.calibrate import CALIBRATION_OPTIONS, TASKS, advise_on_task
 
-    return [Case(task.name, plan_of({**CALIBRATION_OPTIONS, **task.options}),
-                 functools.partial(advise_on_task, task))
+    by_name = {task.name: task for task in TASKS}
+    # A task that decides another's run again runs with that one's plan.
+    return [Case(task.name, plan_of({**CALIBRATION_OPTIONS, **by_name[task.redecides or task.name].options}),
+                 functools.partial(_redecided, task) if task.redecides else functools.partial(advise_on_task, task))
             for task in TASKS if names is None or task.name in names]
 
 

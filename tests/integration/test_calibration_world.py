@@ -11,7 +11,7 @@ pytestmark = pytest.mark.integration
 def calibration(tmp_path_factory):
     if not (SHIPPED_MODEL / "model.safetensors").is_file():
         pytest.fail(f"the shipped calibration model is missing from {SHIPPED_MODEL}")
-    # The full calibration (eight tasks, up to 100 held-out questions each) takes about four minutes on 2 cores.
+    # The full calibration (eight tasks, seven runs, up to 100 held-out questions each): about 8 minutes on 2 cores.
     return run_calibration(tmp_path_factory.mktemp("calibration"))
 
 

@@ -130,3 +130,11 @@ def test_runs_cut_short_by_the_time_budget_are_named():
                                            "Seed-to-seed at the long budget: no case was run with two seeds or more."]
     assert summary_lines(summary)[-1] == ("Fine-tunes the time budget stopped before their data plan ended: "
                                           "ferry seed 0 quick.")
+
+
+def test_a_task_that_decides_another_run_again_runs_with_that_runs_plan():
+    from benchmarks.agreement import calibration_cases
+
+    cases = {case.name: case for case in calibration_cases(None)}
+    assert cases["constrained"].quick == cases["knowledge-paraphrased"].quick
+    assert cases["constrained"].quick["epochs"] == 10
