@@ -36,6 +36,7 @@ STAGES = {
     "load": "Loading the corpus",
     "models": "Loading models",
     "profile": "Profiling the corpus",
+    "estimate": "Estimating the run's time",
     "index": "Building the RAG index",
     "train": "LoRA fine-tune",
     **{name: kind.answers_title for name, kind in ARM_KINDS.items()},
@@ -94,7 +95,7 @@ def planned_stages(config: AdvisorConfig) -> list[str]:
     """The stages a run of `config` passes through, in the order they run (keys of STAGES). The
     whole-corpus arm is listed when asked for; it runs only if the corpus fits the context window."""
     names = arm_names(config.measures_finetune_rag(), config.full_context)
-    return ["load", "models", "profile", "index", *(n for n in names if not ARM_KINDS[n].tuned), "train",
+    return ["load", "models", "profile", "estimate", "index", *(n for n in names if not ARM_KINDS[n].tuned), "train",
             *(n for n in names if ARM_KINDS[n].tuned), "report"]
 
 
@@ -115,11 +116,14 @@ class Advisor:
         self.run_dir = Path(config.out) if config.out else default_run_dir(config.corpus)
         self.warnings: list[str] = []
         self._stage_started: dict[str, float] = {}
+        self._stage_ended: dict[str, float] = {}
+        self._train_budget_seconds = config.budget_minutes * 60  # --max-minutes may shrink it
         self._store = None  # the Chroma client, once opened
 
     def _progress(self, stage: str, completed: int, total: int | None = None, message: str = "", *,
                   loss: float | None = None, result: Any = None) -> None:
         started = self._stage_started.setdefault(stage, time.perf_counter())
+        self._stage_ended[stage] = time.perf_counter()
         self.on_progress(ProgressEvent(stage, completed, total, message, loss, time.perf_counter() - started,
                                        result))
         if self.cancel is not None and (self.cancel.is_set() if isinstance(self.cancel, threading.Event)
@@ -182,13 +186,15 @@ class Advisor:
                                  write_questions=self._question_writer(models))
         for warning in evalset.warnings:
             self._warn(warning)
+        whole = self._whole_corpus(evalset, models)
+        evalset, whole, estimate = self._estimate(evalset, models, profile, whole, reference, started)
         write_json(self.run_dir / "eval_set.json", evalset.to_dict())
         index = self._index(cache, evalset, models)
-        whole = self._whole_corpus(evalset, models)
         if whole["asked"] and not whole["fits"]:
-            why = (f"skipped: the whole corpus makes a prompt of {'at least ' if whole['at_least'] else ''}"
-                   f"{whole['prompt_tokens']:,} tokens, more than the base model's window of "
-                   f"{whole['context_window']:,}")
+            why = whole.get("skipped") or (
+                f"skipped: the whole corpus makes a prompt of {'at least ' if whole['at_least'] else ''}"
+                f"{whole['prompt_tokens']:,} tokens, more than the base model's window of "
+                f"{whole['context_window']:,}")
             self._progress("full_context", 0, 0, why, result={"skipped": why})
         names = arm_names(cfg.measures_finetune_rag(), whole["fits"])
         # The arms that keep the base weights first: an interrupted fine-tune loses none of their answers.
@@ -203,7 +209,24 @@ class Advisor:
         arms.sort(key=lambda arm: names.index(arm.name))
         forgetting = [before, self._reference_nll(cache, tuned.key, tuned.model, models.tokenizer, reference)]
         return self._report(arms, runs, forgetting, tuned.training, corpus, profile, models, model_check,
-                            evalset, whole, started)
+                            evalset, whole, started, estimate)
+
+    def _estimate(self, evalset: EvalSet, models: LoadedModels, profile: dict, whole: dict, reference: list[str],
+                  started: float):
+        """The run's expected time per stage, from the inputs' sizes and a probe of the models' speed here;
+        with --max-minutes, the held-out questions, the fine-tune's budget and the whole-corpus arm are cut
+        until it fits, each cut said. Returns (evalset, whole, Estimate)."""
+        from advisor.measure.estimate import plan_run
+
+        cfg = self.config
+        self._progress("estimate", 0, 1, "probing the models' speed on this machine")
+        plan = plan_run(cfg, evalset, models, profile, whole, reference,
+                        already=time.perf_counter() - started)
+        for note in plan.estimate.notes:
+            self._warn(note)
+        self._train_budget_seconds = plan.train_budget_seconds
+        self._progress("estimate", 1, 1, plan.estimate.text(), result=plan.estimate.to_dict())
+        return plan.evalset, plan.whole, plan.estimate
 
     def _load(self):
         self._progress("load", 0, 1)
@@ -334,7 +357,7 @@ class Advisor:
             encode_prompt)
         key = fingerprint(models.key, documents_fingerprint(evalset.train_documents),
                           [p.to_dict() for p in evalset.train_pairs], dataclasses.asdict(settings),
-                          cfg.max_seq_len, cfg.budget_minutes)
+                          cfg.max_seq_len, self._train_budget_seconds / 60)
         model, models.base = models.base, None  # from here on only the tuned model exists
         adapter_dir = self.run_dir / "adapter"
         result = cache.get("train", key)
@@ -353,7 +376,7 @@ class Advisor:
                            else f"{len(examples)} examples")
             tuned, trained = train_lora(
                 model, tokenizer, examples, settings, adapter_dir, device=models.device,
-                budget_seconds=cfg.budget_minutes * 60, checkpoint_dir=checkpoints / key[:16],
+                budget_seconds=self._train_budget_seconds, checkpoint_dir=checkpoints / key[:16],
                 save_every=cfg.checkpoint_every,
                 on_step=lambda step, planned, loss: self._progress(
                     "train", step, planned, f"loss {loss:.3f}" if loss is not None else "", loss=loss))
@@ -442,7 +465,7 @@ class Advisor:
 
     def _report(self, arms: list[Arm], runs: dict[str, ArmRun], forgetting: list, training: dict, corpus: Corpus,
                 profile: dict, models: LoadedModels, model_check: dict, evalset: EvalSet, whole: dict,
-                started: float) -> Report:
+                started: float, estimate=None) -> Report:
         from advisor.measure.hardware import describe_hardware
         from advisor.measure.summary import add_extra_prompt_tokens, add_forgetting, novelty, summarize_arm
 
@@ -499,6 +522,9 @@ class Advisor:
                         "train_pairs": len(evalset.train_pairs), "train_documents": len(evalset.train_documents),
                         "full_context": {k: v for k, v in whole.items() if k != "passages"},
                         "wall_seconds": time.perf_counter() - started,
+                        **({"estimate": estimate.to_dict()} if estimate is not None else {}),
+                        "stage_seconds": {stage: self._stage_ended[stage] - begun
+                                          for stage, begun in self._stage_started.items()},
                         "pricing": {"usd_per_hour": usd_per_hour, "device": models.device,
                                     "source": "--price-per-hour" if cfg.price_per_hour is not None
                                     else f"{prices.source}, as of {prices.as_of}"}},

@@ -48,6 +48,7 @@ def _add_run_options(run: argparse.ArgumentParser, *, corpus_required: bool) -> 
     _add_option(run, "base_model", metavar="ID_OR_PATH")
     _add_option(run, "embedding_model", metavar="ID_OR_PATH")
     _add_option(run, "budget_minutes", type=float, metavar="MIN")
+    _add_option(run, "max_minutes", type=float, metavar="MIN")
     _add_option(run, "device", choices=["auto", "cpu", "cuda", "mps"])
     _add_option(run, "seed", type=int)
     _add_option(run, "offline_fallback", action="store_true", default=None)
@@ -262,6 +263,8 @@ class _RichProgress:
         if event.stage not in self.tasks:
             self.tasks[event.stage] = self.progress.add_task(STAGES.get(event.stage, event.stage),
                                                              total=event.total, note="")
+        if event.stage == "estimate" and event.result:
+            self.progress.console.print(f"Expected: {event.result['text']}", highlight=False)
         task_id = self.tasks[event.stage]
         self.progress.update(task_id, completed=event.completed, total=event.total,
                              note=event.message or self.progress.tasks[task_id].fields.get("note", ""))
@@ -327,6 +330,10 @@ def _print_outcome(report, console) -> None:
 
     rec = report.recommendation
     console.print(f"[bold]{headline(report)}[/] — {rec.reasons[0].text if rec.reasons else ''}", highlight=False)
+    estimate = report.evaluation.get("estimate")
+    if estimate:
+        console.print(f"Took {report.evaluation['wall_seconds'] / 60:.1f} min; expected {estimate['text']}.",
+                      highlight=False)
     console.print(f"Report: {report.run_dir}/report.html (and report.md, report.json)", highlight=False)
 
 

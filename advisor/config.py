@@ -85,6 +85,10 @@ class AdvisorConfig:
     embedding_model: str = _help("sentence-transformers model for retrieval: a hub id or a local folder.",
                                  DEFAULT_EMBEDDING_MODEL)
     budget_minutes: float = _help("Wall-clock cap for the LoRA fine-tune, in minutes.", 10.0)
+    max_minutes: float | None = _help("Wall-clock cap for the whole run, in minutes: when the estimate made "
+                                      "before the slow stages is over it, every arm answers the same seeded "
+                                      "subset of the held-out questions (at least 20), the fine-tune's budget "
+                                      "shrinks to fit, and the report says so.", None)
     device: str = _help("Where models run: auto, cpu, cuda or mps.", "auto")
     seed: int = _help("Seed for the eval split, training and sampling.", 0)
     offline_fallback: bool = _help("When the base model cannot be had, use a small local model "
@@ -155,6 +159,8 @@ class AdvisorConfig:
             raise ConfigError(f"eval_fraction must be between 0 and 1, not {self.eval_fraction}")
         if self.budget_minutes <= 0:
             raise ConfigError(f"budget_minutes must be positive, not {self.budget_minutes}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ConfigError(f"max_minutes must be positive, not {self.max_minutes}")
         for name in ("top_k", "max_eval", "lora_rank", "lora_alpha", "batch_size", "max_seq_len",
                      "max_new_tokens", "checkpoint_every"):
             if getattr(self, name) < 1:

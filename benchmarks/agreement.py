@@ -378,8 +378,9 @@ def main(argv=None) -> int:
 
     error = None
     try:
-        for case, seeds in cases:
-            for seed in range(seeds):
+        # Seed by seed, every case at each: a benchmark stopped part-way has compared every case already.
+        for seed in range(max(seeds for _, seeds in cases)):
+            for case in (case for case, seeds in cases if seed < seeds):
                 for budget in BUDGETS:
                     plan = case.quick if budget == "quick" else long_plan(case.quick, args.factor)
                     runs.append(run_once(case, seed, budget, plan, args.out, device))

@@ -193,6 +193,33 @@ def _first_words(text: str, keep: int) -> str:
     return text[:spans[min(len(spans), keep) - 1][1]].strip() if spans else ""
 
 
+def whole_corpus_prefixes(model, tokenizer, passages: list[str]) -> dict:
+    """{"generate": PrefixCache, "score": PrefixCache} of the prompt's part that comes before the question when
+    every passage is in it: as the answer is generated (the prompt's encoding) and as it is scored (the
+    tokenizer's own, which may add a start token); one cache when the two agree."""
+    from rag.prefix_cache import PrefixCache, shared_token_prefix
+    from rag.prompting import build_prompt, encode_prompt
+
+    # Two questions that share no first word: what their prompts share is the corpus and what leads it.
+    prompts = [build_prompt(tokenizer, question, passages) for question in ("Who?", "Name the one.")]
+    wanted = {"generate": shared_token_prefix([encode_prompt(tokenizer, p) for p in prompts]),
+              "score": shared_token_prefix([tokenizer(p)["input_ids"] for p in prompts])}
+    built = {}
+    for ids in wanted.values():
+        if tuple(ids) not in built:
+            built[tuple(ids)] = PrefixCache.build(model, ids)
+    return {use: built[tuple(ids)] for use, ids in wanted.items()}
+
+
+def prefix_figures(prefixes: dict) -> dict:
+    """What the whole-corpus prompt's cached prefix cost once and how many answers and scores it served."""
+    caches = {id(cache): cache for cache in prefixes.values()}.values()
+    return {"prefix_tokens": len(prefixes["generate"].ids),
+            "prefix_seconds": sum(cache.seconds for cache in caches),
+            "from_cache": sum(cache.used for cache in caches),
+            "computed_whole": sum(cache.missed for cache in caches)}
+
+
 def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_item=None, embed=None,
                 format_regex: str | None = None) -> ArmRun:
     """Answers (or, for held-out documents, continues and scores) the evaluation set with one arm."""
@@ -201,6 +228,10 @@ def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_ite
     from rag.prompting import build_prompt
 
     model, retriever, fixed = arm.model, arm.retriever, arm.passages or []
+    # The whole corpus opens every prompt: its key/value cache is computed once and each question answered
+    # and scored from a copy (as a deployment caches a fixed prompt prefix), one question at a time.
+    prefixes = whole_corpus_prefixes(model, tokenizer, fixed) if fixed and not retriever else None
+    window = getattr(getattr(model, "config", None), "max_position_embeddings", None) or 2048
 
     def prompt_for(question):
         hits, timings = retriever.retrieve(question) if retriever else (None, {})
@@ -211,16 +242,27 @@ def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_ite
 
     def answer(question):
         prompt, timings, hits = prompt_for(question)
-        return generate(model, tokenizer, prompt, max_new_tokens), prompt, timings, hits
+        generation = generate(model, tokenizer, prompt, max_new_tokens,
+                              **({"prefix": prefixes["generate"]} if prefixes else {}))
+        return generation, prompt, timings, hits
 
     def answer_batch(questions):
+        if prefixes:  # each from the cached prefix: a batch would pad and compute the corpus once per row
+            return [answer(question) for question in questions]
         prompted = [prompt_for(question) for question in questions]
         generations = generate_batch(model, tokenizer, [prompt for prompt, _, _ in prompted], max_new_tokens)
         return [(generation, prompt, timings, hits) for generation, (prompt, timings, hits)
                 in zip(generations, prompted)]
 
     def likelihood(prompt, reference):
+        if prefixes:
+            return answer_log_likelihood(model, tokenizer, prompt, reference, window, prefixes["score"])
         return answer_log_likelihood(model, tokenizer, prompt, reference)
+
+    def likelihood_batch(items):
+        if prefixes:
+            return [likelihood(*item) for item in items]
+        return answer_log_likelihoods(model, tokenizer, items)
 
     def context_for(doc):
         if not retriever:
@@ -243,8 +285,9 @@ def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_ite
     if not evalset.pairs:
         return style(on_item)
     run = evaluate_qa_arm(arm.name, evalset.pairs, answer, likelihood, metrics, on_item=on_item,
-                          answer_batch=answer_batch,
-                          likelihood_batch=lambda items: answer_log_likelihoods(model, tokenizer, items))
+                          answer_batch=answer_batch, likelihood_batch=likelihood_batch)
+    if prefixes:
+        run.extra["prefix_cache"] = prefix_figures(prefixes)
     if evalset.documents:  # goal both: the style half, scored on the held-out documents
         styled = style(None)
         run.scores.update(styled.scores)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 
 
-def _nll_of_continuation(model, tokenizer, prefix: str, continuation: str,
-                         max_length: int) -> tuple[float, int]:
-    """Sum of negative log-likelihood (nats) of `continuation` after `prefix`, and its token count."""
+def _nll_of_continuation(model, tokenizer, prefix: str, continuation: str, max_length: int,
+                         cached=None) -> tuple[float, int]:
+    """Sum of negative log-likelihood (nats) of `continuation` after `prefix`, and its token count. With
+    `cached` (a rag.prefix_cache.PrefixCache), a text that starts with its tokens is scored from a copy of
+    their key/value cache: the same figures, with only the rest computed."""
     import torch  # heavy; only needed when a model is scored
 
     prefix_ids = tokenizer(prefix)["input_ids"] if prefix else []
@@ -19,17 +21,27 @@ def _nll_of_continuation(model, tokenizer, prefix: str, continuation: str,
     if n_cont <= 0:
         return 0.0, 0
     device = next(model.parameters()).device
-    input_ids = torch.tensor([ids], device=device)
+    start = len(cached.ids) if cached is not None else 0
+    past = cached.cache_for(ids) if cached is not None and len(ids) - start >= n_cont else None
     with torch.no_grad():
-        logits = model(input_ids=input_ids).logits[0, :-1].float()
-    targets = input_ids[0, 1:]
+        if past is None:
+            logits = model(input_ids=torch.tensor([ids], device=device)).logits[0, :-1].float()
+            targets = torch.tensor(ids[1:], device=device)
+        else:  # the logits after the prefix, then those of the rest but its last position
+            from rag.prefix_cache import cache_keyword
+
+            rest = model(input_ids=torch.tensor([ids[start:]], device=device),
+                         **{cache_keyword(model): past}).logits[0, :-1].float()
+            logits = torch.cat([cached.last_logits.to(device)[None], rest])
+            targets = torch.tensor(ids[start:], device=device)
     logprobs = torch.log_softmax(logits, dim=-1).gather(1, targets[:, None])[:, 0]
     return float(-logprobs[-n_cont:].sum()), n_cont
 
 
-def answer_log_likelihood(model, tokenizer, prompt: str, answer: str, max_length: int = 2048) -> float:
+def answer_log_likelihood(model, tokenizer, prompt: str, answer: str, max_length: int = 2048,
+                          cached=None) -> float:
     """Mean log-probability per token of the reference answer given the prompt (higher is better)."""
-    nll, count = _nll_of_continuation(model, tokenizer, prompt, " " + answer, max_length)
+    nll, count = _nll_of_continuation(model, tokenizer, prompt, " " + answer, max_length, cached)
     return -nll / count if count else float("nan")
 
 

@@ -266,6 +266,9 @@ class RunScreen(Screen):
             row.skip("skipped: too long" if event.stage == "full_context" else "skipped")
             self.log_line(f"{title}: {event.result['skipped']}")
             return
+        if event.stage == "estimate" and event.total and event.completed == event.total and event.message:
+            self.query_one("#state", Static).update(f"Running. Expected: {event.message}. Esc or c cancels "
+                                                    "(what finished is kept).")
         row.advance(event)
         if event.loss is not None:
             self.losses.append((event.completed, event.loss))

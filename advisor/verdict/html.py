@@ -9,7 +9,7 @@ from advisor.verdict.literature import short_names
 from advisor.verdict.render import (CHOICE_TEXT, LATENCY_PARTS, METRIC_LABELS, break_even_text, cost_volumes,
                                     evaluation_text, example_items, format_number, headline, interval_text,
                                     is_finite, latency_basis, profile_sections, quality_cell, references,
-                                    stated_constraints, total_cost, verdict_title)
+                                    run_time_text, stated_constraints, total_cost, verdict_title)
 from advisor.verdict.report import FIGURES, Report
 
 CHART_WIDTH, BAR_HEIGHT, LABEL_WIDTH = 560, 22, 120
@@ -168,4 +168,4 @@ def render_html(report: Report, *, summary_only: bool = False) -> str:
         label_width=LABEL_WIDTH, cost=cost_chart(report), volumes=cost_volumes(report),
         break_even=break_even_text(report), constraints=stated_constraints(report.config.get("constraints") or {}),
         cited_works=references(report), profile=_profile_html(report.corpus),
-        evaluation_text=evaluation_text(report))
+        evaluation_text=evaluation_text(report), run_time=run_time_text(report))

@@ -336,6 +336,22 @@ def _cost_lines(report: Report, arms: list[str]) -> list[str]:
     return lines
 
 
+def run_time_text(report: Report) -> str | None:
+    """How long the run took against its estimate, made before the slow stages, stage by stage."""
+    wall, estimate = report.evaluation.get("wall_seconds"), report.evaluation.get("estimate")
+    if wall is None or not estimate:
+        return None
+    actual = report.evaluation.get("stage_seconds", {})
+    stages = [f"{STAGE_WORDS.get(stage, stage)} {seconds:.0f} s (took {actual[stage]:.0f} s)"
+              for stage, seconds in estimate["stages"].items() if stage in actual and seconds >= 1]
+    return (f"The run took {wall / 60:.1f} min; estimated before its slow stages: {estimate['text']} "
+            f"({estimate['total'] / 60:.1f} min)" + (f"; by stage, {', '.join(stages)}" if stages else "") + ".")
+
+
+STAGE_WORDS = {"index": "index", "base": "base answers", "rag": "RAG answers", "full_context": "whole-corpus answers",
+               "train": "fine-tune", "finetune": "fine-tuned answers", "finetune_rag": "fine-tune + RAG answers"}
+
+
 def render_markdown(report: Report) -> str:
     arms = list(report.arms)  # in the order they were measured
     rec = report.recommendation
@@ -445,6 +461,9 @@ def render_markdown(report: Report) -> str:
     hw = report.hardware
     if hw:
         lines.append("- Hardware: " + ", ".join(f"{k} {v}" for k, v in hw.items()))
+    run_time = run_time_text(report)
+    if run_time:
+        lines.append(f"- {run_time}")
 
     samples = [(a, s) for a in arms for s in report.arms[a].details.get("samples", [])[:3]]
     if samples:

@@ -164,3 +164,23 @@ def test_goal_both_measures_facts_and_style_on_four_arms(tiny_corpus, tiny_model
     held = {p["source"] for p in json.loads((tmp_path / "run" / "eval_set.json").read_text())["pairs"]}
     style_docs = set(json.loads((tmp_path / "run" / "eval_set.json").read_text())["documents"])
     assert style_docs and not style_docs & held
+
+
+def test_a_run_budget_is_estimated_first_and_cuts_what_does_not_fit(tiny_corpus, tiny_model_dir, tmp_path):
+    """--max-minutes far below what the run needs: the fine-tune's budget shrinks to its 30-second floor and the
+    whole-corpus arm is skipped with the reason (8 held-out questions are fewer than the 20 a cut keeps); the
+    report keeps the estimate beside each stage's actual time."""
+    corpus, qa = tiny_corpus
+    events = []
+    report = advisor.advise(corpus, goal="knowledge", qa=qa, base_model=str(tiny_model_dir), out=str(tmp_path / "run"),
+                            on_progress=events.append, max_minutes=0.01, budget_minutes=5, device="cpu",
+                            max_new_tokens=8, max_train_steps=3)
+    estimate = report.evaluation["estimate"]
+    assert estimate["text"].startswith("about ") and estimate["total"] > 0
+    assert "full_context" not in report.arms and report.evaluation["n"] == 8
+    assert any("fine-tune's budget is 0.5 minutes instead of 5" in w for w in report.warnings), report.warnings
+    assert any("whole-corpus arm was skipped" in w and "--max-minutes" in w for w in report.warnings)
+    stages = [event.stage for event in events]
+    assert stages.index("estimate") < stages.index("index") < stages.index("train")
+    assert {"estimate", "index", "base", "rag", "train", "finetune"} <= set(report.evaluation["stage_seconds"])
+    assert set(estimate["stages"]) >= {"index", "base", "rag", "finetune", "train"}

@@ -41,7 +41,9 @@ def test_run_screen_mid_training(snap_compare, in_repo):
     clock = MockClock()
     config = AdvisorConfig(corpus="samples/ferry/corpus", qa="samples/ferry/qa.jsonl", out="runs/ferry-example")
     recorded = [("load", 1, 1, 0.1, "24 documents, 0 skipped", None), ("models", 2, 2, 4.0, "", None),
-                ("profile", 1, 1, 3.0, "", None), ("index", 112, 112, 2.0, "112 chunks", None),
+                ("profile", 1, 1, 3.0, "", None),
+                ("estimate", 1, 1, 2.0, "about 7.5 min: answers 3.5, fine-tune 3", None),
+                ("index", 112, 112, 2.0, "112 chunks", None),
                 ("base", 30, 30, 41.0, "", None), ("rag", 30, 30, 55.0, "", None),
                 ("full_context", 30, 30, 80.0, "", None)]
     recorded += [("train", step, 58, 3.0 * step, "", 3.2 - 0.04 * step) for step in range(1, 31)]

@@ -26,8 +26,8 @@ def test_finished_and_unfinished_runs_are_listed_newest_first(tmp_path):
 
 def test_planned_stages_follow_the_run_order():
     config = AdvisorConfig(corpus="docs")
-    assert planned_stages(config) == ["load", "models", "profile", "index", "base", "rag", "full_context", "train",
-                                      "finetune", "report"]
+    assert planned_stages(config) == ["load", "models", "profile", "estimate", "index", "base", "rag", "full_context",
+                                      "train", "finetune", "report"]
     both = AdvisorConfig(corpus="docs", goal="both", full_context=False)
     assert planned_stages(both)[-3:] == ["finetune", "finetune_rag", "report"]
     assert "full_context" not in planned_stages(both)

@@ -1,0 +1,100 @@
+"""The run's time estimate and what --max-minutes cuts, on a made-up machine speed: no model is run."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from advisor.config import AdvisorConfig
+from advisor.corpus.evalset import EvalSet, QAPair
+from advisor.corpus.loading import Document
+from advisor.measure.estimate import LEAST_QUESTIONS, Estimate, Speed, most_that_fit, plan_run
+
+# A slow machine: 20 new tokens a second, 1,000 prompt tokens a second.
+SLOW = Speed(forward_seconds=0.05, token_seconds=0.001, new_token_seconds=0.05, batch_share=0.5,
+             embed_seconds=0.01, train_token_seconds=0.003)
+
+
+class WordTokenizer:
+    """One token per word; no chat template, so prompts take the plain form."""
+
+    chat_template = None
+
+    def __call__(self, text, add_special_tokens=True):
+        return {"input_ids": list(range(len(text.split())))}
+
+
+def _inputs(questions=100, corpus_tokens=5000, fits=True):
+    models = SimpleNamespace(base=None, tokenizer=WordTokenizer(), embedder=SimpleNamespace(max_seq_length=128))
+    documents = [Document(f"d{i}.txt", f"d{i}.txt", "words " * 500) for i in range(10)]
+    evalset = EvalSet("qa", [QAPair(f"What is item number {i}?", str(i)) for i in range(questions)], [],
+                      documents, [], [])
+    profile = {"tokens": corpus_tokens, "documents": 10}
+    whole = {"fits": fits, "prompt_tokens": corpus_tokens + 20, "passages": [d.text for d in documents] if fits
+             else None, "asked": True}
+    return evalset, models, profile, whole
+
+
+def _plan(max_minutes=None, budget_minutes=3.0, **inputs):
+    cfg = AdvisorConfig(corpus="c", max_minutes=max_minutes, budget_minutes=budget_minutes, max_new_tokens=32)
+    evalset, models, profile, whole = _inputs(**inputs)
+    return plan_run(cfg, evalset, models, profile, whole, ["general text " * 50], already=5.0, speed=SLOW)
+
+
+def test_without_a_run_budget_nothing_is_cut_and_every_stage_is_estimated():
+    plan = _plan()
+    stages = plan.estimate.stages
+    assert set(stages) >= {"index", "base", "rag", "full_context", "finetune", "train"}
+    assert len(plan.evalset.pairs) == 100 and plan.whole["fits"] and plan.train_budget_seconds == 180
+    assert not plan.estimate.notes
+    # Retrieval reads top_k passages and embeds each question: slower than the closed-book base model.
+    assert stages["rag"] > stages["base"] == pytest.approx(stages["finetune"])
+    assert plan.estimate.total == pytest.approx(5.0 + sum(stages.values()))
+    assert 0 < stages["train"] <= 180
+
+
+def test_answer_time_grows_with_the_questions_and_the_whole_corpus_prefix_is_paid_once():
+    few, more, many = (_plan(questions=n).estimate.stages for n in (40, 80, 120))
+    # Past the answers timed one at a time, each question adds the same (batched) time.
+    assert many["base"] - more["base"] == pytest.approx(more["base"] - few["base"]) and many["base"] > more["base"]
+    # The whole corpus (5,020 tokens, 5 s at 1,000 tokens a second) is computed once, not once per question.
+    per_question = (many["full_context"] - more["full_context"]) / 40
+    assert per_question < 0.5 * SLOW.prompt(5020), per_question
+    assert many["full_context"] > SLOW.prompt(5020) + many["base"]
+
+
+def test_max_minutes_cuts_every_arm_to_the_same_seeded_subset_of_questions():
+    full = _plan().estimate.total
+    plan = _plan(max_minutes=0.8 * full / 60)
+    kept = plan.evalset.pairs
+    assert LEAST_QUESTIONS <= len(kept) < 100
+    assert plan.estimate.total <= 0.8 * full + 1
+    assert kept == sorted(kept, key=lambda pair: int(pair.answer))  # the file's order is kept
+    assert kept == _plan(max_minutes=0.8 * full / 60).evalset.pairs  # the same subset every time
+    assert any(f"same {len(kept)} of the 100" in note for note in plan.estimate.notes)
+    assert plan.train_budget_seconds == 180  # the questions went first
+
+
+def test_a_tight_run_budget_shrinks_the_fine_tune_then_skips_the_whole_corpus():
+    plan = _plan(max_minutes=2.0, budget_minutes=3.0)
+    assert len(plan.evalset.pairs) == LEAST_QUESTIONS
+    assert plan.train_budget_seconds < 180
+    assert any("fine-tune's budget" in note for note in plan.estimate.notes)
+    tighter = _plan(max_minutes=0.5, budget_minutes=3.0)
+    assert not tighter.whole["fits"] and "more than --max-minutes" in tighter.whole["skipped"]
+    assert "full_context" not in tighter.estimate.stages
+
+
+def test_most_that_fit_is_the_largest_count_within_the_limit_and_never_below_the_floor():
+    def seconds(n):
+        return 100 + 2 * n
+
+    assert most_that_fit(seconds, 400, least=20, most=100) == 100
+    assert most_that_fit(seconds, 250, least=20, most=100) == 75
+    assert most_that_fit(seconds, 50, least=20, most=100) == 20
+
+
+def test_the_estimate_reads_in_minutes_and_names_the_long_stages():
+    estimate = Estimate({"index": 5.0, "base": 60.0, "rag": 120.0, "train": 180.0, "reference": 2.0}, {}, "",
+                        already=20.0)
+    assert estimate.text() == "about 6.5 min: answers 3, fine-tune 3"
+    assert Estimate({"base": 12.0}, {}, "").text() == "about 10 s"
