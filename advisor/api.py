@@ -220,8 +220,12 @@ class Advisor:
 
         cfg = self.config
         self._progress("estimate", 0, 1, "probing the models' speed on this machine")
-        plan = plan_run(cfg, evalset, models, profile, whole, reference,
-                        already=time.perf_counter() - started)
+        # A resumed run makes the cuts its first try made: its finished stages answered those questions.
+        saved, key = self.run_dir / "plan.json", fingerprint(cfg.to_dict(), evalset.fingerprint())
+        earlier = json.loads(saved.read_text(encoding="utf-8")) if saved.is_file() else {}
+        plan = plan_run(cfg, evalset, models, profile, whole, reference, already=time.perf_counter() - started,
+                        cuts=earlier.get("cuts") if earlier.get("key") == key else None)
+        write_json(saved, {"key": key, "cuts": plan.cuts})
         for note in plan.estimate.notes:
             self._warn(note)
         self._train_budget_seconds = plan.train_budget_seconds

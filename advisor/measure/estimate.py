@@ -209,6 +209,7 @@ class RunPlan:
     whole: dict
     train_budget_seconds: float
     estimate: Estimate
+    cuts: dict = field(default_factory=dict)  # {"questions", "train_budget_seconds", "skip_whole"}
 
 
 LEAST_QUESTIONS = 20  # --max-minutes never cuts the held-out set below this: fewer say little
@@ -228,8 +229,9 @@ def most_that_fit(seconds_for, limit: float, *, least: int, most: int) -> int:
 
 
 def plan_run(cfg, evalset, models, profile: dict, whole: dict, reference: list[str], *, already: float,
-             speed: Speed | None = None) -> RunPlan:
-    """The estimate for `cfg` on these inputs and, with cfg.max_minutes, the cuts that make it fit."""
+             speed: Speed | None = None, cuts: dict | None = None) -> RunPlan:
+    """The estimate for `cfg` on these inputs and, with cfg.max_minutes, the cuts that make it fit; `cuts`
+    (an earlier plan's, for a resumed run) are made again as they were, whatever this machine's speed now."""
     import dataclasses
     import random
 
@@ -269,35 +271,30 @@ def plan_run(cfg, evalset, models, profile: dict, whole: dict, reference: list[s
                                reference_tokens=reference_tokens, timed=LATENCY_SAMPLE, batch=ANSWER_BATCH)
 
     pairs, fits = len(evalset.pairs), whole["fits"]
-    stages = stages_for(pairs, fits, budget)
     limit = cfg.max_minutes * 60 if cfg.max_minutes else None
-    if limit is not None and already + sum(stages.values()) > limit and pairs:
-        keep = most_that_fit(lambda n: already + sum(stages_for(n, fits, budget).values()), limit,
-                             least=min(LEAST_QUESTIONS, pairs), most=pairs)
-        if keep < pairs:
-            chosen = sorted(random.Random(f"max-minutes-{cfg.seed}").sample(range(pairs), keep))
-            evalset = dataclasses.replace(evalset, pairs=[evalset.pairs[i] for i in chosen])
-            notes.append(f"--max-minutes {cfg.max_minutes:g}: every arm answers the same {keep} of the {pairs} "
-                         f"held-out questions (a seeded sample), so that the run fits; the intervals are wider "
-                         f"for it")
-            pairs = keep
-            stages = stages_for(pairs, fits, budget)
-    if limit is not None and already + sum(stages.values()) > limit:
-        rest = already + sum(stages.values()) - stages["train"]
-        shrunk = max(30.0, limit - rest)
-        if shrunk < budget:
-            notes.append(f"--max-minutes {cfg.max_minutes:g}: the fine-tune's budget is {shrunk / 60:.1f} "
-                         f"minutes instead of {cfg.budget_minutes:g}, so that the run fits")
-            budget = shrunk
-            stages = stages_for(pairs, fits, budget)
-    if limit is not None and fits and already + sum(stages.values()) > limit:
-        fits = False
+    if cuts is None:
+        cuts = {"questions": pairs, "train_budget_seconds": budget, "skip_whole": False}
+        if limit is not None:
+            cuts = _cuts_to_fit(lambda n, f, b: already + sum(stages_for(n, f, b).values()), limit, pairs, fits,
+                                budget)
+    keep, skip_whole = min(pairs, cuts["questions"]), fits and cuts["skip_whole"]
+    if keep < pairs:
+        chosen = sorted(random.Random(f"max-minutes-{cfg.seed}").sample(range(pairs), keep))
+        evalset = dataclasses.replace(evalset, pairs=[evalset.pairs[i] for i in chosen])
+        notes.append(f"--max-minutes {cfg.max_minutes:g}: every arm answers the same {keep} of the {pairs} "
+                     f"held-out questions (a seeded sample), so that the run fits; the intervals are wider for it")
+        pairs = keep
+    if cuts["train_budget_seconds"] < budget:
+        budget = cuts["train_budget_seconds"]
+        notes.append(f"--max-minutes {cfg.max_minutes:g}: the fine-tune's budget is {budget / 60:.1f} "
+                     f"minutes instead of {cfg.budget_minutes:g}, so that the run fits")
+    if skip_whole:
         reason = (f"skipped: answering with the whole corpus in the prompt ({whole['prompt_tokens']:,} tokens) "
-                  f"would take about {_minutes(stages['full_context'])}, more than --max-minutes "
-                  f"{cfg.max_minutes:g} leaves")
-        whole = {**whole, "fits": False, "passages": None, "skipped": reason}
+                  f"would take about {_minutes(stages_for(pairs, True, budget)['full_context'])}, more than "
+                  f"--max-minutes {cfg.max_minutes:g} leaves")
+        whole, fits = {**whole, "fits": False, "passages": None, "skipped": reason}, False
         notes.append(f"The whole-corpus arm was {reason}.")
-        stages = stages_for(pairs, fits, budget)
+    stages = stages_for(pairs, fits, budget)
     if limit is not None and already + sum(stages.values()) > limit:
         notes.append(f"--max-minutes {cfg.max_minutes:g}: even cut to {pairs} questions and a "
                      f"{budget / 60:.1f}-minute fine-tune, the run is expected to take about "
@@ -306,4 +303,19 @@ def plan_run(cfg, evalset, models, profile: dict, whole: dict, reference: list[s
              f"a fine-tune of {steps} steps within {budget / 60:.1f} min, at the speed probed here "
              f"({_rate(speed.new_token_seconds, 'new tokens')} alone, {_rate(speed.token_seconds, 'prompt tokens')})")
     estimate = Estimate(stages, asdict(speed), basis, already, notes)
-    return RunPlan(evalset, whole, budget, estimate)
+    return RunPlan(evalset, whole, budget, estimate, cuts)
+
+
+def _cuts_to_fit(seconds_for, limit: float, pairs: int, fits: bool, budget: float) -> dict:
+    """What --max-minutes cuts, in this order until the run fits: held-out questions (down to LEAST_QUESTIONS),
+    the fine-tune's budget (down to 30 s), then the whole-corpus arm. `seconds_for(questions, fits, budget)`."""
+    keep = pairs
+    if seconds_for(pairs, fits, budget) > limit and pairs:
+        keep = most_that_fit(lambda n: seconds_for(n, fits, budget), limit, least=min(LEAST_QUESTIONS, pairs),
+                             most=pairs)
+    total = seconds_for(keep, fits, budget)
+    if total > limit:
+        without_training = seconds_for(keep, fits, 0.0)
+        budget = min(budget, max(30.0, limit - without_training))
+    skip = fits and seconds_for(keep, fits, budget) > limit
+    return {"questions": keep, "train_budget_seconds": budget, "skip_whole": skip}

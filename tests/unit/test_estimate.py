@@ -1,5 +1,6 @@
 """The run's time estimate and what --max-minutes cuts, on a made-up machine speed: no model is run."""
 
+import dataclasses
 from types import SimpleNamespace
 
 import pytest
@@ -34,10 +35,10 @@ def _inputs(questions=100, corpus_tokens=5000, fits=True):
     return evalset, models, profile, whole
 
 
-def _plan(max_minutes=None, budget_minutes=3.0, **inputs):
+def _plan(max_minutes=None, budget_minutes=3.0, speed=SLOW, cuts=None, **inputs):
     cfg = AdvisorConfig(corpus="c", max_minutes=max_minutes, budget_minutes=budget_minutes, max_new_tokens=32)
     evalset, models, profile, whole = _inputs(**inputs)
-    return plan_run(cfg, evalset, models, profile, whole, ["general text " * 50], already=5.0, speed=SLOW)
+    return plan_run(cfg, evalset, models, profile, whole, ["general text " * 50], already=5.0, speed=speed, cuts=cuts)
 
 
 def test_without_a_run_budget_nothing_is_cut_and_every_stage_is_estimated():
@@ -82,6 +83,16 @@ def test_a_tight_run_budget_shrinks_the_fine_tune_then_skips_the_whole_corpus():
     tighter = _plan(max_minutes=0.5, budget_minutes=3.0)
     assert not tighter.whole["fits"] and "more than --max-minutes" in tighter.whole["skipped"]
     assert "full_context" not in tighter.estimate.stages
+
+
+def test_a_resumed_run_makes_its_first_tries_cuts_whatever_the_machine_says_now():
+    first = _plan(max_minutes=2.0)
+    fast = dataclasses.replace(SLOW, forward_seconds=0.0, token_seconds=1e-6, new_token_seconds=1e-4,
+                               train_token_seconds=1e-6)
+    assert len(_plan(max_minutes=2.0, speed=fast).evalset.pairs) == 100  # on its own, a fast machine cuts nothing
+    again = _plan(max_minutes=2.0, speed=fast, cuts=first.cuts)
+    assert again.evalset.pairs == first.evalset.pairs and len(again.evalset.pairs) < 100
+    assert again.train_budget_seconds == first.train_budget_seconds < 180
 
 
 def test_most_that_fit_is_the_largest_count_within_the_limit_and_never_below_the_floor():
