@@ -6,9 +6,9 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 
-# A new token's share of max_new_tokens that answers use on average (they stop at their end token); set from
-# the bundled sample's runs with SmolLM2 (benchmarks/whole_run.py reports how close the estimates came).
-ANSWER_LENGTH_SHARE = 0.5
+# The share of max_new_tokens an answer uses on average (it stops at its end token): SmolLM2's answers on the
+# bundled sample mostly run to the limit (benchmarks/whole_run.py reports how close the estimates came).
+ANSWER_LENGTH_SHARE = 0.9
 # What a LoRA optimizer step costs beyond its forward and backward passes (the Trainer's bookkeeping, the
 # adapters' update, a checkpoint every few steps): 0.13 s a step for a 2-layer test model on 2 cores, where
 # the passes themselves take a few milliseconds.
@@ -76,8 +76,8 @@ def probe_speed(model, tokenizer, embedder=None) -> Speed:
             model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), do_sample=False,
                            max_new_tokens=PROBE_NEW_TOKENS, min_new_tokens=PROBE_NEW_TOKENS, pad_token_id=pad)
 
-    alone = _timed(lambda: answers(1))
-    batched = _timed(lambda: answers(8), repeat=1) / 8
+    alone = _timed(lambda: answers(1))  # the first generate() call pays for its set-up
+    batched = _timed(lambda: answers(4), repeat=1) / 4
     new_token = max(0.0, (alone - short) / PROBE_NEW_TOKENS)
     train_token = _train_token_seconds(model, ids(PROBE_TRAIN_TOKENS, 4))
     embed = 0.0
@@ -105,7 +105,7 @@ def _train_token_seconds(model, batch) -> float:
             with torch.enable_grad():
                 model(inputs_embeds=inputs, labels=batch).loss.backward()
 
-        seconds = _timed(step)
+        seconds = _timed(step, repeat=1)
     finally:
         for parameter, wanted in frozen:
             parameter.requires_grad_(wanted)
