@@ -59,7 +59,7 @@ def test_answer_time_grows_with_the_questions_and_the_whole_corpus_prefix_is_pai
     assert many["base"] - more["base"] == pytest.approx(more["base"] - few["base"]) and many["base"] > more["base"]
     # The whole corpus (5,020 tokens, 5 s at 1,000 tokens a second) is computed once, not once per question.
     per_question = (many["full_context"] - more["full_context"]) / 40
-    assert per_question < 0.5 * SLOW.prompt(5020), per_question
+    assert per_question < SLOW.prompt(5020), per_question  # computed whole: over twice that (answer and score)
     assert many["full_context"] > SLOW.prompt(5020) + many["base"]
 
 
