@@ -7,11 +7,11 @@
 Importing this package is cheap: torch, transformers and chromadb load only when a run needs them.
 """
 
-from advisor.api import Advisor, ProgressEvent, advise
+from advisor.api import Advisor, ProgressEvent, advise, estimate_run
 from advisor.config import AdvisorConfig, Constraints
 from advisor.errors import AdvisorError, RunCancelled
 from advisor.verdict.report import Recommendation, Report
 
 __all__ = ["Advisor", "AdvisorConfig", "AdvisorError", "Constraints", "ProgressEvent", "Recommendation", "Report",
-           "RunCancelled", "advise"]
+           "RunCancelled", "advise", "estimate_run"]
 __version__ = "0.1.0"

@@ -652,6 +652,33 @@ def question_writer(model, tokenizer):
     return write
 
 
+def estimate_run(config: AdvisorConfig):
+    """The estimate (advisor.measure.estimate.Estimate) a run of `config` makes before its slow stages, without
+    the run: it reads the corpus, loads the models and probes their speed (seconds; a minute more the first
+    time a GGUF file is converted). Nothing is written."""
+    from advisor.measure.estimate import plan_run, probe_speed
+
+    started = time.perf_counter()
+    advisor = Advisor(config)
+    corpus, pairs, reference = advisor._load()
+    models = advisor._load_models(corpus)
+    evalset = build_eval_set(corpus.documents, pairs, config.goal, eval_fraction=config.eval_fraction,
+                             seed=config.seed, max_eval=config.max_eval)
+    speed = probe_speed(models.base, models.tokenizer, models.embedder)
+    texts = [d.text for d in corpus.documents]
+    read, characters = 0, sum(len(t) for t in texts)
+    counted = 0
+    for text in texts:  # tokens of up to 4 million characters, scaled to the whole corpus
+        if read > 4_000_000:
+            break
+        counted, read = counted + len(models.tokenizer(text)["input_ids"]), read + len(text)
+    profile = {"tokens": round(counted * characters / max(1, read)), "documents": len(texts)}
+    # What the run spends before its estimate: loading as here, and the profile's 32 passes of 256 tokens.
+    already = time.perf_counter() - started + 32 * speed.prompt(256)
+    whole = advisor._whole_corpus(evalset, models)
+    return plan_run(config, evalset, models, profile, whole, reference, already=already, speed=speed).estimate
+
+
 def _load_base_model(base_model: str):
     """(ResolvedModel, model, tokenizer) on the best device there is, for the commands that need no run."""
     from advisor.measure.hardware import resolve_device

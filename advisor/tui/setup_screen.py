@@ -18,7 +18,7 @@ from advisor.errors import ConfigError
 from advisor.models import describe_model_choice
 
 # Form fields that map one to one onto AdvisorConfig options (blank: the default) or constraints.
-NUMBER_OPTIONS = {"budget_minutes": float}
+NUMBER_OPTIONS = {"budget_minutes": float, "max_minutes": float}
 NUMBER_CONSTRAINTS = {"latency_limit_ms": float, "queries_per_month": int, "monthly_budget_usd": float,
                       "one_off_budget_usd": float}
 SHOWN = {"corpus", "goal", "qa", "base_model", *NUMBER_OPTIONS, "constraints"}
@@ -27,8 +27,8 @@ SHOWN = {"corpus", "goal", "qa", "base_model", *NUMBER_OPTIONS, "constraints"}
 class SetupScreen(Screen):
     """Everything a run needs; a user who only picks a folder and presses Enter gets a run."""
 
-    BINDINGS = [Binding("ctrl+s", "start", "Start run"), Binding("ctrl+r", "history", "History"),
-                Binding("f1", "app.help", "Help")]
+    BINDINGS = [Binding("ctrl+s", "start", "Start run"), Binding("ctrl+g", "estimate", "Estimate time"),
+                Binding("ctrl+r", "history", "History"), Binding("f1", "app.help", "Help")]
     DEFAULT_CSS = """
     SetupScreen #body { height: 1fr; }
     SetupScreen DirectoryTree { width: 28; border-right: vkey $primary-background; }
@@ -81,6 +81,11 @@ class SetupScreen(Screen):
                 yield Label("Fine-tune time budget (minutes)", classes="field")
                 yield Input(str(initial.get("budget_minutes") or ""), type="number",
                             placeholder=f"{AdvisorConfig.default('budget_minutes'):g} (default)", id="budget_minutes")
+                yield Label("Time limit for the whole run (minutes, optional)", classes="field")
+                yield Input(str(initial.get("max_minutes") or ""), type="number", placeholder="no limit",
+                            id="max_minutes")
+                yield Static("Ctrl+G estimates the run's time on this machine (loads the models: seconds).",
+                             id="estimate", classes="status")
                 with Collapsible(title="Constraints (optional): what you need besides quality",
                                  collapsed=not self.constraints, id="constraints"):
                     yield from self._compose_constraints()
@@ -90,6 +95,7 @@ class SetupScreen(Screen):
                                  classes="status")
                 with Horizontal(id="start-row"):
                     yield Button("Start (Enter)", variant="primary", id="start")
+                    yield Button("Estimate time (Ctrl+G)", id="estimate-button")
                     yield Button("History (Ctrl+R)", id="history")
         yield Footer()
 
@@ -222,6 +228,29 @@ class SetupScreen(Screen):
             self.app.notify(str(exc), severity="error", title=exc.title)
             return
         self.app.start_run(config)
+
+    @on(Button.Pressed, "#estimate-button")
+    def action_estimate(self) -> None:
+        try:
+            config = AdvisorConfig.from_dict(self.options())
+        except ConfigError as exc:
+            self.app.notify(str(exc), severity="error", title=exc.title)
+            return
+        self._status("estimate", "estimating: reading the corpus, loading the models, probing their speed…", None)
+        self._estimate(config)
+
+    @work(thread=True, exclusive=True, group="estimate", exit_on_error=False)
+    def _estimate(self, config: AdvisorConfig) -> None:
+        from advisor.api import estimate_run
+        from advisor.errors import AdvisorError
+
+        try:
+            estimate = estimate_run(config)
+        except AdvisorError as exc:
+            self.app.call_from_thread(self._status, "estimate", f"cannot estimate: {exc}", False)
+            return
+        said = f"Expected: {estimate.text()}." + "".join(f" {note}." for note in estimate.notes)
+        self.app.call_from_thread(self._status, "estimate", said.replace("..", "."), True)
 
     @on(Button.Pressed, "#history")
     def action_history(self) -> None:

@@ -187,3 +187,15 @@ async def test_quitting_during_a_run_asks_first(tmp_path):
         await pilot.pause()
         assert screen.stop.is_set()
     assert not app.is_running
+
+
+async def test_ctrl_g_estimates_the_run_time_on_the_setup_screen_and_starts_nothing(tiny_corpus, tiny_model_dir,
+                                                                                     tmp_path):
+    app = make_app(quick(tiny_corpus, tiny_model_dir, out=str(tmp_path / "run")), runs_root=str(tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        setup = await wait_for_screen(pilot, SetupScreen)
+        await pilot.press("ctrl+g")
+        status = setup.query_one("#estimate")
+        await wait_until(pilot, lambda: "Expected: about" in str(status.render()), "the estimate")
+        assert status.has_class("-good")
+        assert isinstance(pilot.app.screen, SetupScreen) and not (tmp_path / "run").exists()
