@@ -344,8 +344,8 @@ def run_time_text(report: Report) -> str | None:
     actual = report.evaluation.get("stage_seconds", {})
     stages = [f"{STAGE_WORDS.get(stage, stage)} {seconds:.0f} s (took {actual[stage]:.0f} s)"
               for stage, seconds in estimate["stages"].items() if stage in actual and seconds >= 1]
-    return (f"The run took {wall / 60:.1f} min; estimated before its slow stages: {estimate['text']} "
-            f"({estimate['total'] / 60:.1f} min)" + (f"; by stage, {', '.join(stages)}" if stages else "") + ".")
+    return (f"The run took {wall / 60:.1f} min; estimated before its slow stages: {estimate['text']}"
+            + (f"; by stage, {', '.join(stages)}" if stages else "") + ".")
 
 
 STAGE_WORDS = {"index": "index", "base": "base answers", "rag": "RAG answers", "full_context": "whole-corpus answers",
