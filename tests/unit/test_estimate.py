@@ -109,3 +109,18 @@ def test_the_estimate_reads_in_minutes_and_names_the_long_stages():
                         already=20.0)
     assert estimate.text() == "about 6.5 min: answers 3, fine-tune 3"
     assert Estimate({"base": 12.0}, {}, "").text() == "about 10 s"
+
+
+def test_the_report_gives_the_run_time_beside_the_estimate_stage_by_stage():
+    from advisor.verdict.render import run_time_text
+    from advisor.verdict.report import Recommendation, Report
+
+    estimate = Estimate({"index": 4.0, "base": 77.0, "train": 180.0, "reference": 0.4}, {}, "", already=60.0)
+    report = Report(config={}, corpus={}, arms={}, recommendation=Recommendation("rag", "high", []),
+                    evaluation={"wall_seconds": 546.0, "estimate": estimate.to_dict(),
+                                "stage_seconds": {"index": 5.2, "base": 83.0, "train": 164.0}})
+    assert run_time_text(report) == ("The run took 9.1 min; estimated before its slow stages: about 5.4 min: "
+                                     "answers 1.3, fine-tune 3; by stage, index 4 s (took 5 s), base answers 77 s "
+                                     "(took 83 s), fine-tune 180 s (took 164 s).")
+    report.evaluation.pop("estimate")
+    assert run_time_text(report) is None
