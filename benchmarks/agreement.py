@@ -18,6 +18,7 @@ the run folder with the same settings is read back, not run again, so an interru
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import math
 import sys
@@ -279,6 +280,22 @@ class StagePrinter:
             progress(f"  {self.label}: {event.stage}")
 
 
+def earlier_records(path: Path, device: str, factor: float) -> dict[tuple[str, int, str], RunRecord]:
+    """The runs an earlier invocation recorded in `path` on this device at this factor, by (case, seed, budget):
+    a fresh checkout has the results file but not the run folders, and goes on from it."""
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if data.get("device") != device or data.get("factor") != factor:
+        return {}
+    fields = {f for f in RunRecord.__dataclass_fields__}
+    return {(run["case"], run["seed"], run["budget"]): RunRecord(**{k: v for k, v in run.items() if k in fields})
+            for run in data.get("runs", [])}
+
+
 def run_once(case: Case, seed: int, budget: str, plan: dict, out: Path, device: str) -> RunRecord:
     """One advisor run into out/<case>/seed-<seed>/<budget>, or its report read back when one with the same
     settings is already there."""
@@ -371,6 +388,7 @@ def main(argv=None) -> int:
              "cases": {case.name: {"quick": case.quick, "long": long_plan(case.quick, args.factor)}
                        for case, _ in cases}}
     runs: list[RunRecord] = []
+    recorded = earlier_records(json_path, device, args.factor)
 
     def results(complete: bool) -> dict:
         return {**about, "complete": complete, "seconds": time.perf_counter() - started,
@@ -383,7 +401,13 @@ def main(argv=None) -> int:
             for case in (case for case, seeds in cases if seed < seeds):
                 for budget in BUDGETS:
                     plan = case.quick if budget == "quick" else long_plan(case.quick, args.factor)
-                    runs.append(run_once(case, seed, budget, plan, args.out, device))
+                    record = recorded.get((case.name, seed, budget))
+                    folder = args.out / case.name / f"seed-{seed}" / budget / "run" / "report.json"
+                    if record is not None and record.plan == plan and not folder.is_file():
+                        progress(f"{case.name} seed {seed} {budget}: read back from {json_path} ({record.choice})")
+                        runs.append(dataclasses.replace(record, resumed=True))
+                    else:
+                        runs.append(run_once(case, seed, budget, plan, args.out, device))
                     write_json_atomically(results(complete=False), json_path)
     except AdvisorError as exc:  # a missing model, a folder in use: said in one line, what finished is kept
         error = exc

@@ -138,3 +138,18 @@ def test_a_task_that_decides_another_run_again_runs_with_that_runs_plan():
     cases = {case.name: case for case in calibration_cases(None)}
     assert cases["constrained"].quick == cases["knowledge-paraphrased"].quick
     assert cases["constrained"].quick["epochs"] == 10
+
+
+def test_earlier_records_are_read_back_only_for_the_same_device_and_factor(tmp_path):
+    import json
+    from dataclasses import asdict
+
+    from benchmarks.agreement import earlier_records
+
+    path = tmp_path / "agreement-cpu.json"
+    runs = [record("known", 0, "quick", "neither"), record("known", 0, "long", "neither")]
+    path.write_text(json.dumps({"device": "cpu", "factor": 5.0, "runs": [asdict(r) for r in runs]}))
+    again = earlier_records(path, "cpu", 5.0)
+    assert again[("known", 0, "long")] == runs[1] and len(again) == 2
+    assert earlier_records(path, "cuda", 5.0) == {} and earlier_records(path, "cpu", 3.0) == {}
+    assert earlier_records(tmp_path / "missing.json", "cpu", 5.0) == {}
