@@ -18,8 +18,8 @@ from advisor.cache import StageCache, documents_fingerprint, fingerprint, model_
 from advisor.config import AdvisorConfig
 from advisor.corpus.evalset import EvalSet, build_eval_set, load_qa
 from advisor.corpus.loading import Corpus, load_corpus
-from advisor.corpus.profile import (SHIPPED_REFERENCE_ABOUT, SHIPPED_REFERENCE_TEXT, profile_documents,
-                                    reference_paragraphs)
+from advisor.corpus.profile import (SAMPLE_CHARACTERS, SHIPPED_REFERENCE_ABOUT, SHIPPED_REFERENCE_TEXT,
+                                    profile_documents, reference_paragraphs, sample_documents, token_counts)
 from advisor.errors import ConfigError, ModelNotFoundError, RunCancelled, VectorStoreError
 from advisor.files import write_json
 from advisor.measure.arms import ARM_KINDS, BASELINE, Arm, arm_names
@@ -665,14 +665,12 @@ def estimate_run(config: AdvisorConfig):
     evalset = build_eval_set(corpus.documents, pairs, config.goal, eval_fraction=config.eval_fraction,
                              seed=config.seed, max_eval=config.max_eval)
     speed = probe_speed(models.base, models.tokenizer, models.embedder)
-    texts = [d.text for d in corpus.documents]
-    read, characters = 0, sum(len(t) for t in texts)
-    counted = 0
-    for text in texts:  # tokens of up to 4 million characters, scaled to the whole corpus
-        if read > 4_000_000:
-            break
-        counted, read = counted + len(models.tokenizer(text)["input_ids"]), read + len(text)
-    profile = {"tokens": round(counted * characters / max(1, read)), "documents": len(texts)}
+    # The tokens as the run's profile counts them: on the same seeded sample, scaled to the whole corpus.
+    sample, _ = sample_documents(corpus.documents, seed=config.seed)
+    read = [d.text[:SAMPLE_CHARACTERS] for d in sample]
+    characters = sum(len(d.text) for d in corpus.documents)
+    tokens = token_counts(models.tokenizer, read)["tokens"] * characters / max(1, sum(map(len, read)))
+    profile = {"tokens": round(tokens), "documents": len(corpus.documents)}
     # What the run spends before its estimate: loading as here, and the profile's 32 passes of 256 tokens.
     already = time.perf_counter() - started + 32 * speed.prompt(256)
     whole = advisor._whole_corpus(evalset, models)

@@ -49,7 +49,8 @@ def _timed(work, repeat: int = 2) -> float:
 
 
 def probe_speed(model, tokenizer, embedder=None) -> Speed:
-    """Times a short and a long forward pass, a short answer alone and in a batch of 8, and 8 embeddings."""
+    """Times a short and a long forward pass, a short answer alone and in a batch of 4, a training batch's
+    forward and backward pass, and 8 embeddings."""
     import torch
 
     started = time.perf_counter()
@@ -165,7 +166,7 @@ def _minutes(seconds: float, unit: bool = True) -> str:
 
 
 def estimate_stages(speed: Speed, *, arms: list[ArmPlan], questions: int, documents: int, max_new_tokens: int,
-                    chunks: int, train_seconds: float, reference_tokens: int, timed: int, batch: int,
+                    chunks: int, train_seconds: float, reference_tokens: int, timed: int,
                     style_prompt_tokens: float = 64.0) -> dict[str, float]:
     """Seconds per stage. Each arm answers `timed` questions alone and the rest in batches, and scores each
     reference answer with one more forward pass; held-out `documents` (style) are continued to max_new_tokens
@@ -236,7 +237,7 @@ def plan_run(cfg, evalset, models, profile: dict, whole: dict, reference: list[s
     import random
 
     from advisor.measure.arms import ARM_KINDS, arm_names
-    from advisor.measure.evaluate import ANSWER_BATCH, LATENCY_SAMPLE
+    from advisor.measure.evaluate import LATENCY_SAMPLE
     from finetune.train import wanted_steps
     from rag.prompting import build_prompt, encode_prompt
     from rag.splitting import chunk_size_for
@@ -268,7 +269,7 @@ def plan_run(cfg, evalset, models, profile: dict, whole: dict, reference: list[s
                                train_seconds=train_seconds(speed, steps=steps, batch_size=cfg.batch_size,
                                                            tokens_per_example=per_example,
                                                            budget_seconds=budget_seconds),
-                               reference_tokens=reference_tokens, timed=LATENCY_SAMPLE, batch=ANSWER_BATCH)
+                               reference_tokens=reference_tokens, timed=LATENCY_SAMPLE)
 
     pairs, fits = len(evalset.pairs), whole["fits"]
     limit = cfg.max_minutes * 60 if cfg.max_minutes else None
