@@ -119,6 +119,7 @@ class Advisor:
         self._stage_ended: dict[str, float] = {}
         self._train_budget_seconds = config.budget_minutes * 60  # --max-minutes may shrink it
         self._store = None  # the Chroma client, once opened
+        self._fallback_dir = self.run_dir / "fallback-model"  # where --offline-fallback builds its stand-in
 
     def _progress(self, stage: str, completed: int, total: int | None = None, message: str = "", *,
                   loss: float | None = None, result: Any = None) -> None:
@@ -609,7 +610,7 @@ class Advisor:
         except ModelNotFoundError as exc:
             if not self.config.offline_fallback:
                 raise
-            folder = self.run_dir / "fallback-model"
+            folder = self._fallback_dir
             if not (folder / "model.safetensors").is_file():  # deterministic: an earlier run's is the same
                 build_tiny_model([d.text for d in corpus.documents], folder, seed=self.config.seed)
             self._warn(f"BASE MODEL NOT AVAILABLE ({exc.message}). Using a small local model built "
@@ -655,13 +656,18 @@ def question_writer(model, tokenizer):
 def estimate_run(config: AdvisorConfig):
     """The estimate (advisor.measure.estimate.Estimate) a run of `config` makes before its slow stages, without
     the run: it reads the corpus, loads the models and probes their speed (seconds; a minute more the first
-    time a GGUF file is converted). Nothing is written."""
+    time a GGUF file is converted). Nothing is written (an --offline-fallback stand-in is built in a temporary
+    folder)."""
+    import tempfile
+
     from advisor.measure.estimate import plan_run, probe_speed
 
     started = time.perf_counter()
     advisor = Advisor(config)
     corpus, pairs, reference = advisor._load()
-    models = advisor._load_models(corpus)
+    with tempfile.TemporaryDirectory(prefix="advisor-estimate-") as scratch:
+        advisor._fallback_dir = Path(scratch) / "fallback-model"
+        models = advisor._load_models(corpus)
     evalset = build_eval_set(corpus.documents, pairs, config.goal, eval_fraction=config.eval_fraction,
                              seed=config.seed, max_eval=config.max_eval)
     speed = probe_speed(models.base, models.tokenizer, models.embedder)
@@ -671,8 +677,8 @@ def estimate_run(config: AdvisorConfig):
     characters = sum(len(d.text) for d in corpus.documents)
     tokens = token_counts(models.tokenizer, read)["tokens"] * characters / max(1, sum(map(len, read)))
     profile = {"tokens": round(tokens), "documents": len(corpus.documents)}
-    # What the run spends before its estimate: loading as here, and the profile's 32 passes of 256 tokens.
-    already = time.perf_counter() - started + 32 * speed.prompt(256)
+    # What the run spends before its estimate: loading as here, and the profile's 16 passes of 256 tokens.
+    already = time.perf_counter() - started + 16 * speed.prompt(256)
     whole = advisor._whole_corpus(evalset, models)
     return plan_run(config, evalset, models, profile, whole, reference, already=already, speed=speed).estimate
 

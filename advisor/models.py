@@ -282,12 +282,12 @@ def check_trained(model, tokenizer, texts: list[str]) -> dict:
     """
     import math
 
-    from advisor.measure.likelihood import perplexity, predictive_entropy
+    from advisor.measure.likelihood import perplexity_and_entropy
 
     sample = [t[:4096] for t in texts if t.strip()][:16]  # 256 tokens need far fewer characters than a long text has
-    ppl = perplexity(model, tokenizer, sample, max_length=256)
+    ppl, entropy = perplexity_and_entropy(model, tokenizer, sample, max_length=256)
     uniform = float(len(tokenizer))
-    entropy_share = predictive_entropy(model, tokenizer, sample) / math.log(uniform)
+    entropy_share = entropy / math.log(uniform)
     trained = not (ppl >= 0.5 * uniform and entropy_share >= 0.9)
     return {"perplexity": ppl, "uniform_perplexity": uniform, "entropy_share_of_uniform": entropy_share,
             "trained": trained, "verdict": "trained" if trained else "random or untrained weights"}

@@ -8,7 +8,10 @@ sampling the resident memory five times a second and attributing it to the stage
 - small: the bundled sample's first ten documents and the questions about them (fits the context window, so
   the whole-corpus arm runs, from its cached prefix);
 - sample: the bundled sample, as `advisor demo` runs it;
-- large: several megabytes of CPython's standard-library docstrings, with fill-in-the-blank probes.
+- bounded: the bundled sample again, with --max-minutes 4 for the whole run: fewer questions and a shorter
+  fine-tune, and the run within the 4 minutes;
+- large: 4 MB of reference text: CPython's standard-library docstrings, the pydoc topics, then installed
+  packages' docstrings (large_corpus_texts), with fill-in-the-blank probes.
 
 For the small corpus it also answers `--compare-uncached` held-out questions with the whole corpus in the
 prompt computed whole, and counts the answers that differ from the cached prefix's. Prints a table and writes
@@ -35,9 +38,11 @@ from benchmarks.common import ROOT, SAMPLE, machine, progress, quiet_libraries, 
 
 TARGET_SECONDS, TARGET_GIB = 7 * 60, 3.0
 ESTIMATE_TOLERANCE = 0.30  # the estimate within 30% of the actual time
-CORPORA = ("small", "sample", "large")
+CORPORA = ("small", "sample", "large", "bounded")
+BOUNDED_MINUTES = 4.0  # the bounded case: the bundled sample under --max-minutes 4 (it takes about 6.5 alone)
 SMALL_DOCUMENTS = 10
 LARGE_MEGABYTES = 4.0
+LARGE_PACKAGES = ("transformers", "torch", "numpy", "sentence_transformers", "peft")
 PAGE = resource.getpagesize()
 
 
@@ -109,11 +114,12 @@ def write_small_corpus(folder: Path, documents: int = SMALL_DOCUMENTS) -> tuple[
     return folder / "corpus", folder / "qa.jsonl"
 
 
-def docstring_texts(root: Path):
-    """(module name, its docstrings joined) for each standard-library module under `root`, tests left out."""
+def docstring_texts(root: Path, prefix: str = ""):
+    """(module name, its docstrings joined) for each module under `root`, tests left out."""
     for path in sorted(root.rglob("*.py")):
         parts = path.relative_to(root).parts
-        if any(part in ("test", "tests", "idle_test", "site-packages") or part.startswith(".") for part in parts):
+        if any(part in ("test", "tests", "idle_test", "site-packages", "dist-packages") or part.startswith(".")
+               for part in parts):
             continue
         try:
             tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -124,14 +130,29 @@ def docstring_texts(root: Path):
         docs = [ast.get_docstring(n) for n in nodes]
         text = "\n\n".join(d.strip() for d in docs if d and len(d.strip()) > 40)
         if len(text) > 500:
-            yield ".".join(parts).removesuffix(".py"), text
+            yield prefix + ".".join(parts).removesuffix(".py"), text
+
+
+def large_corpus_texts():
+    """Reference text nobody on the team wrote, in this order: the standard library's docstrings, the 79 pydoc
+    topics (the language reference), then the docstrings of the installed packages the advisor runs on
+    (transformers, torch, ...: their versions are pinned by the set-up)."""
+    import pydoc_data.topics
+
+    yield from docstring_texts(Path(sysconfig.get_paths()["stdlib"]))
+    for topic, text in sorted(pydoc_data.topics.topics.items()):
+        yield f"pydoc-topic.{topic}", text
+    packages = Path(sysconfig.get_paths()["purelib"])
+    for package in LARGE_PACKAGES:
+        if (packages / package).is_dir():
+            yield from docstring_texts(packages / package, prefix=f"{package}.")
 
 
 def write_large_corpus(folder: Path, megabytes: float = LARGE_MEGABYTES) -> Path:
-    """One .txt file per standard-library module's docstrings, until the corpus holds `megabytes`."""
+    """One .txt file per module's docstrings (or pydoc topic), until the corpus holds `megabytes`."""
     corpus, written = folder / "corpus", 0
     corpus.mkdir(parents=True, exist_ok=True)
-    for name, text in docstring_texts(Path(sysconfig.get_paths()["stdlib"])):
+    for name, text in large_corpus_texts():
         (corpus / f"{name}.txt").write_text(text + "\n", encoding="utf-8")
         written += len(text.encode("utf-8")) + 1
         if written >= megabytes * 2 ** 20:
@@ -175,9 +196,10 @@ def compare_uncached(report, questions: int) -> dict:
 def run_one(name: str, folder: Path, *, budget_minutes: float, max_eval: int, uncached: int) -> dict:
     from advisor.api import advise
 
+    max_minutes = BOUNDED_MINUTES if name == "bounded" else None
     if name == "small":
         corpus, qa = write_small_corpus(folder / "data")
-    elif name == "sample":
+    elif name in ("sample", "bounded"):
         corpus, qa = SAMPLE / "corpus", SAMPLE / "qa.jsonl"
     else:
         corpus, qa = write_large_corpus(folder / "data"), None
@@ -186,7 +208,7 @@ def run_one(name: str, folder: Path, *, budget_minutes: float, max_eval: int, un
     clock.sampler.start()
     progress(f"{name}: {megabytes:.2f} MB, running into {folder / 'run'}")
     report = advise(corpus, goal="knowledge", qa=qa, out=str(folder / "run"), budget_minutes=budget_minutes,
-                    max_eval=max_eval, on_progress=clock.on_progress,
+                    max_eval=max_eval, max_minutes=max_minutes, on_progress=clock.on_progress,
                     about=[f"whole_run benchmark, corpus {name}"])
     clock.stop.set()
     seconds = time.perf_counter() - clock.started
@@ -194,7 +216,9 @@ def run_one(name: str, folder: Path, *, budget_minutes: float, max_eval: int, un
     estimate = report.evaluation.get("estimate") or {}
     actual = report.evaluation.get("stage_seconds", {})
     index_seconds = (report.arms["rag"].details.get("one_off_seconds") if "rag" in report.arms else None)
-    result = {"corpus": name, "megabytes": megabytes, "seconds": seconds, "peak_gib": peak,
+    target = max_minutes * 60 if max_minutes else TARGET_SECONDS
+    result = {"corpus": name, "megabytes": megabytes, "seconds": seconds, "peak_gib": peak, "max_minutes": max_minutes,
+              "cuts": [w for w in report.warnings if w.startswith("--max-minutes")],
               "stages": {stage: {"seconds": actual.get(stage, entry["seconds"]), "peak_gib": entry["peak_gib"],
                                  "estimated": estimate.get("stages", {}).get(stage)}
                          for stage, entry in clock.stages.items() if stage != "start"},
@@ -204,8 +228,10 @@ def run_one(name: str, folder: Path, *, budget_minutes: float, max_eval: int, un
               "index_seconds_per_mb": index_seconds / megabytes if index_seconds and megabytes else None,
               "figures": report_figures(report),
               "full_context": {k: v for k, v in report.evaluation.get("full_context", {}).items()},
-              "targets": {"seconds": TARGET_SECONDS, "peak_gib": TARGET_GIB, "seconds_met": seconds <= TARGET_SECONDS,
+              "targets": {"seconds": target, "peak_gib": TARGET_GIB, "seconds_met": seconds <= target,
                           "peak_met": peak < TARGET_GIB,
+                          # the large corpus: its index's time per megabyte is stated, the rest within the bound
+                          "besides_index_met": seconds - actual.get("index", 0.0) <= target,
                           "estimate_within": ESTIMATE_TOLERANCE,
                           "estimate_met": bool(estimate.get("total")) and
                           abs(estimate["total"] - seconds) <= ESTIMATE_TOLERANCE * seconds}}
@@ -222,7 +248,7 @@ def print_results(result: dict) -> None:
     console = Console(width=120)
     for name, case in result["corpora"].items():
         table = Table(title=f"{name} ({case['megabytes']:.2f} MB): {case['seconds']:.0f} s (target "
-                            f"{TARGET_SECONDS} s), peak {case['peak_gib']:.2f} GiB; estimated beforehand: "
+                            f"{case['targets']['seconds']:.0f} s), peak {case['peak_gib']:.2f} GiB; estimated beforehand: "
                             f"{case['estimate']['text']}", title_justify="left")
         for header in ("stage", "seconds", "estimated", "peak GiB"):
             table.add_column(header, justify="left" if header == "stage" else "right")
@@ -231,8 +257,12 @@ def print_results(result: dict) -> None:
             table.add_row(stage, f"{entry['seconds']:.1f}", "" if estimated is None else f"{estimated:.1f}",
                           f"{entry['peak_gib']:.2f}")
         console.print(table)
+        for cut in case.get("cuts", []):
+            console.print(cut, highlight=False)
         if case.get("index_seconds_per_mb") is not None:
-            console.print(f"index: {case['index_seconds_per_mb']:.1f} s per MB", highlight=False)
+            besides = case["seconds"] - case["stages"].get("index", {}).get("seconds", 0.0)
+            console.print(f"index: {case['index_seconds_per_mb']:.1f} s per MB; the rest of the run {besides:.0f} s",
+                          highlight=False)
         if case.get("cached_against_whole"):
             c = case["cached_against_whole"]
             console.print(f"cached prefix against whole prompts: {c['differing_answers']} of {c['questions']} "

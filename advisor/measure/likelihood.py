@@ -84,26 +84,28 @@ def text_nll(model, tokenizer, text: str, context: str = "", max_length: int = 5
     return _nll_of_continuation(model, tokenizer, context, text, max_length)
 
 
-def predictive_entropy(model, tokenizer, texts: list[str], max_length: int = 256) -> float:
-    """Mean entropy (nats) of the next-token distribution over the texts' positions.
-
-    A model with random weights predicts nearly uniformly (entropy near log of the vocabulary size)
-    whatever the text; a trained model is confident even on text it has never seen.
-    """
+def perplexity_and_entropy(model, tokenizer, texts: list[str], max_length: int = 256) -> tuple[float, float]:
+    """(token-level perplexity, mean entropy in nats of the next-token distribution) over the texts, each
+    scored on its last `max_length` tokens, both from one forward pass per text. The perplexity is
+    `perplexity`'s. A model with random weights predicts nearly uniformly (entropy near log of the
+    vocabulary size) whatever the text; a trained model is confident even on text it has never seen."""
     import torch  # heavy; only needed when a model is scored
 
     device = next(model.parameters()).device
-    total, count = 0.0, 0
+    nll, targets, entropy, positions = 0.0, 0, 0.0, 0
     for text in texts:
-        ids = tokenizer(text)["input_ids"][:max_length]
+        ids = tokenizer(text)["input_ids"][-max_length:]
         if len(ids) < 2:
             continue
         with torch.no_grad():
             logits = model(input_ids=torch.tensor([ids], device=device)).logits[0].float()
         logp = torch.log_softmax(logits, dim=-1)
-        total += float(-(logp.exp() * logp).sum(dim=-1).sum())
-        count += len(ids)
-    return total / count if count else float("nan")
+        entropy += float(-(logp.exp() * logp).sum(dim=-1).sum())
+        positions += len(ids)
+        nll -= float(logp[:-1].gather(1, torch.tensor(ids[1:], device=device)[:, None]).sum())
+        targets += len(ids) - 1
+    return (math.exp(nll / targets) if targets else float("nan"),
+            entropy / positions if positions else float("nan"))
 
 
 def perplexity(model, tokenizer, texts: list[str], max_length: int = 512) -> float:

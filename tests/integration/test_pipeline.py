@@ -184,3 +184,13 @@ def test_a_run_budget_is_estimated_first_and_cuts_what_does_not_fit(tiny_corpus,
     assert stages.index("estimate") < stages.index("index") < stages.index("train")
     assert {"estimate", "index", "base", "rag", "train", "finetune"} <= set(report.evaluation["stage_seconds"])
     assert set(estimate["stages"]) >= {"index", "base", "rag", "finetune", "train"}
+
+
+def test_an_estimate_without_a_run_writes_nothing_even_when_it_builds_a_stand_in_model(tiny_corpus, tmp_path):
+    corpus, qa = tiny_corpus
+    out = tmp_path / "never-written"
+    config = advisor.AdvisorConfig(corpus=str(corpus), goal="knowledge", qa=str(qa), out=str(out),
+                                   base_model="someone/uncached-model", offline_fallback=True, **FAST)
+    estimate = advisor.estimate_run(config)
+    assert not out.exists()
+    assert {"base", "rag", "finetune", "train"} <= set(estimate.stages) and estimate.total > estimate.already > 0
