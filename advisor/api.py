@@ -16,7 +16,8 @@ from typing import Any, Callable, Union
 
 from advisor.cache import StageCache, documents_fingerprint, fingerprint, model_fingerprint
 from advisor.config import AdvisorConfig
-from advisor.corpus.evalset import EvalSet, build_eval_set, load_qa
+from advisor.corpus.evalset import EvalSet, build_eval_set
+from advisor.corpus.qa import load_qa
 from advisor.corpus.loading import Corpus, load_corpus
 from advisor.corpus.profile import (SAMPLE_CHARACTERS, SHIPPED_REFERENCE_ABOUT, SHIPPED_REFERENCE_TEXT,
                                     profile_documents, reference_paragraphs, sample_documents, token_counts)
@@ -456,7 +457,7 @@ class Advisor:
         tokenizer, embedder = models.tokenizer, models.embedder
         cached = cache.get(f"arm-{arm.name}", arm.key)
         if cached is not None:
-            run = ArmRun(**cached)
+            run = ArmRun.from_dict(cached)
             self._progress(arm.name, evalset.n, evalset.n, "reused from an earlier run", result=run.means())
             return run
         self._progress(arm.name, 0, evalset.n)

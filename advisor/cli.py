@@ -326,7 +326,7 @@ def _print_outcome(report, console) -> None:
         console.print(f"[cyan]about:[/] {line}", highlight=False)
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    from advisor.verdict.render import headline
+    from advisor.verdict.wording import headline
 
     rec = report.recommendation
     console.print(f"[bold]{headline(report)}[/] — {rec.reasons[0].text if rec.reasons else ''}", highlight=False)
@@ -493,7 +493,7 @@ def _load_report(run_dir: str):
 def cmd_profile(args: argparse.Namespace, console) -> int:
     from advisor.api import profile_corpus
     from advisor.files import json_text
-    from advisor.verdict.render import profile_sections
+    from advisor.verdict.wording import profile_sections
 
     profile = profile_corpus(args.corpus, args.base_model, novelty=args.novelty, seed=args.seed)
     if args.json:
@@ -508,7 +508,7 @@ def cmd_profile(args: argparse.Namespace, console) -> int:
 
 def cmd_evalset(args: argparse.Namespace, console) -> int:
     from advisor.api import make_evalset
-    from advisor.corpus.evalset import ORIGINS
+    from advisor.corpus.qa import ORIGINS
     from advisor.errors import ConfigError
     from advisor.files import write_atomic
 

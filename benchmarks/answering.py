@@ -19,7 +19,7 @@ import statistics
 import time
 from pathlib import Path
 
-from advisor.corpus.evalset import load_qa
+from advisor.corpus.qa import load_qa
 from advisor.corpus.loading import load_corpus
 from rag.generation import generate, generate_batch
 from rag.prompting import build_prompt

@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from advisor.config import DEFAULT_EMBEDDING_MODEL
-    from advisor.corpus.evalset import load_qa
+    from advisor.corpus.qa import load_qa
     from advisor.models import load_embedder, resolve_embedding_model
     from rag.retrieval import Retriever, build_index
     from rag.splitting import split_documents

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from advisor.corpus.evalset import load_qa  # the advisor's core imports only numpy beyond the standard library
+from advisor.corpus.qa import load_qa  # the advisor's core imports only numpy beyond the standard library
 from advisor.corpus.loading import load_corpus
 from finetune.data import IGNORE_INDEX, training_examples
 from finetune.train import LoraSettings, train_lora, uses_bf16

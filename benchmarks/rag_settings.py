@@ -60,7 +60,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from advisor.config import AdvisorConfig
-    from advisor.corpus.evalset import load_qa, split_pairs
+    from advisor.corpus.evalset import split_pairs
+    from advisor.corpus.qa import load_qa
     from advisor.corpus.loading import load_corpus
     from advisor.measure.evaluate import qa_metrics
     from advisor.measure.likelihood import answer_log_likelihood

@@ -166,7 +166,8 @@ def write_large_corpus(folder: Path, megabytes: float = LARGE_MEGABYTES) -> Path
 def compare_uncached(report, questions: int) -> dict:
     """The whole-corpus arm's first `questions` held-out questions answered from the cached prefix and computed
     whole: how many answers differ, and each way's seconds per answer."""
-    from advisor.corpus.evalset import build_eval_set, load_qa
+    from advisor.corpus.evalset import build_eval_set
+    from advisor.corpus.qa import load_qa
     from advisor.corpus.loading import load_corpus
     from advisor.measure.evaluate import whole_corpus_prefixes
     from advisor.models import load_generator, resolve_model

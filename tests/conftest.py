@@ -1,9 +1,12 @@
-"""Shared fixtures: offline hub, a tiny corpus with QA pairs, and a tiny causal LM built locally."""
+"""Shared fixtures: offline hub, a tiny corpus with QA pairs, a tiny causal LM built locally, the CLI in a
+subprocess, the fast run settings and the ferry report; markers set by folder."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,6 +53,49 @@ def write_tiny_corpus(root: Path) -> tuple[Path, Path]:
     qa_path = root / "qa.jsonl"
     qa_path.write_text("\n".join(json.dumps(q) for q in qa) + "\n", encoding="utf-8")
     return corpus, qa_path
+
+
+TESTS = Path(__file__).parent
+# What each folder's tests are (pyproject.toml describes the markers): `-m unit` runs the fast ones that load no
+# model, `-m "not tui"` leaves out the app's.
+FOLDER_MARKERS = {"unit": ("unit",), "integration": ("integration",), "calibration": ("integration",),
+                  "tui": ("tui",)}
+# A run that exercises every stage in seconds on the tiny model: tests change what they are about.
+FAST_OPTIONS = {"max_train_steps": 2, "device": "cpu", "max_new_tokens": 4}
+FERRY_REPORT = TESTS / "tui" / "fixtures" / "ferry-report.json"  # a real run's report.json on the ferry sample
+
+
+MODEL_FIXTURES = ("tiny_model_dir", "tiny_gguf")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        folder = Path(str(item.fspath)).relative_to(TESTS).parts[0]
+        for marker in FOLDER_MARKERS.get(folder, ()):
+            item.add_marker(marker)
+        if folder == "unit" and set(MODEL_FIXTURES) & set(getattr(item, "fixturenames", ())):
+            raise pytest.UsageError(f"{item.nodeid} builds a model: it belongs in tests/integration, not tests/unit")
+
+
+@pytest.fixture
+def fast_options() -> dict:
+    return dict(FAST_OPTIONS)
+
+
+@pytest.fixture
+def ferry_report() -> Path:
+    return FERRY_REPORT
+
+
+@pytest.fixture
+def run_cli():
+    """run_cli(*args, timeout=600, **subprocess options): `python -m advisor ARGS` in a subprocess, its output
+    captured as text, no standard input (as in CI)."""
+    def run(*args, timeout: float = 600, **options) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "advisor", *map(str, args)],
+                              **{"capture_output": True, "text": True, "stdin": subprocess.DEVNULL, **options},
+                              timeout=timeout)
+    return run
 
 
 @pytest.fixture(autouse=True)

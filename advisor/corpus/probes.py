@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from advisor.corpus.loading import Document
-from advisor.measure.metrics import normalize_answer
+from advisor.corpus.qa import QAPair, normalize_answer
 
 MIN_PROBES = 30  # fewer than this, and the report says the evaluation set is thin
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*(?:[-*+•]|\d+[.)]|#)\s)")
@@ -123,7 +123,6 @@ def make_probes(documents: list[Document], n: int, seed: int, *,
     """(QAPairs, how they were made). Fill-in-the-blank probes by default; with `write_questions`, the
     model's questions where they pass the checks, fill-in-the-blank for the rest. Every probe names its
     source document and the sentence (passage) that holds its answer."""
-    from advisor.corpus.evalset import QAPair
 
     facts, about = choose_facts(documents, n, seed)
     written: list[str | None] = [None] * len(facts)

@@ -51,10 +51,6 @@ class ComputeCost:
     one_off_seconds: float = 0.0
     seconds_per_query: float = 0.0
 
-    def __add__(self, other: "ComputeCost") -> "ComputeCost":
-        return ComputeCost(self.one_off_seconds + other.one_off_seconds,
-                           self.seconds_per_query + other.seconds_per_query)
-
     def priced(self, usd_per_hour: float) -> dict:
         return {"one_off": self.one_off_seconds * usd_per_hour / 3600,
                 "per_1k_queries": self.seconds_per_query * 1000 * usd_per_hour / 3600}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from advisor.measure.metrics import AnswerContainment, ExactMatch, FormatMatch, TokenF1, TokenRecall, first_line
 
@@ -20,9 +20,13 @@ class ArmRun:
     prompt_tokens: list[int] = field(default_factory=list)
     new_tokens: list[int] = field(default_factory=list)
     samples: list[dict] = field(default_factory=list)  # question, reference, answer (for the report)
-    one_off_seconds: float = 0.0  # indexing or training
-    notes: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ArmRun":
+        """Back from its cached form; fields that earlier versions kept and this one does not are left out."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
 
     def means(self) -> dict[str, float]:
         """Each metric's mean over the items: a first look before the report's intervals."""

@@ -9,15 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCT = str.maketrans({c: " " for c in string.punctuation})
-
-
-def normalize_answer(text: str) -> str:
-    """SQuAD-style normalization: lower case, no punctuation, no articles, single spaces."""
-    text = text.lower().translate(_PUNCT)
-    return " ".join(_ARTICLES.sub(" ", text).split())
-
+from advisor.corpus.qa import normalize_answer
 
 _NEXT_TURN = re.compile(r"\b(?:question|context)\s*:", re.IGNORECASE)
 

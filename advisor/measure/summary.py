@@ -7,9 +7,9 @@ import statistics
 from advisor.measure.arms import BASELINE
 from advisor.measure.cost import ComputeCost
 from advisor.measure.evaluate import ArmRun
+from advisor.measure.evidence import ArmReport
 from advisor.measure.metrics import perplexity_summary, summarize
 from advisor.measure.timing import latency_summary
-from advisor.verdict.report import ArmReport
 
 RANDOM_WEIGHTS = "random weights: quality figures are meaningless"
 NOISY_SPREAD = 3.0  # p95 above this many times p50 gets a note

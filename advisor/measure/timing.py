@@ -1,21 +1,8 @@
-"""Wall-clock timing and latency summaries."""
+"""Latency summaries."""
 
 from __future__ import annotations
 
-import time
-from contextlib import contextmanager
-
 import numpy as np
-
-
-@contextmanager
-def stopwatch(into: dict, key: str):
-    """Adds the block's elapsed seconds to into[key]."""
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        into[key] = into.get(key, 0.0) + time.perf_counter() - start
 
 
 def latency_summary(seconds: list[float]) -> dict:

@@ -13,9 +13,9 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, MarkdownViewer, Select, Static
 
-from advisor.verdict.render import (METRIC_LABELS, example_items, format_number, headline, quality_cell,
-                                    reason_text, verdict_title)
 from advisor.verdict.report import Report
+from advisor.verdict.wording import (METRIC_LABELS, example_items, format_number, headline, quality_cell, reason_text,
+                                     verdict_title)
 
 ARM_COLUMNS = ("arm", "quality [95% CI] (n)", "p50 ms", "p95 ms", "once $", "per 1k $")
 

@@ -21,7 +21,7 @@ from textual_plotext import PlotextPlot
 from advisor.api import STAGES, Advisor, ProgressEvent, planned_stages
 from advisor.config import AdvisorConfig
 from advisor.errors import AdvisorError, RunCancelled
-from advisor.verdict.render import format_number
+from advisor.verdict.wording import format_number
 
 PLOT_INTERVAL = 0.5  # seconds between redraws of the loss plot: a point per step, drawn in batches
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 from advisor.corpus.personal_data import describe_counts, personal_data_counts
 from advisor.measure.arms import ARM_KINDS, BASELINE, label
+from advisor.measure.evidence import ArmReport
 from advisor.measure.metrics import paired_difference
-from advisor.verdict.report import ArmReport, Reason, Recommendation
+from advisor.verdict.report import Reason, Recommendation
 
 
 def _sentence_start(label: str) -> str:

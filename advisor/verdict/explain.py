@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from advisor.verdict.render import (METRIC_LABELS, evaluation_text, format_number, headline, is_finite, quality_cell,
-                                    reason_text, references, stated_constraints)
 from advisor.verdict.report import FIGURES, Reason, Report
+from advisor.verdict.wording import (METRIC_LABELS, evaluation_text, format_number, headline, is_finite, quality_cell,
+                                     reason_text, references, stated_constraints)
 
 
 def _verdict(comparison: dict) -> str:

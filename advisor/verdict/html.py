@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
+from advisor.verdict.figures import FIGURES
 from advisor.verdict.literature import short_names
-from advisor.verdict.render import (CHOICE_TEXT, LATENCY_PARTS, METRIC_LABELS, break_even_text, cost_volumes,
-                                    evaluation_text, example_items, format_number, headline, interval_text,
-                                    is_finite, latency_basis, profile_sections, quality_cell, references,
-                                    run_time_text, stated_constraints, total_cost, verdict_title)
-from advisor.verdict.report import FIGURES, Report
+from advisor.verdict.wording import (CHOICE_TEXT, LATENCY_PARTS, METRIC_LABELS, break_even_text, cost_volumes,
+                                     evaluation_text, example_items, format_number, headline, interval_text,
+                                     is_finite, latency_basis, profile_sections, quality_cell, references,
+                                     run_time_text, stated_constraints, total_cost, verdict_title)
+
+if TYPE_CHECKING:  # the report model is read, never imported: it imports its renderer for notebooks
+    from advisor.verdict.report import Report
 
 CHART_WIDTH, BAR_HEIGHT, LABEL_WIDTH = 560, 22, 120
 VALUE_ROOM = 150  # right of the longest bar: its value's label

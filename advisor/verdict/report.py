@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+
+from advisor.measure.evidence import ArmReport
+from advisor.verdict.figures import FIGURES
 
 # 2: Recommendation.basis, counter_arguments, next_steps (version 1 reads as measured, none).
 # 3: each reason is {"text", "figure", "sources"} and the recommendation names its rule (2 reads as bare texts).
@@ -13,13 +15,6 @@ SCHEMA_VERSION = 3
 CHOICES = ("rag", "finetune", "both", "full_context", "neither")
 CONFIDENCES = ("low", "medium", "high")
 BASES = ("measured", "default")
-
-# Where in the report the figure behind a reason is: anchor -> the section's title in report.md and report.html.
-FIGURES = {"quality": "Quality", "comparisons": "Improvements", "latency": "Latency and cost",
-           "costs": "Cost against query volume", "corpus": "Corpus", "evaluation": "Evaluation set",
-           "models": "Models and hardware",
-           "constraints": "Your constraints"}
-
 
 @dataclass
 class Reason:
@@ -66,16 +61,6 @@ class Recommendation:
     def sources(self) -> list[str]:
         """Every source the reasons cite, once, in the order first cited."""
         return list(dict.fromkeys(key for reason in self.reasons for key in reason.sources))
-
-
-@dataclass
-class ArmReport:
-    quality: dict[str, dict]  # metric -> {"value", "n", "ci95", ["warning"]}
-    latency_ms: dict[str, float]  # p50, p95 (+ n, parts)
-    cost_usd: dict[str, float]  # one_off, per_1k_queries
-    label: str = ""  # how sentences name the arm ("RAG", "the LoRA fine-tune")
-    notes: list[str] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -4,8 +4,6 @@ import pytest
 
 from advisor.calibration.calibrate import SHIPPED_MODEL, TASKS, check_verdict, run_calibration
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 def calibration(tmp_path_factory):

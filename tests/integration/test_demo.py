@@ -5,7 +5,7 @@ import pytest
 import advisor.models as models
 from advisor.demo import run_demo
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 def test_without_any_default_model_the_demo_runs_on_the_calibration_world(monkeypatch, tmp_path):

@@ -11,8 +11,6 @@ from advisor.errors import ModelNotFoundError
 from advisor.gguf_cache import MARKER, convert_gguf, user_cache_dir
 from advisor.models import load_generator, resolve_model
 
-pytestmark = pytest.mark.integration
-
 
 def _logits(model, tokenizer, text="The station at Orlen Bay opened in"):
     ids = torch.tensor([tokenizer(text, add_special_tokens=False)["input_ids"]])

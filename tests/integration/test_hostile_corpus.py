@@ -4,14 +4,13 @@ folder, nothing is read whole that is too large, and nothing crashes; arbitrary 
 import json
 import os
 import random
-import subprocess
-import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from advisor.corpus.evalset import build_eval_set, load_qa
+from advisor.corpus.evalset import build_eval_set
+from advisor.corpus.qa import load_qa
 from advisor.corpus.loading import MAX_FILE_BYTES, decode_bytes, html_to_text, load_corpus
 from advisor.corpus.profile import profile_documents
 from advisor.errors import CorpusError, QAFileError
@@ -73,10 +72,9 @@ def test_a_hostile_folder_is_read_as_far_as_it_can_be_and_every_skip_says_why(tm
     assert all(p.answer in p.passage for p in probes.pairs)
 
 
-def test_the_profile_command_prints_a_hostile_folder_without_a_traceback(tmp_path, tiny_model_dir):
+def test_the_profile_command_prints_a_hostile_folder_without_a_traceback(tmp_path, tiny_model_dir, run_cli):
     hostile_folder(tmp_path / "corpus")
-    result = subprocess.run([sys.executable, "-m", "advisor", "profile", str(tmp_path / "corpus"), "--base-model",
-                             str(tiny_model_dir), "--no-model"], capture_output=True, text=True, timeout=300)
+    result = run_cli("profile", tmp_path / "corpus", "--base-model", tiny_model_dir, "--no-model", timeout=300)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr and "photo.txt: binary" in result.stdout
     assert "sampled:" in result.stdout  # more than 4 million characters: tokens and style read a sample

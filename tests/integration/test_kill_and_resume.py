@@ -40,7 +40,7 @@ def _figures(report):
 
 
 @pytest.mark.parametrize("stage, at", [("index", 1), ("train", 3)])
-def test_a_killed_run_resumes_to_the_report_of_an_uninterrupted_one(tiny_corpus, tiny_model_dir, tmp_path, stage, at):
+def test_a_killed_run_resumes_to_the_report_of_an_uninterrupted_one(tiny_corpus, tiny_model_dir, tmp_path, stage, at, run_cli):
     corpus, qa = tiny_corpus
     options = dict(goal="knowledge", base_model=str(tiny_model_dir), max_train_steps=6, checkpoint_every=2,
                    device="cpu", max_new_tokens=4, full_context=False, seed=0)
@@ -55,8 +55,7 @@ def test_a_killed_run_resumes_to_the_report_of_an_uninterrupted_one(tiny_corpus,
     assert not (run_dir / "report.json").exists()
     if stage == "train":
         assert (run_dir / "checkpoints").is_dir()  # the checkpoint of step 2 was written before the kill
-    resumed = subprocess.run([sys.executable, "-m", "advisor", "run", "--resume", str(run_dir), "--quiet"],
-                             capture_output=True, text=True, timeout=300)
+    resumed = run_cli("run", "--resume", run_dir, "--quiet", timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     data = json.loads((run_dir / "report.json").read_text())
     training = data["arms"]["finetune"]["details"]["training"]

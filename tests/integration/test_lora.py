@@ -8,8 +8,6 @@ from finetune.data import IGNORE_INDEX, answer_examples, text_blocks
 from finetune.train import LoraSettings, load_adapter, train_lora
 from rag.prompting import build_prompt, encode_prompt
 
-pytestmark = pytest.mark.integration
-
 
 def test_train_save_and_load_adapter(tiny_model_dir, tmp_path):
     model, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")

@@ -7,8 +7,6 @@ import pytest
 import advisor
 from advisor.config import DEFAULT_EMBEDDING_MODEL
 
-pytestmark = pytest.mark.integration
-
 LOCAL = ("localhost", "127.0.0.1", "::1", "", None)
 
 

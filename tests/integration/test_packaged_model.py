@@ -8,7 +8,7 @@ from advisor.models import check_trained, load_generator, packaged_default_gguf,
 from rag.generation import generate
 from rag.prompting import build_prompt
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 def test_the_packaged_default_model_answers_offline():

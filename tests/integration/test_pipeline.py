@@ -1,18 +1,11 @@
 """The whole pipeline, through the Python API and the CLI, on a tiny corpus and a tiny local model."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 import advisor
 from advisor.api import RANDOM_WEIGHTS
-
-pytestmark = pytest.mark.integration
-
-FAST = {"max_train_steps": 3, "device": "cpu", "max_new_tokens": 8}
-
 
 def assert_published_default(recommendation, goal: str, choice: str) -> None:
     """The tiny model has random weights, so nothing is measured: the verdict is the goal's published default,
@@ -23,7 +16,7 @@ def assert_published_default(recommendation, goal: str, choice: str) -> None:
     assert recommendation.reason_texts[0].startswith("The base model has random or untrained weights")
 
 
-def test_advise_knowledge_with_qa(tiny_corpus, tiny_model_dir, tmp_path):
+def test_advise_knowledge_with_qa(tiny_corpus, tiny_model_dir, tmp_path, fast_options):
     corpus, qa = tiny_corpus
     reference = tmp_path / "reference.txt"
     reference.write_text("The weather was calm all week.\n\nThe station opened in spring.\n", encoding="utf-8")
@@ -31,7 +24,7 @@ def test_advise_knowledge_with_qa(tiny_corpus, tiny_model_dir, tmp_path):
     report = advisor.advise(corpus, goal="knowledge", qa=qa, base_model=str(tiny_model_dir),
                             out=str(tmp_path / "run"), on_progress=events.append,
                             reference_text=str(reference),
-                            constraints={"queries_per_month": 10_000, "data_changes": "weekly"}, **FAST)
+                            constraints={"queries_per_month": 10_000, "data_changes": "weekly"}, **fast_options)
     assert_published_default(report.recommendation, "knowledge", "rag")
     assert list(report.arms) == ["base", "rag", "full_context", "finetune"]  # the tiny corpus fits a prompt
     whole = report.arms["full_context"]
@@ -87,13 +80,12 @@ def test_advise_knowledge_with_qa(tiny_corpus, tiny_model_dir, tmp_path):
     assert events[-1].stage == "report"
 
 
-def test_cli_style_with_offline_fallback(tiny_corpus, tmp_path):
+def test_cli_style_with_offline_fallback(tiny_corpus, tmp_path, run_cli):
     corpus, _ = tiny_corpus
     out = tmp_path / "style"
-    result = subprocess.run(
-        [sys.executable, "-m", "advisor", "run", str(corpus), "--goal", "style", "--out", str(out),
-         "--base-model", "someone/uncached-model", "--offline-fallback", "--max-train-steps", "2", "--device", "cpu", "--max-new-tokens", "8",
-         "--no-forgetting", "--quiet", "--format-regex", "[^|]+"], capture_output=True, text=True, timeout=600)
+    result = run_cli("run", corpus, "--goal", "style", "--out", out, "--base-model", "someone/uncached-model",
+                     "--offline-fallback", "--max-train-steps", "2", "--device", "cpu", "--max-new-tokens", "8",
+                     "--no-forgetting", "--quiet", "--format-regex", "[^|]+")
     assert result.returncode == 0, result.stderr
     # Random weights: nothing measured, and the headline says the choice is only the published default.
     assert "No measured recommendation" in result.stdout and f"{out}/report.html" in result.stdout
@@ -110,13 +102,13 @@ def test_cli_style_with_offline_fallback(tiny_corpus, tmp_path):
     assert_published_default(advisor.Report.load(out / "report.json").recommendation, "style", "finetune")
 
 
-def test_fine_tune_with_rag_is_a_fourth_arm_everywhere(tiny_corpus, tiny_model_dir, tmp_path):
+def test_fine_tune_with_rag_is_a_fourth_arm_everywhere(tiny_corpus, tiny_model_dir, tmp_path, fast_options):
     from advisor.api import STAGES
 
     corpus, qa = tiny_corpus
     events = []
     report = advisor.advise(corpus, goal="knowledge", qa=qa, base_model=str(tiny_model_dir), out=str(tmp_path / "run"),
-                            finetune_rag=True, full_context=False, on_progress=events.append, **FAST)
+                            finetune_rag=True, full_context=False, on_progress=events.append, **fast_options)
     assert list(report.arms) == ["base", "rag", "finetune", "finetune_rag"]
     assert_published_default(report.recommendation, "knowledge", "rag")  # a fourth arm changes no default
     both = report.arms["finetune_rag"]
@@ -141,10 +133,10 @@ def test_fine_tune_with_rag_is_a_fourth_arm_everywhere(tiny_corpus, tiny_model_d
     assert "8 held-out questions from your QA file, never trained on." in markdown
 
 
-def test_goal_both_measures_facts_and_style_on_four_arms(tiny_corpus, tiny_model_dir, tmp_path):
+def test_goal_both_measures_facts_and_style_on_four_arms(tiny_corpus, tiny_model_dir, tmp_path, fast_options):
     corpus, qa = tiny_corpus
     report = advisor.advise(corpus, goal="both", qa=qa, base_model=str(tiny_model_dir), out=str(tmp_path / "run"),
-                            full_context=False, **FAST)
+                            full_context=False, **fast_options)
     assert list(report.arms) == ["base", "rag", "finetune", "finetune_rag"]  # fine-tune + RAG on by default
     for arm in report.arms.values():
         assert arm.quality["answer_containment"]["n"] == 8  # the knowledge half
@@ -166,15 +158,15 @@ def test_goal_both_measures_facts_and_style_on_four_arms(tiny_corpus, tiny_model
     assert style_docs and not style_docs & held
 
 
-def test_a_run_budget_is_estimated_first_and_cuts_what_does_not_fit(tiny_corpus, tiny_model_dir, tmp_path):
+def test_a_run_budget_is_estimated_first_and_cuts_what_does_not_fit(tiny_corpus, tiny_model_dir, tmp_path,
+                                                                    fast_options):
     """--max-minutes far below what the run needs: the fine-tune's budget shrinks to its 30-second floor and the
     whole-corpus arm is skipped with the reason (8 held-out questions are fewer than the 20 a cut keeps); the
     report keeps the estimate beside each stage's actual time."""
     corpus, qa = tiny_corpus
     events = []
     report = advisor.advise(corpus, goal="knowledge", qa=qa, base_model=str(tiny_model_dir), out=str(tmp_path / "run"),
-                            on_progress=events.append, max_minutes=0.01, budget_minutes=5, device="cpu",
-                            max_new_tokens=8, max_train_steps=3)
+                            on_progress=events.append, max_minutes=0.01, budget_minutes=5, **fast_options)
     estimate = report.evaluation["estimate"]
     assert estimate["text"].startswith("about ") and estimate["total"] > 0
     assert "full_context" not in report.arms and report.evaluation["n"] == 8
@@ -186,11 +178,12 @@ def test_a_run_budget_is_estimated_first_and_cuts_what_does_not_fit(tiny_corpus,
     assert set(estimate["stages"]) >= {"index", "base", "rag", "finetune", "train"}
 
 
-def test_an_estimate_without_a_run_writes_nothing_even_when_it_builds_a_stand_in_model(tiny_corpus, tmp_path):
+def test_an_estimate_without_a_run_writes_nothing_even_when_it_builds_a_stand_in_model(tiny_corpus, tmp_path,
+                                                                                       fast_options):
     corpus, qa = tiny_corpus
     out = tmp_path / "never-written"
     config = advisor.AdvisorConfig(corpus=str(corpus), goal="knowledge", qa=str(qa), out=str(out),
-                                   base_model="someone/uncached-model", offline_fallback=True, **FAST)
+                                   base_model="someone/uncached-model", offline_fallback=True, **fast_options)
     estimate = advisor.estimate_run(config)
     assert not out.exists()
     assert {"base", "rag", "finetune", "train"} <= set(estimate.stages) and estimate.total > estimate.already > 0

@@ -8,8 +8,6 @@ from advisor.measure.arms import ARM_KINDS, Arm
 from advisor.measure.evaluate import measure_arm, qa_metrics, whole_corpus_prefixes
 from rag.prefix_cache import shared_token_prefix
 
-pytestmark = pytest.mark.integration
-
 CHAT_TEMPLATE = ("{% for m in messages %}<s>{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
                  "{% if add_generation_prompt %}<s>assistant:{% endif %}")
 
@@ -31,7 +29,8 @@ def _loaded(tiny_model_dir, chat: bool):
 
 
 def _evalset(tiny_corpus):
-    from advisor.corpus.evalset import build_eval_set, load_qa
+    from advisor.corpus.evalset import build_eval_set
+    from advisor.corpus.qa import load_qa
     from advisor.corpus.loading import load_corpus
 
     corpus, qa = tiny_corpus

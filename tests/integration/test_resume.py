@@ -4,8 +4,6 @@ import pytest
 
 import advisor
 
-pytestmark = pytest.mark.integration
-
 
 class Interrupt(Exception):
     pass

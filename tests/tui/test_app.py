@@ -9,17 +9,18 @@ from advisor.tui.history_screen import HistoryScreen
 from advisor.tui.results_screen import ARM_COLUMNS, ResultsScreen, arm_rows
 from advisor.tui.run_screen import Progressed, RunScreen
 from advisor.tui.setup_screen import SetupScreen
-from advisor.verdict.render import format_number, quality_cell
+from advisor.verdict.wording import format_number, quality_cell
 from advisor.verdict.report import Report
 
-pytestmark = pytest.mark.integration
 SIZE = (100, 36)
 
 
-def quick(tiny_corpus, tiny_model_dir, **more) -> dict:
+@pytest.fixture
+def quick(tiny_corpus, tiny_model_dir, fast_options):
+    """quick(**more): the setup's fields for a run of seconds on the tiny model, `more` changed."""
     corpus, qa = tiny_corpus
-    return {"corpus": str(corpus), "qa": str(qa), "base_model": str(tiny_model_dir), "max_train_steps": 2,
-            "device": "cpu", "max_new_tokens": 4, **more}
+    return lambda **more: {"corpus": str(corpus), "qa": str(qa), "base_model": str(tiny_model_dir),
+                           **fast_options, **more}
 
 
 async def wait_until(pilot, condition, what: str, timeout=120.0):
@@ -48,8 +49,8 @@ def run_screen(app) -> RunScreen | None:
     return next((screen for screen in app.screen_stack if isinstance(screen, RunScreen)), None)
 
 
-async def test_setup_enter_runs_to_results_with_the_reports_figures(tiny_corpus, tiny_model_dir, tmp_path):
-    app = make_app(quick(tiny_corpus, tiny_model_dir), runs_root=tmp_path / "runs")
+async def test_setup_enter_runs_to_results_with_the_reports_figures(quick, tmp_path):
+    app = make_app(quick(), runs_root=tmp_path / "runs")
     seen = []
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
         await wait_for_screen(pilot, SetupScreen)
@@ -73,8 +74,8 @@ async def test_setup_enter_runs_to_results_with_the_reports_figures(tiny_corpus,
     assert any(e.stage == "train" and e.loss is not None for e in events)
 
 
-async def test_cancel_mid_run_then_resume_reuses_what_finished(tiny_corpus, tiny_model_dir, tmp_path):
-    app = make_app(quick(tiny_corpus, tiny_model_dir, out=str(tmp_path / "run")), runs_root=tmp_path / "runs")
+async def test_cancel_mid_run_then_resume_reuses_what_finished(quick, tmp_path):
+    app = make_app(quick(out=str(tmp_path / "run")), runs_root=tmp_path / "runs")
     seen, cancelled = [], []
 
     def cancel_once_the_base_model_answered(message):
@@ -152,10 +153,10 @@ async def test_a_library_error_shows_as_a_dialog_not_a_traceback(tiny_corpus, tm
         assert isinstance(app.screen, RunScreen)
 
 
-async def test_history_reopens_a_finished_run_and_help_lists_keys(tiny_corpus, tiny_model_dir, tmp_path):
+async def test_history_reopens_a_finished_run_and_help_lists_keys(quick, tmp_path):
     import advisor
 
-    advisor.advise(**quick(tiny_corpus, tiny_model_dir, out=str(tmp_path / "runs" / "earlier")))
+    advisor.advise(**quick(out=str(tmp_path / "runs" / "earlier")))
     app = make_app({}, runs_root=tmp_path / "runs")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_screen(pilot, SetupScreen)
@@ -189,9 +190,8 @@ async def test_quitting_during_a_run_asks_first(tmp_path):
     assert not app.is_running
 
 
-async def test_ctrl_g_estimates_the_run_time_on_the_setup_screen_and_starts_nothing(tiny_corpus, tiny_model_dir,
-                                                                                     tmp_path):
-    app = make_app(quick(tiny_corpus, tiny_model_dir, out=str(tmp_path / "run")), runs_root=str(tmp_path))
+async def test_ctrl_g_estimates_the_run_time_on_the_setup_screen_and_starts_nothing(quick, tmp_path):
+    app = make_app(quick(out=str(tmp_path / "run")), runs_root=str(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         setup = await wait_for_screen(pilot, SetupScreen)
         await pilot.press("ctrl+g")

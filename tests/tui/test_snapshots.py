@@ -12,9 +12,7 @@ from advisor.tui.app import make_app
 from advisor.tui.run_screen import Progressed, RunScreen
 from advisor.verdict.report import Report
 
-pytestmark = pytest.mark.tui
 HERE = Path(__file__).parent
-FERRY_REPORT = HERE / "fixtures" / "ferry-report.json"
 SIZE = (80, 24)
 
 
@@ -60,23 +58,23 @@ def test_run_screen_mid_training(snap_compare, in_repo):
     assert snap_compare(app, terminal_size=SIZE, run_before=feed)
 
 
-def test_results_screen(snap_compare, in_repo):
+def test_results_screen(snap_compare, in_repo, ferry_report):
     app = make_app({}, runs_root="runs")
 
     async def show(pilot):
-        pilot.app.show_results(Report.load(FERRY_REPORT))
+        pilot.app.show_results(Report.load(ferry_report))
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=show)
 
 
-def test_history_screen(snap_compare, tmp_path, monkeypatch):
+def test_history_screen(snap_compare, tmp_path, monkeypatch, ferry_report):
     import shutil
 
     monkeypatch.chdir(tmp_path)
     finished = tmp_path / "runs" / "ferry-example"
     finished.mkdir(parents=True)
-    shutil.copy(FERRY_REPORT, finished / "report.json")
+    shutil.copy(ferry_report, finished / "report.json")
     (finished / "config.json").write_text('{"corpus": "samples/ferry/corpus", "goal": "knowledge"}')
     app = make_app({}, runs_root="runs")
 

@@ -43,11 +43,8 @@ def test_tui_takes_every_run_option_and_an_optional_folder():
     assert _options_from_args(args)["corpus"] == "docs"
 
 
-def test_advisor_alone_without_a_terminal_prints_help():
-    import subprocess
-    import sys
-
-    result = subprocess.run([sys.executable, "-m", "advisor"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+def test_advisor_alone_without_a_terminal_prints_help(run_cli):
+    result = run_cli()
     assert result.returncode == 2 and "usage: advisor" in result.stdout
 
 

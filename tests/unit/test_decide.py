@@ -105,7 +105,7 @@ def test_random_weights_say_the_figures_are_meaningless():
 
 def test_too_few_items_give_no_interval_and_no_measured_win():
     from advisor.measure.metrics import MIN_ITEMS_FOR_INTERVAL, summarize
-    from advisor.verdict.render import quality_cell
+    from advisor.verdict.wording import quality_cell
 
     few = summarize([1.0, 0.0])
     assert few["n"] == 2 and all(math.isnan(v) for v in few["ci95"])
@@ -117,7 +117,8 @@ def test_too_few_items_give_no_interval_and_no_measured_win():
 
 
 def test_a_default_is_never_headlined_as_a_measured_verdict():
-    from advisor.verdict.render import headline, render_markdown
+    from advisor.verdict.render import render_markdown
+    from advisor.verdict.wording import headline
     from advisor.verdict.report import Recommendation, Report
 
     report = Report(config={"goal": "knowledge"}, corpus={}, arms={},

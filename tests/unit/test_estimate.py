@@ -6,7 +6,8 @@ from types import SimpleNamespace
 import pytest
 
 from advisor.config import AdvisorConfig
-from advisor.corpus.evalset import EvalSet, QAPair
+from advisor.corpus.evalset import EvalSet
+from advisor.corpus.qa import QAPair
 from advisor.corpus.loading import Document
 from advisor.measure.estimate import LEAST_QUESTIONS, Estimate, Speed, most_that_fit, plan_run
 
@@ -121,7 +122,7 @@ def test_the_estimate_reads_in_minutes_and_names_the_long_stages():
 
 
 def test_the_report_gives_the_run_time_beside_the_estimate_stage_by_stage():
-    from advisor.verdict.render import run_time_text
+    from advisor.verdict.wording import run_time_text
     from advisor.verdict.report import Recommendation, Report
 
     estimate = Estimate({"index": 4.0, "base": 77.0, "train": 180.0, "reference": 0.4}, {}, "", already=60.0)

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from advisor.corpus.evalset import QAPair, build_eval_set, load_qa, split_documents, split_pairs
+from advisor.corpus.evalset import build_eval_set, split_documents, split_pairs
+from advisor.corpus.qa import QAPair, load_qa
 from advisor.corpus.probes import facts_in, make_probes, usable_question
 from advisor.corpus.loading import Document
 from advisor.errors import QAFileError
@@ -161,7 +162,7 @@ def test_goal_both_holds_out_style_documents_that_no_held_out_question_needs():
 
 def test_sentences_that_differ_only_in_their_answer_make_one_probe(tmp_path):
     """Two probes with the same question would make `advisor evalset`'s own file refused by `advisor run --qa`."""
-    from advisor.corpus.evalset import load_qa
+    from advisor.corpus.qa import load_qa
     from advisor.corpus.loading import load_corpus
     from advisor.corpus.probes import make_probes
 

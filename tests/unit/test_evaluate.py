@@ -1,7 +1,7 @@
 """Measuring an arm: a warm-up answer that is not timed, then every part of every answer timed."""
 
-from advisor.corpus.evalset import QAPair
-from advisor.measure.evaluate import evaluate_qa_arm, qa_metrics
+from advisor.corpus.qa import QAPair
+from advisor.measure.evaluate import ArmRun, evaluate_qa_arm, qa_metrics
 from advisor.measure.summary import summarize_arm
 from rag.generation import Generation
 
@@ -146,3 +146,10 @@ def test_style_continuations_may_not_end_before_the_token_budget(monkeypatch):
     assert ("style", 16, 16) in calls  # a continuation uses its whole budget
     assert ("answer", 16, 0) in calls  # an answer still ends where the model ends it
     assert run.scores["answer_containment"] == [0.0] and "stylometric_distance" in run.scores
+
+
+def test_an_arms_cached_scores_from_an_earlier_version_read_back_without_its_retired_fields():
+    cached = {"name": "rag", "scores": {"exact_match": [1.0, 0.0]}, "latencies": [0.5, 0.7],
+              "one_off_seconds": 2.0, "notes": ["kept by an earlier version"]}  # fields ArmRun no longer has
+    run = ArmRun.from_dict(cached)
+    assert run.name == "rag" and run.means() == {"exact_match": 0.5} and run.latencies == [0.5, 0.7]

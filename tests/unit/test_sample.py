@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from advisor.corpus.evalset import load_qa
+from advisor.corpus.qa import load_qa
 from advisor.corpus.loading import load_corpus
 from advisor.measure.metrics import normalize_answer
 
