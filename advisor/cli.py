@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -11,28 +12,55 @@ import threading
 from collections import Counter
 
 from advisor.calibration.calibrate import TASKS
-from advisor.config import CHANGE_RATES, GOALS, PRECISIONS, AdvisorConfig, Constraints
+from advisor.config import AdvisorConfig, Constraints
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # as a shell reports a Ctrl-C
 
 
-def _add_option(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
-    flag = "--" + name.replace("_", "-")
-    parser.add_argument(flag, dest=name, help=AdvisorConfig.help_text(name), **kwargs)
-
-
-def _add_constraint(parser, name: str, flag: str | None = None, **kwargs) -> None:
-    """A constraint option; its value lands in AdvisorConfig.constraints."""
-    parser.add_argument(flag or "--" + name.replace("_", "-"), dest=CONSTRAINT_PREFIX + name,
-                        help=Constraints.help_text(name), **kwargs)
-
-
 CONSTRAINT_PREFIX = "constraint:"
+FIELD_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+def _field_type(spec: dataclasses.Field) -> type:
+    """The value type of a config field ("float | None" -> float)."""
+    names = [part.strip() for part in str(spec.type).split("|") if part.strip() != "None"]
+    return FIELD_TYPES[names[0]]
+
+
+def _add_field(parser, spec: dataclasses.Field, *, dest: str | None = None, **overrides) -> None:
+    """The option of one AdvisorConfig or Constraints field, drawn from the field: its type, help, metavar and
+    choices; a flag for a bool (off by default) or its switch_off flag (on by default). No default: a setting
+    left out is the config file's, else the dataclass's."""
+    meta, kind = spec.metadata, _field_type(spec)
+    dest = dest or spec.name
+    if kind is bool:
+        if spec.default is True:
+            flag, text = meta["switch_off"]
+            parser.add_argument(flag, dest=dest, action="store_false", default=None, help=text)
+        else:
+            parser.add_argument("--" + spec.name.replace("_", "-"), dest=dest, action="store_true",
+                                help=meta["help"], **{"default": None, **overrides})
+        return
+    options = {"type": kind} if kind is not str else {}
+    if meta.get("choices"):
+        options["choices"] = list(meta["choices"])
+    if meta.get("metavar"):
+        options["metavar"] = meta["metavar"]
+    parser.add_argument("--" + spec.name.replace("_", "-"), dest=dest, help=meta["help"], **{**options, **overrides})
+
+
+def _add_option(parser: argparse.ArgumentParser, name: str, **overrides) -> None:
+    """One AdvisorConfig setting as an option of another command (profile, evalset)."""
+    _add_field(parser, next(f for f in dataclasses.fields(AdvisorConfig) if f.name == name), **overrides)
+
+
+NOT_OPTIONS = ("corpus", "constraints")  # the positional CORPUS_DIR; the constraints have a group of their own
 
 
 def _add_run_options(run: argparse.ArgumentParser, *, corpus_required: bool) -> None:
-    """The options of `advisor run`, which `advisor tui` takes too (to fill in its setup screen)."""
+    """The options of `advisor run`, which `advisor tui` takes too (to fill in its setup screen): one per
+    AdvisorConfig field and one per constraint, in the order the dataclasses declare them."""
     if corpus_required:
         run.add_argument("corpus", metavar="CORPUS_DIR", nargs="?", default=None,
                          help=AdvisorConfig.help_text("corpus") + " (required unless --resume)")
@@ -42,56 +70,13 @@ def _add_run_options(run: argparse.ArgumentParser, *, corpus_required: bool) -> 
     else:
         run.add_argument("corpus", metavar="CORPUS_DIR", nargs="?", default=None,
                          help=AdvisorConfig.help_text("corpus") + " (optional: pick it on the setup screen)")
-    _add_option(run, "goal", choices=list(GOALS))  # default: the config file's, else AdvisorConfig's
-    _add_option(run, "qa", metavar="QA_JSONL")
-    _add_option(run, "out", metavar="RUN_DIR")
-    _add_option(run, "base_model", metavar="ID_OR_PATH")
-    _add_option(run, "embedding_model", metavar="ID_OR_PATH")
-    _add_option(run, "budget_minutes", type=float, metavar="MIN")
-    _add_option(run, "max_minutes", type=float, metavar="MIN")
-    _add_option(run, "device", choices=["auto", "cpu", "cuda", "mps"])
-    _add_option(run, "seed", type=int)
-    _add_option(run, "offline_fallback", action="store_true", default=None)
-    _add_option(run, "eval_fraction", type=float, metavar="F")
-    _add_option(run, "max_eval", type=int, metavar="N")
-    _add_option(run, "top_k", type=int, metavar="K")
-    _add_option(run, "chunk_size", type=int, metavar="TOKENS")
-    _add_option(run, "chunk_overlap", type=int, metavar="TOKENS")
-    _add_option(run, "chroma_url", metavar="URL")
-    _add_option(run, "lora_rank", type=int, metavar="R")
-    _add_option(run, "lora_alpha", type=int, metavar="ALPHA")
-    _add_option(run, "lora_targets", metavar="MODULES")
-    _add_option(run, "learning_rate", type=float, metavar="LR")
-    _add_option(run, "epochs", type=float, metavar="N")
-    _add_option(run, "max_train_steps", type=int, metavar="N")
-    _add_option(run, "min_train_steps", type=int, metavar="N")
-    _add_option(run, "batch_size", type=int, metavar="N")
-    _add_option(run, "checkpoint_every", type=int, metavar="STEPS")
-    _add_option(run, "precision", choices=list(PRECISIONS))
-    _add_option(run, "finetune_rag", action="store_true", default=None)
-    run.add_argument("--no-full-context", dest="full_context", action="store_false", default=None,
-                     help="Do not measure the whole corpus in the prompt, even when it fits.")
-    _add_option(run, "max_seq_len", type=int, metavar="TOKENS")
-    _add_option(run, "max_new_tokens", type=int, metavar="TOKENS")
-    _add_option(run, "format_regex", metavar="REGEX")
-    _add_option(run, "model_written_questions", action="store_true", default=None)
-    _add_option(run, "reference_text", metavar="FILE")
-    run.add_argument("--no-forgetting", dest="forgetting", action="store_false", default=None,
-                     help="Do not measure forgetting on a reference text.")
-    _add_option(run, "price_per_hour", type=float, metavar="USD")
-    _add_option(run, "prices", metavar="TOML")
-    _add_option(run, "project_to", metavar="ID_OR_PATH")
+    for spec in dataclasses.fields(AdvisorConfig):
+        if spec.name not in NOT_OPTIONS:
+            _add_field(run, spec)
     constraints = run.add_argument_group("constraints", "what you need besides quality; the recommendation "
                                                         "weighs each one and says so")
-    _add_constraint(constraints, "data_changes", choices=CHANGE_RATES)
-    _add_constraint(constraints, "must_cite_sources", action="store_true", default=None)
-    _add_constraint(constraints, "latency_limit_ms", type=float, metavar="MS")
-    _add_constraint(constraints, "one_off_budget_usd", type=float, metavar="USD")
-    _add_constraint(constraints, "monthly_budget_usd", type=float, metavar="USD")
-    _add_constraint(constraints, "queries_per_month", type=int, metavar="N")
-    constraints.add_argument("--keep-data-local", dest=CONSTRAINT_PREFIX + "data_may_leave_machine",
-                             action="store_false", default=None,
-                             help="The documents must not leave your machine (no hosted services).")
+    for spec in dataclasses.fields(Constraints):
+        _add_field(constraints, spec, dest=CONSTRAINT_PREFIX + spec.name)
     run.add_argument("--config", metavar="TOML", help="settings from a TOML file (keys as in config.json, "
                      "constraints in a [constraints] table; see the README); options given here win")
 
@@ -137,10 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "documents, and freshness (dates in the text, file times). A corpus over 4 million characters "
                     "is sampled where reading all of it would be slow, and the profile says so.")
     profile_cmd.add_argument("corpus", metavar="CORPUS_DIR", help=AdvisorConfig.help_text("corpus"))
-    _add_option(profile_cmd, "base_model", metavar="ID_OR_PATH")
+    _add_option(profile_cmd, "base_model")
     profile_cmd.add_argument("--no-model", dest="novelty", action="store_false",
                              help="load only the base model's tokenizer, not its weights: faster, no novelty")
-    _add_option(profile_cmd, "seed", type=int, default=0)
+    _add_option(profile_cmd, "seed", default=0)
     profile_cmd.add_argument("--json", action="store_true", help="print the profile as JSON (as in report.json)")
 
     evalset_cmd = commands.add_parser(
@@ -154,9 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     evalset_cmd.add_argument("--out", required=True, metavar="FILE", help="where to write the JSONL file")
     evalset_cmd.add_argument("--max-probes", type=int, default=100, metavar="N",
                              help="at most this many probes (default: 100, a run's --max-eval)")
-    _add_option(evalset_cmd, "seed", type=int, default=0)
-    _add_option(evalset_cmd, "model_written_questions", action="store_true")
-    _add_option(evalset_cmd, "base_model", metavar="ID_OR_PATH")
+    _add_option(evalset_cmd, "seed", default=0)
+    _add_option(evalset_cmd, "model_written_questions", default=False)
+    _add_option(evalset_cmd, "base_model")
 
     explain_cmd = commands.add_parser(
         "explain", help="a finished run's reasoning, step by step, from its report.json",

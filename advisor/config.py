@@ -23,10 +23,14 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
-def _help(text: str, default: Any) -> Any:
+def _help(text: str, default: Any, *, metavar: str | None = None, choices: tuple[str, ...] | None = None,
+          switch_off: tuple[str, str] | None = None) -> Any:
+    """A setting with its help text and how the command line takes it (advisor/cli.py draws each option from
+    these): `metavar`, `choices`, and for a setting on by default, `switch_off`, the (flag, help) that turns it off."""
+    metadata = {"help": text, "metavar": metavar, "choices": choices, "switch_off": switch_off}
     if callable(default):
-        return field(default_factory=default, metadata={"help": text})
-    return field(default=default, metadata={"help": text})
+        return field(default_factory=default, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 CHANGE_RATES = ("static", "monthly", "weekly", "daily")
@@ -37,15 +41,21 @@ class Constraints:
     """What the user needs besides quality; the decision weighs each one and cites it."""
 
     data_changes: str = _help("How often the documents change: static, monthly, weekly or daily "
-                              "(a fine-tune must be retrained to keep up; an index only rebuilt).", "static")
+                              "(a fine-tune must be retrained to keep up; an index only rebuilt).", "static",
+                              choices=CHANGE_RATES)
     must_cite_sources: bool = _help("Answers must point at the passage they come from (only retrieval "
                                     "can).", False)
-    latency_limit_ms: float | None = _help("Longest acceptable time for one answer, in milliseconds.", None)
-    one_off_budget_usd: float | None = _help("Most you will spend once (indexing, training), in USD.", None)
-    monthly_budget_usd: float | None = _help("Most you will spend per month on answering, in USD.", None)
-    queries_per_month: int | None = _help("Questions you expect per month (prices the monthly cost).", None)
+    latency_limit_ms: float | None = _help("Longest acceptable time for one answer, in milliseconds.", None,
+                                           metavar="MS")
+    one_off_budget_usd: float | None = _help("Most you will spend once (indexing, training), in USD.", None,
+                                             metavar="USD")
+    monthly_budget_usd: float | None = _help("Most you will spend per month on answering, in USD.", None, metavar="USD")
+    queries_per_month: int | None = _help("Questions you expect per month (prices the monthly cost).", None,
+                                          metavar="N")
     data_may_leave_machine: bool = _help("The documents may be sent to a hosted service (false: "
-                                         "everything must run on your own hardware).", True)
+                                         "everything must run on your own hardware).", True,
+                                         switch_off=("--keep-data-local",
+                                                     "The documents must not leave your machine (no hosted services)."))
 
     def __post_init__(self) -> None:
         if self.data_changes not in CHANGE_RATES:
@@ -75,59 +85,65 @@ class AdvisorConfig:
     corpus: str = _help("Folder of documents (.txt, .md, .rst, .html, .jsonl), read recursively.", "")
     goal: str = _help("'knowledge': the model should know the facts in the corpus; "
                       "'style': it should write the way the corpus does; 'both': both are measured "
-                      "(and the fine-tune with RAG too).", "knowledge")
+                      "(and the fine-tune with RAG too).", "knowledge", choices=GOALS)
     qa: str | None = _help("JSONL file of {\"question\", \"answer\"[, \"source\"][, \"split\"]} pairs; a "
                            "seeded share is held out for evaluation and never trained on (or, when every "
-                           "pair has \"split\": \"train\" or \"eval\", the file's own split).", None)
+                           "pair has \"split\": \"train\" or \"eval\", the file's own split).", None,
+                           metavar="QA_JSONL")
     out: str | None = _help("Run folder for the report, index, adapter and log "
-                            "(default: runs/<corpus name>-<time>).", None)
-    base_model: str = _help("Causal LM to adapt: a hub id or a local folder.", DEFAULT_BASE_MODEL)
+                            "(default: runs/<corpus name>-<time>).", None, metavar="RUN_DIR")
+    base_model: str = _help("Causal LM to adapt: a hub id or a local folder.", DEFAULT_BASE_MODEL, metavar="ID_OR_PATH")
     embedding_model: str = _help("sentence-transformers model for retrieval: a hub id or a local folder.",
-                                 DEFAULT_EMBEDDING_MODEL)
-    budget_minutes: float = _help("Wall-clock cap for the LoRA fine-tune, in minutes.", 10.0)
+                                 DEFAULT_EMBEDDING_MODEL, metavar="ID_OR_PATH")
+    budget_minutes: float = _help("Wall-clock cap for the LoRA fine-tune, in minutes.", 10.0, metavar="MIN")
     max_minutes: float | None = _help("Wall-clock cap for the whole run, in minutes: when the estimate made "
                                       "before the slow stages is over it, every arm answers the same seeded "
                                       "subset of the held-out questions (at least 20), the fine-tune's budget "
-                                      "shrinks to fit, and the report says so.", None)
-    device: str = _help("Where models run: auto, cpu, cuda or mps.", "auto")
+                                      "shrinks to fit, and the report says so.", None, metavar="MIN")
+    device: str = _help("Where models run: auto, cpu, cuda or mps.", "auto", choices=DEVICES)
     seed: int = _help("Seed for the eval split, training and sampling.", 0)
     offline_fallback: bool = _help("When the base model cannot be had, use a small local model "
                                    "instead of stopping (its quality figures are then flagged).", False)
     eval_fraction: float = _help("Share of the QA pairs (or, for style without QA, of the documents) "
-                                 "held out for evaluation.", 0.5)
-    max_eval: int = _help("At most this many held-out questions or documents are scored.", 100)
-    top_k: int = _help("Passages retrieved per question.", 3)
+                                 "held out for evaluation.", 0.5, metavar="F")
+    max_eval: int = _help("At most this many held-out questions or documents are scored.", 100, metavar="N")
+    top_k: int = _help("Passages retrieved per question.", 3, metavar="K")
     chunk_size: int | None = _help("Chunk length in embedding-model tokens (default: what the "
                                    "embedding model reads at once, at most 128, which suits a small "
-                                   "model's reading).", None)
-    chunk_overlap: int = _help("Tokens shared by neighbouring chunks.", 32)
+                                   "model's reading).", None, metavar="TOKENS")
+    chunk_overlap: int = _help("Tokens shared by neighbouring chunks.", 32, metavar="TOKENS")
     chroma_url: str | None = _help("URL of a Chroma server (chroma run --path DIR); default: an "
-                                   "embedded store in the run folder.", None)
-    lora_rank: int = _help("LoRA rank r.", 8)
-    lora_alpha: int = _help("LoRA scaling alpha.", 16)
+                                   "embedded store in the run folder.", None, metavar="URL")
+    lora_rank: int = _help("LoRA rank r.", 8, metavar="R")
+    lora_alpha: int = _help("LoRA scaling alpha.", 16, metavar="ALPHA")
     lora_targets: str = _help("Layers LoRA adapts: 'all-linear' (every linear layer but the output "
                               "head, as QLoRA recommends), 'auto' (peft's default for the architecture, "
-                              "often attention only), or comma-separated module names.", "all-linear")
-    learning_rate: float = _help("LoRA learning rate.", 5e-4)
-    epochs: float = _help("Passes over the training data (the time budget may stop it sooner).", 3.0)
-    max_train_steps: int | None = _help("Stop training after this many optimizer steps.", None)
+                              "often attention only), or comma-separated module names.", "all-linear",
+                              metavar="MODULES")
+    learning_rate: float = _help("LoRA learning rate.", 5e-4, metavar="LR")
+    epochs: float = _help("Passes over the training data (the time budget may stop it sooner).", 3.0, metavar="N")
+    max_train_steps: int | None = _help("Stop training after this many optimizer steps.", None, metavar="N")
     min_train_steps: int = _help("Small data sets get more passes, up to at least this many optimizer "
-                                 "steps (the time budget still applies).", 100)
-    batch_size: int = _help("Training examples per step.", 4)
+                                 "steps (the time budget still applies).", 100, metavar="N")
+    batch_size: int = _help("Training examples per step.", 4, metavar="N")
     checkpoint_every: int = _help("Save a training checkpoint every this many optimizer steps, so that an "
-                                  "interrupted run (advisor run --resume) goes on from the last one.", 10)
+                                  "interrupted run (advisor run --resume) goes on from the last one.", 10,
+                                  metavar="STEPS")
     precision: str = _help("Training arithmetic: 'auto' (bfloat16 where the hardware computes it natively: "
                            "recent GPUs, and CPUs with AVX-512 BF16 or AMX; else fp32), 'fp32' or 'bf16'.",
-                           "auto")
+                           "auto", choices=PRECISIONS)
     full_context: bool = _help("Also measure the whole training corpus in the prompt, when it fits the base "
-                               "model's context window (then neither an index nor training may be needed).", True)
+                               "model's context window (then neither an index nor training may be needed).", True,
+                               switch_off=("--no-full-context",
+                                           "Do not measure the whole corpus in the prompt, even when it fits."))
     finetune_rag: bool = _help("Also measure the fine-tune answering with retrieved passages (fine-tune + "
                                "RAG), which can add up (Balaguer et al. 2024).", False)
-    max_seq_len: int = _help("Longest training example, in base-model tokens.", 256)
-    max_new_tokens: int = _help("Most tokens generated per answer.", 32)
+    max_seq_len: int = _help("Longest training example, in base-model tokens.", 256, metavar="TOKENS")
+    max_new_tokens: int = _help("Most tokens generated per answer.", 32, metavar="TOKENS")
     format_regex: str | None = _help("A regular expression the output must match, scored as format_match and "
                                      "read first: each answer in full (with a QA file or probes), or each "
-                                     "complete line an arm writes to continue a held-out document (style).", None)
+                                     "complete line an arm writes to continue a held-out document (style).", None,
+                                     metavar="REGEX")
     model_written_questions: bool = _help("Without a QA file: the base model (when it has a chat template) "
                                           "writes the probe questions from corpus sentences instead of "
                                           "fill-in-the-blank ones; each is checked, marked as model-written, "
@@ -135,14 +151,17 @@ class AdvisorConfig:
     reference_text: str | None = _help("Text file of general text the model should keep knowing "
                                        "(paragraphs separated by blank lines); its perplexity before and "
                                        "after the fine-tune measures forgetting (default: the general "
-                                       "text the advisor ships, advisor/corpus/reference_text.md).", None)
-    forgetting: bool = _help("Measure forgetting on the reference text (--no-forgetting skips it).", True)
+                                       "text the advisor ships, advisor/corpus/reference_text.md).", None,
+                                       metavar="FILE")
+    forgetting: bool = _help("Measure forgetting on the reference text (--no-forgetting skips it).", True,
+                             switch_off=("--no-forgetting", "Do not measure forgetting on a reference text."))
     price_per_hour: float | None = _help("USD per hour of the hardware used (default: the dated "
-                                         "table, advisor/measure/prices.toml).", None)
+                                         "table, advisor/measure/prices.toml).", None, metavar="USD")
     prices: str | None = _help("A TOML price table to use instead of the shipped one (same layout as "
-                               "advisor/measure/prices.toml).", None)
+                               "advisor/measure/prices.toml).", None, metavar="TOML")
     project_to: str | None = _help("A larger base model (hub id or folder with config.json) to project "
-                                   "the fine-tune's time, memory and cost to (default: a 7B example).", None)
+                                   "the fine-tune's time, memory and cost to (default: a 7B example).", None,
+                                   metavar="ID_OR_PATH")
     constraints: Constraints = _help("What you need besides quality: how often the data changes, "
                                      "sources, latency, budgets, volume, privacy.", Constraints)
 

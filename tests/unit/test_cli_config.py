@@ -63,3 +63,23 @@ def test_progress_into_a_log_is_a_line_per_stage():
             lines(event)
     assert out.getvalue().splitlines() == ["Loading the corpus…", "  done: 1/1 in 0 s (24 documents)",
                                            "LoRA fine-tune…", "  done: 5/5 in 12 s (5 steps)"]
+
+
+def test_every_setting_has_exactly_one_run_option_and_each_option_sets_its_setting():
+    import dataclasses
+
+    from advisor.cli import CONSTRAINT_PREFIX, NOT_OPTIONS
+    from advisor.config import AdvisorConfig, Constraints
+
+    run = build_parser()._subparsers._group_actions[0].choices["run"]
+    dests = [action.dest for action in run._actions if action.option_strings]
+    settings = [f.name for f in dataclasses.fields(AdvisorConfig) if f.name not in NOT_OPTIONS]
+    settings += [CONSTRAINT_PREFIX + f.name for f in dataclasses.fields(Constraints)]
+    assert sorted(d for d in dests if d in settings) == sorted(settings)  # each once, none missing
+    # Typed from the field: a number is parsed as one, a switch turns its setting off.
+    config = _config("--max-eval", "7", "--learning-rate", "0.001", "--no-forgetting", "--no-full-context",
+                     "--device", "cpu", "--max-minutes", "4.5")
+    assert (config.max_eval, config.learning_rate, config.forgetting, config.full_context) == (7, 0.001, False, False)
+    assert config.device == "cpu" and config.max_minutes == 4.5
+    with pytest.raises(SystemExit):  # choices come from the field too
+        _config("--precision", "fp8")
