@@ -9,9 +9,10 @@ import random
 import shutil
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Callable, Union
 
 from advisor.cache import StageCache, documents_fingerprint, fingerprint, model_fingerprint
@@ -32,18 +33,6 @@ from advisor.verdict.render import write_report
 from advisor.verdict.report import Report
 
 log = logging.getLogger("advisor")
-
-STAGES = {
-    "load": "Loading the corpus",
-    "models": "Loading models",
-    "profile": "Profiling the corpus",
-    "estimate": "Estimating the run's time",
-    "index": "Building the RAG index",
-    "train": "LoRA fine-tune",
-    **{name: kind.answers_title for name, kind in ARM_KINDS.items()},
-    "report": "Writing the report",
-}
-
 
 @dataclass(frozen=True)
 class BuiltIndex:
@@ -77,7 +66,8 @@ class LoadedModels:
 class ProgressEvent:
     """One step of progress: `stage` is a key of STAGES; `total` is None when unknown. Numbers are
     fields: `completed` of `total` (items, steps), `loss` during training, `elapsed` seconds since the
-    stage began (with completed and total, an ETA); a stage that finishes carries its `result`."""
+    stage began (with completed and total, an ETA); a stage that finishes carries its `result`, and `status`
+    says what happened: "running", "done" (its last event), "skipped" (`message` says why) or "cancelled"."""
 
     stage: str
     completed: int
@@ -86,6 +76,7 @@ class ProgressEvent:
     loss: float | None = None
     elapsed: float = 0.0
     result: Any = None  # the profile, the index's figures, the training result, an arm's mean scores
+    status: str = "running"
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
@@ -95,9 +86,7 @@ CancelSignal = Union[threading.Event, Callable[[], bool]]
 def planned_stages(config: AdvisorConfig) -> list[str]:
     """The stages a run of `config` passes through, in the order they run (keys of STAGES). The
     whole-corpus arm is listed when asked for; it runs only if the corpus fits the context window."""
-    names = arm_names(config.measures_finetune_rag(), config.full_context)
-    return ["load", "models", "profile", "estimate", "index", *(n for n in names if not ARM_KINDS[n].tuned), "train",
-            *(n for n in names if ARM_KINDS[n].tuned), "report"]
+    return [stage.name for stage in RUN_STAGES if stage.runs(config)]
 
 
 def default_run_dir(corpus: str) -> Path:
@@ -123,13 +112,17 @@ class Advisor:
         self._fallback_dir = self.run_dir / "fallback-model"  # where --offline-fallback builds its stand-in
 
     def _progress(self, stage: str, completed: int, total: int | None = None, message: str = "", *,
-                  loss: float | None = None, result: Any = None) -> None:
+                  loss: float | None = None, result: Any = None, status: str | None = None) -> None:
+        """Tells on_progress; an event with a `result` ends its stage ("done") unless `status` says otherwise."""
         started = self._stage_started.setdefault(stage, time.perf_counter())
         self._stage_ended[stage] = time.perf_counter()
+        status = status or ("done" if result is not None else "running")
         self.on_progress(ProgressEvent(stage, completed, total, message, loss, time.perf_counter() - started,
-                                       result))
+                                       result, status))
         if self.cancel is not None and (self.cancel.is_set() if isinstance(self.cancel, threading.Event)
                                         else self.cancel()):
+            self.on_progress(ProgressEvent(stage, completed, total, "cancelled", None,
+                                           time.perf_counter() - started, None, "cancelled"))
             raise RunCancelled(f"run cancelled during {STAGES.get(stage, stage).lower()}",
                                hint=f"to go on, reusing what finished: advisor run --resume {self.run_dir}")
 
@@ -173,45 +166,74 @@ class Advisor:
     # --- the stages, in the order of the data flow -------------------------------------------
 
     def _run(self) -> Report:
-        cfg, started = self.config, time.perf_counter()
+        cfg = self.config
         write_json(self.run_dir / "config.json", cfg.to_dict())
         log.info("run folder %s, config %s", self.run_dir, json.dumps(cfg.to_dict()))
-        cache = StageCache(self.run_dir)
+        state = RunState(time.perf_counter(), StageCache(self.run_dir))
+        for stage in RUN_STAGES:  # the data flow of ../shared/DESIGN.md, in the one list that orders it
+            if stage.runs(cfg):
+                stage.do(self, state)
+        return state.report
 
-        corpus, pairs, reference = self._load()
-        if cfg.chroma_url:
+    # --- the stages, each reading and filling the RunState (RUN_STAGES lists them in order) ------
+
+    def _stage_load(self, state: "RunState") -> None:
+        state.corpus, state.pairs, state.reference = self._load()
+        if self.config.chroma_url:
             self._open_store()  # a server that does not answer is said now, not after the models and the base arm
-        models = self._load_models(corpus)
-        model_check, profile = self._profile(corpus, models, reference)
-        evalset = build_eval_set(corpus.documents, pairs, cfg.goal, eval_fraction=cfg.eval_fraction,
-                                 seed=cfg.seed, max_eval=cfg.max_eval,
-                                 write_questions=self._question_writer(models))
-        for warning in evalset.warnings:
+
+    def _stage_models(self, state: "RunState") -> None:
+        state.models = self._load_models(state.corpus)
+
+    def _stage_profile(self, state: "RunState") -> None:
+        cfg = self.config
+        state.model_check, state.profile = self._profile(state.corpus, state.models, state.reference)
+        state.evalset = build_eval_set(state.corpus.documents, state.pairs, cfg.goal, eval_fraction=cfg.eval_fraction,
+                                       seed=cfg.seed, max_eval=cfg.max_eval,
+                                       write_questions=self._question_writer(state.models))
+        for warning in state.evalset.warnings:
             self._warn(warning)
-        whole = self._whole_corpus(evalset, models)
-        evalset, whole, estimate = self._estimate(evalset, models, profile, whole, reference, started)
-        write_json(self.run_dir / "eval_set.json", evalset.to_dict())
-        index = self._index(cache, evalset, models)
-        if whole["asked"] and not whole["fits"]:
+        state.whole = self._whole_corpus(state.evalset, state.models)
+
+    def _stage_estimate(self, state: "RunState") -> None:
+        state.evalset, state.whole, state.estimate = self._estimate(state.evalset, state.models, state.profile,
+                                                                    state.whole, state.reference, state.started)
+        write_json(self.run_dir / "eval_set.json", state.evalset.to_dict())
+
+    def _stage_index(self, state: "RunState") -> None:
+        state.index = self._index(state.cache, state.evalset, state.models)
+
+    def _stage_answers(self, state: "RunState", kind) -> None:
+        """One arm answers the held-out set; the whole-corpus arm is skipped, with the reason, when the corpus
+        does not fit the window."""
+        whole = state.whole
+        if kind.whole_corpus and not whole["fits"]:
             why = whole.get("skipped") or (
                 f"skipped: the whole corpus makes a prompt of {'at least ' if whole['at_least'] else ''}"
                 f"{whole['prompt_tokens']:,} tokens, more than the base model's window of "
                 f"{whole['context_window']:,}")
-            self._progress("full_context", 0, 0, why, result={"skipped": why})
-        names = arm_names(cfg.measures_finetune_rag(), whole["fits"])
-        # The arms that keep the base weights first: an interrupted fine-tune loses none of their answers.
-        arms = self._arms(names, models, index, None, evalset, whole)
-        runs = {arm.name: self._measure(cache, arm, evalset, models) for arm in arms}
-        before = self._reference_nll(cache, models.key, models.base, models.tokenizer, reference)
-        # Nothing reads the base weights after this point: the fine-tune trains on them in place (a copy would
-        # hold a second model in memory, 0.5 GB for the default one).
-        tuned = self._fine_tune(cache, evalset, models)
-        arms += (tuned_arms := self._arms(names, models, index, tuned, evalset, whole))
-        runs |= {arm.name: self._measure(cache, arm, evalset, models) for arm in tuned_arms}
-        arms.sort(key=lambda arm: names.index(arm.name))
-        forgetting = [before, self._reference_nll(cache, tuned.key, tuned.model, models.tokenizer, reference)]
-        return self._report(arms, runs, forgetting, tuned.training, corpus, profile, models, model_check,
-                            evalset, whole, started, estimate)
+            self._progress(kind.name, 0, 0, why, result={"skipped": why}, status="skipped")
+            return
+        arm, = self._arms([kind.name], state.models, state.index, state.tuned, state.evalset, whole)
+        state.arms.append(arm)
+        state.runs[arm.name] = self._measure(state.cache, arm, state.evalset, state.models)
+
+    def _stage_train(self, state: "RunState") -> None:
+        models = state.models
+        # The last reading of the base weights: the fine-tune trains on them in place (a copy would hold a
+        # second model in memory, 0.5 GB for the default one).
+        state.forgetting = [self._reference_nll(state.cache, models.key, models.base, models.tokenizer,
+                                                state.reference)]
+        state.tuned = self._fine_tune(state.cache, state.evalset, models)
+
+    def _stage_report(self, state: "RunState") -> None:
+        state.forgetting.append(self._reference_nll(state.cache, state.tuned.key, state.tuned.model,
+                                                    state.models.tokenizer, state.reference))
+        measured = [name for name in ARM_KINDS if name in state.runs]  # in the order every table shows them
+        state.arms.sort(key=lambda arm: measured.index(arm.name))
+        state.report = self._report(state.arms, state.runs, state.forgetting, state.tuned.training, state.corpus,
+                                    state.profile, state.models, state.model_check, state.evalset, state.whole,
+                                    state.started, state.estimate)
 
     def _estimate(self, evalset: EvalSet, models: LoadedModels, profile: dict, whole: dict, reference: list[str],
                   started: float):
@@ -628,6 +650,84 @@ class Advisor:
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)
+
+
+@dataclass
+class RunState:
+    """What the stages of one run hand each other, filled in as they go."""
+
+    started: float
+    cache: StageCache
+    corpus: Corpus | None = None
+    pairs: list | None = None  # the --qa file's pairs, or None
+    reference: list[str] = field(default_factory=list)  # reference-text paragraphs (forgetting)
+    models: LoadedModels | None = None
+    model_check: dict | None = None
+    profile: dict | None = None
+    evalset: EvalSet | None = None
+    whole: dict | None = None  # whether the whole corpus fits a prompt (Advisor._whole_corpus)
+    estimate: Any = None
+    index: BuiltIndex | None = None
+    tuned: TunedModel | None = None
+    arms: list[Arm] = field(default_factory=list)  # the arms measured so far
+    runs: dict[str, ArmRun] = field(default_factory=dict)
+    forgetting: list = field(default_factory=list)  # reference-text NLLs: the base weights', then the tuned ones'
+    report: Report | None = None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a run: its name (progress events and report.json key it), its title, whether a run of a
+    config passes through it, and what it does (an Advisor method taking the RunState)."""
+
+    name: str
+    title: str
+    runs: Callable[[AdvisorConfig], bool]
+    do: Callable[["Advisor", RunState], None]
+
+
+def _answers_stage(kind) -> Stage:
+    def planned(config: AdvisorConfig) -> bool:
+        return kind.name in arm_names(config.measures_finetune_rag(), config.full_context)
+    return Stage(kind.name, kind.answers_title, planned, lambda advisor, state: advisor._stage_answers(state, kind))
+
+
+def _always(config: AdvisorConfig) -> bool:
+    return True
+
+
+# The run, in order: the only place the order is written. The CLI's progress lines and the TUI's rows follow it.
+RUN_STAGES = [
+    Stage("load", "Loading the corpus", _always, Advisor._stage_load),
+    Stage("models", "Loading models", _always, Advisor._stage_models),
+    Stage("profile", "Profiling the corpus", _always, Advisor._stage_profile),
+    Stage("estimate", "Estimating the run's time", _always, Advisor._stage_estimate),
+    Stage("index", "Building the RAG index", _always, Advisor._stage_index),
+    # The arms that keep the base weights first: an interrupted fine-tune loses none of their answers.
+    *(_answers_stage(kind) for kind in ARM_KINDS.values() if not kind.tuned),
+    Stage("train", "LoRA fine-tune", _always, Advisor._stage_train),
+    *(_answers_stage(kind) for kind in ARM_KINDS.values() if kind.tuned),
+    Stage("report", "Writing the report", _always, Advisor._stage_report),
+]
+
+
+class _StageTitles(Mapping):
+    """name -> title of each stage in RUN_STAGES, read at each use (so that the list stays the one place)."""
+
+    def __getitem__(self, name: str) -> str:
+        for stage in RUN_STAGES:
+            if stage.name == name:
+                return stage.title
+        raise KeyError(name)
+
+    def __iter__(self):
+        return (stage.name for stage in RUN_STAGES)
+
+    def __len__(self) -> int:
+        return len(RUN_STAGES)
+
+
+STAGES = _StageTitles()  # for progress lines, rows and messages
 
 
 NO_CHAT_TEMPLATE = ("--model-written-questions: the base model has no chat template, so it cannot be asked to write "

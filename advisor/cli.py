@@ -222,6 +222,7 @@ class _RichProgress:
             TextColumn("{task.fields[note]}", table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
             console=console)
         self.tasks: dict[str, int] = {}
+        self.skipped: set[str] = set()
 
     def __enter__(self):
         self.progress.__enter__()
@@ -235,10 +236,12 @@ class _RichProgress:
     def __call__(self, event) -> None:
         from advisor.api import STAGES
 
+        if event.status == "skipped":
+            self.skipped.add(event.stage)
         for stage, task_id in self.tasks.items():  # a new stage ends the earlier ones
             task = self.progress.tasks[task_id]
             if stage != event.stage and not task.finished:
-                if task.total == 0:  # a stage that was skipped, its note says why
+                if stage in self.skipped:  # its note says why
                     self.progress.stop_task(task_id)
                     continue
                 # Shows what really ran (13 steps stay 13, never a made-up "100/100").
@@ -270,7 +273,7 @@ class _StageLines:
         return False
 
     def _end(self) -> None:
-        if self.stage and self.last is not None and self.last.total == 0:  # skipped: its note says why
+        if self.stage and self.last is not None and self.last.status == "skipped":  # its note says why
             self.console.print(f"  {self.last.message}", highlight=False, soft_wrap=True)
         elif self.stage and self.last is not None:
             done = f"{self.last.completed}/{self.last.total}" if self.last.total else f"{self.last.completed}"

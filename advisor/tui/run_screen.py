@@ -262,9 +262,9 @@ class RunScreen(Screen):
         row = self._row(event.stage)
         self._end_rows(until=row)  # a stage that starts ends the ones before it
         title = STAGES.get(event.stage, event.stage)
-        if isinstance(event.result, dict) and "skipped" in event.result:
+        if event.status == "skipped":
             row.skip("skipped: too long" if event.stage == "full_context" else "skipped")
-            self.log_line(f"{title}: {event.result['skipped']}")
+            self.log_line(f"{title}: {event.message}")
             return
         if event.stage == "estimate" and event.total and event.completed == event.total and event.message:
             self.query_one("#state", Static).update(f"Running. Expected: {event.message}. Esc or c cancels "
