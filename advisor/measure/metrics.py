@@ -5,11 +5,67 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from advisor.corpus.qa import normalize_answer
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What a measure is called, which way is better and what it means: the decision, every renderer and the
+    TUI read these entries (METRICS), never a name of their own."""
+
+    name: str  # its key in report.json
+    title: str  # a table row's title
+    label: str  # in sentences: "RAG against the base model on answer containment"
+    higher_is_better: bool = True
+    meaning: str = ""  # what "right" means under this metric, for the report
+    # The smallest difference worth acting on: an option whose interval against another stays below it
+    # cannot be meaningfully better on this evidence (a share of items for scores; nats for losses).
+    meaningful: float = 0.05
+    share: bool = True  # scores are shares of items (0 to 1); False for losses, perplexities, distances
+
+    def headroom(self, base_value: float | None) -> bool:
+        """The base model's score leaves room for a meaningful improvement (a loss always does)."""
+        if not self.share or base_value is None:
+            return True
+        return (base_value <= 1 - self.meaningful) if self.higher_is_better else base_value >= self.meaningful
+
+    def meaning_for(self, meaning: str) -> "Metric":
+        return replace(self, meaning=meaning)
+
+
+METRICS = {metric.name: metric for metric in (  # in the order the reports' tables show them
+    Metric("answer_containment", "Answer containment", "answer containment",
+           meaning="an answer counts as right when it states the reference answer, alone or in a sentence (both "
+                   "normalized: case, punctuation and articles ignored)"),
+    Metric("exact_match", "Exact match", "exact match", meaning="the answer is the reference answer, normalized"),
+    Metric("token_f1", "Token F1", "token F1",
+           meaning="word overlap with the reference answer, which rewards its wording and length"),
+    Metric("token_recall", "Token recall", "token recall", meaning="the share of the reference answer's words the "
+                                                                    "answer holds"),
+    Metric("format_match", "Format match", "format match",
+           meaning="the share of answers that match your --format-regex"),
+    Metric("answer_logprob", "Answer log-prob / token", "answer log-probability per token",
+           meaning="how likely each arm finds the reference answer, token by token", share=False),
+    Metric("retrieval_hit_rate", "Retrieval hit rate", "retrieval hit rate",
+           meaning="the share of questions whose source passage was among those retrieved"),
+    Metric("retrieval_mrr", "Retrieval MRR", "retrieval MRR",
+           meaning="the mean reciprocal rank of the source passage among those retrieved"),
+    Metric("perplexity", "Held-out perplexity (lower is better)", "held-out perplexity", higher_is_better=False,
+           share=False),
+    Metric("doc_nll_per_token", "Held-out loss, nats per token (lower is better)", "held-out loss (nats per token)",
+           higher_is_better=False, share=False,
+           meaning="how well each arm predicts held-out documents written the way you want"),
+    Metric("style_similarity", "Continuation's similarity to the true text (embedding cosine)",
+           "the continuation's similarity to the true text", share=False),
+    Metric("stylometric_distance", "Continuation's stylometric distance to the true text (lower is better)",
+           "the continuation's stylometric distance to the true text", higher_is_better=False, share=False),
+    Metric("reference_perplexity", "Reference-text perplexity (forgetting; lower is better)",
+           "reference-text perplexity", higher_is_better=False, share=False),
+)}
 
 _NEXT_TURN = re.compile(r"\b(?:question|context)\s*:", re.IGNORECASE)
 
@@ -28,7 +84,6 @@ def first_line(text: str) -> str:
 @dataclass(frozen=True)
 class ExactMatch:
     name: str = "exact_match"
-    higher_is_better: bool = True
 
     def score(self, prediction: str, reference: str) -> float:
         return float(normalize_answer(prediction) == normalize_answer(reference))
@@ -37,7 +92,6 @@ class ExactMatch:
 @dataclass(frozen=True)
 class TokenF1:
     name: str = "token_f1"
-    higher_is_better: bool = True
 
     def score(self, prediction: str, reference: str) -> float:
         pred, ref = normalize_answer(prediction).split(), normalize_answer(reference).split()
@@ -56,7 +110,6 @@ class AnswerContainment:
     a right answer given in a sentence ("It leaves from Berth 5.") counts as right."""
 
     name: str = "answer_containment"
-    higher_is_better: bool = True
 
     def score(self, prediction: str, reference: str) -> float:
         ref = normalize_answer(reference)
@@ -68,7 +121,6 @@ class TokenRecall:
     """Share of the reference's words that the answer contains (extra words cost nothing)."""
 
     name: str = "token_recall"
-    higher_is_better: bool = True
 
     def score(self, prediction: str, reference: str) -> float:
         pred, ref = normalize_answer(prediction).split(), normalize_answer(reference).split()
@@ -81,7 +133,6 @@ class TokenRecall:
 class FormatMatch:
     pattern: str
     name: str = "format_match"
-    higher_is_better: bool = True
 
     def score(self, prediction: str, reference: str = "") -> float:
         return float(re.fullmatch(self.pattern, prediction.strip()) is not None)

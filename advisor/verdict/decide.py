@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from advisor.corpus.personal_data import describe_counts, personal_data_counts
 from advisor.measure.arms import ARM_KINDS, BASELINE, label
 from advisor.measure.evidence import ArmReport
-from advisor.measure.metrics import paired_difference
+from advisor.measure.metrics import METRICS, Metric, paired_difference
 from advisor.verdict.report import Reason, Recommendation
 
 
@@ -50,7 +50,7 @@ class DecisionInputs:
     """Everything the decision weighs, typed: built from the measurements, never from report text."""
 
     goal: str
-    metric: "PrimaryMetric"
+    metric: "Metric"
     comparisons: dict  # "a_vs_b" -> {"improvement", "ci95", "n"} on `metric`
     arms: dict[str, ArmEvidence]
     model_check: dict  # check_trained's verdict on the base model
@@ -63,7 +63,7 @@ class DecisionInputs:
     novelty_ratio: float | None = None  # base-model perplexity on the corpus over that on general text
 
     @classmethod
-    def from_measurements(cls, goal: str, metric: "PrimaryMetric", comparisons: dict, arms: dict[str, ArmReport],
+    def from_measurements(cls, goal: str, metric: "Metric", comparisons: dict, arms: dict[str, ArmReport],
                           model_check: dict, n_eval: int, likelihood: dict | None = None,
                           constraints=None, profile: dict | None = None) -> "DecisionInputs":
         profile = profile or {}
@@ -87,53 +87,29 @@ SMALL_EVAL = 20  # below this many held-out items, no verdict gets more than low
 SMALL_CORPUS_TOKENS = 50_000  # below this, a corpus is little for a fine-tune to learn from
 
 
-@dataclass(frozen=True)
-class PrimaryMetric:
-    name: str
-    higher_is_better: bool
-    label: str
-    meaning: str = ""  # what "right" means under this metric, for the report
-    # The smallest difference worth acting on: an option whose interval against another stays below it
-    # cannot be meaningfully better on this evidence (a share of items for scores; nats for losses).
-    meaningful: float = 0.05
-    share: bool = True  # scores are shares of items (0 to 1); False for losses
-
-    def headroom(self, base_value: float | None) -> bool:
-        """The base model's score leaves room for a meaningful improvement (a loss always does)."""
-        if not self.share or base_value is None:
-            return True
-        return (base_value <= 1 - self.meaningful) if self.higher_is_better else base_value >= self.meaningful
-
-
-def primary_metric(goal: str, has_qa: bool, format_regex: str | None) -> PrimaryMetric:
+def primary_metric(goal: str, has_qa: bool, format_regex: str | None) -> Metric:
     """What the decision reads first; for goal 'both', its knowledge half's (the style half reads STYLE_DOCUMENTS)."""
     if has_qa and format_regex:
-        return PrimaryMetric("format_match", True, "format match",
-                             "the share of answers that match your --format-regex")
+        return METRICS["format_match"]
     if format_regex and goal == "style":
-        return PrimaryMetric("format_match", True, "format match",
-                             "the share of the complete lines each arm writes, continuing a held-out document from "
-                             "its opening, that match your --format-regex")
+        return METRICS["format_match"].meaning_for(
+            "the share of the complete lines each arm writes, continuing a held-out document from its opening, that "
+            "match your --format-regex")
     if has_qa and goal in ("knowledge", "both"):
-        return PrimaryMetric("answer_containment", True, "answer containment",
-                             "an answer counts as right when it states the reference answer, alone or in a "
-                             "sentence (both normalized: case, punctuation and articles ignored)")
+        return METRICS["answer_containment"]
     if has_qa:
-        return PrimaryMetric("token_f1", True, "token F1",
-                             "word overlap with the reference answer, which rewards its wording and length")
-    return PrimaryMetric("doc_nll_per_token", False, "held-out loss (nats per token)",
-                         "how well each arm predicts held-out documents written the way you want", share=False)
+        return METRICS["token_f1"]
+    return METRICS["doc_nll_per_token"]
 
 
-STYLE_DOCUMENTS = primary_metric("style", False, None)  # the style half of goal 'both': held-out documents
+STYLE_DOCUMENTS = METRICS["doc_nll_per_token"]  # the style half of goal 'both': held-out documents
 
 # The answer's likelihood under each arm: it moves before generated answers do, so it is the
 # second line of evidence when generation scores cannot tell the arms apart.
-ANSWER_LIKELIHOOD = PrimaryMetric("answer_logprob", True, "answer log-probability per token",
-                                  "how likely each arm finds the reference answer, token by token", share=False)
+ANSWER_LIKELIHOOD = METRICS["answer_logprob"]
 
 
-def compare_arms(per_item: dict[str, list[float]], metric: PrimaryMetric, seed: int) -> dict:
+def compare_arms(per_item: dict[str, list[float]], metric: Metric, seed: int) -> dict:
     """Paired differences, oriented so that a positive value is an improvement: every arm against the
     base model, then every pair of the other arms in their order ("rag_vs_finetune")."""
     sign = 1.0 if metric.higher_is_better else -1.0
@@ -212,7 +188,7 @@ def _forgetting(arms: dict[str, ArmEvidence], tuned_arm: str) -> list[Reason]:
                    "quality", ["biderman2024"])]
 
 
-def _could_be_better(comparison: dict | None, metric: PrimaryMetric) -> bool:
+def _could_be_better(comparison: dict | None, metric: Metric) -> bool:
     """The interval leaves room for a difference worth acting on (no interval, as with too few items: yes)."""
     if comparison is None:
         return False
@@ -229,7 +205,7 @@ def _separation(a: str, b: str, comparisons: dict, likelihood: dict) -> str | No
     return None
 
 
-def _likelihood_evidence(likelihood: dict, arms: dict[str, ArmEvidence], metric: PrimaryMetric,
+def _likelihood_evidence(likelihood: dict, arms: dict[str, ArmEvidence], metric: Metric,
                          prior: str, comparisons: dict) -> tuple[str, list[Reason], str, bool] | None:
     """When generation scores cannot separate any arm from the base model but answer likelihoods can: the
     arm the evidence favours, reasons that say which comparisons separated it from each option it passes
@@ -420,7 +396,7 @@ def _cite_sources(chosen: str, helping: list[str], comparisons: dict, arms: dict
                          f"{_label(arms, chosen)}, which does not retrieve.", "constraints")]
 
 
-def recommend(goal: str, metric: PrimaryMetric, comparisons: dict, likelihood: dict, arms: dict[str, ArmReport],
+def recommend(goal: str, metric: Metric, comparisons: dict, likelihood: dict, arms: dict[str, ArmReport],
               model_check: dict, n_eval: int, constraints=None, profile: dict | None = None,
               style_comparisons: dict | None = None, style_n: int = 0) -> Recommendation:
     """The run's recommendation: the goal's own decision; for goal 'both', the knowledge half on `metric` and the
@@ -454,7 +430,7 @@ def recommend_from_report(report, per_item=None) -> Recommendation:
     goal = config.get("goal", "knowledge")
     metric = primary_metric(goal, evaluation.get("kind") in ("qa", "probes"), config.get("format_regex"))
 
-    def compared(on: PrimaryMetric) -> dict:
+    def compared(on: Metric) -> dict:
         return compare_arms({name: arm_scores.get(on.name, []) for name, arm_scores in scores.items()}, on, seed)
 
     style = compared(STYLE_DOCUMENTS) if evaluation.get("style_metric") else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from advisor.measure.metrics import METRICS
 from advisor.verdict.figures import FIGURES
 from advisor.verdict.literature import cited, short_names
 
@@ -13,21 +14,7 @@ if TYPE_CHECKING:  # the report model is read, never imported: it imports its re
     from advisor.verdict.report import Reason, Report
 
 
-METRIC_LABELS = {
-    "answer_containment": "Answer containment",
-    "exact_match": "Exact match",
-    "token_f1": "Token F1",
-    "token_recall": "Token recall",
-    "format_match": "Format match",
-    "answer_logprob": "Answer log-prob / token",
-    "retrieval_hit_rate": "Retrieval hit rate",
-    "retrieval_mrr": "Retrieval MRR",
-    "perplexity": "Held-out perplexity (lower is better)",
-    "doc_nll_per_token": "Held-out loss, nats per token (lower is better)",
-    "style_similarity": "Continuation's similarity to the true text (embedding cosine)",
-    "stylometric_distance": "Continuation's stylometric distance to the true text (lower is better)",
-    "reference_perplexity": "Reference-text perplexity (forgetting; lower is better)",
-}
+METRIC_LABELS = {name: metric.title for name, metric in METRICS.items()}  # row titles, in the tables' order
 LATENCY_PARTS = {"embed": "Embed the question", "retrieve": "Retrieve passages", "prompt": "Build the prompt",
                  "first_token": "Time to first token", "generate": "Generate the answer"}
 CHOICE_TEXT = {"rag": "Use RAG", "finetune": "Fine-tune (LoRA)", "both": "Use both",

@@ -109,3 +109,18 @@ def test_perplexity_summary_pools_tokens():
 def test_latency_summary_percentiles_in_ms():
     summary = latency_summary([0.1] * 19 + [1.0])
     assert summary["p50"] == pytest.approx(100.0) and summary["p95"] > 100.0 and summary["n"] == 20
+
+
+def test_every_measure_a_report_holds_is_in_the_registry_and_the_decision_reads_the_same_entries(ferry_report):
+    import json
+
+    from advisor.measure.metrics import METRICS
+    from advisor.verdict.decide import ANSWER_LIKELIHOOD, primary_metric
+    from advisor.verdict.wording import METRIC_LABELS
+
+    data = json.loads(ferry_report.read_text())
+    measured = {metric for arm in data["arms"].values() for metric in arm["quality"]}
+    assert measured <= set(METRICS), measured - set(METRICS)
+    assert primary_metric("knowledge", True, None) is METRICS["answer_containment"] is not None
+    assert ANSWER_LIKELIHOOD is METRICS["answer_logprob"] and not METRICS["doc_nll_per_token"].higher_is_better
+    assert METRIC_LABELS == {name: metric.title for name, metric in METRICS.items()}
