@@ -28,7 +28,8 @@ from advisor.measure.arms import ARM_KINDS, BASELINE, Arm, arm_names
 from advisor.measure.cost import PriceTable, break_even_queries, freshness_cost, monthly_cost
 from advisor.measure.evaluate import ArmRun, measure_arm, qa_metrics
 from advisor.measure.summary import RANDOM_WEIGHTS
-from advisor.verdict.decide import ANSWER_LIKELIHOOD, STYLE_DOCUMENTS, compare_arms, primary_metric, recommend
+from advisor.measure.comparisons import compare_arms
+from advisor.verdict.decide import ANSWER_LIKELIHOOD, STYLE_DOCUMENTS, primary_metric, recommend
 from advisor.verdict.render import write_report
 from advisor.verdict.report import Report
 

@@ -16,19 +16,31 @@ class ArmKind:
     tuned: bool  # answers with the fine-tuned weights
     retrieval: bool  # retrieved passages go into the prompt
     choice: str  # what recommending this arm means (a Recommendation choice)
+    choice_title: str = ""  # that choice, as a verdict's title: "Use RAG"
     whole_corpus: bool = False  # every training document goes into the prompt
+
+    @property
+    def parts(self) -> frozenset[str]:
+        """What recommending it puts in place: "rag" (an index), "finetune" (an adapter), "full_context"."""
+        return frozenset(part for part, present in (("rag", self.retrieval), ("finetune", self.tuned),
+                                                    ("full_context", self.whole_corpus)) if present)
 
 
 ARM_KINDS = {kind.name: kind for kind in (
-    ArmKind("base", "the base model", "Base model answers", tuned=False, retrieval=False, choice="neither"),
-    ArmKind("rag", "RAG", "RAG answers", tuned=False, retrieval=True, choice="rag"),
+    ArmKind("base", "the base model", "Base model answers", tuned=False, retrieval=False, choice="neither",
+            choice_title="Neither yet"),
+    ArmKind("rag", "RAG", "RAG answers", tuned=False, retrieval=True, choice="rag", choice_title="Use RAG"),
     ArmKind("full_context", "the whole corpus in the prompt", "Whole-corpus answers", tuned=False, retrieval=False,
-            choice="full_context", whole_corpus=True),
-    ArmKind("finetune", "the LoRA fine-tune", "Fine-tuned answers", tuned=True, retrieval=False, choice="finetune"),
+            choice="full_context", choice_title="Put the whole corpus in the prompt", whole_corpus=True),
+    ArmKind("finetune", "the LoRA fine-tune", "Fine-tuned answers", tuned=True, retrieval=False, choice="finetune",
+            choice_title="Fine-tune (LoRA)"),
     ArmKind("finetune_rag", "the fine-tune with RAG", "Fine-tune + RAG answers", tuned=True, retrieval=True,
-            choice="both"),
+            choice="both", choice_title="Use both"),
 )}
 BASELINE = "base"  # the arm every lift is measured against
+# Each verdict is one arm's: the choice it makes, and the arm whose measurements it rests on.
+KIND_OF_CHOICE = {kind.choice: kind for kind in ARM_KINDS.values()}
+CHOICES = tuple(KIND_OF_CHOICE)
 
 
 def arm_names(finetune_rag: bool, full_context: bool = False) -> list[str]:

@@ -7,9 +7,10 @@ import math
 from dataclasses import dataclass, field
 
 from advisor.corpus.personal_data import describe_counts, personal_data_counts
-from advisor.measure.arms import ARM_KINDS, BASELINE, label
+from advisor.measure.arms import ARM_KINDS, BASELINE, KIND_OF_CHOICE, label
 from advisor.measure.evidence import ArmReport
-from advisor.measure.metrics import METRICS, Metric, paired_difference
+from advisor.measure.comparisons import between, compare_arms, items_to_resolve, significant
+from advisor.measure.metrics import METRICS, Metric
 from advisor.verdict.report import Reason, Recommendation
 
 
@@ -109,49 +110,21 @@ STYLE_DOCUMENTS = METRICS["doc_nll_per_token"]  # the style half of goal 'both':
 ANSWER_LIKELIHOOD = METRICS["answer_logprob"]
 
 
-def compare_arms(per_item: dict[str, list[float]], metric: Metric, seed: int) -> dict:
-    """Paired differences, oriented so that a positive value is an improvement: every arm against the
-    base model, then every pair of the other arms in their order ("rag_vs_finetune")."""
-    sign = 1.0 if metric.higher_is_better else -1.0
-    names = [name for name in per_item if per_item[name]]
-    others = [name for name in names if name != BASELINE]
-    pairs = [(name, BASELINE) for name in others if BASELINE in names]
-    pairs += [(a, b) for i, a in enumerate(others) for b in others[i + 1:]]
-    out = {}
-    for a, b in pairs:
-        if len(per_item[a]) == len(per_item[b]):
-            diff = paired_difference([sign * v for v in per_item[a]], [sign * v for v in per_item[b]], seed=seed)
-            out[f"{a}_vs_{b}"] = {"metric": metric.name, "improvement": diff["value"],
-                                  "ci95": diff["ci95"], "n": diff["n"]}
-    return out
-
-
-def _between(comparisons: dict, a: str, b: str) -> dict | None:
-    """a against b, whichever way round it was computed."""
-    if f"{a}_vs_{b}" in comparisons:
-        return comparisons[f"{a}_vs_{b}"]
-    other = comparisons.get(f"{b}_vs_{a}")
-    if other is None:
-        return None
-    low, high = other["ci95"]
-    return {**other, "improvement": -other["improvement"], "ci95": [-high, -low]}
-
-
 def _best(comparisons: dict, candidates: list[str], prior: str) -> tuple[str, bool]:
     """The candidate that beats every other one measurably (and True); else, among the candidates no other
     one measurably beats (the top group), the whole corpus in the prompt when the prior is retrieval (the same
     facts in the prompt with no index to build or keep), the goal's prior arm, or the one with the largest
     lift (and False)."""
     for name in candidates:
-        if all(_significant(_between(comparisons, name, other)) for other in candidates if other != name):
+        if all(significant(between(comparisons, name, other)) for other in candidates if other != name):
             return name, True
     top = [name for name in candidates
-           if not any(_significant(_between(comparisons, other, name)) for other in candidates if other != name)]
+           if not any(significant(between(comparisons, other, name)) for other in candidates if other != name)]
     if prior == "rag" and "full_context" in top:
         return "full_context", False
     if prior in top:
         return prior, False
-    lift = {name: (_between(comparisons, name, BASELINE) or {"improvement": 0.0})["improvement"] for name in top}
+    lift = {name: (between(comparisons, name, BASELINE) or {"improvement": 0.0})["improvement"] for name in top}
     return max(top, key=lift.get), False
 
 
@@ -164,11 +137,6 @@ def _fmt(comparison: dict) -> str:
     if not (math.isfinite(low) and math.isfinite(high)):
         return f"{comparison['improvement']:+.3f} (n={comparison['n']}: too few items for an interval)"
     return f"{comparison['improvement']:+.3f} (95% CI {low:+.3f} to {high:+.3f}, n={comparison['n']})"
-
-
-def _significant(comparison: dict | None) -> bool:
-    """Measurably better: the whole interval above zero (no interval, as with too few items: never)."""
-    return comparison is not None and math.isfinite(comparison["ci95"][0]) and comparison["ci95"][0] > 0
 
 
 FORGETTING_NOTICE = 0.10  # a rise in reference-text perplexity above this share is worth a reason
@@ -198,9 +166,9 @@ def _could_be_better(comparison: dict | None, metric: Metric) -> bool:
 
 def _separation(a: str, b: str, comparisons: dict, likelihood: dict) -> str | None:
     """Which evidence shows `a` better than `b`: the primary metric, else the answer's likelihood, else None."""
-    if _significant(_between(comparisons, a, b)):
+    if significant(between(comparisons, a, b)):
         return "primary"
-    if _significant(_between(likelihood, a, b)):
+    if significant(between(likelihood, a, b)):
         return "likelihood"
     return None
 
@@ -214,8 +182,8 @@ def _likelihood_evidence(likelihood: dict, arms: dict[str, ArmEvidence], metric:
     Not when the base model already gives (nearly) every answer right: a likelihood lift then changes no answer."""
     if not metric.headroom(arms[BASELINE].value(metric.name)):
         return None
-    lifts = {name: _between(likelihood, name, BASELINE) for name in arms if name != BASELINE}
-    helping = [name for name, lift in lifts.items() if _significant(lift)]
+    lifts = {name: between(likelihood, name, BASELINE) for name in arms if name != BASELINE}
+    helping = [name for name, lift in lifts.items() if significant(lift)]
     if not helping:
         return None
     separated = [name for name in helping
@@ -245,12 +213,12 @@ def _likelihood_evidence(likelihood: dict, arms: dict[str, ArmEvidence], metric:
     for how, evidence, table in (("primary", metric, comparisons), ("likelihood", ANSWER_LIKELIHOOD, likelihood)):
         for other in by[how]:
             reasons.append(Reason(f"{_sentence_start(_label(arms, choice))} against {_label(arms, other)} on "
-                                  f"{evidence.label}: {_fmt(_between(table, choice, other))}: this separates "
+                                  f"{evidence.label}: {_fmt(between(table, choice, other))}: this separates "
                                   "them.", "comparisons"))
     for other in unseparated:
         reasons.append(Reason(f"{_sentence_start(_label(arms, choice))} against {_label(arms, other)}: neither "
-                              f"{metric.label} ({_fmt(_between(comparisons, choice, other))}) nor "
-                              f"{ANSWER_LIKELIHOOD.label} ({_fmt(_between(likelihood, choice, other))}) separates "
+                              f"{metric.label} ({_fmt(between(comparisons, choice, other))}) nor "
+                              f"{ANSWER_LIKELIHOOD.label} ({_fmt(between(likelihood, choice, other))}) separates "
                               "them.", "comparisons"))
     reasons.append(Reason("This recommendation rests on the likelihood evidence alone against the base model, so "
                           "its confidence is low."))
@@ -273,10 +241,10 @@ def _further_evidence(chosen: str, arms: dict[str, ArmEvidence], likelihood: dic
     """The rest of the quality evidence on the chosen arm: whether the answer's likelihood agrees with the
     generation scores, and, for retrieval, how often the passage holding the answer was retrieved."""
     reasons = []
-    lift = _between(likelihood, chosen, BASELINE)
+    lift = between(likelihood, chosen, BASELINE)
     if lift:
-        verdict = ("agrees" if _significant(lift) else
-                   "points the other way" if _significant(_between(likelihood, BASELINE, chosen))
+        verdict = ("agrees" if significant(lift) else
+                   "points the other way" if significant(between(likelihood, BASELINE, chosen))
                    else "cannot tell them apart")
         reasons.append(Reason(f"Further evidence: the answer's likelihood {verdict} ({_label(arms, chosen)} against "
                               f"the base model on {ANSWER_LIKELIHOOD.label}: {_fmt(lift)}).", "comparisons"))
@@ -340,7 +308,7 @@ def _constraint_reasons(chosen: str, arms: dict[str, ArmEvidence], constraints) 
                               f"${monthly:,.2f} a month on this hardware{verdict}.", "costs"))
     if constraints.one_off_budget_usd is not None and arm.one_off_usd > constraints.one_off_budget_usd:
         reasons.append(Reason(f"Its one-off cost here, ${arm.one_off_usd:.5f}, is above your one-off budget of "
-                              f"${constraints.one_off_budget_usd:,.2f}.", "latency"))
+                              f"${constraints.one_off_budget_usd:,.2f}.", "costs"))
     if not constraints.data_may_leave_machine:
         reasons.append(Reason("Your documents must stay on your machine: every option in this report ran locally, "
                               "and a hosted fine-tuning or vector-search service is not one of them.", "constraints"))
@@ -449,28 +417,14 @@ def decide(inputs: DecisionInputs) -> Recommendation:
                                next_steps=next_steps(inputs, rec))
 
 
-_ARM_OF_CHOICE = {"rag": "rag", "finetune": "finetune", "both": "finetune_rag", "full_context": "full_context",
-                  "neither": BASELINE}
-
-
-def items_to_resolve(comparison: dict) -> int | None:
-    """Held-out items at which this difference, if it holds, would clear its interval (the interval
-    narrows as one over the square root of n); None when it is already resolved, or zero."""
-    low, high, n, diff = *comparison["ci95"], comparison["n"], comparison["improvement"]
-    if not (math.isfinite(low) and math.isfinite(high)) or diff == 0 or low > 0 or high < 0:
-        return None
-    half_width = (high - low) / 2
-    return math.ceil(n * (half_width / abs(diff)) ** 2) if half_width > 0 else None
-
-
 def what_would_change(inputs: DecisionInputs, rec: Recommendation) -> list[str]:
     """Counter-arguments: the measured facts that, were they different, would change the answer."""
     from advisor.measure.cost import break_even_queries
 
-    arms, chosen = inputs.arms, _ARM_OF_CHOICE[rec.choice]
+    arms, chosen = inputs.arms, KIND_OF_CHOICE[rec.choice].name
     lines = []
     for other in (name for name in arms if name != chosen):
-        comparison = _between(inputs.comparisons, chosen, other) if chosen in arms else None
+        comparison = between(inputs.comparisons, chosen, other) if chosen in arms else None
         needed = items_to_resolve(comparison) if comparison else None
         if needed and needed > inputs.n_eval:
             lines.append(f"{_sentence_start(_label(arms, chosen))} against {_label(arms, other)} differ by "
@@ -609,13 +563,13 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
                               rule="Nothing could be measured (the base model is untrained): the published default "
                                    f"for goal {goal}.")
 
-    lifts = {name: _between(comparisons, name, BASELINE) for name in arms if name != BASELINE}
+    lifts = {name: between(comparisons, name, BASELINE) for name in arms if name != BASELINE}
     # Each arm against the base model, and the chosen one against the others: put in front once the choice
     # is made, the chosen arm's own evidence first, so the first reasons are the ones that carry the verdict.
     lift_lines = {name: Reason(f"{_sentence_start(_label(arms, name))} against the base model on {metric.label}: "
                                f"{_fmt(lift)}.", "comparisons") for name, lift in lifts.items() if lift}
     versus: list[Reason] = []
-    helping = [name for name, lift in lifts.items() if _significant(lift)]
+    helping = [name for name, lift in lifts.items() if significant(lift)]
     by_likelihood = None if helping else _likelihood_evidence(likelihood or {}, arms, metric, prior_choice,
                                                               comparisons)
     tie_broken = False
@@ -645,11 +599,11 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
     else:
         chosen, clear = _best(comparisons, helping, prior_choice)
         # Measurably ahead of every other arm (helping or not): high; ahead of the base model only: medium.
-        ahead = all(_significant(_between(comparisons, chosen, other)) for other in lifts if other != chosen)
+        ahead = all(significant(between(comparisons, chosen, other)) for other in lifts if other != chosen)
         confidence = "high" if clear and ahead else "medium"
         tie_broken = len(helping) > 1 and not clear
         if tie_broken:
-            top = [name for name in helping if not any(_significant(_between(comparisons, other, name))
+            top = [name for name in helping if not any(significant(between(comparisons, other, name))
                                                        for other in helping if other != name)]
             tied = ", ".join(_label(arms, n) for n in top)
             if chosen == "full_context":
@@ -676,9 +630,9 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
             rule = (f"The option that beat the base model on {metric.label}, though not measurably every other "
                     "option.")
         for other in lifts:
-            if other != chosen and _between(comparisons, chosen, other):
+            if other != chosen and between(comparisons, chosen, other):
                 versus.append(Reason(f"{_sentence_start(_label(arms, chosen))} against {_label(arms, other)}: "
-                                     f"{_fmt(_between(comparisons, chosen, other))}.", "comparisons"))
+                                     f"{_fmt(between(comparisons, chosen, other))}.", "comparisons"))
         reasons += _further_evidence(chosen, arms, likelihood or {})
 
     measured_choice = chosen if helping and not tie_broken else None  # the measurements alone chose it
@@ -736,16 +690,11 @@ def _label(arms: dict[str, ArmEvidence], name: str) -> str:
     return (arms[name].label if name in arms else "") or label(name)
 
 
-# What each choice puts in place, for combining the two halves of goal 'both'.
-_PARTS = {"rag": {"rag"}, "finetune": {"finetune"}, "both": {"rag", "finetune"}, "full_context": {"full_context"},
-          "neither": set()}
-
-
 def combine_goals(knowledge: Recommendation, style: Recommendation, arms: dict[str, ArmEvidence] | None = None,
                   constraints=None) -> Recommendation:
     """Goal 'both': what the facts need and what the style needs, together; as sure as the less sure half.
     When the combination trains and the data changes, the cost of keeping the fine-tune fresh is said."""
-    parts = _PARTS[knowledge.choice] | _PARTS[style.choice]
+    parts = KIND_OF_CHOICE[knowledge.choice].parts | KIND_OF_CHOICE[style.choice].parts
     if "finetune" in parts and parts & {"rag", "full_context"}:
         choice = "both"
     else:

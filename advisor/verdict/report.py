@@ -6,13 +6,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from advisor.measure.arms import CHOICES
 from advisor.measure.evidence import ArmReport
 from advisor.verdict.figures import FIGURES
 
 # 2: Recommendation.basis, counter_arguments, next_steps (version 1 reads as measured, none).
 # 3: each reason is {"text", "figure", "sources"} and the recommendation names its rule (2 reads as bare texts).
 SCHEMA_VERSION = 3
-CHOICES = ("rag", "finetune", "both", "full_context", "neither")
 CONFIDENCES = ("low", "medium", "high")
 BASES = ("measured", "default")
 

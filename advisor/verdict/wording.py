@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from advisor.measure.arms import KIND_OF_CHOICE
 from advisor.measure.metrics import METRICS
 from advisor.verdict.figures import FIGURES
 from advisor.verdict.literature import cited, short_names
@@ -17,9 +18,7 @@ if TYPE_CHECKING:  # the report model is read, never imported: it imports its re
 METRIC_LABELS = {name: metric.title for name, metric in METRICS.items()}  # row titles, in the tables' order
 LATENCY_PARTS = {"embed": "Embed the question", "retrieve": "Retrieve passages", "prompt": "Build the prompt",
                  "first_token": "Time to first token", "generate": "Generate the answer"}
-CHOICE_TEXT = {"rag": "Use RAG", "finetune": "Fine-tune (LoRA)", "both": "Use both",
-               "full_context": "Put the whole corpus in the prompt",
-               "neither": "Neither yet"}
+CHOICE_TEXT = {choice: kind.choice_title for choice, kind in KIND_OF_CHOICE.items()}
 
 
 def format_number(value, digits: int = 3) -> str:

@@ -447,3 +447,12 @@ def test_a_fine_tune_cut_short_says_a_longer_one_may_change_the_verdict():
     full = decide_on(dataclasses.replace(inputs, arms=arms))
     assert not any("longer fine-tune" in r for r in full.reason_texts)
     assert not any("Settle whether" in step for step in full.next_steps)
+
+
+def test_a_one_off_budget_missed_points_at_the_costs():
+    from advisor.config import Constraints
+    from advisor.verdict.decide import ArmEvidence, _constraint_reasons
+
+    arms = {"finetune": ArmEvidence("the LoRA fine-tune", {}, p50_ms=5.0, p95_ms=10.0, one_off_usd=2.0, per_1k_usd=0.01)}
+    reasons = _constraint_reasons("finetune", arms, Constraints(one_off_budget_usd=1.0))
+    assert [(r.figure, "one-off budget" in r.text) for r in reasons] == [("costs", True)]
