@@ -453,6 +453,7 @@ def test_a_one_off_budget_missed_points_at_the_costs():
     from advisor.config import Constraints
     from advisor.verdict.decide import ArmEvidence, _constraint_reasons
 
-    arms = {"finetune": ArmEvidence("the LoRA fine-tune", {}, p50_ms=5.0, p95_ms=10.0, one_off_usd=2.0, per_1k_usd=0.01)}
+    arms = {"finetune": ArmEvidence("the LoRA fine-tune", {}, p50_ms=5.0, p95_ms=10.0, one_off_usd=2.0,
+                                    per_1k_usd=0.01)}
     reasons = _constraint_reasons("finetune", arms, Constraints(one_off_budget_usd=1.0))
     assert [(r.figure, "one-off budget" in r.text) for r in reasons] == [("costs", True)]
