@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 from advisor.corpus.personal_data import describe_counts, personal_data_counts
 from advisor.measure.arms import ARM_KINDS, BASELINE, KIND_OF_CHOICE, label
 from advisor.measure.evidence import ArmReport
 from advisor.measure.comparisons import between, compare_arms, items_to_resolve, significant
 from advisor.measure.metrics import METRICS, Metric
-from advisor.verdict.report import Reason, Recommendation
+from advisor.verdict.report import CONFIDENCES, Reason, Recommendation
 
 
 def _sentence_start(label: str) -> str:
@@ -543,6 +544,25 @@ def _published_reasons(goal: str, chosen: str, measured: bool) -> list[Reason]:
     return reasons
 
 
+@dataclass(frozen=True)
+class ConfidenceCap:
+    """A circumstance that limits how sure a verdict can be, whatever its measurements say."""
+
+    why: str
+    most: str  # the highest confidence a verdict can have when it applies
+    applies: Callable[[dict], bool]  # on the decision's facts: constraint_chose, n_eval, profile_against
+
+
+CONFIDENCE_CAPS = [
+    ConfidenceCap("a constraint (sources to cite, a latency limit, a budget), not the measurements, made the choice",
+                  "medium", lambda facts: facts["constraint_chose"]),
+    ConfidenceCap(f"fewer than {SMALL_EVAL} held-out items were scored", "low",
+                  lambda facts: facts["n_eval"] < SMALL_EVAL),
+    ConfidenceCap("measured best, but the corpus argues against baking it into weights", "medium",
+                  lambda facts: facts["profile_against"]),
+]
+
+
 def _decide_choice(inputs: DecisionInputs) -> Recommendation:
     """Generation scores first (with their intervals), the answer's likelihood when they cannot
     separate the arms, then the user's constraints and the corpus profile; every reason points at a
@@ -636,26 +656,23 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
         reasons += _further_evidence(chosen, arms, likelihood or {})
 
     measured_choice = chosen if helping and not tie_broken else None  # the measurements alone chose it
+    constraint_chose = False  # a constraint, not the measurements, moved the choice
     if constraints is not None and constraints.must_cite_sources and chosen != BASELINE:
         measured_best = chosen
         chosen, said = _cite_sources(chosen, helping, comparisons, arms, prior_choice)
         reasons += said
         if chosen != measured_best:
-            rule = "Your answers must cite their sources: the best option that retrieves."
-            if confidence == "high":
-                confidence = "medium"  # the constraint, not the measurements, made this choice
+            rule, constraint_chose = "Your answers must cite their sources: the best option that retrieves.", True
     if constraints is not None and chosen != BASELINE:
-        measured_best = chosen
+        cited = chosen
         allowed = [name for name in helping if not constraints.must_cite_sources
                    or (name in ARM_KINDS and ARM_KINDS[name].retrieval)]
         chosen, said = _within_limits(chosen, allowed, comparisons, arms, constraints, prior_choice)
         reasons += said
-        if chosen != measured_best:
+        if chosen != cited:
             rule = "Your latency limit or monthly budget: the best option that beat the base model and keeps them."
-            if confidence == "high":
-                confidence = "medium"  # the constraint, not the measurements, made this choice
+            constraint_chose = True
     if n_eval < SMALL_EVAL:
-        confidence = "low"
         reasons.append(Reason(f"Only {n_eval} held-out items were scored: intervals are wide and the verdict is "
                               "tentative.", "quality"))
     if chosen in ARM_KINDS and ARM_KINDS[chosen].tuned:
@@ -666,8 +683,6 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
                               "one with several passes.", "quality"))
     profile_reasons, against = _profile_reasons(inputs, chosen, any(ARM_KINDS[n].tuned for n in lifts
                                                                     if n in ARM_KINDS))
-    if against and confidence == "high":
-        confidence = "medium"  # measured best, but the corpus argues against baking it into weights
     reasons += profile_reasons + _published_reasons(goal, chosen, measured=chosen == measured_choice)
     # After the reasons that carry the verdict: what the user's constraints say, the other options' own
     # figures, then the chosen option's latency and cost.
@@ -681,6 +696,8 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
                                 "per 1,000 queries on this hardware.", "latency"))
         if constraints is not None:
             stated += _constraint_reasons(chosen, arms, constraints)
+    facts = {"constraint_chose": constraint_chose, "n_eval": n_eval, "profile_against": against}
+    confidence = min([confidence] + [cap.most for cap in CONFIDENCE_CAPS if cap.applies(facts)], key=CONFIDENCES.index)
     lead = [lift_lines.pop(chosen)] if chosen in lift_lines else []
     return Recommendation(_choice(chosen), confidence,
                           lead + versus + reasons + stated + list(lift_lines.values()) + practical, rule=rule)

@@ -457,3 +457,15 @@ def test_a_one_off_budget_missed_points_at_the_costs():
                                     per_1k_usd=0.01)}
     reasons = _constraint_reasons("finetune", arms, Constraints(one_off_budget_usd=1.0))
     assert [(r.figure, "one-off budget" in r.text) for r in reasons] == [("costs", True)]
+
+
+def test_confidence_is_capped_by_the_listed_caps_alone(monkeypatch):
+    from advisor.verdict import decide as decide_module
+
+    few = ([0.0] * 15, [1.0] * 15, [0.0] * 15)  # a clear lift, on fewer than 20 items
+    rec, _ = _decide(*few)
+    assert rec.choice == "rag" and rec.confidence == "low"
+    assert [cap.most for cap in decide_module.CONFIDENCE_CAPS if cap.applies(
+        {"constraint_chose": False, "n_eval": 15, "profile_against": False})] == ["low"]
+    monkeypatch.setattr(decide_module, "CONFIDENCE_CAPS", [])
+    assert _decide(*few)[0].confidence == "high"  # the measurements' own confidence, uncapped
