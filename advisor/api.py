@@ -20,12 +20,13 @@ from advisor.config import AdvisorConfig
 from advisor.corpus.evalset import EvalSet, build_eval_set
 from advisor.corpus.qa import load_qa
 from advisor.corpus.loading import Corpus, load_corpus
+from advisor.corpus.probes import NO_CHAT_TEMPLATE, question_writer
 from advisor.corpus.profile import (SAMPLE_CHARACTERS, SHIPPED_REFERENCE_ABOUT, SHIPPED_REFERENCE_TEXT,
                                     profile_documents, reference_paragraphs, sample_documents, token_counts)
 from advisor.errors import ConfigError, ModelNotFoundError, RunCancelled, VectorStoreError
 from advisor.files import write_json
 from advisor.measure.arms import ARM_KINDS, BASELINE, Arm, arm_names
-from advisor.measure.cost import PriceTable, break_even_queries, freshness_cost, monthly_cost
+from advisor.measure.cost import PriceTable, report_costs
 from advisor.measure.evaluate import ArmRun, measure_arm, qa_metrics
 from advisor.measure.summary import RANDOM_WEIGHTS
 from advisor.measure.comparisons import compare_arms
@@ -557,7 +558,7 @@ class Advisor:
                         "pricing": {"usd_per_hour": usd_per_hour, "device": models.device,
                                     "source": "--price-per-hour" if cfg.price_per_hour is not None
                                     else f"{prices.source}, as of {prices.as_of}"}},
-            costs=self._costs(arm_reports, tuned_training=training, corpus_tokens=profile.get("tokens", 0),
+            costs=report_costs(cfg, arm_reports, warn=self._warn, tuned_training=training, corpus_tokens=profile.get("tokens", 0),
                               base_parameters=models.base_parameters,
                               usd_per_hour=usd_per_hour, prices=prices),
             comparisons={**comparisons, **secondary},
@@ -569,39 +570,6 @@ class Advisor:
         write_report(report, self.run_dir)
         self._progress("report", 1, 1, str(self.run_dir / "report.md"))
         return report
-
-    def _costs(self, arms: dict, *, tuned_training: dict, corpus_tokens: int, base_parameters: int,
-               usd_per_hour: float, prices: PriceTable) -> dict:
-        """Costs at the user's volume and rate of change, the break-even volume, and projections."""
-        from advisor.measure.projection import EXAMPLE_7B, project, read_model_config
-
-        constraints = self.config.constraints
-        costs: dict = {}
-        if constraints.queries_per_month is not None:
-            costs["monthly_usd"] = {name: monthly_cost(arm.cost_usd["per_1k_queries"], constraints.queries_per_month)
-                                    for name, arm in arms.items()}
-        if "finetune" in arms and "rag" in arms:
-            costs["break_even"] = {"tuned": "finetune", "retrieval": "rag",
-                                   "queries": break_even_queries(arms["finetune"].cost_usd, arms["rag"].cost_usd)}
-        if constraints.data_changes != "static":
-            costs["freshness_usd_per_month"] = {
-                name: freshness_cost(arm.details.get("one_off_seconds", 0.0), constraints.data_changes, usd_per_hour)
-                for name, arm in arms.items() if name != BASELINE}
-        larger = dict(EXAMPLE_7B)
-        if self.config.project_to:
-            named = read_model_config(self.config.project_to)
-            if named and {"hidden_size", "num_hidden_layers", "intermediate_size", "vocab_size"} <= set(named):
-                larger = {**named, "name": self.config.project_to}
-            else:
-                self._warn(f"The config of {self.config.project_to!r} could not be read (or is not a Llama-style "
-                           "decoder): projections use the 7B example instead.")
-        if tuned_training.get("tokens"):
-            costs["projections"] = project(
-                {"seconds": tuned_training["seconds"], "tokens": tuned_training["tokens"],
-                 "parameters": base_parameters},
-                corpus_tokens=corpus_tokens, epochs=self.config.epochs, larger=larger,
-                memory_gib=prices.memory_gib, usd_per_hour=usd_per_hour)
-        return costs
 
     # --- reference text, for measuring forgetting ------------------------------------------------
 
@@ -729,30 +697,6 @@ class _StageTitles(Mapping):
 
 
 STAGES = _StageTitles()  # for progress lines, rows and messages
-
-
-NO_CHAT_TEMPLATE = ("--model-written-questions: the base model has no chat template, so it cannot be asked to write "
-                    "questions; fill-in-the-blank probes were made instead.")
-
-
-def question_writer(model, tokenizer):
-    """A QuestionWriter (advisor.corpus.probes) that asks `model` for a quiz question on each fact's sentence,
-    eight at a time; None when the model has no chat template (it is not instruction-tuned)."""
-    from rag.generation import generate_batch
-    from rag.prompting import chat_prompt
-
-    if not getattr(tokenizer, "chat_template", None):
-        return None
-    instruction = "You write one short quiz question about a sentence. Reply with the question only."
-
-    def write(facts):
-        prompts = [chat_prompt(tokenizer, instruction, f"Sentence: {fact.sentence}\nWrite a question whose answer "
-                                                       f"is: {fact.answer}") for fact in facts]
-        log.info("the base model writes %d probe questions", len(prompts))
-        return [g.text for first in range(0, len(prompts), 8)
-                for g in generate_batch(model, tokenizer, prompts[first:first + 8], 40)]
-
-    return write
 
 
 def estimate_run(config: AdvisorConfig):

@@ -135,3 +135,26 @@ def make_probes(documents: list[Document], n: int, seed: int, *,
                      "model" if question else "cloze")
               for fact, question in zip(facts, written)]
     return probes, {**about, "probes": len(probes)}
+
+
+NO_CHAT_TEMPLATE = ("--model-written-questions: the base model has no chat template, so it cannot be asked to write "
+                    "questions; fill-in-the-blank probes were made instead.")
+
+
+def question_writer(model, tokenizer):
+    """A QuestionWriter that asks `model` for a quiz question on each fact's sentence,
+    eight at a time; None when the model has no chat template (it is not instruction-tuned)."""
+    from rag.generation import generate_batch
+    from rag.prompting import chat_prompt
+
+    if not getattr(tokenizer, "chat_template", None):
+        return None
+    instruction = "You write one short quiz question about a sentence. Reply with the question only."
+
+    def write(facts):
+        prompts = [chat_prompt(tokenizer, instruction, f"Sentence: {fact.sentence}\nWrite a question whose answer "
+                                                       f"is: {fact.answer}") for fact in facts]
+        return [g.text for first in range(0, len(prompts), 8)
+                for g in generate_batch(model, tokenizer, prompts[first:first + 8], 40)]
+
+    return write

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 PRICES_FILE = Path(__file__).with_name("prices.toml")
 
@@ -75,3 +76,40 @@ def break_even_queries(tuned: dict, retrieval: dict) -> float | None:
 def freshness_cost(one_off_seconds: float, data_changes: str, usd_per_hour: float) -> float:
     """USD a month to redo the one-off work (re-index or re-train) at the data's rate of change."""
     return one_off_seconds * UPDATES_PER_MONTH[data_changes] * usd_per_hour / 3600
+
+
+def report_costs(config, arms: dict, *, tuned_training: dict, corpus_tokens: int, base_parameters: int,
+                 usd_per_hour: float, prices: PriceTable, warn: Callable[[str], None]) -> dict:
+    """The report's costs for `config`'s run: at the user's volume and rate of change, the break-even volume,
+    and projections to the whole corpus and a larger model (a config that cannot be read is said through
+    `warn`)."""
+    from advisor.measure.arms import BASELINE
+    from advisor.measure.projection import EXAMPLE_7B, project, read_model_config
+
+    constraints = config.constraints
+    costs: dict = {}
+    if constraints.queries_per_month is not None:
+        costs["monthly_usd"] = {name: monthly_cost(arm.cost_usd["per_1k_queries"], constraints.queries_per_month)
+                                for name, arm in arms.items()}
+    if "finetune" in arms and "rag" in arms:
+        costs["break_even"] = {"tuned": "finetune", "retrieval": "rag",
+                               "queries": break_even_queries(arms["finetune"].cost_usd, arms["rag"].cost_usd)}
+    if constraints.data_changes != "static":
+        costs["freshness_usd_per_month"] = {
+            name: freshness_cost(arm.details.get("one_off_seconds", 0.0), constraints.data_changes, usd_per_hour)
+            for name, arm in arms.items() if name != BASELINE}
+    larger = dict(EXAMPLE_7B)
+    if config.project_to:
+        named = read_model_config(config.project_to)
+        if named and {"hidden_size", "num_hidden_layers", "intermediate_size", "vocab_size"} <= set(named):
+            larger = {**named, "name": config.project_to}
+        else:
+            warn(f"The config of {config.project_to!r} could not be read (or is not a Llama-style "
+                       "decoder): projections use the 7B example instead.")
+    if tuned_training.get("tokens"):
+        costs["projections"] = project(
+            {"seconds": tuned_training["seconds"], "tokens": tuned_training["tokens"],
+             "parameters": base_parameters},
+            corpus_tokens=corpus_tokens, epochs=config.epochs, larger=larger,
+            memory_gib=prices.memory_gib, usd_per_hour=usd_per_hour)
+    return costs
