@@ -233,9 +233,7 @@ class Advisor:
                                                     state.models.tokenizer, state.reference))
         measured = [name for name in ARM_KINDS if name in state.runs]  # in the order every table shows them
         state.arms.sort(key=lambda arm: measured.index(arm.name))
-        state.report = self._report(state.arms, state.runs, state.forgetting, state.tuned.training, state.corpus,
-                                    state.profile, state.models, state.model_check, state.evalset, state.whole,
-                                    state.started, state.estimate)
+        state.report = self._report(state)
 
     def _estimate(self, evalset: EvalSet, models: LoadedModels, profile: dict, whole: dict, reference: list[str],
                   started: float):
@@ -493,13 +491,15 @@ class Advisor:
         self._progress(arm.name, evalset.n, evalset.n, result=run.means())
         return run
 
-    def _report(self, arms: list[Arm], runs: dict[str, ArmRun], forgetting: list, training: dict, corpus: Corpus,
-                profile: dict, models: LoadedModels, model_check: dict, evalset: EvalSet, whole: dict,
-                started: float, estimate=None) -> Report:
+    def _report(self, state: "RunState") -> Report:
         from advisor.measure.hardware import describe_hardware
         from advisor.measure.summary import add_extra_prompt_tokens, add_forgetting, novelty, summarize_arm
 
         cfg = self.config
+        arms, runs, forgetting, training, corpus = (state.arms, state.runs, state.forgetting, state.tuned.training,
+                                                    state.corpus)
+        profile, models, model_check, evalset, whole = (state.profile, state.models, state.model_check, state.evalset,
+                                                        state.whole)
         self._progress("report", 0, 1)
         prices = PriceTable.load(cfg.prices)
         usd_per_hour = cfg.price_per_hour if cfg.price_per_hour is not None else prices.price(models.device)
@@ -551,8 +551,8 @@ class Advisor:
                            if style_metric else {}),
                         "train_pairs": len(evalset.train_pairs), "train_documents": len(evalset.train_documents),
                         "full_context": {k: v for k, v in whole.items() if k != "passages"},
-                        "wall_seconds": time.perf_counter() - started,
-                        **({"estimate": estimate.to_dict()} if estimate is not None else {}),
+                        "wall_seconds": time.perf_counter() - state.started,
+                        **({"estimate": state.estimate.to_dict()} if state.estimate is not None else {}),
                         "stage_seconds": {stage: self._stage_ended[stage] - begun
                                           for stage, begun in self._stage_started.items()},
                         "pricing": {"usd_per_hour": usd_per_hour, "device": models.device,
