@@ -12,15 +12,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-# Idle OpenMP threads must sleep, not spin: with another busy process on a 2-core machine, spinning
-# threads made each step ten times slower. libgomp reads this once, so it goes before torch loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# Floating-point results depend on the vector instructions the kernels use: with its default AVX-512
-# kernels, an AVX-512 machine trains a different (equally good) model than the AVX2 machine that trained
-# the shipped one. With torch's kernels and MKL pinned to their AVX2 code paths, a rerun on an AVX-512
-# machine wrote the shipped model byte for byte. Both are read once at start-up, so set before torch loads.
-os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
-os.environ.setdefault("MKL_CBWR", "AVX2")
+if __name__ == "__main__":  # the pretraining script only: a process that imports this module keeps its kernels
+    # Idle OpenMP threads must sleep, not spin: with another busy process on a 2-core machine, spinning
+    # threads made each step ten times slower. libgomp reads this once, so it goes before torch loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # Floating-point results depend on the vector instructions the kernels use: with its default AVX-512
+    # kernels, an AVX-512 machine trains a different (equally good) model than the AVX2 machine that trained
+    # the shipped one. With torch's kernels and MKL pinned to their AVX2 code paths, a rerun on an AVX-512
+    # machine wrote the shipped model byte for byte. Both are read once at start-up, so set before torch loads.
+    # Never on import: pinned to AVX2, an AVX-512 machine's bfloat16 attention fails in a later fine-tune
+    # ("pack_vnni2 is only supported when avx512 is supported").
+    os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
+    os.environ.setdefault("MKL_CBWR", "AVX2")
 
 import torch  # noqa: E402
 from transformers import (GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast,

@@ -1,5 +1,6 @@
 """The core stays headless and cheap to import: no textual, no torch until a run needs it."""
 
+import os
 import subprocess
 import sys
 
@@ -23,3 +24,14 @@ def test_engines_do_not_import_the_advisor(package):
            "print('advisor' in sys.modules, 'textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+def test_importing_the_pretraining_module_leaves_the_kernels_alone():
+    """Only `python -m advisor.calibration.pretrain` pins torch to AVX2 (to reproduce the shipped model): a process
+    that merely imports the module, as the tests do, must keep its own kernels, or bfloat16 attention fails on an
+    AVX-512 machine."""
+    code = ("import os, advisor.calibration.pretrain, torch; "
+            "print(os.environ.get('ATEN_CPU_CAPABILITY'), os.environ.get('MKL_CBWR'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "MKL_CBWR")})
+    assert out.stdout.split() == ["None", "None"]
