@@ -318,9 +318,9 @@ def _print_outcome(report, console) -> None:
 
     rec = report.recommendation
     console.print(f"[bold]{headline(report)}[/] — {rec.reasons[0].text if rec.reasons else ''}", highlight=False)
-    estimate = report.evaluation.get("estimate")
+    estimate = report.evaluation.estimate
     if estimate:
-        console.print(f"Took {report.evaluation['wall_seconds'] / 60:.1f} min; expected {estimate['text']}.",
+        console.print(f"Took {report.evaluation.wall_seconds / 60:.1f} min; expected {estimate['text']}.",
                       highlight=False)
     console.print(f"Report: {report.run_dir}/report.html (and report.md, report.json)", highlight=False)
 
@@ -485,7 +485,7 @@ def cmd_profile(args: argparse.Namespace, console) -> int:
 
     profile = profile_corpus(args.corpus, args.base_model, novelty=args.novelty, seed=args.seed)
     if args.json:
-        console.print(json_text(profile), markup=False, highlight=False, soft_wrap=True)
+        console.print(json_text(profile.to_dict()), markup=False, highlight=False, soft_wrap=True)
         return 0
     for title, lines in profile_sections(profile):
         console.print(f"[bold]{title}[/]", highlight=False)

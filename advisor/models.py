@@ -273,7 +273,7 @@ def load_embedder(resolved: ResolvedModel, device: str):
                                  f"model ({reason[:200]})", hint="pass another --embedding-model") from None
 
 
-def check_trained(model, tokenizer, texts: list[str]) -> dict:
+def check_trained(model, tokenizer, texts: list[str]) -> ModelCheck:
     """Tells a trained model from one with random or untrained weights.
 
     Two signs, both needed: perplexity on the corpus near or above the uniform one (the vocabulary
@@ -282,6 +282,7 @@ def check_trained(model, tokenizer, texts: list[str]) -> dict:
     """
     import math
 
+    from advisor.measure.evidence import ModelCheck
     from advisor.measure.likelihood import perplexity_and_entropy
 
     sample = [t[:4096] for t in texts if t.strip()][:16]  # 256 tokens need far fewer characters than a long text has
@@ -289,5 +290,4 @@ def check_trained(model, tokenizer, texts: list[str]) -> dict:
     uniform = float(len(tokenizer))
     entropy_share = entropy / math.log(uniform)
     trained = not (ppl >= 0.5 * uniform and entropy_share >= 0.9)
-    return {"perplexity": ppl, "uniform_perplexity": uniform, "entropy_share_of_uniform": entropy_share,
-            "trained": trained, "verdict": "trained" if trained else "random or untrained weights"}
+    return ModelCheck(ppl, uniform, entropy_share, trained, "trained" if trained else "random or untrained weights")

@@ -37,7 +37,7 @@ PLAN = ("budget_minutes", "epochs", "min_train_steps", "max_train_steps")
 STEP_COUNTS = ("min_train_steps", "max_train_steps")
 # The fine-tune's figures kept for each run (finetune.train.TrainResult.to_dict(), as the report's
 # arms["finetune"].details["training"] holds it), and those a changed verdict is explained by.
-TRAINING_FIGURES = ("steps", "passes", "seconds", "planned_steps", "steps_wanted", "stopped_by_budget")
+TRAINING_FIGURES = ("steps", "passes", "seconds", "tokens", "planned_steps", "steps_wanted", "stopped_by_budget")
 MOVED_FIGURES = ("steps", "passes", "seconds")
 FERRY_BUDGET_MINUTES = 3.0  # the demo's (advisor/demo.py)
 
@@ -68,6 +68,9 @@ class RunRecord:
     plan: dict = field(default_factory=dict)  # the run's PLAN
     report: str = ""  # its report.json
     resumed: bool = False  # read back from an earlier invocation's report, not run now
+    # Every arm's quality figures ({metric: {"value", "ci95"}}) and latency p50/p95 in ms: what a README table
+    # of the run quotes, kept here because run folders are not committed.
+    figures: dict = field(default_factory=dict)
 
 
 # --- the budgets --------------------------------------------------------------------------------------------
@@ -105,15 +108,24 @@ def same_settings(config: dict, wanted: dict) -> bool:
 def record_from_report(case: str, seed: int, budget: str, report, *, plan: dict | None = None,
                        path: str = "", resumed: bool = False) -> RunRecord:
     """The figures of one Report this benchmark compares: verdict, primary-metric means, training, wall time."""
-    metric = report.evaluation.get("primary_metric", "")
+    metric = report.evaluation.primary_metric
     means = {arm: (entry.quality.get(metric) or {}).get("value") for arm, entry in report.arms.items()}
     tuned = report.arms.get("finetune")
     training = (tuned.details.get("training") or {}) if tuned else {}
     recommendation = report.recommendation
     return RunRecord(case, seed, budget, recommendation.choice, recommendation.confidence, recommendation.rule,
                      metric, means, {key: training.get(key) for key in TRAINING_FIGURES},
-                     report.evaluation.get("wall_seconds"),
-                     plan if plan is not None else {name: report.config.get(name) for name in PLAN}, path, resumed)
+                     report.evaluation.wall_seconds,
+                     plan if plan is not None else {name: report.config.get(name) for name in PLAN}, path, resumed,
+                     figures_of(report))
+
+
+def figures_of(report) -> dict:
+    """Each arm's quality figures (value and 95% interval) and latency p50/p95, from a Report."""
+    return {arm: {"quality": {metric: {"value": entry.get("value"), "ci95": entry.get("ci95")}
+                              for metric, entry in arm_report.quality.items()},
+                  "latency_ms": {key: arm_report.latency_ms.get(key) for key in ("p50", "p95")}}
+            for arm, arm_report in report.arms.items()}
 
 
 # --- aggregation: pure, on records --------------------------------------------------------------------------

@@ -66,8 +66,8 @@ def measure(folder: str) -> dict:
     timed("style (sample)", lambda: style_signals([d.text for d in sample]))
     timed("tokens (sample)", lambda: profiling.token_counts(tokenizer, [d.text for d in sample]))
     profile = timed("whole profile", lambda: profiling.profile_documents(documents, tokenizer))
-    return {"parts_seconds": parts, "documents": len(documents), "characters": profile["characters"],
-            "sampled": profile.get("sampled"), "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20}
+    return {"parts_seconds": parts, "documents": len(documents), "characters": profile.characters,
+            "sampled": profile.sampled, "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20}
 
 
 def main(argv=None) -> int:

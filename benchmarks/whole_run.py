@@ -89,11 +89,11 @@ def report_figures(report) -> dict:
                       "p50_ms": arm.latency_ms.get("p50"), "p95_ms": arm.latency_ms.get("p95")}
     training = next((arm.details["training"] for arm in report.arms.values() if "training" in arm.details), {})
     keep = ("steps", "passes", "tokens", "seconds", "precision", "blocks", "pairs", "stopped_by_budget")
-    return {"held_out": report.evaluation.get("n"), "primary_metric": report.evaluation.get("primary_metric"),
+    return {"held_out": report.evaluation.n, "primary_metric": report.evaluation.primary_metric,
             "arms": arms, "training": {k: training.get(k) for k in keep},
             "verdict": {"choice": report.recommendation.choice, "confidence": report.recommendation.confidence,
                         "rule": report.recommendation.rule},
-            "corpus_tokens": report.corpus.get("tokens")}
+            "corpus_tokens": report.corpus.tokens}
 
 
 # --- the corpora ----------------------------------------------------------------------------------------------
@@ -214,8 +214,8 @@ def run_one(name: str, folder: Path, *, budget_minutes: float, max_eval: int, un
     clock.stop.set()
     seconds = time.perf_counter() - clock.started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # KiB -> GiB on Linux
-    estimate = report.evaluation.get("estimate") or {}
-    actual = report.evaluation.get("stage_seconds", {})
+    estimate = report.evaluation.estimate or {}
+    actual = report.evaluation.stage_seconds or {}
     index_seconds = (report.arms["rag"].details.get("one_off_seconds") if "rag" in report.arms else None)
     target = max_minutes * 60 if max_minutes else TARGET_SECONDS
     result = {"corpus": name, "megabytes": megabytes, "seconds": seconds, "peak_gib": peak, "max_minutes": max_minutes,
@@ -228,7 +228,7 @@ def run_one(name: str, folder: Path, *, budget_minutes: float, max_eval: int, un
                            "basis": estimate.get("basis")},
               "index_seconds_per_mb": index_seconds / megabytes if index_seconds and megabytes else None,
               "figures": report_figures(report),
-              "full_context": {k: v for k, v in report.evaluation.get("full_context", {}).items()},
+              "full_context": report.evaluation.full_context.to_dict() if report.evaluation.full_context else {},
               "targets": {"seconds": target, "peak_gib": TARGET_GIB, "seconds_met": seconds <= target,
                           "peak_met": peak < TARGET_GIB,
                           # the large corpus: its index's time per megabyte is stated, the rest within the bound

@@ -217,7 +217,7 @@ def check_findings(reports: dict[str, str]) -> list[FindingRow]:
             continue
         a = loaded[task_a].arms[arm_a].details.get("scores", {}).get(finding.metric, [])
         b = loaded[task_b].arms[arm_b].details.get("scores", {}).get(finding.metric, [])
-        fingerprints = {loaded[task].evaluation.get("items_fingerprint") for task in (task_a, task_b)}
+        fingerprints = {loaded[task].evaluation.items_fingerprint or None for task in (task_a, task_b)}
         same_items = len(fingerprints) == 1 and None not in fingerprints and len(a) == len(b) > 0
         diff = paired_difference(a, b) if same_items else None
         ok = diff is not None and diff["value"] >= finding.min_improvement and diff["ci95"][0] > 0

@@ -173,9 +173,9 @@ def describe_counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{n:,} {name(kind, n)}" for kind, n in counts.items() if n)
 
 
-def personal_data_counts(profile: dict) -> dict[str, int]:
+def personal_data_counts(found: dict | None) -> dict[str, int]:
     """Kind -> how many, from a profile's personal-data findings (only the kinds found; reports written
     before validation held the counts at the top level)."""
-    found = profile.get("personal_data") or {}
+    found = found or {}
     counts = found.get("counts", found)
     return {kind: count for kind, count in counts.items() if isinstance(count, int) and count > 0}

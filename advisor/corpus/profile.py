@@ -7,12 +7,14 @@ import hashlib
 import random
 import statistics
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from advisor.corpus.freshness import freshness
 from advisor.corpus.loading import Document
 from advisor.corpus.personal_data import find_personal_data
 from advisor.corpus.style import WORD, style_signals
+from advisor.records import Record
 
 # Beyond this many characters, the token count (extrapolated), the tokenizer's splits and the style signals
 # read a seeded sample of whole documents; duplicates, personal data and dates always read everything.
@@ -29,6 +31,33 @@ def _fingerprint(text: str) -> str:
 SHIPPED_REFERENCE_TEXT = Path(__file__).with_name("reference_text.md")
 SHIPPED_REFERENCE_ABOUT = ("the general text the advisor ships (advisor/corpus/reference_text.md: about 1,300 "
                            "self-written words on everyday subjects)")
+
+
+@dataclass
+class CorpusProfile(Record):
+    """What the profile found: size, duplicates, personal data, style and freshness; with the base model's
+    tokenizer, tokens and unfamiliar words; with its weights, how new the corpus is to it."""
+
+    documents: int = 0
+    skipped: list | None = None  # files the loader skipped: {"path", "reason"} (a run's report, `advisor profile`)
+    characters: int = 0
+    words: int = 0
+    words_per_document: dict = field(default_factory=dict)  # min, median, p90, max
+    file_types: dict | None = None  # suffix -> documents
+    exact_duplicates: int = 0
+    near_duplicates: dict | None = None  # advisor.corpus.profile.near_duplicates
+    non_utf8_documents: int = 0
+    personal_data: dict = field(default_factory=dict)  # advisor.corpus.personal_data.find_personal_data
+    style: dict = field(default_factory=dict)  # advisor.corpus.style.style_signals
+    freshness: dict | None = None  # advisor.corpus.freshness.freshness
+    sampled: dict | None = None  # what the sample held, when one stood for a large corpus
+    tokens: int | None = None  # under the base model's tokenizer (extrapolated from the sample when sampled)
+    tokens_estimated: bool | None = None
+    tokens_note: str | None = None  # why tokens were not counted
+    tokenizer_splits: dict | None = None  # advisor.corpus.profile.token_counts' "splits"
+    novelty: dict | None = None  # advisor.measure.summary.novelty
+    base_check: dict | None = None  # `advisor profile`: advisor.measure.evidence.ModelCheck.to_dict()
+    extra: dict = field(default_factory=dict)
 
 
 def reference_paragraphs(path: str | Path) -> list[str]:
@@ -144,8 +173,8 @@ def token_counts(tokenizer, texts: list[str]) -> dict:
 
 
 def profile_documents(documents: list[Document], tokenizer=None, *, reference_texts: list[str] | None = None,
-                      sample_characters: int = SAMPLE_CHARACTERS, seed: int = 0) -> dict:
-    """Returns a JSON-ready profile. `tokenizer` (the base model's) adds the token count and the share of
+                      sample_characters: int = SAMPLE_CHARACTERS, seed: int = 0) -> CorpusProfile:
+    """The corpus's profile. `tokenizer` (the base model's) adds the token count and the share of
     words it splits into many pieces, on the corpus and on `reference_texts` (general text) for comparison.
     Past `sample_characters`, a sample of whole documents stands for the corpus where reading all is slow."""
     words = [len(d.text.split()) for d in documents]
@@ -153,35 +182,34 @@ def profile_documents(documents: list[Document], tokenizer=None, *, reference_te
     characters = sum(len(d.text) for d in documents)
     sample, sampled = sample_documents(documents, sample_characters, seed)
     read = [d.text[:sample_characters] for d in sample]  # one huge document is sampled too
-    profile = {
-        "documents": len(documents),
-        "characters": characters,
-        "words": sum(words),
-        "words_per_document": {"min": min(words, default=0), "median": statistics.median(words) if words else 0,
-                               "p90": statistics.quantiles(words, n=10, method="inclusive")[-1]
-                               if len(words) > 1 else max(words, default=0),
-                               "max": max(words, default=0)},
-        "file_types": dict(Counter(Path(d.source.split("#")[0]).suffix.lower() or "(none)" for d in documents)
-                           .most_common()),
-        "exact_duplicates": sum(count - 1 for count in fingerprints.values() if count > 1),
-        "near_duplicates": near_duplicates(documents),
-        "non_utf8_documents": sum(1 for d in documents if d.encoding != "utf-8"),
-        "personal_data": find_personal_data(documents),
-        "style": style_signals(read),
-        "freshness": freshness(documents),
-    }
-    if sampled:
-        profile["sampled"] = sampled
+    profile = CorpusProfile(
+        documents=len(documents),
+        characters=characters,
+        words=sum(words),
+        words_per_document={"min": min(words, default=0), "median": statistics.median(words) if words else 0,
+                            "p90": statistics.quantiles(words, n=10, method="inclusive")[-1]
+                            if len(words) > 1 else max(words, default=0),
+                            "max": max(words, default=0)},
+        file_types=dict(Counter(Path(d.source.split("#")[0]).suffix.lower() or "(none)" for d in documents)
+                        .most_common()),
+        exact_duplicates=sum(count - 1 for count in fingerprints.values() if count > 1),
+        near_duplicates=near_duplicates(documents),
+        non_utf8_documents=sum(1 for d in documents if d.encoding != "utf-8"),
+        personal_data=find_personal_data(documents),
+        style=style_signals(read),
+        freshness=freshness(documents),
+        sampled=sampled,
+    )
     if tokenizer is not None:
         counted = token_counts(tokenizer, read)
         sample_characters_read = sum(map(len, read)) or 1
-        profile["tokens"] = round(counted["tokens"] * characters / sample_characters_read)
+        profile.tokens = round(counted["tokens"] * characters / sample_characters_read)
         if sampled:
-            profile["tokens_estimated"] = True
+            profile.tokens_estimated = True
         if "splits" in counted:
-            profile["tokenizer_splits"] = counted["splits"]
+            profile.tokenizer_splits = counted["splits"]
             if reference_texts:
                 general = token_counts(tokenizer, reference_texts).get("splits")
                 if general:
-                    profile["tokenizer_splits"]["reference_share_split"] = general["share_split"]
+                    profile.tokenizer_splits["reference_share_split"] = general["share_split"]
     return profile

@@ -6,6 +6,9 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 
+from advisor.corpus.profile import CorpusProfile
+from advisor.measure.whole_corpus import WholeCorpusFit
+
 # The share of max_new_tokens an answer uses on average (it stops at its end token): SmolLM2's answers on the
 # bundled sample mostly run to the limit (benchmarks/whole_run.py reports how close the estimates came).
 ANSWER_LENGTH_SHARE = 0.9
@@ -214,7 +217,7 @@ class RunPlan:
     decision, the fine-tune's time budget, and the Estimate itself."""
 
     evalset: object
-    whole: dict
+    whole: WholeCorpusFit
     train_budget_seconds: float
     estimate: Estimate
     cuts: dict = field(default_factory=dict)  # {"questions", "train_budget_seconds", "skip_whole"}
@@ -239,7 +242,7 @@ def most_that_fit(seconds_for, limit: float, *, least: int, most: int) -> int:
     return low
 
 
-def plan_run(cfg, evalset, models, profile: dict, whole: dict, reference: list[str], *, already: float,
+def plan_run(cfg, evalset, models, profile: CorpusProfile, whole: WholeCorpusFit, reference: list[str], *, already: float,
              speed: Speed | None = None, cuts: dict | None = None) -> RunPlan:
     """The estimate for `cfg` on these inputs and, with cfg.max_minutes, the cuts that make it fit; `cuts`
     (an earlier plan's, for a resumed run) are made again as they were, whatever this machine's speed now."""
@@ -257,8 +260,8 @@ def plan_run(cfg, evalset, models, profile: dict, whole: dict, reference: list[s
     question = next((pair.question for pair in evalset.pairs), "What is it?")
     question_tokens = len(encode_prompt(tokenizer, build_prompt(tokenizer, question)))
     chunk = chunk_size_for(models.embedder, cfg.chunk_size)
-    corpus_tokens = float(profile.get("tokens") or 0)
-    documents = max(1, profile.get("documents") or len(evalset.train_documents) + len(evalset.documents))
+    corpus_tokens = float(profile.tokens or 0)
+    documents = max(1, profile.documents or len(evalset.train_documents) + len(evalset.documents))
     train_tokens = corpus_tokens * len(evalset.train_documents) / documents
     examples = math.ceil(train_tokens / cfg.max_seq_len) + len(evalset.train_pairs)
     steps = wanted_steps(cfg.lora_settings(), max(1, examples))
@@ -272,7 +275,7 @@ def plan_run(cfg, evalset, models, profile: dict, whole: dict, reference: list[s
         for name in arm_names(cfg.measures_finetune_rag(), fits):
             kind = ARM_KINDS[name]
             tokens = question_tokens + (cfg.top_k * chunk if kind.retrieval else 0)
-            arms.append(ArmPlan(name, tokens, kind.retrieval, whole["prompt_tokens"] if kind.whole_corpus else 0))
+            arms.append(ArmPlan(name, tokens, kind.retrieval, whole.prompt_tokens if kind.whole_corpus else 0))
         return estimate_stages(speed, arms=arms, questions=pairs, documents=len(evalset.documents),
                                max_new_tokens=cfg.max_new_tokens,
                                chunks=math.ceil(train_tokens / max(1, chunk - min(cfg.chunk_overlap, chunk // 2))),
@@ -281,7 +284,7 @@ def plan_run(cfg, evalset, models, profile: dict, whole: dict, reference: list[s
                                                            budget_seconds=budget_seconds),
                                reference_tokens=reference_tokens, timed=LATENCY_SAMPLE)
 
-    pairs, fits = len(evalset.pairs), whole["fits"]
+    pairs, fits = len(evalset.pairs), whole.fits
     limit = cfg.max_minutes * 60 * MAX_MINUTES_MARGIN if cfg.max_minutes else None
     if cuts is None:
         cuts = {"questions": pairs, "train_budget_seconds": budget, "skip_whole": False}
@@ -300,10 +303,10 @@ def plan_run(cfg, evalset, models, profile: dict, whole: dict, reference: list[s
         notes.append(f"--max-minutes {cfg.max_minutes:g}: the fine-tune's budget is {budget / 60:.1f} "
                      f"minutes instead of {cfg.budget_minutes:g}, so that the run fits")
     if skip_whole:
-        reason = (f"skipped: answering with the whole corpus in the prompt ({whole['prompt_tokens']:,} tokens) "
+        reason = (f"skipped: answering with the whole corpus in the prompt ({whole.prompt_tokens:,} tokens) "
                   f"would take about {_minutes(stages_for(pairs, True, budget)['full_context'])}, more than "
                   f"--max-minutes {cfg.max_minutes:g} leaves")
-        whole, fits = {**whole, "fits": False, "passages": None, "skipped": reason}, False
+        whole, fits = whole.skip(reason), False
         notes.append(f"The whole-corpus arm was {reason}.")
     stages = stages_for(pairs, fits, budget)
     if limit is not None and already + sum(stages.values()) > limit:

@@ -1,9 +1,14 @@
-"""The typed evidence the measurements hand to the decision and the report: each arm's summary."""
+"""The typed evidence the measurements hand to the decision and the report: the base-model check, forgetting,
+the evaluation's facts and each arm's summary."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from advisor.measure.whole_corpus import WholeCorpusFit
+from advisor.records import Record
 
 
 @dataclass
@@ -14,3 +19,62 @@ class ArmReport:
     label: str = ""  # how sentences name the arm ("RAG", "the LoRA fine-tune")
     notes: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelCheck(Record):
+    """Whether the base model is trained at all (advisor.models.check_trained): its perplexity on the corpus and
+    how spread out its next-token predictions are, each against uniform guessing."""
+
+    perplexity: float = math.nan
+    uniform_perplexity: float = math.nan
+    entropy_share_of_uniform: float | None = None
+    trained: bool = True
+    verdict: str = "trained"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def surprised_but_confident(self) -> bool:
+        """A trained model far from the corpus (perplexity at least half the uniform one): a new format, most often."""
+        return self.trained and self.perplexity >= 0.5 * self.uniform_perplexity
+
+
+@dataclass
+class Forgetting:
+    """Per-paragraph (NLL, tokens) of the reference text under the base weights, then under the tuned ones."""
+
+    before: list = field(default_factory=list)
+    after: list = field(default_factory=list)
+
+    @property
+    def measured(self) -> bool:
+        return bool(self.before)
+
+    def base_perplexity(self) -> float:
+        tokens = sum(count for _, count in self.before)
+        return math.exp(sum(nll for nll, _ in self.before) / tokens) if tokens else math.nan
+
+
+@dataclass
+class Evaluation(Record):
+    """What was measured on: the held-out set, the metrics read first, the whole-corpus fit, the run's time and
+    the price of compute."""
+
+    nested = {"full_context": WholeCorpusFit}
+
+    kind: str = ""  # "qa", "probes" or "documents"
+    n: int = 0
+    items_fingerprint: str = ""
+    made: dict | None = None  # how the held-out set was made (advisor.corpus.evalset.EvalSet.about)
+    primary_metric: str = ""
+    primary_metric_meaning: str = ""
+    style_metric: str | None = None  # goal both: the style half's metric
+    style_n: int | None = None
+    train_pairs: int = 0
+    train_documents: int = 0
+    full_context: WholeCorpusFit | None = None
+    wall_seconds: float | None = None
+    estimate: dict | None = None  # advisor.measure.estimate.Estimate.to_dict()
+    stage_seconds: dict | None = None
+    pricing: dict = field(default_factory=dict)  # usd_per_hour, device, source
+    extra: dict = field(default_factory=dict)

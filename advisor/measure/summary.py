@@ -7,7 +7,7 @@ import statistics
 from advisor.measure.arms import BASELINE
 from advisor.measure.cost import ComputeCost
 from advisor.measure.evaluate import ArmRun
-from advisor.measure.evidence import ArmReport
+from advisor.measure.evidence import ArmReport, Forgetting, ModelCheck
 from advisor.measure.metrics import perplexity_summary, summarize
 from advisor.measure.timing import latency_summary
 
@@ -59,16 +59,16 @@ def summarize_arm(run: ArmRun, *, label: str, one_off_seconds: float, notes: lis
                                  if "empty_continuations" in run.extra else {})})
 
 
-def add_forgetting(reports: dict[str, ArmReport], before: list, after: list, *, tuned: set[str], seed: int,
+def add_forgetting(reports: dict[str, ArmReport], forgetting: Forgetting, *, tuned: set[str], seed: int,
                    reference: str = "the reference text") -> None:
     """Reference-text perplexity per arm: the base weights' for the arms that keep them (measured once),
     the fine-tuned weights' for the tuned arms; a note on the change, or on why it was not measured."""
-    if not before:
+    if not forgetting.measured:
         for name in sorted(tuned & set(reports)):
             reports[name].notes.append("forgetting not measured (--no-forgetting)")
         return
-    summaries = {False: perplexity_summary([tuple(x) for x in before], seed=seed),
-                 True: perplexity_summary([tuple(x) for x in after], seed=seed)}
+    summaries = {False: perplexity_summary([tuple(x) for x in forgetting.before], seed=seed),
+                 True: perplexity_summary([tuple(x) for x in forgetting.after], seed=seed)}
     for name, report in reports.items():
         shared = name != BASELINE and name not in tuned  # the base weights: measured once, on the base arm
         report.quality["reference_perplexity"] = {**summaries[name in tuned],
@@ -80,13 +80,12 @@ def add_forgetting(reports: dict[str, ArmReport], before: list, after: list, *, 
             f"{summaries[True]['value']:.2f} ({change:+.1%}) after the fine-tune")
 
 
-def novelty(model_check: dict, reference_nll: list, reference: str) -> dict:
+def novelty(model_check: ModelCheck, reference_nll: list, reference: str) -> dict:
     """How new the corpus is to the base model: its perplexity on the corpus against on general text."""
     import math
 
-    tokens = sum(count for _, count in reference_nll)
-    general = math.exp(sum(nll for nll, _ in reference_nll) / tokens) if tokens else float("nan")
-    corpus = model_check.get("perplexity", float("nan"))
+    general = Forgetting(reference_nll).base_perplexity()
+    corpus = model_check.perplexity
     return {"corpus_perplexity": corpus, "reference_perplexity": general,
             "ratio": corpus / general if general and math.isfinite(general) else float("nan"), "reference": reference}
 

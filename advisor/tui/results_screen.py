@@ -22,7 +22,7 @@ ARM_COLUMNS = ("arm", "quality [95% CI] (n)", "p50 ms", "p95 ms", "once $", "per
 
 def arm_rows(report: Report) -> list[tuple[str, ...]]:
     """The side-by-side table: each arm's primary metric, latency and cost, formatted as report.md does."""
-    metric = report.evaluation.get("primary_metric")
+    metric = report.evaluation.primary_metric
     rows = []
     for name, arm in report.arms.items():
         rows.append((name, quality_cell(arm.quality.get(metric)), format_number(arm.latency_ms.get("p50"), 1),
@@ -92,10 +92,10 @@ class ResultsScreen(Screen):
             if rec.next_steps:
                 yield Label("Next steps", classes="section")
                 yield Static("\n".join(f"• {line}" for line in rec.next_steps), markup=False)
-            metric = report.evaluation.get("primary_metric")
+            metric = report.evaluation.primary_metric
             yield Label(f"Side by side: {METRIC_LABELS.get(metric, metric)}, latency, cost (USD)", classes="section")
-            if report.evaluation.get("primary_metric_meaning"):
-                yield Static(report.evaluation["primary_metric_meaning"], classes="muted", markup=False)
+            if report.evaluation.primary_metric_meaning:
+                yield Static(report.evaluation.primary_metric_meaning, classes="muted", markup=False)
             yield DataTable(id="arms", zebra_stripes=True, cursor_type="row")
             found = caveats(report)
             yield Label(f"Caveats ({len(found)})", classes="section")

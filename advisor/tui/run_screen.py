@@ -282,8 +282,7 @@ class RunScreen(Screen):
 
     def _summary(self, stage: str, result) -> str:
         if stage == "profile":
-            return f"{result.get('documents')} documents, {result.get('words', 0):,} words, " \
-                   f"{result.get('tokens', 0):,} tokens"
+            return f"{result.documents} documents, {result.words:,} words, {result.tokens or 0:,} tokens"
         if stage == "train":
             return (f"{result['steps']} steps, {result['passes']:.1f} passes, {result['tokens']:,} real tokens "
                     f"in {result['seconds']:.0f} s")

@@ -29,19 +29,19 @@ def _comparison_line(key: str, comparison: dict) -> str:
 
 def explain(report: Report) -> list[tuple[str, list[str]]]:
     """The steps from the measurements to the recommendation, each a title and its lines."""
-    evaluation, metric = report.evaluation, report.evaluation.get("primary_metric", "")
+    evaluation, metric = report.evaluation, report.evaluation.primary_metric
     # The report's own words: probes hold out their wording only, their facts are trained on and indexed.
     steps = [("What was measured", [
         evaluation_text(report),
         f"The first measure read is {METRIC_LABELS.get(metric, metric)}"
-        + (f": {evaluation['primary_metric_meaning']}." if evaluation.get("primary_metric_meaning") else "."),
+        + (f": {evaluation.primary_metric_meaning}." if evaluation.primary_metric_meaning else "."),
         *[f"{name}: {quality_cell(arm.quality.get(metric))}" for name, arm in report.arms.items()]])]
-    check = report.models.get("base_check") or {}
+    check = report.models.base_check
     if check:
         steps.append(("Can the base model be measured at all", [
-            f"Perplexity {format_number(check.get('perplexity'), 1)} on the corpus against "
-            f"{format_number(check.get('uniform_perplexity'), 0)} for uniform guessing: {check.get('verdict')}."
-            + ("" if check.get("trained", True) else " Nothing below measures anything.")]))
+            f"Perplexity {format_number(check.perplexity, 1)} on the corpus against "
+            f"{format_number(check.uniform_perplexity, 0)} for uniform guessing: {check.verdict}."
+            + ("" if check.trained else " Nothing below measures anything.")]))
     primary = {k: c for k, c in report.comparisons.items() if c.get("metric") == metric and "(" not in k}
     steps.append(("Each option against the others, on the same items (positive = better)",
                   [_comparison_line(k, c) for k, c in primary.items()] or ["no paired comparisons"]))
@@ -73,19 +73,19 @@ def _reason_line(reason: Reason) -> str:
 def compare(first: Report, second: Report) -> tuple[list[str], list[tuple[str, str, str]]]:
     """Notes on whether two runs can be compared, and (what, first run, second run) rows."""
     notes = []
-    if first.evaluation.get("items_fingerprint") == second.evaluation.get("items_fingerprint"):
+    if first.evaluation.items_fingerprint == second.evaluation.items_fingerprint:
         notes.append("Both runs scored the same held-out items: their figures compare item for item.")
     else:
         notes.append("The runs scored different held-out items: differences mix the change you made with the "
                      "change of questions.")
-    metric = first.evaluation.get("primary_metric")
-    if metric != second.evaluation.get("primary_metric"):
-        notes.append(f"They read different first measures ({metric} and {second.evaluation.get('primary_metric')}).")
+    metric = first.evaluation.primary_metric
+    if metric != second.evaluation.primary_metric:
+        notes.append(f"They read different first measures ({metric} and {second.evaluation.primary_metric}).")
     rows = [("recommendation", headline(first), headline(second)),
             ("base model", str(first.config.get("base_model")), str(second.config.get("base_model"))),
-            ("corpus", f"{first.config.get('corpus')} ({first.corpus.get('documents')} documents)",
-             f"{second.config.get('corpus')} ({second.corpus.get('documents')} documents)"),
-            ("held-out items", str(first.evaluation.get("n")), str(second.evaluation.get("n")))]
+            ("corpus", f"{first.config.get('corpus')} ({first.corpus.documents} documents)",
+             f"{second.config.get('corpus')} ({second.corpus.documents} documents)"),
+            ("held-out items", str(first.evaluation.n), str(second.evaluation.n))]
     for name in dict.fromkeys([*first.arms, *second.arms]):
         arms = [run.arms.get(name) for run in (first, second)]
         rows.append((f"{name}: {METRIC_LABELS.get(metric, metric)}",

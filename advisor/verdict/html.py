@@ -14,13 +14,14 @@ from advisor.verdict.wording import (CHOICE_TEXT, LATENCY_PARTS, METRIC_LABELS, 
                                      run_time_text, stated_constraints, total_cost, verdict_title)
 
 if TYPE_CHECKING:  # the report model is read, never imported: it imports its renderer for notebooks
+    from advisor.corpus.profile import CorpusProfile
     from advisor.verdict.report import Report
 
 CHART_WIDTH, BAR_HEIGHT, LABEL_WIDTH = 560, 22, 120
 VALUE_ROOM = 150  # right of the longest bar: its value's label
 
 
-def _profile_html(corpus: dict) -> list[tuple[str, list]]:
+def _profile_html(corpus: CorpusProfile) -> list[tuple[str, list]]:
     """The profile's sections with each line escaped, and file paths in <code>."""
     from markupsafe import Markup, escape
 
@@ -162,7 +163,7 @@ def _usd(value: float) -> str:
 
 def render_html(report: Report, *, summary_only: bool = False) -> str:
     """The whole report as one HTML page; `summary_only`: the headline and the table (for notebooks)."""
-    metric = report.evaluation.get("primary_metric")
+    metric = report.evaluation.primary_metric
     metrics = sorted({m for arm in report.arms.values() for m in arm.quality},
                      key=lambda m: list(METRIC_LABELS).index(m) if m in METRIC_LABELS else 99)
     return _environment().get_template("report.html.j2").render(

@@ -75,15 +75,15 @@ def render_markdown(report: Report) -> str:
     header = "| | " + " | ".join(arms) + " |"
     rule = "|---" * (len(arms) + 1) + "|"
     lines += ["", "## Quality (value [95% bootstrap interval] (n))", ""]
-    primary = report.evaluation.get("primary_metric")
+    primary = report.evaluation.primary_metric
     if primary:
-        meaning = report.evaluation.get("primary_metric_meaning")
+        meaning = report.evaluation.primary_metric_meaning
         lines += [f"The recommendation reads **{METRIC_LABELS.get(primary, primary)}** first"
                   + (f": {meaning}." if meaning else "."), ""]
-    style = report.evaluation.get("style_metric")
+    style = report.evaluation.style_metric
     if style:
         lines += [f"For the style half of goal 'both', it reads **{METRIC_LABELS.get(style, style)}** on "
-                  f"{report.evaluation.get('style_n')} held-out document(s) that no held-out question needs.", ""]
+                  f"{report.evaluation.style_n} held-out document(s) that no held-out question needs.", ""]
     lines += [header, rule]
     for metric in metrics:
         label = METRIC_LABELS.get(metric, metric)
@@ -114,7 +114,7 @@ def render_markdown(report: Report) -> str:
                 "not measured" if v is None else format_number(v, digits) for v in values) + " |")
     lines.append("| One-off cost (USD) | " + " | ".join(format_number(report.arms[a].cost_usd.get("one_off"), 5) for a in arms) + " |")
     lines.append("| Per 1,000 queries (USD) | " + " | ".join(format_number(report.arms[a].cost_usd.get("per_1k_queries"), 5) for a in arms) + " |")
-    pricing = report.evaluation.get("pricing", {})
+    pricing = report.evaluation.pricing
     if pricing:
         lines += ["", f"Priced at ${pricing.get('usd_per_hour')}/hour for `{pricing.get('device')}`: "
                       f"{pricing.get('source')} (override with --price-per-hour or --prices). Costs are measured "
@@ -125,13 +125,9 @@ def render_markdown(report: Report) -> str:
     notes = [(a, n) for a in arms for n in report.arms[a].notes]
     if notes:
         lines += ["", "## Notes per arm", ""] + [f"- **{a}**: {n}" for a, n in notes]
-    whole = report.evaluation.get("full_context")
-    if whole and not whole["fits"]:
-        lines += ["- **full_context**: not measured: " + (
-            f"the whole training corpus makes a prompt of {'at least ' if whole.get('at_least') else ''}"
-            f"{whole['prompt_tokens']:,} tokens, more than the base "
-            f"model's context window of {whole['context_window']:,} (with room for the answer)"
-            if whole["asked"] else "switched off (--no-full-context)")]
+    whole = report.evaluation.full_context
+    if whole and not whole.fits:
+        lines += ["- **full_context**: not measured: " + whole.why_not()]
 
     lines += ["", f"## {FIGURES['corpus']}", ""]
     for title, said in profile_sections(report.corpus, code=lambda path: f"`{path}`"):
@@ -139,18 +135,17 @@ def render_markdown(report: Report) -> str:
     lines += [f"### {FIGURES['evaluation']}", "", f"- {evaluation_text(report)}"]
 
     lines += ["", "## Models and hardware", ""]
-    for role, info in report.models.items():
-        if isinstance(info, dict) and "name" in info:
-            lines.append(f"- {role}: `{info['name']}` ({info.get('origin', '')})"
-                         + (f" — {info['note']}" if info.get("note") else ""))
-    check = report.models.get("base_check")
+    for role, info in report.models.named().items():
+        lines.append(f"- {role}: `{info['name']}` ({info.get('origin', '')})"
+                     + (f" — {info['note']}" if info.get("note") else ""))
+    check = report.models.base_check
     if check:
-        spread = check.get("entropy_share_of_uniform")
+        spread = check.entropy_share_of_uniform
         spread_text = "" if spread is None else (
             f", next-token predictions {format_number(100 * spread, 0)}% as spread out as uniform guessing")
-        line = (f"- Base model check: perplexity {format_number(check['perplexity'], 1)} on the corpus against "
-                f"{format_number(check['uniform_perplexity'], 0)} for uniform guessing{spread_text}: {check['verdict']}")
-        if check["trained"] and check["perplexity"] >= 0.5 * check["uniform_perplexity"]:
+        line = (f"- Base model check: perplexity {format_number(check.perplexity, 1)} on the corpus against "
+                f"{format_number(check.uniform_perplexity, 0)} for uniform guessing{spread_text}: {check.verdict}")
+        if check.surprised_but_confident:
             line += (" (the corpus surprises it, but its predictions stay confident, as a trained model's do"
                      " on a new format; random weights are near uniform on both counts)")
         lines.append(line)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
+from advisor.corpus.profile import CorpusProfile
 from advisor.measure.arms import CHOICES
-from advisor.measure.evidence import ArmReport
+from advisor.measure.evidence import ArmReport, Evaluation, ModelCheck
+from advisor.records import Record
 from advisor.verdict.figures import FIGURES
 
 # 2: Recommendation.basis, counter_arguments, next_steps (version 1 reads as measured, none).
@@ -64,14 +66,31 @@ class Recommendation:
 
 
 @dataclass
+class ModelsUsed(Record):
+    """The models a run used: each {"name", "path", "origin", "note"}, and the base model's check."""
+
+    nested = {"base_check": ModelCheck}
+
+    base: dict | None = None
+    embedding: dict | None = None
+    base_check: ModelCheck | None = None
+    extra: dict = field(default_factory=dict)
+
+    def named(self) -> dict[str, dict]:
+        """Role -> model, for the roles the run filled."""
+        return {role: entry for role, entry in (("base", self.base), ("embedding", self.embedding), *self.extra.items())
+                if isinstance(entry, dict) and "name" in entry}
+
+
+@dataclass
 class Report:
     config: dict
-    corpus: dict
+    corpus: CorpusProfile
     arms: dict[str, ArmReport]
     recommendation: Recommendation
-    models: dict = field(default_factory=dict)
+    models: ModelsUsed = field(default_factory=ModelsUsed)
     hardware: dict = field(default_factory=dict)
-    evaluation: dict = field(default_factory=dict)
+    evaluation: Evaluation = field(default_factory=Evaluation)
     comparisons: dict = field(default_factory=dict)
     costs: dict = field(default_factory=dict)  # monthly totals, break-even, freshness, projections
     warnings: list[str] = field(default_factory=list)
@@ -80,8 +99,16 @@ class Report:
     created: str = ""
     schema_version: int = SCHEMA_VERSION
 
+    def __post_init__(self):  # the sections as records, from whichever schema's dicts they came as
+        self.corpus = CorpusProfile.from_dict(self.corpus)
+        self.models = ModelsUsed.from_dict(self.models)
+        self.evaluation = Evaluation.from_dict(self.evaluation)
+
     def to_dict(self) -> dict:
-        data = asdict(self)
+        data = {spec.name: getattr(self, spec.name) for spec in fields(self)}
+        data = {name: value.to_dict() if isinstance(value, Record) else asdict(value) if is_dataclass(value)
+                else value for name, value in data.items()}
+        data["arms"] = {name: asdict(arm) for name, arm in self.arms.items()}
         return {"schema_version": data.pop("schema_version"), **data}
 
     @classmethod

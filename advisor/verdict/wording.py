@@ -12,6 +12,7 @@ from advisor.verdict.figures import FIGURES
 from advisor.verdict.literature import cited, short_names
 
 if TYPE_CHECKING:  # the report model is read, never imported: it imports its renderer for notebooks
+    from advisor.corpus.profile import CorpusProfile
     from advisor.verdict.report import Reason, Report
 
 
@@ -124,17 +125,17 @@ PERSONAL_DATA_WARNING = ("a fine-tune bakes such data into weights that cannot b
 LISTED_FINDINGS = 10  # shown in the reports; report.json holds up to a hundred
 
 
-def personal_data_summary(corpus: dict) -> tuple[str, list[dict]] | None:
+def personal_data_summary(corpus: CorpusProfile) -> tuple[str, list[dict]] | None:
     """The profile's personal data as one sentence, and the first findings (masked); None when not profiled."""
     from advisor.corpus.personal_data import describe_counts, personal_data_counts
 
-    if "personal_data" not in corpus:
+    if not corpus.personal_data:
         return None
-    found = describe_counts(personal_data_counts(corpus))
+    found = describe_counts(personal_data_counts(corpus.personal_data))
     if not found:
         return "none found (e-mail addresses, phone numbers, payment cards, IBANs, IP addresses and national ids " \
                "were looked for, each validated)", []
-    return f"{found}, each validated; {PERSONAL_DATA_WARNING}", corpus["personal_data"].get("findings", [])[:LISTED_FINDINGS]
+    return f"{found}, each validated; {PERSONAL_DATA_WARNING}", corpus.personal_data.get("findings", [])[:LISTED_FINDINGS]
 
 
 def latency_basis(report: Report) -> str:
@@ -152,9 +153,9 @@ def latency_basis(report: Report) -> str:
     return said
 
 
-def novelty_text(corpus: dict) -> str | None:
+def novelty_text(corpus: CorpusProfile) -> str | None:
     """How new the corpus is to the base model, in one sentence; None when it was not measured."""
-    novelty = corpus.get("novelty")
+    novelty = corpus.novelty
     if not novelty or not is_finite(novelty.get("ratio")):
         return None
     return (f"the base model's perplexity is {format_number(novelty['corpus_perplexity'], 1)} on your corpus against "
@@ -162,9 +163,9 @@ def novelty_text(corpus: dict) -> str | None:
             f"{format_number(novelty['ratio'], 1)} times (above 1, the corpus is newer to the model than that text)")
 
 
-def near_duplicates_summary(corpus: dict) -> tuple[str, list[dict]] | None:
+def near_duplicates_summary(corpus: CorpusProfile) -> tuple[str, list[dict]] | None:
     """The profile's near duplicates as one sentence, and the first pairs; None when not profiled."""
-    near = corpus.get("near_duplicates")
+    near = corpus.near_duplicates
     if not near:
         return None
     return (f"{near['documents']} document(s) repeat an earlier one with small changes "
@@ -172,21 +173,20 @@ def near_duplicates_summary(corpus: dict) -> tuple[str, list[dict]] | None:
             f"{near['threshold']})", near["pairs"][:LISTED_FINDINGS])
 
 
-def _size_lines(profile: dict) -> list[str]:
-    words = profile.get("words_per_document", {})
+def _size_lines(profile: CorpusProfile) -> list[str]:
+    words = profile.words_per_document
     tokens = ""
-    if "tokens" in profile:
-        tokens = (f", {'about ' if profile.get('tokens_estimated') else ''}{profile['tokens']:,} tokens under the base "
+    if profile.tokens is not None:
+        tokens = (f", {'about ' if profile.tokens_estimated else ''}{profile.tokens:,} tokens under the base "
                   "model's tokenizer")
-    lines = [f"{profile.get('documents', 0):,} documents, {profile.get('characters', 0):,} characters, "
-             f"{profile.get('words', 0):,} words" + tokens]
+    lines = [f"{profile.documents:,} documents, {profile.characters:,} characters, {profile.words:,} words" + tokens]
     if words:
         lines.append("words per document: " + ", ".join(f"{k} {v:,.0f}" for k, v in words.items()))
-    if profile.get("file_types"):
-        lines.append("file types: " + ", ".join(f"{kind} {n}" for kind, n in profile["file_types"].items()))
-    if profile.get("tokens_note"):
-        lines.append(profile["tokens_note"])
-    sampled = profile.get("sampled")
+    if profile.file_types:
+        lines.append("file types: " + ", ".join(f"{kind} {n}" for kind, n in profile.file_types.items()))
+    if profile.tokens_note:
+        lines.append(profile.tokens_note)
+    sampled = profile.sampled
     if sampled:
         lines.append(f"sampled: {', '.join(sampled['used_for'])} read {sampled['documents']:,} of the "
                      f"{sampled['of_documents']:,} documents ({100 * sampled['share_of_characters']:.1f}% of the "
@@ -194,12 +194,12 @@ def _size_lines(profile: dict) -> list[str]:
     return lines
 
 
-def _novelty_lines(profile: dict) -> list[str]:
+def _novelty_lines(profile: CorpusProfile) -> list[str]:
     lines = []
     said = novelty_text(profile)
     if said:
         lines.append(said[:1].upper() + said[1:])
-    splits = profile.get("tokenizer_splits")
+    splits = profile.tokenizer_splits
     if splits:
         general = splits.get("reference_share_split")
         lines.append(f"{100 * splits['share_split']:.1f}% of the corpus's words are split into {splits['pieces']} or more "
@@ -209,7 +209,7 @@ def _novelty_lines(profile: dict) -> list[str]:
     return lines
 
 
-def profile_sections(profile: dict, code=str) -> list[tuple[str, list[str]]]:
+def profile_sections(profile: CorpusProfile, code=str) -> list[tuple[str, list[str]]]:
     """The corpus profile as titled lines: `advisor profile`, report.md and report.html all show these
     (corpus text and values stay masked); `code` marks up a file's path (Markdown: backticks)."""
     from advisor.corpus.freshness import describe_freshness
@@ -219,10 +219,10 @@ def profile_sections(profile: dict, code=str) -> list[tuple[str, list[str]]]:
     novelty = _novelty_lines(profile)
     if novelty:
         sections.append(("Novelty for the base model", novelty))
-    if "skipped" in profile:
-        skipped = profile["skipped"]
+    if profile.skipped is not None:
+        skipped = profile.skipped
         sections.append((f"Skipped files ({len(skipped)})", [f"{code(s['path'])}: {s['reason']}" for s in skipped] or ["none"]))
-    duplicates = [f"exact copies: {profile.get('exact_duplicates', 0)}"]
+    duplicates = [f"exact copies: {profile.exact_duplicates}"]
     near = near_duplicates_summary(profile)
     if near:
         duplicates += [f"near: {near[0]}"] + [f"{code(p['first'])} ~ {code(p['second'])} ({p['similarity']:.2f})"
@@ -233,11 +233,11 @@ def profile_sections(profile: dict, code=str) -> list[tuple[str, list[str]]]:
         sections.append(("Personal data", [personal[0]] + [f"{code(f['path'])} line {f['line']}: "
                                                            f"{f['kind'].replace('_', ' ')} {f['value']}"
                                                            for f in personal[1]]))
-    style = describe_style(profile.get("style", {}))
+    style = describe_style(profile.style)
     if style:
         sections.append(("Style", style))
-    if profile.get("freshness"):
-        sections.append(("Freshness", describe_freshness(profile["freshness"])))
+    if profile.freshness:
+        sections.append(("Freshness", describe_freshness(profile.freshness)))
     return sections
 
 
@@ -246,9 +246,9 @@ def evaluation_text(report: Report) -> str:
     from advisor.corpus.qa import ORIGINS
 
     evaluation = report.evaluation
-    kind, n, made = evaluation.get("kind"), evaluation.get("n", 0), evaluation.get("made") or {}
-    trained = (f"The arms were trained and indexed on {evaluation.get('train_documents', 0)} document(s)"
-               + (f" and {evaluation['train_pairs']} QA pair(s)" if evaluation.get("train_pairs") else "") + ".")
+    kind, n, made = evaluation.kind, evaluation.n, evaluation.made or {}
+    trained = (f"The arms were trained and indexed on {evaluation.train_documents} document(s)"
+               + (f" and {evaluation.train_pairs} QA pair(s)" if evaluation.train_pairs else "") + ".")
     if kind in ("probes", "cloze"):
         model = made.get("model_questions_kept")
         how = (f"{n} probes made from the corpus (no QA file was given): "
@@ -268,7 +268,7 @@ def evaluation_text(report: Report) -> str:
     else:
         how = (f"{n} held-out document(s), never trained on and not in the index: each arm is scored on how well "
                "it predicts them, and continues each from its opening words for comparison with the true text.")
-    style_n = evaluation.get("style_n")
+    style_n = evaluation.style_n
     if style_n:
         how += (f" For the style half, {style_n} held-out document(s) that no held-out question needs, never trained "
                 "on and not in the index.")
@@ -293,10 +293,10 @@ def stated_constraints(constraints: dict) -> list[str]:
 
 def run_time_text(report: Report) -> str | None:
     """How long the run took against its estimate, made before the slow stages, stage by stage."""
-    wall, estimate = report.evaluation.get("wall_seconds"), report.evaluation.get("estimate")
+    wall, estimate = report.evaluation.wall_seconds, report.evaluation.estimate
     if wall is None or not estimate:
         return None
-    actual = report.evaluation.get("stage_seconds", {})
+    actual = report.evaluation.stage_seconds or {}
     stages = [f"{STAGE_WORDS.get(stage, stage)} {seconds:.0f} s (took {actual[stage]:.0f} s)"
               for stage, seconds in estimate["stages"].items() if stage in actual and seconds >= 1]
     return (f"The run took {wall / 60:.1f} min; estimated before its slow stages: {estimate['text']}"

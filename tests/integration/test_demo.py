@@ -21,7 +21,7 @@ def test_without_any_default_model_the_demo_runs_on_the_calibration_world(monkey
     recommendation = report.recommendation
     assert (recommendation.choice, recommendation.basis, recommendation.confidence) == ("rag", "measured", "high")
     assert recommendation.rule == "The one option measurably better than every other on answer containment."
-    assert report.evaluation["primary_metric"] == "answer_containment"
+    assert report.evaluation.primary_metric == "answer_containment"
     for versus in ("rag_vs_base", "rag_vs_finetune"):
         low, _ = report.comparisons[versus]["ci95"]
         assert low > 0 and report.comparisons[versus]["metric"] == "answer_containment", versus

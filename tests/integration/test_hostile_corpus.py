@@ -67,7 +67,7 @@ def test_a_hostile_folder_is_read_as_far_as_it_can_be_and_every_skip_says_why(tm
         assert reasons[names["locked"]].startswith("unreadable")
 
     profile = profile_documents(corpus.documents)  # every part of the profile copes, the 8 MB line included
-    assert profile["documents"] == len(corpus.documents) and profile["style"]["documents"] > 0
+    assert profile.documents == len(corpus.documents) and profile.style["documents"] > 0
     probes = build_eval_set(corpus.documents, None, "knowledge", eval_fraction=0.5, seed=0, max_eval=50)
     assert all(p.answer in p.passage for p in probes.pairs)
 
@@ -84,7 +84,7 @@ def test_one_document_and_a_hundred_thousand_tiny_ones(tmp_path):
     (tmp_path / "one").mkdir()
     (tmp_path / "one" / "only.md").write_text(GOOD, encoding="utf-8")
     single = load_corpus(tmp_path / "one").documents
-    assert len(single) == 1 and profile_documents(single)["style"]["consistency"]["verdict"] == "one document"
+    assert len(single) == 1 and profile_documents(single).style["consistency"]["verdict"] == "one document"
     style = build_eval_set(single, None, "style", eval_fraction=0.5, seed=0, max_eval=10)
     assert style.documents == [] and "single document" in style.warnings[0]
 
@@ -95,7 +95,7 @@ def test_one_document_and_a_hundred_thousand_tiny_ones(tmp_path):
     documents = load_corpus(many).documents
     assert len(documents) == 100_000
     profile = profile_documents(documents)
-    assert profile["documents"] == 100_000 and profile["exact_duplicates"] == 0
+    assert profile.documents == 100_000 and profile.exact_duplicates == 0
 
 
 def test_a_qa_file_with_a_repeated_question_names_both_lines(tmp_path):

@@ -36,7 +36,7 @@ def _figures(report):
     return {"verdict": {key: getattr(report.recommendation, key) for key in VERDICT},
             "quality": {arm: {metric: q.get("value") for metric, q in a.quality.items()}
                         for arm, a in report.arms.items()},
-            "items": report.evaluation["items_fingerprint"]}
+            "items": report.evaluation.items_fingerprint}
 
 
 @pytest.mark.parametrize("stage, at", [("index", 1), ("train", 3)])

@@ -16,8 +16,8 @@ def test_tiny_model_is_flagged_untrained(tiny_model_dir, tiny_corpus):
     model, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
     texts = [d.text for d in load_corpus(tiny_corpus[0]).documents]
     check = check_trained(model, tokenizer, texts)
-    assert check["trained"] is False and check["uniform_perplexity"] == len(tokenizer)
-    assert check["perplexity"] > 0.5 * len(tokenizer)
+    assert check.trained is False and check.uniform_perplexity == len(tokenizer)
+    assert check.perplexity > 0.5 * len(tokenizer)
 
 
 def test_a_model_choice_is_described_without_loading_anything(tmp_path, tiny_model_dir):

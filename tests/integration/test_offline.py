@@ -42,8 +42,8 @@ def test_the_offline_pipeline_makes_no_connection(network_attempts, tiny_corpus,
     report = advisor.advise(corpus, goal="knowledge", qa=qa, base_model=str(tiny_gguf),
                             embedding_model=DEFAULT_EMBEDDING_MODEL, out=str(tmp_path / "run"),
                             max_train_steps=2, device="cpu", max_new_tokens=4)
-    assert report.models["base"]["origin"] == "GGUF file"
-    assert report.models["embedding"]["origin"] == "bundled package"
+    assert report.models.base["origin"] == "GGUF file"
+    assert report.models.embedding["origin"] == "bundled package"
     assert network_attempts == []
 
 

@@ -27,4 +27,4 @@ def test_the_packaged_default_model_answers_offline():
     prompt = build_prompt(tokenizer, "From which berth does the mail ferry cast off?", passages)
     answer = first_line(generate(model, tokenizer, prompt, max_new_tokens=24).text)
     assert AnswerContainment().score(answer, "Berth 5") == 1.0, answer
-    assert check_trained(model, tokenizer, [passages[0], "Ferries sail between the islands daily."])["trained"]
+    assert check_trained(model, tokenizer, [passages[0], "Ferries sail between the islands daily."]).trained

@@ -5,7 +5,7 @@ import json
 import pytest
 
 import advisor
-from advisor.api import RANDOM_WEIGHTS
+from advisor.measure.summary import RANDOM_WEIGHTS
 
 def assert_published_default(recommendation, goal: str, choice: str) -> None:
     """The tiny model has random weights, so nothing is measured: the verdict is the goal's published default,
@@ -31,7 +31,7 @@ def test_advise_knowledge_with_qa(tiny_corpus, tiny_model_dir, tmp_path, fast_op
     assert whole.latency_ms["extra_prompt_tokens"] > report.arms["rag"].latency_ms["extra_prompt_tokens"]
     assert "retrieval_hit_rate" not in whole.quality  # nothing is retrieved
     assert any(note.startswith("all 8 training documents in every prompt") for note in whole.notes)
-    assert report.evaluation["full_context"]["fits"] is True
+    assert report.evaluation.full_context.fits is True
     for name, arm in report.arms.items():
         assert arm.quality["token_f1"]["n"] == 8 and arm.quality["exact_match"]["n"] == 8
         assert arm.quality["token_f1"]["warning"] == RANDOM_WEIGHTS  # the tiny model has random weights
@@ -49,8 +49,8 @@ def test_advise_knowledge_with_qa(tiny_corpus, tiny_model_dir, tmp_path, fast_op
     assert 0 < rag_parts["first_token"] <= rag_parts["generate"]
     assert "embed" not in report.arms["base"].latency_ms["parts_p50"]
     assert report.arms["rag"].latency_ms["extra_prompt_tokens"] > 0 == report.arms["base"].latency_ms["extra_prompt_tokens"]
-    assert report.evaluation["primary_metric"] == "answer_containment"
-    assert "sentence" in report.evaluation["primary_metric_meaning"]
+    assert report.evaluation.primary_metric == "answer_containment"
+    assert "sentence" in report.evaluation.primary_metric_meaning
     assert "rag_vs_base (answer_logprob)" in report.comparisons
     training = report.arms["finetune"].details["training"]
     steps = fast_options["max_train_steps"]
@@ -64,7 +64,7 @@ def test_advise_knowledge_with_qa(tiny_corpus, tiny_model_dir, tmp_path, fast_op
     assert report.arms["finetune"].quality["reference_perplexity"]["n"] == 2
     assert report.arms["base"].quality["reference_perplexity"]["value"] > 1
     assert any(note.startswith("forgetting: perplexity on your reference text") for note in report.arms["finetune"].notes)
-    assert report.corpus["novelty"]["reference_perplexity"] == report.arms["base"].quality["reference_perplexity"]["value"]
+    assert report.corpus.novelty["reference_perplexity"] == report.arms["base"].quality["reference_perplexity"]["value"]
 
     run = tmp_path / "run"
     on_disk = json.loads((run / "report.json").read_text())
@@ -144,7 +144,7 @@ def test_goal_both_measures_facts_and_style_on_four_arms(tiny_corpus, tiny_model
         assert arm.quality["perplexity"]["n"] >= 1 and "doc_nll_per_token" in arm.quality  # the style half
         # each held-out document's opening continued, and compared with the true text
         assert {"style_similarity", "stylometric_distance"} <= set(arm.quality)
-    assert report.evaluation["style_metric"] == "doc_nll_per_token" and report.evaluation["style_n"] >= 1
+    assert report.evaluation.style_metric == "doc_nll_per_token" and report.evaluation.style_n >= 1
     assert "rag_vs_base (doc_nll_per_token)" in report.comparisons
     # Each half falls back to its goal's default (random weights); together: retrieval for the facts, a fine-tune
     # for the style.
@@ -168,14 +168,14 @@ def test_a_run_budget_is_estimated_first_and_cuts_what_does_not_fit(tiny_corpus,
     events = []
     report = advisor.advise(corpus, goal="knowledge", qa=qa, base_model=str(tiny_model_dir), out=str(tmp_path / "run"),
                             on_progress=events.append, max_minutes=0.01, budget_minutes=5, **fast_options)
-    estimate = report.evaluation["estimate"]
+    estimate = report.evaluation.estimate
     assert estimate["text"].startswith("about ") and estimate["total"] > 0
-    assert "full_context" not in report.arms and report.evaluation["n"] == 8
+    assert "full_context" not in report.arms and report.evaluation.n == 8
     assert any("fine-tune's budget is 0.5 minutes instead of 5" in w for w in report.warnings), report.warnings
     assert any("whole-corpus arm was skipped" in w and "--max-minutes" in w for w in report.warnings)
     stages = [event.stage for event in events]
     assert stages.index("estimate") < stages.index("index") < stages.index("train")
-    assert {"estimate", "index", "base", "rag", "train", "finetune"} <= set(report.evaluation["stage_seconds"])
+    assert {"estimate", "index", "base", "rag", "train", "finetune"} <= set(report.evaluation.stage_seconds)
     assert set(estimate["stages"]) >= {"index", "base", "rag", "finetune", "train"}
 
 

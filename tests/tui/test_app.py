@@ -63,7 +63,7 @@ async def test_setup_enter_runs_to_results_with_the_reports_figures(quick, tmp_p
         assert [str(c.label) for c in table.columns.values()] == list(ARM_COLUMNS)
         shown = [tuple(str(cell) for cell in table.get_row_at(i)) for i in range(table.row_count)]
         assert shown == arm_rows(saved)
-        metric = saved.evaluation["primary_metric"]
+        metric = saved.evaluation.primary_metric
         for row, arm in zip(shown, saved.arms.values(), strict=True):
             assert row[1] == quality_cell(arm.quality[metric])
             assert row[2] == format_number(arm.latency_ms["p50"], 1)

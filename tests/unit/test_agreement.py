@@ -105,7 +105,8 @@ def test_record_from_report_reads_the_primary_metric_and_the_training_figures():
                 "stopped_by_budget": True, "tokens": 999}
 
     def arm(value, **details):
-        return ArmReport({"exact_match": {"value": value}, "token_f1": {"value": 0.99}}, {}, {}, details=details)
+        return ArmReport({"exact_match": {"value": value, "ci95": [0.0, 0.7]}, "token_f1": {"value": 0.99}},
+                         {"p50": 12.0, "p95": 30.0, "n": 10}, {}, details=details)
 
     report = Report(config={"budget_minutes": 3.0, "epochs": 3.0, "min_train_steps": 100, "max_train_steps": None},
                     corpus={}, arms={"base": arm(0.1), "rag": arm(0.6), "finetune": arm(0.3, training=training)},
@@ -115,7 +116,10 @@ def test_record_from_report_reads_the_primary_metric_and_the_training_figures():
     assert (run.case, run.seed, run.budget, run.choice, run.confidence) == ("ferry", 1, "quick", "rag", "high")
     assert run.rule == "RAG beats the base model"
     assert run.means == {"base": 0.1, "rag": 0.6, "finetune": 0.3}
-    assert run.training == {key: value for key, value in training.items() if key != "tokens"}
+    assert run.training == {**training, "stopped_by_budget": True}
+    assert run.figures["rag"]["quality"]["exact_match"] == {"value": 0.6, "ci95": [0.0, 0.7]}
+    assert run.figures["finetune"]["quality"]["token_f1"] == {"value": 0.99, "ci95": None}
+    assert run.figures["base"]["latency_ms"] == {"p50": 12.0, "p95": 30.0}
     assert run.wall_seconds == 61.5
     assert run.plan["budget_minutes"] == 3.0 and run.report == "r.json"
 

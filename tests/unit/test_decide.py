@@ -229,7 +229,7 @@ def test_goal_both_combines_what_the_facts_and_the_style_need():
 
 
 def test_what_would_change_the_answer_and_what_to_run_next():
-    from advisor.verdict.decide import items_to_resolve
+    from advisor.measure.comparisons import items_to_resolve
 
     # RAG ahead of the fine-tune by 0.1 on 20 items: within the noise, and said with the items it would take.
     rec, comparisons = _decide([0.0] * 20, [1.0] * 8 + [0.0] * 12, [1.0] * 6 + [0.0] * 14)
@@ -451,11 +451,12 @@ def test_a_fine_tune_cut_short_says_a_longer_one_may_change_the_verdict():
 
 def test_a_one_off_budget_missed_points_at_the_costs():
     from advisor.config import Constraints
-    from advisor.verdict.decide import ArmEvidence, _constraint_reasons
+    from advisor.verdict.inputs import ArmEvidence
+    from advisor.verdict.reasons import constraint_reasons
 
     arms = {"finetune": ArmEvidence("the LoRA fine-tune", {}, p50_ms=5.0, p95_ms=10.0, one_off_usd=2.0,
                                     per_1k_usd=0.01)}
-    reasons = _constraint_reasons("finetune", arms, Constraints(one_off_budget_usd=1.0))
+    reasons = constraint_reasons("finetune", arms, Constraints(one_off_budget_usd=1.0))
     assert [(r.figure, "one-off budget" in r.text) for r in reasons] == [("costs", True)]
 
 

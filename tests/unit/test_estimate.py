@@ -9,7 +9,9 @@ from advisor.config import AdvisorConfig
 from advisor.corpus.evalset import EvalSet
 from advisor.corpus.qa import QAPair
 from advisor.corpus.loading import Document
+from advisor.corpus.profile import CorpusProfile
 from advisor.measure.estimate import LEAST_QUESTIONS, Estimate, Speed, most_that_fit, plan_run
+from advisor.measure.whole_corpus import WholeCorpusFit
 
 # A slow machine: 20 new tokens a second, 1,000 prompt tokens a second.
 SLOW = Speed(forward_seconds=0.05, token_seconds=0.001, new_token_seconds=0.05, batch_share=0.5,
@@ -30,9 +32,9 @@ def _inputs(questions=100, corpus_tokens=5000, fits=True):
     documents = [Document(f"d{i}.txt", f"d{i}.txt", "words " * 500) for i in range(10)]
     evalset = EvalSet("qa", [QAPair(f"What is item number {i}?", str(i)) for i in range(questions)], [],
                       documents, [], [])
-    profile = {"tokens": corpus_tokens, "documents": 10}
-    whole = {"fits": fits, "prompt_tokens": corpus_tokens + 20, "passages": [d.text for d in documents] if fits
-             else None, "asked": True}
+    profile = CorpusProfile(documents=10, tokens=corpus_tokens)
+    whole = WholeCorpusFit(fits, corpus_tokens + 20, 8192, asked=True,
+                           passages=[d.text for d in documents] if fits else None)
     return evalset, models, profile, whole
 
 
@@ -46,7 +48,7 @@ def test_without_a_run_budget_nothing_is_cut_and_every_stage_is_estimated():
     plan = _plan()
     stages = plan.estimate.stages
     assert set(stages) >= {"index", "base", "rag", "full_context", "finetune", "train"}
-    assert len(plan.evalset.pairs) == 100 and plan.whole["fits"] and plan.train_budget_seconds == 180
+    assert len(plan.evalset.pairs) == 100 and plan.whole.fits and plan.train_budget_seconds == 180
     assert not plan.estimate.notes
     # Retrieval reads top_k passages and embeds each question: slower than the closed-book base model.
     assert stages["rag"] > stages["base"] == pytest.approx(stages["finetune"])
@@ -91,7 +93,7 @@ def test_a_tight_run_budget_shrinks_the_fine_tune_then_skips_the_whole_corpus():
     assert plan.train_budget_seconds < 180
     assert any("fine-tune's budget" in note for note in plan.estimate.notes)
     tighter = _plan(max_minutes=0.5, budget_minutes=3.0)
-    assert not tighter.whole["fits"] and "more than --max-minutes" in tighter.whole["skipped"]
+    assert not tighter.whole.fits and "more than --max-minutes" in tighter.whole.skipped
     assert "full_context" not in tighter.estimate.stages
 
 
@@ -132,5 +134,5 @@ def test_the_report_gives_the_run_time_beside_the_estimate_stage_by_stage():
     assert run_time_text(report) == ("The run took 9.1 min; estimated before its slow stages: about 5.4 min: "
                                      "answers 1.3, fine-tune 3; by stage, index 4 s (took 5 s), base answers 77 s "
                                      "(took 83 s), fine-tune 180 s (took 164 s).")
-    report.evaluation.pop("estimate")
+    report.evaluation.estimate = None
     assert run_time_text(report) is None

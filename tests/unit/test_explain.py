@@ -25,7 +25,7 @@ def test_explain_says_what_was_held_out_as_the_report_does(ferry_report):
     report = Report.load(ferry_report)
     measured = explain(report)[0][1][0]
     assert measured.startswith("30 held-out questions from your QA file, never trained on.")
-    report.evaluation.update(kind="probes", made={"documents": 12, "candidates": 80})  # a run without a QA file
+    report.evaluation.kind, report.evaluation.made = "probes", {"documents": 12, "candidates": 80}  # a run without a QA file
     measured = explain(report)[0][1][0]
     assert measured.startswith("30 probes made from the corpus (no QA file was given)")
     # the probes' facts are in the training documents and the index by design: only their wording is held out
@@ -42,7 +42,7 @@ def test_compare_says_whether_the_runs_scored_the_same_items(ferry_report):
     assert notes[0].startswith("Both runs scored the same held-out items")
     assert ("finetune_rag: Answer containment", quality_cell(first.arms["finetune_rag"].quality["answer_containment"]),
             "not measured") in rows
-    second.evaluation["items_fingerprint"] = "other"
+    second.evaluation.items_fingerprint = "other"
     assert compare(first, second)[0][0].startswith("The runs scored different held-out items")
 
 

@@ -15,7 +15,7 @@ def hostile_report(ferry_report) -> Report:
     report = Report.load(ferry_report)
     report.arms["rag"].details["samples"][0]["answer"] = HOSTILE
     report.arms["rag"].details["samples"][0]["retrieved"] = [HOSTILE]
-    report.corpus["skipped"] = [{"path": HOSTILE, "reason": HOSTILE}]
+    report.corpus.skipped = [{"path": HOSTILE, "reason": HOSTILE}]
     report.warnings.append(HOSTILE)
     report.config["corpus"] = HOSTILE
     return report
@@ -34,7 +34,7 @@ def test_the_page_is_self_contained_and_carries_the_reports_figures(ferry_report
     assert not re.search(r"""src=["']?(https?:)?//|<link\b|@import|url\(""", html)
     assert "<style>" in html and html.count("<svg") == 4  # quality, latency, cost against volume, training loss
     assert "Recommendation: rag (confidence medium)" in html
-    metric = report.evaluation["primary_metric"]
+    metric = report.evaluation.primary_metric
     for arm in report.arms.values():
         assert quality_cell(arm.quality[metric]) in html
         assert format_number(arm.latency_ms["p95"], 1) in html
@@ -66,9 +66,9 @@ def test_each_reason_links_to_its_figure_and_its_sources_and_costs_show_the_brea
     report = Report.load(ferry_report)
     report.config["constraints"] = {"queries_per_month": 20_000, "must_cite_sources": True}
     report.costs = {"break_even": {"tuned": "finetune", "retrieval": "rag", "queries": 250_000.0}}
-    report.corpus["personal_data"] = {"counts": {"emails": 1}, "findings": [
+    report.corpus.personal_data = {"counts": {"emails": 1}, "findings": [
         {"kind": "emails", "path": "crew.md", "line": 4, "value": "j***@***.com"}]}
-    report.corpus["near_duplicates"] = {"documents": 1, "share_of_characters": 0.05, "threshold": 0.8,
+    report.corpus.near_duplicates = {"documents": 1, "share_of_characters": 0.05, "threshold": 0.8,
                                         "method": "MinHash", "pairs": [{"first": "a.md", "second": "b.md",
                                                                         "similarity": 0.93}]}
     report.recommendation = Recommendation(

@@ -9,12 +9,13 @@ PACKAGES = ("advisor", "rag", "finetune")
 # Lowest first. rag and finetune are engines that know nothing of the advisor (test_import_hygiene.py).
 LAYERS = [
     ("rag", "finetune"),
-    ("advisor.errors", "advisor.files"),
+    ("advisor.errors", "advisor.files", "advisor.records"),
     ("advisor.cache", "advisor.lock", "advisor.gguf_cache", "advisor.config"),
     ("advisor.corpus",),
     ("advisor.measure",),
     ("advisor.models",),
     ("advisor.verdict",),
+    ("advisor.stages",),
     ("advisor.api", "advisor.runs"),
     ("advisor.calibration",),
     ("advisor.demo", "advisor"),  # "advisor": the package's own __init__, the Python API

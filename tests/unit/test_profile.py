@@ -24,7 +24,7 @@ def test_a_one_character_change_is_a_near_duplicate_and_an_exact_copy_is_not_cou
     assert found["documents"] == 2 and 0 < found["share_of_characters"] < 1
     assert all(p["similarity"] >= found["threshold"] for p in found["pairs"])
     profile = profile_documents(documents)
-    assert profile["exact_duplicates"] == 1 and profile["near_duplicates"]["documents"] == 2
+    assert profile.exact_duplicates == 1 and profile.near_duplicates["documents"] == 2
 
 
 def test_different_documents_are_not_near_duplicates():
@@ -102,7 +102,7 @@ def test_a_large_corpus_is_sampled_and_the_profile_says_how_much():
     docs = [Document(f"d{i}.md", f"d{i}.md", f"Document {i} says the ferry leaves at {i}:00. " * 50) for i in range(40)]
     full = profile_documents(docs)
     sampled = profile_documents(docs, sample_characters=len(docs[0].text) * 10)
-    assert "sampled" not in full
-    assert sampled["sampled"]["documents"] == 10 and sampled["sampled"]["of_documents"] == 40
-    assert 0.2 < sampled["sampled"]["share_of_characters"] < 0.3
-    assert sampled["characters"] == full["characters"] and sampled["exact_duplicates"] == full["exact_duplicates"]
+    assert full.sampled is None
+    assert sampled.sampled["documents"] == 10 and sampled.sampled["of_documents"] == 40
+    assert 0.2 < sampled.sampled["share_of_characters"] < 0.3
+    assert sampled.characters == full.characters and sampled.exact_duplicates == full.exact_duplicates

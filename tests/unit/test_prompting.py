@@ -43,7 +43,7 @@ def test_the_default_chunk_is_128_tokens_or_what_the_embedder_reads():
 
 
 def test_a_training_pair_with_its_passage_is_trained_as_retrieval_gives_it():
-    from advisor.api import training_prompts
+    from advisor.stages.train import training_prompts
     from advisor.corpus.qa import QAPair
 
     class Plain:  # no chat template: the plain Context/Question/Answer form

@@ -3,6 +3,7 @@
 import json
 import math
 
+from advisor.measure.evidence import ModelCheck
 from advisor.verdict.render import render_markdown
 from advisor.verdict.report import ArmReport, Recommendation, Report
 from advisor.verdict.render import write_report
@@ -55,6 +56,35 @@ def test_reports_of_earlier_schemas_still_load(tmp_path):
     assert "- RAG against the base model: +0.300." in render_markdown(old)
 
 
+def test_every_schema_reads_into_typed_sections_and_writes_back_what_it_read(ferry_report, tmp_path):
+    """Schema 1 (the ferry fixture, a report of the first release), 2 (bare reasons, no rule) and 3 (this
+    version's own report) load with their sections as records; each section writes back the keys it was read
+    from, the ones no record knows included."""
+    from advisor.corpus.profile import CorpusProfile
+    from advisor.measure.evidence import Evaluation
+
+    first = json.loads(ferry_report.read_text())
+    assert first["schema_version"] == 1
+    second = {**json.loads(json.dumps(first)), "schema_version": 2}
+    second["corpus"]["a_later_key"] = {"kept": True}
+    write_report(_report(tmp_path), tmp_path)
+    third = json.loads((tmp_path / "report.json").read_text())
+    for data in (first, second, third):
+        report = Report.from_dict(data)
+        assert isinstance(report.corpus, CorpusProfile) and isinstance(report.evaluation, Evaluation)
+        assert report.corpus.documents == data["corpus"]["documents"]
+        assert report.evaluation.n == data["evaluation"].get("n", 0)
+        written = report.to_dict()
+        for section in ("corpus", "models"):
+            assert written[section] == data[section]
+        assert written["evaluation"] == data["evaluation"]
+        assert "## Quality" in render_markdown(report)
+    old = Report.from_dict(first)
+    assert old.models.base_check.trained and old.models.base_check.perplexity == first["models"]["base_check"]["perplexity"]
+    assert old.corpus.style == first["corpus"]["style"] and old.evaluation.primary_metric == "answer_containment"
+    assert Report.from_dict(second).corpus.extra == {"a_later_key": {"kept": True}}
+
+
 def test_round_trip_and_no_temp_files_left(tmp_path):
     report = _report(tmp_path)
     write_report(report, tmp_path)
@@ -77,10 +107,10 @@ def test_base_check_explains_a_surprised_but_trained_model(tmp_path):
     report = _report(tmp_path)
     check = {"perplexity": 5000.0, "uniform_perplexity": 1290.0, "entropy_share_of_uniform": 0.08,
              "trained": True, "verdict": "trained"}
-    report.models["base_check"] = check
+    report.models.base_check = ModelCheck(**check)
     line = next(l for l in render_markdown(report).splitlines() if "Base model check" in l)
     assert "8% as spread out" in line and "predictions stay confident" in line
-    report.models["base_check"] = {**check, "perplexity": 7.7}
+    report.models.base_check = ModelCheck(**{**check, "perplexity": 7.7})
     line = next(l for l in render_markdown(report).splitlines() if "Base model check" in l)
     assert "predictions stay confident" not in line
 

@@ -5,7 +5,7 @@ import io
 
 from rich.console import Console
 
-from advisor import api
+from advisor import api, stages
 from advisor.cli import _StageLines
 from advisor.config import AdvisorConfig
 
@@ -14,13 +14,13 @@ def test_the_run_walks_its_list_of_stages_and_every_view_follows_it(tmp_path, mo
     done = []
 
     def stage(name, runs=lambda config: True):
-        def do(advisor, state):
+        def do(ctx, state):
             done.append(name)
-            advisor._progress(name, 0, 1)
-            advisor._progress(name, 1, 1, result={"stage": name})
-        return api.Stage(name, f"The {name} stage", runs, do)
+            ctx.progress(name, 0, 1)
+            ctx.progress(name, 1, 1, result={"stage": name})
+        return stages.Stage(name, f"The {name} stage", runs, do)
 
-    monkeypatch.setattr(api, "RUN_STAGES", [stage("second"), stage("never", runs=lambda config: False),
+    monkeypatch.setattr(stages, "RUN_STAGES", [stage("second"), stage("never", runs=lambda config: False),
                                             stage("first")])
     config = AdvisorConfig(corpus=str(tmp_path), out=str(tmp_path / "run"))
     events = []
