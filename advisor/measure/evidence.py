@@ -50,10 +50,6 @@ class Forgetting:
     def measured(self) -> bool:
         return bool(self.before)
 
-    def base_perplexity(self) -> float:
-        tokens = sum(count for _, count in self.before)
-        return math.exp(sum(nll for nll, _ in self.before) / tokens) if tokens else math.nan
-
 
 @dataclass
 class Evaluation(Record):

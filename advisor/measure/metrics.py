@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections import Counter
@@ -211,17 +212,21 @@ def paired_difference(a, b, *, seed: int = 0) -> dict:
     return summarize(diff, seed=seed)
 
 
+def pooled_perplexity(totals: list[tuple[float, int]]) -> float:
+    """exp(sum NLL / sum tokens) over (NLL, tokens) pairs; NaN when there are no tokens."""
+    tokens = sum(count for _, count in totals)
+    return math.exp(sum(nll for nll, _ in totals) / tokens) if tokens else float("nan")
+
+
 def perplexity_summary(totals: list[tuple[float, int]], *, seed: int = 0, resamples: int = 1000) -> dict:
     """Corpus perplexity exp(sum NLL / sum tokens) over documents, with a bootstrap interval."""
     if not totals:
         return {"value": float("nan"), "n": 0, "ci95": [float("nan"), float("nan")]}
+    if len(totals) < MIN_ITEMS_FOR_INTERVAL:
+        return {"value": pooled_perplexity(totals), "n": len(totals), "ci95": [float("nan"), float("nan")]}
     nll = np.array([t for t, _ in totals], dtype=float)
     count = np.array([c for _, c in totals], dtype=float)
-    if len(totals) < MIN_ITEMS_FOR_INTERVAL:
-        return {"value": float(np.exp(nll.sum() / count.sum())), "n": len(totals),
-                "ci95": [float("nan"), float("nan")]}
     picks = np.random.default_rng(seed).integers(0, len(nll), size=(resamples, len(nll)))
     stats = np.exp(nll[picks].sum(axis=1) / count[picks].sum(axis=1))
     low, high = np.percentile(stats, [2.5, 97.5])
-    return {"value": float(np.exp(nll.sum() / count.sum())), "n": len(totals),
-            "ci95": [float(low), float(high)]}
+    return {"value": pooled_perplexity(totals), "n": len(totals), "ci95": [float(low), float(high)]}

@@ -8,7 +8,7 @@ from advisor.measure.arms import BASELINE
 from advisor.measure.cost import ComputeCost
 from advisor.measure.evaluate import ArmRun
 from advisor.measure.evidence import ArmReport, Forgetting, ModelCheck
-from advisor.measure.metrics import perplexity_summary, summarize
+from advisor.measure.metrics import perplexity_summary, pooled_perplexity, summarize
 from advisor.measure.timing import latency_summary
 
 RANDOM_WEIGHTS = "random weights: quality figures are meaningless"
@@ -84,7 +84,7 @@ def novelty(model_check: ModelCheck, reference_nll: list, reference: str) -> dic
     """How new the corpus is to the base model: its perplexity on the corpus against on general text."""
     import math
 
-    general = Forgetting(reference_nll).base_perplexity()
+    general = pooled_perplexity(reference_nll)
     corpus = model_check.perplexity
     return {"corpus_perplexity": corpus, "reference_perplexity": general,
             "ratio": corpus / general if general and math.isfinite(general) else float("nan"), "reference": reference}

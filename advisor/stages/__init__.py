@@ -53,10 +53,8 @@ def _profile(ctx: RunContext, state: RunState) -> None:
 
 
 def _estimate(ctx: RunContext, state: RunState) -> None:
-    from advisor.stages.profile import Profiled
-
-    plan = estimate_stage(ctx, Profiled(state.model_check, state.profile, state.evalset, state.whole),
-                          state.models, state.reference, state.started)
+    plan = estimate_stage(ctx, state.evalset, state.profile, state.whole, state.models, state.reference,
+                          state.started)
     state.evalset, state.whole, state.estimate = plan.evalset, plan.whole, plan.estimate
     state.train_budget_seconds = plan.train_budget_seconds
 

@@ -44,7 +44,7 @@ def answers_stage(ctx: RunContext, kind: ArmKind, models: LoadedModels, index: B
     """The arm of `kind` and its scores; None for the whole-corpus arm when the corpus does not fit the window
     (the progress event says why)."""
     if kind.whole_corpus and not whole.fits:
-        why = whole.skipped or f"skipped: {whole.why_not()}"
+        why = f"skipped: {whole.why_not()}"
         ctx.progress(kind.name, 0, 0, why, result={"skipped": why}, status="skipped")
         return None
     arm = arm_of(ctx, kind, models, index, tuned, evalset, whole)

@@ -7,21 +7,23 @@ import time
 
 from advisor.cache import fingerprint
 from advisor.files import write_json
+from advisor.corpus.evalset import EvalSet
+from advisor.corpus.profile import CorpusProfile
 from advisor.measure.estimate import RunPlan, plan_run
+from advisor.measure.whole_corpus import WholeCorpusFit
 from advisor.stages.context import RunContext
 from advisor.stages.models import LoadedModels
-from advisor.stages.profile import Profiled
 
 
-def estimate_stage(ctx: RunContext, profiled: Profiled, models: LoadedModels, reference: list[str],
-                   started: float) -> RunPlan:
+def estimate_stage(ctx: RunContext, evalset: EvalSet, profile: CorpusProfile, whole: WholeCorpusFit,
+                   models: LoadedModels, reference: list[str], started: float) -> RunPlan:
     """From the inputs' sizes and a probe of the models' speed here; the cuts are said as warnings, and a
     resumed run makes the cuts its first try made (its finished stages answered those questions)."""
-    cfg, evalset = ctx.config, profiled.evalset
+    cfg = ctx.config
     ctx.progress("estimate", 0, 1, "probing the models' speed on this machine")
     saved, key = ctx.run_dir / "plan.json", fingerprint(cfg.to_dict(), evalset.fingerprint())
     earlier = json.loads(saved.read_text(encoding="utf-8")) if saved.is_file() else {}
-    plan = plan_run(cfg, evalset, models, profiled.profile, profiled.whole, reference,
+    plan = plan_run(cfg, evalset, models, profile, whole, reference,
                     already=time.perf_counter() - started,
                     cuts=earlier.get("cuts") if earlier.get("key") == key else None)
     write_json(saved, {"key": key, "cuts": plan.cuts})

@@ -62,8 +62,7 @@ def report_stage(ctx: RunContext, state: RunState) -> Report:
         ctx.warn(f"Only {evalset.n} held-out items: differences smaller than the intervals shown are noise.")
     report = Report(
         config=cfg.to_dict(),
-        corpus=dataclasses.replace(profile, documents=len(corpus.documents),
-                                   skipped=[{"path": s.path, "reason": s.reason} for s in corpus.skipped]),
+        corpus=dataclasses.replace(profile, skipped=[{"path": s.path, "reason": s.reason} for s in corpus.skipped]),
         arms=arm_reports,
         recommendation=recommendation,
         models=ModelsUsed(_model_entry(models.reference), _model_entry(models.embedding), model_check),
