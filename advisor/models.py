@@ -8,9 +8,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from advisor.config import DEFAULT_BASE_MODEL, DEFAULT_EMBEDDING_MODEL
 from advisor.errors import ModelNotFoundError
+
+if TYPE_CHECKING:
+    from advisor.measure.evidence import ModelCheck
 
 log = logging.getLogger("advisor")
 
