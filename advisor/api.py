@@ -14,8 +14,8 @@ from advisor.config import AdvisorConfig
 from advisor.corpus.evalset import EvalSet, build_eval_set
 from advisor.corpus.loading import load_corpus
 from advisor.corpus.probes import NO_CHAT_TEMPLATE, question_writer
-from advisor.corpus.profile import (SAMPLE_CHARACTERS, SHIPPED_REFERENCE_ABOUT, SHIPPED_REFERENCE_TEXT, CorpusProfile,
-                                    profile_documents, reference_paragraphs, sample_documents, token_counts)
+from advisor.corpus.profile import (SHIPPED_REFERENCE_ABOUT, SHIPPED_REFERENCE_TEXT, CorpusProfile, corpus_tokens,
+                                    profile_documents, reference_paragraphs)
 from advisor.errors import ConfigError, ModelNotFoundError
 from advisor.files import write_json
 import advisor.stages as stages
@@ -125,12 +125,8 @@ def estimate_run(config: AdvisorConfig):
     evalset = build_eval_set(corpus.documents, pairs, config.goal, eval_fraction=config.eval_fraction,
                              seed=config.seed, max_eval=config.max_eval)
     speed = probe_speed(models.base, models.tokenizer, models.embedder)
-    # The tokens as the run's profile counts them: on the same seeded sample, scaled to the whole corpus.
-    sample, _ = sample_documents(corpus.documents, seed=config.seed)
-    read = [d.text[:SAMPLE_CHARACTERS] for d in sample]
-    characters = sum(len(d.text) for d in corpus.documents)
-    tokens = token_counts(models.tokenizer, read)["tokens"] * characters / max(1, sum(map(len, read)))
-    profile = CorpusProfile(documents=len(corpus.documents), tokens=round(tokens))
+    tokens, _ = corpus_tokens(models.tokenizer, corpus.documents, seed=config.seed)  # as the run's profile counts
+    profile = CorpusProfile(documents=len(corpus.documents), tokens=tokens)
     # What the run spends before its estimate: loading as here, and the profile's 16 passes of 256 tokens.
     already = time.perf_counter() - started + 16 * speed.prompt(256)
     whole = fit_of(config, evalset, models)

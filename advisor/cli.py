@@ -252,7 +252,7 @@ class _RichProgress:
             self.tasks[event.stage] = self.progress.add_task(STAGES.get(event.stage, event.stage),
                                                              total=event.total, note="")
         if event.stage == "estimate" and event.result:
-            self.progress.console.print(f"Expected: {event.result['text']}", highlight=False)
+            self.progress.console.print(f"Expected: {event.result.text()}", highlight=False)
         task_id = self.tasks[event.stage]
         self.progress.update(task_id, completed=event.completed, total=event.total,
                              note=event.message or self.progress.tasks[task_id].fields.get("note", ""))
@@ -320,7 +320,7 @@ def _print_outcome(report, console) -> None:
     console.print(f"[bold]{headline(report)}[/] — {rec.reasons[0].text if rec.reasons else ''}", highlight=False)
     estimate = report.evaluation.estimate
     if estimate:
-        console.print(f"Took {report.evaluation.wall_seconds / 60:.1f} min; expected {estimate['text']}.",
+        console.print(f"Took {report.evaluation.wall_seconds / 60:.1f} min; expected {estimate.text()}.",
                       highlight=False)
     console.print(f"Report: {report.run_dir}/report.html (and report.md, report.json)", highlight=False)
 

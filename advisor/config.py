@@ -136,6 +136,13 @@ class AdvisorConfig:
                                "model's context window (then neither an index nor training may be needed).", True,
                                switch_off=("--no-full-context",
                                            "Do not measure the whole corpus in the prompt, even when it fits."))
+    augment: bool = _help("Knowledge fine-tune: before training, restate each fact of the training documents "
+                          "in several forms (fill-in-the-blank and sentence-continuation prompts worded unlike "
+                          "the held-out probes, and each document with its sentences reordered), as facts seen "
+                          "in one form are hard to extract (Allen-Zhu and Li 2023); nothing is made from a "
+                          "held-out item.", True,
+                          switch_off=("--no-augment", "Train the knowledge fine-tune on the documents as written "
+                                                      "(and the QA file's training pairs) only."))
     finetune_rag: bool = _help("Also measure the fine-tune answering with retrieved passages (fine-tune + "
                                "RAG), which can add up (Balaguer et al. 2024).", False)
     max_seq_len: int = _help("Longest training example, in base-model tokens.", 256, metavar="TOKENS")

@@ -111,7 +111,7 @@ def record_from_report(case: str, seed: int, budget: str, report, *, plan: dict 
     metric = report.evaluation.primary_metric
     means = {arm: (entry.quality.get(metric) or {}).get("value") for arm, entry in report.arms.items()}
     tuned = report.arms.get("finetune")
-    training = (tuned.details.get("training") or {}) if tuned else {}
+    training = tuned.training.to_dict() if tuned and tuned.training else {}
     recommendation = report.recommendation
     return RunRecord(case, seed, budget, recommendation.choice, recommendation.confidence, recommendation.rule,
                      metric, means, {key: training.get(key) for key in TRAINING_FIGURES},

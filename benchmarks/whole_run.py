@@ -87,7 +87,7 @@ def report_figures(report) -> dict:
         arms[name] = {"quality": {metric: {k: entry.get(k) for k in ("value", "ci95", "n")}
                                   for metric, entry in arm.quality.items()},
                       "p50_ms": arm.latency_ms.get("p50"), "p95_ms": arm.latency_ms.get("p95")}
-    training = next((arm.details["training"] for arm in report.arms.values() if "training" in arm.details), {})
+    training = next((arm.training.to_dict() for arm in report.arms.values() if arm.training), {})
     keep = ("steps", "passes", "tokens", "seconds", "precision", "blocks", "pairs", "stopped_by_budget")
     return {"held_out": report.evaluation.n, "primary_metric": report.evaluation.primary_metric,
             "arms": arms, "training": {k: training.get(k) for k in keep},
@@ -214,18 +214,19 @@ def run_one(name: str, folder: Path, *, budget_minutes: float, max_eval: int, un
     clock.stop.set()
     seconds = time.perf_counter() - clock.started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # KiB -> GiB on Linux
-    estimate = report.evaluation.estimate or {}
+    estimate = report.evaluation.estimate
+    expected = estimate.total if estimate else None
     actual = report.evaluation.stage_seconds or {}
     index_seconds = (report.arms["rag"].details.get("one_off_seconds") if "rag" in report.arms else None)
     target = max_minutes * 60 if max_minutes else TARGET_SECONDS
     result = {"corpus": name, "megabytes": megabytes, "seconds": seconds, "peak_gib": peak, "max_minutes": max_minutes,
               "cuts": [w for w in report.warnings if w.startswith("--max-minutes")],
               "stages": {stage: {"seconds": actual.get(stage, entry["seconds"]), "peak_gib": entry["peak_gib"],
-                                 "estimated": estimate.get("stages", {}).get(stage)}
+                                 "estimated": estimate.stages.get(stage) if estimate else None}
                          for stage, entry in clock.stages.items() if stage != "start"},
-              "estimate": {"text": estimate.get("text"), "seconds": estimate.get("total"),
-                           "error": (estimate["total"] - seconds) / seconds if estimate.get("total") else None,
-                           "basis": estimate.get("basis")},
+              "estimate": {"text": estimate.text() if estimate else None, "seconds": expected,
+                           "error": (expected - seconds) / seconds if expected else None,
+                           "basis": estimate.basis if estimate else None},
               "index_seconds_per_mb": index_seconds / megabytes if index_seconds and megabytes else None,
               "figures": report_figures(report),
               "full_context": report.evaluation.full_context.to_dict() if report.evaluation.full_context else {},
@@ -234,8 +235,7 @@ def run_one(name: str, folder: Path, *, budget_minutes: float, max_eval: int, un
                           # the large corpus: its index's time per megabyte is stated, the rest within the bound
                           "besides_index_met": seconds - actual.get("index", 0.0) <= target,
                           "estimate_within": ESTIMATE_TOLERANCE,
-                          "estimate_met": bool(estimate.get("total")) and
-                          abs(estimate["total"] - seconds) <= ESTIMATE_TOLERANCE * seconds}}
+                          "estimate_met": bool(expected) and abs(expected - seconds) <= ESTIMATE_TOLERANCE * seconds}}
     if name == "small" and uncached and "full_context" in report.arms:
         progress(f"{name}: {uncached} whole-corpus answers computed whole, to compare with the cached prefix's")
         result["cached_against_whole"] = compare_uncached(report, uncached)

@@ -73,6 +73,7 @@ class Task:
     # slower does not (it embeds, searches and reads a longer prompt on top of the same generation).
     redecides: str = ""
     why_right: str = ""  # why the right verdict is right, by construction
+    slow: bool = False  # minutes of training more than the rest: `advisor calibrate` runs it, the test suite not
 
     @property
     def prior_choice(self) -> str:
@@ -84,9 +85,13 @@ class Task:
 PRIOR_CHOICE = {"knowledge": "rag", "style": "finetune", "both": "both"}
 
 
+# The fine-tune on the documents as written (and the QA file's training pairs): the published findings the
+# knowledge tasks reproduce are about plain fine-tuning; knowledge-augmented measures --augment on the same data.
+PLAIN = {"augment": False}
+
 # Five copies of every biography, 10 passes: each fact is seen 50 times in the fine-tune, with the same
 # steps and tokens whether the copies are identical or paraphrased.
-REPETITION_OPTIONS = {"epochs": 10}
+REPETITION_OPTIONS = {"epochs": 10, **PLAIN}
 
 
 TASKS = (
@@ -98,9 +103,19 @@ TASKS = (
                     "(the shipped model reads about 40% of answers right; see its model card)"),
         Expectation("finetune", "exact_match", "<=", 0.35,
                     "facts seen once in fine-tuning are hard to extract (Allen-Zhu and Li 2023; Ovadia et al. 2023)"),
-    ), about="one biography per person, 60 people the base model never saw",
+    ), options=PLAIN, about="one biography per person, 60 people the base model never saw",
         why_right="retrieval puts each new fact in the prompt; a fine-tune on one biography per person cannot "
                   "make them extractable"),
+    Task("knowledge-augmented", "knowledge", "finetune", (
+        Expectation("rag", "exact_match", ">=", 0.30, "the knowledge task's data and questions: RAG reads as there"),
+        Expectation("finetune", "exact_match", ">=", 0.50,
+                    "each fact restated (a fill-in-the-blank, a sentence to continue, two reordered biographies), "
+                    "ten passes: extractable (Allen-Zhu and Li 2023; Jan et al. 2025)"),
+    ), options={"epochs": 10, "budget_minutes": 20}, slow=True,
+        about="the knowledge task's data, its fine-tune trained on each fact restated (--augment), 10 passes",
+        why_right="the fine-tune, trained on each fact restated, answers closed-book more questions than retrieval, "
+                  "whose passages the tiny model reads right about 40% of the time, and no constraint argues "
+                  "against it"),
     Task("style", "style", "finetune", (
         Expectation("base", "format_match", "<=", 0.10, "the base model has never seen the format"),
         Expectation("rag", "format_match", "<=", 0.50, "examples in the prompt rarely hold a format"),
@@ -137,7 +152,7 @@ TASKS = (
         Expectation("finetune", "exact_match", "<=", 0.15,
                     "three passes over one biography per person do not make facts extractable (Allen-Zhu and Li "
                     "2023)"),
-    ), options={"min_train_steps": 1}, data="fits",
+    ), options={"min_train_steps": 1, **PLAIN}, data="fits",
         about=f"a corpus of {FITS_PEOPLE} biographies, no more than RAG retrieves, 3 fine-tuning passes",
         why_right="the whole corpus fits the prompt and RAG's passages are that same corpus: the whole corpus "
                   "answers as well with no index to build or keep"),
@@ -184,6 +199,12 @@ FINDINGS = (
             ("knowledge-repeated", "finetune"), "exact_match", 0.30,
             "Allen-Zhu and Li 2023: at the same number of sightings, varied wording is what lets "
             "questions reach a fact"),
+    Finding("restated facts are extractable", ("knowledge-augmented", "finetune"), ("knowledge", "finetune"),
+            "exact_match", 0.30,
+            "Allen-Zhu and Li 2023, Jan et al. 2025: each fact of one biography restated (a fill-in-the-blank, a "
+            "sentence to continue, two reorderings) can be asked for, where the biography as written cannot "
+            "(the plain fine-tune here has 3 passes; given 10, as the augmented one, it scored 0.08 on the same "
+            "questions, 2026-12-03)"),
     Finding("fine-tuning holds a format that examples in the prompt do not", ("style", "finetune"),
             ("style", "rag"), "format_match", 0.50,
             "style and format are what fine-tuning changes best"),

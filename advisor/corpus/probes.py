@@ -54,19 +54,25 @@ def _headings_apart(text: str) -> str:
     return "\n".join(lines)
 
 
-def facts_in(document: Document) -> list[Fact]:
-    """One fact per sentence of 6 to 40 words: its last number or name that is not the sentence's first word
-    and that the rest of the sentence does not give away."""
+def sentences_of(document: Document) -> list[str]:
+    """The document's sentences (headings and list items apart), white space made single."""
+    sentences = (" ".join(raw.split()).lstrip("-*+•# ") for raw in _SENTENCE.split(_headings_apart(document.text)))
+    return [sentence for sentence in sentences if sentence]
+
+
+def facts_in(document: Document, *, every: bool = False, min_words: int = 6) -> list[Fact]:
+    """One fact per sentence of `min_words` to 40 words: its last number or name that is not the sentence's
+    first word and that the rest of the sentence does not give away; with `every`, each such number or name."""
     facts = []
-    for raw in _SENTENCE.split(_headings_apart(document.text)):
-        sentence = " ".join(raw.split()).lstrip("-*+•# ")
-        if not 6 <= len(sentence.split()) <= 40 or "|" in sentence:  # a table row is no sentence
+    for sentence in sentences_of(document):
+        if not min_words <= len(sentence.split()) <= 40 or "|" in sentence:  # a table row is no sentence
             continue
         for match in reversed([m for m in _FACT.finditer(sentence) if m.start() > 0]):
             rest = sentence[:match.start()] + " " + sentence[match.end():]
             if not _guessable(match.group(0), rest):
                 facts.append(Fact(sentence, match.group(0), match.start(), document.source))
-                break
+                if not every:
+                    break
     return facts
 
 

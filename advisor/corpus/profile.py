@@ -172,6 +172,17 @@ def token_counts(tokenizer, texts: list[str]) -> dict:
     return out
 
 
+def corpus_tokens(tokenizer, documents: list[Document], *, sample_characters: int = SAMPLE_CHARACTERS,
+                  seed: int = 0) -> tuple[int, dict]:
+    """The corpus's tokens under `tokenizer`, counted on the seeded sample of whole documents the profile reads
+    and scaled to the whole corpus's characters; with token_counts' figures on that sample."""
+    sample, _ = sample_documents(documents, sample_characters, seed)
+    read = [d.text[:sample_characters] for d in sample]
+    counted = token_counts(tokenizer, read)
+    characters = sum(len(d.text) for d in documents)
+    return round(counted["tokens"] * characters / (sum(map(len, read)) or 1)), counted
+
+
 def profile_documents(documents: list[Document], tokenizer=None, *, reference_texts: list[str] | None = None,
                       sample_characters: int = SAMPLE_CHARACTERS, seed: int = 0) -> CorpusProfile:
     """The corpus's profile. `tokenizer` (the base model's) adds the token count and the share of
@@ -201,9 +212,7 @@ def profile_documents(documents: list[Document], tokenizer=None, *, reference_te
         sampled=sampled,
     )
     if tokenizer is not None:
-        counted = token_counts(tokenizer, read)
-        sample_characters_read = sum(map(len, read)) or 1
-        profile.tokens = round(counted["tokens"] * characters / sample_characters_read)
+        profile.tokens, counted = corpus_tokens(tokenizer, documents, sample_characters=sample_characters, seed=seed)
         if sampled:
             profile.tokens_estimated = True
         if "splits" in counted:

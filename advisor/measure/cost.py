@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+from advisor.records import Record
 
 PRICES_FILE = Path(__file__).with_name("prices.toml")
 
@@ -57,6 +59,30 @@ class ComputeCost:
                 "per_1k_queries": self.seconds_per_query * 1000 * usd_per_hour / 3600}
 
 
+@dataclass
+class BreakEven(Record):
+    """Questions after which the tuned arm's extra one-off cost is repaid by answers cheaper than the retrieval
+    arm's; `queries` None: never repaid."""
+
+    tuned: str  # arm names
+    retrieval: str
+    queries: float | None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Costs(Record):
+    """The report's costs section: each part only when the user's constraints or the arms call for it."""
+
+    nested = {"break_even": BreakEven}
+
+    monthly_usd: dict[str, float] | None = None  # arm -> USD a month at the user's volume
+    break_even: BreakEven | None = None
+    freshness_usd_per_month: dict[str, float] | None = None  # arm -> USD a month to redo its one-off work
+    projections: dict | None = None  # advisor.measure.projection.project: the whole corpus and a larger model
+    extra: dict = field(default_factory=dict)
+
+
 def monthly_cost(per_1k_queries: float, queries_per_month: int) -> float:
     return per_1k_queries * queries_per_month / 1000
 
@@ -78,24 +104,24 @@ def freshness_cost(one_off_seconds: float, data_changes: str, usd_per_hour: floa
     return one_off_seconds * UPDATES_PER_MONTH[data_changes] * usd_per_hour / 3600
 
 
-def report_costs(config, arms: dict, *, tuned_training: dict, corpus_tokens: int, base_parameters: int,
-                 usd_per_hour: float, prices: PriceTable, warn: Callable[[str], None]) -> dict:
+def report_costs(config, arms: dict, *, tuned_training, corpus_tokens: int, base_parameters: int,
+                 usd_per_hour: float, prices: PriceTable, warn: Callable[[str], None]) -> Costs:
     """The report's costs for `config`'s run: at the user's volume and rate of change, the break-even volume,
-    and projections to the whole corpus and a larger model (a config that cannot be read is said through
-    `warn`)."""
+    and projections to the whole corpus and a larger model from `tuned_training` (advisor.measure.evidence.Training,
+    None without a fine-tune; a config that cannot be read is said through `warn`)."""
     from advisor.measure.arms import BASELINE
     from advisor.measure.projection import EXAMPLE_7B, project, read_model_config
 
     constraints = config.constraints
-    costs: dict = {}
+    costs = Costs()
     if constraints.queries_per_month is not None:
-        costs["monthly_usd"] = {name: monthly_cost(arm.cost_usd["per_1k_queries"], constraints.queries_per_month)
-                                for name, arm in arms.items()}
+        costs.monthly_usd = {name: monthly_cost(arm.cost_usd["per_1k_queries"], constraints.queries_per_month)
+                             for name, arm in arms.items()}
     if "finetune" in arms and "rag" in arms:
-        costs["break_even"] = {"tuned": "finetune", "retrieval": "rag",
-                               "queries": break_even_queries(arms["finetune"].cost_usd, arms["rag"].cost_usd)}
+        costs.break_even = BreakEven("finetune", "rag", break_even_queries(arms["finetune"].cost_usd,
+                                                                               arms["rag"].cost_usd))
     if constraints.data_changes != "static":
-        costs["freshness_usd_per_month"] = {
+        costs.freshness_usd_per_month = {
             name: freshness_cost(arm.details.get("one_off_seconds", 0.0), constraints.data_changes, usd_per_hour)
             for name, arm in arms.items() if name != BASELINE}
     larger = dict(EXAMPLE_7B)
@@ -106,9 +132,9 @@ def report_costs(config, arms: dict, *, tuned_training: dict, corpus_tokens: int
         else:
             warn(f"The config of {config.project_to!r} could not be read (or is not a Llama-style "
                        "decoder): projections use the 7B example instead.")
-    if tuned_training.get("tokens"):
-        costs["projections"] = project(
-            {"seconds": tuned_training["seconds"], "tokens": tuned_training["tokens"],
+    if tuned_training is not None and tuned_training.tokens:
+        costs.projections = project(
+            {"seconds": tuned_training.seconds, "tokens": tuned_training.tokens,
              "parameters": base_parameters},
             corpus_tokens=corpus_tokens, epochs=config.epochs, larger=larger,
             memory_gib=prices.memory_gib, usd_per_hour=usd_per_hour)

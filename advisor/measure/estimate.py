@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 from advisor.corpus.profile import CorpusProfile
 from advisor.measure.whole_corpus import WholeCorpusFit
+from advisor.records import Record
 
 # The share of max_new_tokens an answer uses on average (it stops at its end token): SmolLM2's answers on the
 # bundled sample mostly run to the limit (benchmarks/whole_run.py reports how close the estimates came).
@@ -133,14 +134,16 @@ class ArmPlan:
 
 
 @dataclass
-class Estimate:
-    """Expected seconds per stage (keys of advisor.api.STAGES) and in all, and what they rest on."""
+class Estimate(Record):
+    """Expected seconds per stage (keys of advisor.api.STAGES) and in all, and what they rest on; the report's
+    evaluation keeps it beside the actual times."""
 
-    stages: dict[str, float]
-    speed: dict
-    basis: str
+    stages: dict[str, float] = field(default_factory=dict)
+    speed: dict = field(default_factory=dict)
+    basis: str = ""
     already: float = 0.0  # seconds the stages before the estimate took
     notes: list[str] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
 
     @property
     def total(self) -> float:
@@ -159,7 +162,13 @@ class Estimate:
         return f"about {total}" + (f": {named}" if named else "")
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "total": self.total, "text": self.text()}
+        return {**super().to_dict(), "total": self.total, "text": self.text()}
+
+    @classmethod
+    def from_dict(cls, data: "dict | Estimate | None") -> "Estimate":
+        if isinstance(data, dict):  # the total and the text are worked out, not read
+            data = {key: value for key, value in data.items() if key not in ("total", "text")}
+        return super().from_dict(data)
 
 
 def _rate(seconds_each: float, what: str) -> str:

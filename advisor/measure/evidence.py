@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from advisor.measure.estimate import Estimate
 from advisor.measure.whole_corpus import WholeCorpusFit
 from advisor.records import Record
 
@@ -19,6 +20,46 @@ class ArmReport:
     label: str = ""  # how sentences name the arm ("RAG", "the LoRA fine-tune")
     notes: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def training(self) -> "Training | None":
+        """The fine-tune behind a tuned arm (details["training"]); None for the others."""
+        data = self.details.get("training")
+        return Training.from_dict(data) if data else None
+
+
+@dataclass
+class Training(Record):
+    """What the LoRA fine-tune did: finetune.train.TrainResult.to_dict() (training.json), with the corpus blocks
+    and QA pairs it saw; the report keeps it in each tuned arm's details."""
+
+    adapter_dir: str = ""
+    steps: int = 0  # optimizer steps that really ran
+    planned_steps: int = 0  # what the learning-rate schedule was laid out for (data and budget)
+    seconds: float = 0.0
+    tokens: int = 0  # real tokens, padding excluded
+    stopped_by_budget: bool = False  # the budget cut the data plan short
+    trainable_parameters: int = 0
+    examples: int = 0
+    batch_size: int = 0
+    steps_wanted: int = 0  # what the data plan asked for before the budget
+    seconds_per_step: float = 0.0
+    budget_seconds: float = 0.0
+    losses: list[dict] = field(default_factory=list)  # {"step", "loss"}
+    precision: str = "fp32"
+    seconds_before_first_step: float = 0.0
+    resumed_from_step: int = 0
+    tokens_per_second: float = 0.0
+    passes: float = 0.0  # times each example was seen, on average
+    blocks: int = 0  # corpus text blocks among the examples
+    pairs: int = 0  # training QA pairs among them
+    augmentation: dict | None = None  # --augment: advisor.corpus.augment.Augmented.about(), examples and tokens
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def cut_short(self) -> bool:
+        """The budget stopped the fine-tune before the steps its data plan asked for."""
+        return self.stopped_by_budget and (self.steps_wanted or self.steps) > self.steps
 
 
 @dataclass
@@ -56,7 +97,7 @@ class Evaluation(Record):
     """What was measured on: the held-out set, the metrics read first, the whole-corpus fit, the run's time and
     the price of compute."""
 
-    nested = {"full_context": WholeCorpusFit}
+    nested = {"full_context": WholeCorpusFit, "estimate": Estimate}
 
     kind: str = ""  # "qa", "probes" or "documents"
     n: int = 0
@@ -70,7 +111,7 @@ class Evaluation(Record):
     train_documents: int = 0
     full_context: WholeCorpusFit | None = None
     wall_seconds: float | None = None
-    estimate: dict | None = None  # advisor.measure.estimate.Estimate.to_dict()
+    estimate: Estimate | None = None  # made before the slow stages
     stage_seconds: dict | None = None
     pricing: dict = field(default_factory=dict)  # usd_per_hour, device, source
     extra: dict = field(default_factory=dict)

@@ -26,7 +26,7 @@ def arm_of(ctx: RunContext, kind: ArmKind, models: LoadedModels, index: BuiltInd
         one_off += index.stats["seconds"]
     if kind.tuned:
         notes.append(training_note(tuned.training, ctx.config))
-        one_off += tuned.training["seconds"]
+        one_off += tuned.training.seconds
     passages = whole.passages if kind.whole_corpus else None
     if passages:
         notes.append(f"all {len(passages)} training documents in every prompt "
@@ -45,7 +45,7 @@ def answers_stage(ctx: RunContext, kind: ArmKind, models: LoadedModels, index: B
     (the progress event says why)."""
     if kind.whole_corpus and not whole.fits:
         why = f"skipped: {whole.why_not()}"
-        ctx.progress(kind.name, 0, 0, why, result={"skipped": why}, status="skipped")
+        ctx.progress(kind.name, 0, 0, why, status="skipped")
         return None
     arm = arm_of(ctx, kind, models, index, tuned, evalset, whole)
     return arm, measured(ctx, arm, evalset, models)

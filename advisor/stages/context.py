@@ -29,7 +29,9 @@ class ProgressEvent:
     message: str = ""
     loss: float | None = None
     elapsed: float = 0.0
-    result: Any = None  # the profile, the index's figures, the training result, an arm's mean scores
+    # A finished stage's result, by stage: profile -> CorpusProfile, estimate -> Estimate, index -> its figures
+    # (dict), train -> Training, an arm -> its mean scores (metric -> mean); None while running or when skipped.
+    result: Any = None
     status: str = "running"
 
 

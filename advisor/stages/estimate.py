@@ -29,6 +29,6 @@ def estimate_stage(ctx: RunContext, evalset: EvalSet, profile: CorpusProfile, wh
     write_json(saved, {"key": key, "cuts": plan.cuts})
     for note in plan.estimate.notes:
         ctx.warn(note)
-    ctx.progress("estimate", 1, 1, plan.estimate.text(), result=plan.estimate.to_dict())
+    ctx.progress("estimate", 1, 1, plan.estimate.text(), result=plan.estimate)
     write_json(ctx.run_dir / "eval_set.json", plan.evalset.to_dict())
     return plan

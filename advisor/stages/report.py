@@ -26,7 +26,8 @@ def report_stage(ctx: RunContext, state: RunState) -> Report:
     cfg = ctx.config
     measured = [name for name in ARM_KINDS if name in state.runs]  # in the order every table shows them
     arms = sorted(state.arms, key=lambda arm: measured.index(arm.name))
-    runs, forgetting, training, corpus = state.runs, state.forgetting, state.tuned.training, state.corpus
+    runs, forgetting, corpus = state.runs, state.forgetting, state.corpus
+    training = state.tuned.training if state.tuned else None
     profile, models, model_check, evalset = state.profile, state.models, state.model_check, state.evalset
     ctx.progress("report", 0, 1)
     prices = PriceTable.load(cfg.prices)
@@ -38,7 +39,7 @@ def report_stage(ctx: RunContext, state: RunState) -> Report:
                    for arm in arms}
     for arm in arms:
         if arm.kind.tuned:
-            arm_reports[arm.name].details["training"] = training
+            arm_reports[arm.name].details["training"] = training.to_dict()
     reference = f"your reference text ({cfg.reference_text})" if cfg.reference_text else SHIPPED_REFERENCE_ABOUT
     add_forgetting(arm_reports, forgetting, tuned={arm.name for arm in arms if arm.kind.tuned}, seed=cfg.seed,
                    reference=reference)
@@ -74,7 +75,7 @@ def report_stage(ctx: RunContext, state: RunState) -> Report:
             style_n=len(evalset.documents) if style_metric else None,
             train_pairs=len(evalset.train_pairs), train_documents=len(evalset.train_documents),
             full_context=state.whole, wall_seconds=time.perf_counter() - state.started,
-            estimate=state.estimate.to_dict() if state.estimate is not None else None,
+            estimate=state.estimate,
             stage_seconds=ctx.stage_seconds(),
             pricing={"usd_per_hour": usd_per_hour, "device": models.device,
                      "source": "--price-per-hour" if cfg.price_per_hour is not None

@@ -12,6 +12,7 @@ from advisor.cache import documents_fingerprint, fingerprint
 from advisor.config import AdvisorConfig
 from advisor.corpus.evalset import EvalSet
 from advisor.files import write_json
+from advisor.measure.evidence import Training
 from advisor.stages.context import RunContext, log
 from advisor.stages.models import LoadedModels
 
@@ -19,7 +20,7 @@ from advisor.stages.models import LoadedModels
 @dataclass(frozen=True)
 class TunedModel:
     model: object  # the base model with the adapter merged in
-    training: dict  # TrainResult.to_dict(), with the blocks and pairs it saw
+    training: Training  # what the training did, with the blocks and pairs it saw
     key: str  # what the tuned weights depend on
 
 
@@ -37,9 +38,13 @@ def fine_tune(ctx: RunContext, evalset: EvalSet, models: LoadedModels, budget_se
         tokenizer, [d.text for d in evalset.train_documents],
         training_prompts(tokenizer, evalset.train_pairs), cfg.max_seq_len,
         encode_prompt)
+    augmented = augmented_data(cfg, evalset)
+    added = augmented_examples(tokenizer, augmented, cfg.max_seq_len) if augmented else []
+    examples += added
     key = fingerprint(models.key, documents_fingerprint(evalset.train_documents),
                       [p.to_dict() for p in evalset.train_pairs], dataclasses.asdict(settings),
-                      cfg.max_seq_len, budget_seconds / 60)
+                      cfg.max_seq_len, budget_seconds / 60,
+                      [[[p.prompt, p.answer] for p in augmented.pairs], augmented.texts] if augmented else None)
     model, models.base = models.base, None  # from here on only the tuned model exists
     adapter_dir = ctx.run_dir / "adapter"
     result = ctx.cache.get("train", key)
@@ -65,12 +70,36 @@ def fine_tune(ctx: RunContext, evalset: EvalSet, models: LoadedModels, budget_se
         shutil.rmtree(checkpoints, ignore_errors=True)  # the adapter is saved and cached: nothing to go on from
         result = trained.to_dict()
         ctx.progress("train", result["steps"], result["steps"],  # the steps that really ran
-                     f"{result['steps']} steps, {result['passes']:.1f} passes", result=result)
+                     f"{result['steps']} steps, {result['passes']:.1f} passes", result=Training.from_dict(result))
         write_json(ctx.run_dir / "training.json", result)
         log.info("training: %s", json.dumps(result))
         ctx.cache.put("train", key, result)
-    result = {**result, "blocks": n_blocks, "pairs": len(evalset.train_pairs)}
-    return TunedModel(merged_for_inference(tuned), result, key)
+    training = Training.from_dict({**result, "blocks": n_blocks, "pairs": len(evalset.train_pairs)})
+    if augmented:
+        training.augmentation = {**augmented.about(), "examples": len(added),
+                                 "tokens": sum(len(example["input_ids"]) for example in added)}
+    return TunedModel(merged_for_inference(tuned), training, key)
+
+
+def augmented_data(cfg: AdvisorConfig, evalset: EvalSet):
+    """The training side's facts restated (advisor.corpus.augment.Augmented) for a knowledge fine-tune with
+    --augment; None otherwise. Nothing is made from, or asks for, a held-out item."""
+    from advisor.corpus.augment import augment
+
+    if not cfg.augment or cfg.goal != "knowledge":
+        return None
+    return augment(evalset.train_documents, evalset.pairs, cfg.seed)
+
+
+def augmented_examples(tokenizer, augmented, max_len: int) -> list[dict]:
+    """The reordered documents as text blocks and the restated facts as prompt/answer examples, each prompt
+    closed-book, as the fine-tuned arm answers."""
+    from finetune.data import answer_examples, text_blocks
+    from rag.prompting import build_prompt, encode_prompt
+
+    return text_blocks(tokenizer, augmented.texts, max_len) + answer_examples(
+        tokenizer, [(build_prompt(tokenizer, pair.prompt, None), pair.answer) for pair in augmented.pairs], max_len,
+        encode_prompt)
 
 
 def reference_nll(ctx: RunContext, weights_key: str, model, tokenizer, paragraphs: list[str]) -> list:
@@ -96,24 +125,40 @@ def training_prompts(tokenizer, pairs) -> list[tuple[str, str]]:
             for pair in pairs]
 
 
-def training_note(result: dict, cfg: AdvisorConfig) -> str:
+def training_note(result: Training, cfg: AdvisorConfig) -> str:
     """What the fine-tune saw and did, so a reader can judge whether it had a fair chance."""
-    passes = result.get("passes", 0.0)
     budget = ""
-    if result["stopped_by_budget"]:
-        budget = (f"; the {cfg.budget_minutes:g}-minute budget allowed {result['planned_steps']} of the "
-                  f"{result.get('steps_wanted', result['planned_steps'])} steps the data plan asked for")
-    thin = "; fewer than one pass: the fine-tune had little chance to learn the facts" if passes < 1 else ""
+    if result.stopped_by_budget:
+        minutes = result.budget_seconds / 60 if result.budget_seconds else cfg.budget_minutes
+        budget = (f"; the {minutes:.3g}-minute budget allowed {result.planned_steps} of the "
+                  f"{result.steps_wanted or result.planned_steps} steps the data plan asked for")
+    thin = "" if result.passes >= 1 else (
+        f"; the budget did not cover the augmented data: {result.passes:.0%} of its examples seen once, so a "
+        "longer budget would give each form its chance" if result.augmentation
+        else "; fewer than one pass: the fine-tune had little chance to learn the facts")
     return (f"LoRA r={cfg.lora_rank}, alpha={cfg.lora_alpha}, lr={cfg.learning_rate}, targets {cfg.lora_targets} "
-            f"on {result['blocks']} text block(s) of up to {cfg.max_seq_len} tokens"
-            + (f" and {result['pairs']} training QA pair(s)" if result["pairs"] else "")
-            + f": {result['steps']} optimizer steps ({passes:.1f} passes over the data, "
-            f"{result['tokens']:,} real tokens, padding excluded) in {result['seconds']:.1f} s, "
-            f"{result['tokens_per_second']:.0f} tokens/s"
-            + (" in bfloat16 arithmetic (autocast; the weights stay float32)"
-               if result.get("precision") == "bf16" else "")
-            + (f", final loss {result['losses'][-1]['loss']:.3f}" if result["losses"] else "")
+            f"on {result.blocks} text block(s) of up to {cfg.max_seq_len} tokens"
+            + (f" and {result.pairs} training QA pair(s)" if result.pairs else "")
+            + augmentation_text(result.augmentation)
+            + f": {result.steps} optimizer steps ({result.passes:.1f} passes over the data, "
+            f"{result.tokens:,} real tokens, padding excluded) in {result.seconds:.1f} s, "
+            f"{result.tokens_per_second:.0f} tokens/s"
+            + (" in bfloat16 arithmetic (autocast; the weights stay float32)" if result.precision == "bf16" else "")
+            + (f", final loss {result.losses[-1]['loss']:.3f}" if result.losses else "")
             + budget + thin
-            + (f"; interrupted, and resumed from the checkpoint of step {result['resumed_from_step']}"
-               if result.get("resumed_from_step") else "")
+            + (f"; interrupted, and resumed from the checkpoint of step {result.resumed_from_step}"
+               if result.resumed_from_step else "")
             + "; adapter merged into the weights for answering")
+
+
+def augmentation_text(augmentation: dict | None) -> str:
+    """', with N facts restated in M forms (...)' for an augmented fine-tune; '' otherwise."""
+    if not augmentation:
+        return ""
+    forms = augmentation["forms"]
+    left_out = augmentation.get("held_out_facts_left_out", 0)
+    return (f", with {augmentation['facts']:,} facts of the training side restated ("
+            + ", ".join(f"{count:,} {form}{'s' if count != 1 else ''}" for form, count in forms.items())
+            + f": {augmentation['examples']:,} more examples, {augmentation['tokens']:,} tokens, made in "
+            f"{augmentation['seconds']:.1f} s"
+            + (f"; {left_out} held-out fact(s) left out" if left_out else "") + ")")

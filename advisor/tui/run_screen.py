@@ -284,8 +284,8 @@ class RunScreen(Screen):
         if stage == "profile":
             return f"{result.documents} documents, {result.words:,} words, {result.tokens or 0:,} tokens"
         if stage == "train":
-            return (f"{result['steps']} steps, {result['passes']:.1f} passes, {result['tokens']:,} real tokens "
-                    f"in {result['seconds']:.0f} s")
+            return (f"{result.steps} steps, {result.passes:.1f} passes, {result.tokens:,} real tokens "
+                    f"in {result.seconds:.0f} s")
         if isinstance(result, dict) and result and stage not in ("index",):
             shown = [(m, v) for m, v in result.items() if m in ("answer_containment", "format_match", "token_f1",
                                                                  "doc_nll_per_token", "retrieval_hit_rate")]

@@ -49,7 +49,7 @@ def explain(report: Report) -> list[tuple[str, list[str]]]:
     if secondary:
         steps.append(("Further evidence, read when the first measure cannot separate the options",
                       [_comparison_line(k, c) for k, c in secondary.items()]))
-    stated = stated_constraints(report.config.get("constraints") or {})
+    stated = stated_constraints(report.constraints)
     steps.append(("Your constraints", ["; ".join(stated) + "." if stated else "none stated"]))
     rec = report.recommendation
     steps.append(("The decision", [headline(report) + ".", *([f"Rule: {rec.rule}"] if rec.rule else []),

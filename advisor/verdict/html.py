@@ -91,8 +91,8 @@ def latency_chart(report: Report) -> dict | None:
 
 def loss_curve(report: Report) -> dict | None:
     """The fine-tune's per-step training loss as an SVG polyline."""
-    training = next((arm.details["training"] for arm in report.arms.values() if "training" in arm.details), None)
-    losses = (training or {}).get("losses") or []
+    training = next((arm.training for arm in report.arms.values() if arm.training), None)
+    losses = training.losses if training else []
     if len(losses) < 2:
         return None
     steps, values = [e["step"] for e in losses], [e["loss"] for e in losses]
@@ -119,8 +119,8 @@ def cost_chart(report: Report) -> dict | None:
                if is_finite(arm.cost_usd.get("one_off")) and is_finite(arm.cost_usd.get("per_1k_queries"))]
     if not entries:
         return None
-    even = (report.costs.get("break_even") or {}).get("queries")
-    monthly = (report.config.get("constraints") or {}).get("queries_per_month")
+    even = report.costs.break_even.queries if report.costs.break_even else None
+    monthly = report.constraints.get("queries_per_month")
     marks = [v for v in (even, 12 * monthly if monthly else None) if v]
     # Decades wide enough that every mark sits inside, a million questions at least.
     low_q = 10.0 ** max(0, min([2, *(math.floor(math.log10(v / 3)) for v in marks if v >= 3)]))
@@ -171,6 +171,6 @@ def render_html(report: Report, *, summary_only: bool = False) -> str:
         quality=quality_chart(report, metric) if metric else None, latency=latency_chart(report),
         loss=loss_curve(report), examples=example_items(report), chart_width=CHART_WIDTH, bar_height=BAR_HEIGHT,
         label_width=LABEL_WIDTH, cost=cost_chart(report), volumes=cost_volumes(report),
-        break_even=break_even_text(report), constraints=stated_constraints(report.config.get("constraints") or {}),
+        break_even=break_even_text(report), constraints=stated_constraints(report.constraints),
         cited_works=references(report), profile=_profile_html(report.corpus),
         evaluation_text=evaluation_text(report), run_time=run_time_text(report))

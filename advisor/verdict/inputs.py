@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from advisor.corpus.personal_data import personal_data_counts
 from advisor.corpus.profile import CorpusProfile
 from advisor.measure.arms import label
-from advisor.measure.evidence import ArmReport, ModelCheck
+from advisor.measure.evidence import ArmReport, ModelCheck, Training
 from advisor.measure.metrics import METRICS, Metric
 
 
@@ -24,7 +24,11 @@ class ArmEvidence:
     per_1k_usd: float
     one_off_seconds: float = 0.0
     training_seconds: float | None = None
-    training: dict = field(default_factory=dict)  # the fine-tune's figures (steps, passes, budget), for tuned arms
+    training: Training | None = None  # the fine-tune's figures (steps, passes, budget), for tuned arms
+
+    def __post_init__(self):  # the figures as a record, from training.json's dict too
+        if isinstance(self.training, dict):
+            object.__setattr__(self, "training", Training.from_dict(self.training) if self.training else None)
 
     def value(self, metric: str) -> float | None:
         value = self.means.get(metric)
@@ -35,8 +39,8 @@ class ArmEvidence:
         return cls(arm.label or label(name), {m: q["value"] for m, q in arm.quality.items() if q.get("value") is not None},
                    arm.latency_ms.get("p50", float("nan")), arm.latency_ms.get("p95", float("nan")),
                    arm.cost_usd["one_off"], arm.cost_usd["per_1k_queries"],
-                   arm.details.get("one_off_seconds", 0.0), arm.details.get("training", {}).get("seconds"),
-                   arm.details.get("training", {}))
+                   arm.details.get("one_off_seconds", 0.0), arm.training.seconds if arm.training else None,
+                   arm.training)
 
 
 @dataclass(frozen=True)

@@ -64,18 +64,18 @@ def short_training(arms: dict[str, ArmEvidence]) -> tuple[str, float] | None:
     data plan short): what it saw, in words, and the budget in minutes that would cover the plan at this run's
     speed; None when it ran its plan."""
     training = next((arm.training for name, arm in arms.items()
-                     if name in ARM_KINDS and ARM_KINDS[name].tuned and arm.training.get("steps")), None)
+                     if name in ARM_KINDS and ARM_KINDS[name].tuned and arm.training and arm.training.steps), None)
     if not training:
         return None
-    steps, wanted, passes = training["steps"], training.get("steps_wanted") or training["steps"], training.get("passes")
-    short = training.get("stopped_by_budget") and wanted > steps
-    if not short and (passes is None or passes >= 1):
+    steps, wanted, passes = training.steps, training.steps_wanted or training.steps, training.passes
+    short = training.cut_short
+    if not short and passes >= 1:
         return None
-    saw = f"it saw its data {passes:.1f} times" if passes is not None else f"it ran {steps} steps"
+    saw = f"it saw its data {passes:.1f} times"
     if short:
         saw += f" (the budget allowed {steps} of the {wanted} steps its data plan asked for)"
-    seconds = training.get("seconds") or 0.0
-    minutes = math.ceil(seconds * max(wanted, steps / passes if passes and passes < 1 else wanted) / steps / 60) \
+    seconds = training.seconds
+    minutes = math.ceil(seconds * max(wanted, steps / passes if 0 < passes < 1 else wanted) / steps / 60) \
         if seconds and steps else 0.0
     return saw, float(minutes)
 

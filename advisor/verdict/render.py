@@ -15,7 +15,7 @@ from advisor.verdict.wording import (LATENCY_PARTS, METRIC_LABELS, break_even_te
 
 def _cost_lines(report: Report, arms: list[str]) -> list[str]:
     costs, volumes = report.costs, cost_volumes(report)
-    constraints = report.config.get("constraints") or {}
+    constraints = report.constraints
     lines = ["", f"## {FIGURES['costs']}", "",
              "Total cost in USD (one-off plus answers) after this many questions, at this hardware's prices:", "",
              "| | " + " | ".join(f"{v:,}" for v in volumes) + " |", "|---" * (len(volumes) + 1) + "|"]
@@ -24,14 +24,14 @@ def _cost_lines(report: Report, arms: list[str]) -> list[str]:
     said = break_even_text(report)
     if said:
         lines += ["", f"Break-even against RAG: {said}"]
-    if "monthly_usd" in costs:
+    if costs.monthly_usd is not None:
         lines += ["", f"At your {constraints.get('queries_per_month', 0):,} questions a month (USD): "
-                  + ", ".join(f"{a} {format_number(costs['monthly_usd'].get(a), 2)}" for a in arms) + "."]
-    if "freshness_usd_per_month" in costs:
+                  + ", ".join(f"{a} {format_number(costs.monthly_usd.get(a), 2)}" for a in arms) + "."]
+    if costs.freshness_usd_per_month is not None:
         lines += ["", f"Keeping each option fresh as the data changes {constraints.get('data_changes')} (redoing "
                   "its indexing or training, USD a month): "
-                  + ", ".join(f"{a} {format_number(v, 4)}" for a, v in costs["freshness_usd_per_month"].items()) + "."]
-    projections = costs.get("projections")
+                  + ", ".join(f"{a} {format_number(v, 4)}" for a, v in costs.freshness_usd_per_month.items()) + "."]
+    projections = costs.projections
     if projections:
         full, large = projections["full_corpus"], projections["larger_model"]
         fits = lambda cards: ", ".join(cards) if cards else "none of the listed GPUs"  # noqa: E731
@@ -64,7 +64,7 @@ def render_markdown(report: Report) -> str:
         lines += ["", "What would change the answer:", ""] + [f"- {line}" for line in rec.counter_arguments]
     if rec.next_steps:
         lines += ["", "Next steps:", ""] + [f"- {line}" for line in rec.next_steps]
-    stated = stated_constraints(cfg.get("constraints") or {})
+    stated = stated_constraints(report.constraints)
     if stated:
         lines += ["", "Your constraints: " + "; ".join(stated) + "."]
     if report.warnings:
@@ -149,9 +149,9 @@ def render_markdown(report: Report) -> str:
             line += (" (the corpus surprises it, but its predictions stay confident, as a trained model's do"
                      " on a new format; random weights are near uniform on both counts)")
         lines.append(line)
-    hw = report.hardware
-    if hw:
-        lines.append("- Hardware: " + ", ".join(f"{k} {v}" for k, v in hw.items()))
+    hardware = report.hardware.to_dict()
+    if hardware:
+        lines.append("- Hardware: " + ", ".join(f"{k} {v}" for k, v in hardware.items()))
     run_time = run_time_text(report)
     if run_time:
         lines.append(f"- {run_time}")

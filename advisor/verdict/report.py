@@ -8,7 +8,9 @@ from pathlib import Path
 
 from advisor.corpus.profile import CorpusProfile
 from advisor.measure.arms import CHOICES
+from advisor.measure.cost import Costs
 from advisor.measure.evidence import ArmReport, Evaluation, ModelCheck
+from advisor.measure.hardware import Hardware
 from advisor.records import Record
 from advisor.verdict.figures import FIGURES
 
@@ -89,10 +91,10 @@ class Report:
     arms: dict[str, ArmReport]
     recommendation: Recommendation
     models: ModelsUsed = field(default_factory=ModelsUsed)
-    hardware: dict = field(default_factory=dict)
+    hardware: Hardware = field(default_factory=Hardware)
     evaluation: Evaluation = field(default_factory=Evaluation)
     comparisons: dict = field(default_factory=dict)
-    costs: dict = field(default_factory=dict)  # monthly totals, break-even, freshness, projections
+    costs: Costs = field(default_factory=Costs)  # monthly totals, break-even, freshness, projections
     warnings: list[str] = field(default_factory=list)
     about: list[str] = field(default_factory=list)  # what this run is, said before any figure
     run_dir: str | None = None
@@ -103,6 +105,13 @@ class Report:
         self.corpus = CorpusProfile.from_dict(self.corpus)
         self.models = ModelsUsed.from_dict(self.models)
         self.evaluation = Evaluation.from_dict(self.evaluation)
+        self.hardware = Hardware.from_dict(self.hardware)
+        self.costs = Costs.from_dict(self.costs)
+
+    @property
+    def constraints(self) -> dict:
+        """The constraints the user stated, as the run's settings hold them ({} for none)."""
+        return self.config.get("constraints") or {}
 
     def to_dict(self) -> dict:
         data = {spec.name: getattr(self, spec.name) for spec in fields(self)}

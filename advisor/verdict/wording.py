@@ -97,7 +97,7 @@ COST_VOLUMES = (1_000, 10_000, 100_000, 1_000_000)
 
 def cost_volumes(report: Report) -> list[int]:
     """The question counts the cost table shows: round volumes, and a year at the user's monthly volume."""
-    monthly = (report.config.get("constraints") or {}).get("queries_per_month")
+    monthly = report.constraints.get("queries_per_month")
     volumes = set(COST_VOLUMES) | ({12 * monthly} if monthly else set())
     return sorted(volumes)
 
@@ -108,15 +108,15 @@ def total_cost(cost_usd: dict, questions: float) -> float:
 
 
 def break_even_text(report: Report) -> str | None:
-    even = report.costs.get("break_even")
+    even = report.costs.break_even
     if not even:
         return None
-    if even["queries"] is None:
+    if even.queries is None:
         return ("never: the fine-tune's answers here cost no less than RAG's, so its one-off cost is not "
                 "repaid by volume.")
-    if even["queries"] == 0:
+    if even.queries == 0:
         return "from the first question: the fine-tune costs no more once than RAG and answers more cheaply."
-    return (f"after {even['queries']:,.0f} questions the fine-tune's extra one-off cost is repaid by its "
+    return (f"after {even.queries:,.0f} questions the fine-tune's extra one-off cost is repaid by its "
             "cheaper answers (its prompts carry no passages).")
 
 
@@ -298,8 +298,8 @@ def run_time_text(report: Report) -> str | None:
         return None
     actual = report.evaluation.stage_seconds or {}
     stages = [f"{STAGE_WORDS.get(stage, stage)} {seconds:.0f} s (took {actual[stage]:.0f} s)"
-              for stage, seconds in estimate["stages"].items() if stage in actual and seconds >= 1]
-    return (f"The run took {wall / 60:.1f} min; estimated before its slow stages: {estimate['text']}"
+              for stage, seconds in estimate.stages.items() if stage in actual and seconds >= 1]
+    return (f"The run took {wall / 60:.1f} min; estimated before its slow stages: {estimate.text()}"
             + (f"; by stage, {', '.join(stages)}" if stages else "") + ".")
 
 

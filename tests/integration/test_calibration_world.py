@@ -4,13 +4,17 @@ import pytest
 
 from advisor.calibration.calibrate import SHIPPED_MODEL, TASKS, check_verdict, run_calibration
 
+SUITE = [task for task in TASKS if not task.slow]
+SUITE_TASKS = tuple(task.name for task in SUITE)
+
 
 @pytest.fixture(scope="module")
 def calibration(tmp_path_factory):
     if not (SHIPPED_MODEL / "model.safetensors").is_file():
         pytest.fail(f"the shipped calibration model is missing from {SHIPPED_MODEL}")
-    # The full calibration (eight tasks, seven runs, up to 100 held-out questions each): about 8 minutes on 2 cores.
-    return run_calibration(tmp_path_factory.mktemp("calibration"))
+    # The calibration but its slow task (knowledge-augmented, minutes of training; `advisor calibrate` checks it):
+    # eight tasks, seven runs, up to 100 held-out questions each, about 8 minutes on 2 cores.
+    return run_calibration(tmp_path_factory.mktemp("calibration"), tasks=SUITE_TASKS)
 
 
 def _measured(result, task, arm, metric):
@@ -56,7 +60,7 @@ def _report(result, task):
 
 
 def test_every_verdict_is_right_measured_and_sure_enough_three_against_the_prior(calibration):
-    assert len(calibration.verdicts) == len(TASKS) >= 7
+    assert len(calibration.verdicts) == len(SUITE_TASKS) >= 7
     wrong = {task: v for task, v in calibration.verdicts.items() if not v["ok"]}
     assert not wrong, wrong
     assert all(v["basis"] == "measured" for v in calibration.verdicts.values())
@@ -70,7 +74,7 @@ def test_the_decision_is_a_function_of_the_report(calibration):
     """Made again from report.json alone, every task's recommendation is the run's own."""
     from advisor.verdict.decide import recommend_from_report
 
-    for task in TASKS:
+    for task in SUITE:
         report = _report(calibration, task.name)
         again = recommend_from_report(report)
         assert (again.choice, again.confidence, again.rule) == (report.recommendation.choice,
@@ -107,10 +111,10 @@ def test_a_decision_that_stops_measuring_fails_the_calibration(calibration):
     from advisor.verdict.decide import recommend_from_report
     from advisor.verdict.report import Recommendation
 
-    prior_only = [task.name for task in TASKS
+    prior_only = [task.name for task in SUITE
                   if not check_verdict(task, Recommendation(task.prior_choice, "high", []))["ok"]]
     assert len(prior_only) >= 3, prior_only
     for seed in (0, 1):
-        shuffled = [task.name for task in TASKS if not check_verdict(task, recommend_from_report(
+        shuffled = [task.name for task in SUITE if not check_verdict(task, recommend_from_report(
             _report(calibration, task.name), lambda scores: _shuffled_between_arms(scores, seed)))["ok"]]
         assert len(shuffled) >= 3, (seed, shuffled)

@@ -40,9 +40,9 @@ def test_advise_knowledge_with_qa(tiny_corpus, tiny_model_dir, tmp_path, fast_op
     for metric in ("answer_containment", "token_recall", "answer_logprob"):
         assert report.arms["base"].quality[metric]["n"] == 8
     costs = report.costs
-    assert costs["monthly_usd"]["rag"] == pytest.approx(report.arms["rag"].cost_usd["per_1k_queries"] * 10)
-    assert costs["freshness_usd_per_month"]["finetune"] > 0 and "break_even" in costs
-    assert costs["projections"]["larger_model"]["parameters"] == 6_738_415_616
+    assert costs.monthly_usd["rag"] == pytest.approx(report.arms["rag"].cost_usd["per_1k_queries"] * 10)
+    assert costs.freshness_usd_per_month["finetune"] > 0 and costs.break_even is not None
+    assert costs.projections["larger_model"]["parameters"] == 6_738_415_616
     assert report.config["constraints"]["data_changes"] == "weekly"
     rag_parts = report.arms["rag"].latency_ms["parts_p50"]
     assert set(rag_parts) == {"embed", "retrieve", "prompt", "first_token", "generate"}
@@ -169,14 +169,14 @@ def test_a_run_budget_is_estimated_first_and_cuts_what_does_not_fit(tiny_corpus,
     report = advisor.advise(corpus, goal="knowledge", qa=qa, base_model=str(tiny_model_dir), out=str(tmp_path / "run"),
                             on_progress=events.append, max_minutes=0.01, budget_minutes=5, **fast_options)
     estimate = report.evaluation.estimate
-    assert estimate["text"].startswith("about ") and estimate["total"] > 0
+    assert estimate.text().startswith("about ") and estimate.total > 0
     assert "full_context" not in report.arms and report.evaluation.n == 8
     assert any("fine-tune's budget is 0.5 minutes instead of 5" in w for w in report.warnings), report.warnings
     assert any("whole-corpus arm was skipped" in w and "--max-minutes" in w for w in report.warnings)
     stages = [event.stage for event in events]
     assert stages.index("estimate") < stages.index("index") < stages.index("train")
     assert {"estimate", "index", "base", "rag", "train", "finetune"} <= set(report.evaluation.stage_seconds)
-    assert set(estimate["stages"]) >= {"index", "base", "rag", "finetune", "train"}
+    assert set(estimate.stages) >= {"index", "base", "rag", "finetune", "train"}
 
 
 def test_an_estimate_without_a_run_writes_nothing_even_when_it_builds_a_stand_in_model(tiny_corpus, tmp_path,

@@ -42,7 +42,7 @@ async def wait_for_screen(pilot, kind, timeout=120.0):
 
 
 def finished_stages(messages) -> set[str]:
-    return {m.event.stage for m in messages if isinstance(m, Progressed) and m.event.result is not None}
+    return {m.event.stage for m in messages if isinstance(m, Progressed) and m.event.status in ("done", "skipped")}
 
 
 def run_screen(app) -> RunScreen | None:

@@ -3,6 +3,7 @@
 import json
 import re
 
+from advisor.measure.cost import BreakEven, Costs
 from advisor.verdict.html import render_html
 from advisor.verdict.render import render_markdown, write_report
 from advisor.verdict.wording import format_number, quality_cell
@@ -65,7 +66,7 @@ def test_each_reason_links_to_its_figure_and_its_sources_and_costs_show_the_brea
 
     report = Report.load(ferry_report)
     report.config["constraints"] = {"queries_per_month": 20_000, "must_cite_sources": True}
-    report.costs = {"break_even": {"tuned": "finetune", "retrieval": "rag", "queries": 250_000.0}}
+    report.costs = Costs(break_even=BreakEven("finetune", "rag", 250_000.0))
     report.corpus.personal_data = {"counts": {"emails": 1}, "findings": [
         {"kind": "emails", "path": "crew.md", "line": 4, "value": "j***@***.com"}]}
     report.corpus.near_duplicates = {"documents": 1, "share_of_characters": 0.05, "threshold": 0.8,

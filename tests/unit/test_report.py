@@ -61,28 +61,41 @@ def test_every_schema_reads_into_typed_sections_and_writes_back_what_it_read(fer
     version's own report) load with their sections as records; each section writes back the keys it was read
     from, the ones no record knows included."""
     from advisor.corpus.profile import CorpusProfile
-    from advisor.measure.evidence import Evaluation
+    from advisor.measure.cost import BreakEven, Costs
+    from advisor.measure.evidence import Evaluation, Training
+    from advisor.measure.hardware import Hardware
 
     first = json.loads(ferry_report.read_text())
     assert first["schema_version"] == 1
     second = {**json.loads(json.dumps(first)), "schema_version": 2}
     second["corpus"]["a_later_key"] = {"kept": True}
+    second["costs"] = {"monthly_usd": {"rag": 1.5}, "break_even": {"tuned": "finetune", "retrieval": "rag",
+                                                                  "queries": None}, "a_later_cost": 2}
+    second["evaluation"]["estimate"] = {"stages": {"base": 12.0}, "speed": {}, "basis": "probe", "already": 0.0,
+                                        "notes": [], "total": 12.0, "text": "about 10 s"}
     write_report(_report(tmp_path), tmp_path)
     third = json.loads((tmp_path / "report.json").read_text())
     for data in (first, second, third):
         report = Report.from_dict(data)
         assert isinstance(report.corpus, CorpusProfile) and isinstance(report.evaluation, Evaluation)
+        assert isinstance(report.hardware, Hardware) and isinstance(report.costs, Costs)
         assert report.corpus.documents == data["corpus"]["documents"]
         assert report.evaluation.n == data["evaluation"].get("n", 0)
         written = report.to_dict()
-        for section in ("corpus", "models"):
-            assert written[section] == data[section]
+        for section in ("corpus", "models", "hardware", "costs"):
+            assert written[section] == data.get(section, {})
         assert written["evaluation"] == data["evaluation"]
         assert "## Quality" in render_markdown(report)
     old = Report.from_dict(first)
     assert old.models.base_check.trained and old.models.base_check.perplexity == first["models"]["base_check"]["perplexity"]
     assert old.corpus.style == first["corpus"]["style"] and old.evaluation.primary_metric == "answer_containment"
     assert Report.from_dict(second).corpus.extra == {"a_later_key": {"kept": True}}
+    assert Report.from_dict(second).costs.break_even == BreakEven("finetune", "rag", None)  # None: never repaid
+    assert old.hardware.cpu_cores == first["hardware"]["cpu_cores"]
+    assert Report.from_dict(second).evaluation.estimate.stages == {"base": 12.0}
+    training = old.arms["finetune"].training
+    assert isinstance(training, Training) and training.steps == first["arms"]["finetune"]["details"]["training"]["steps"]
+    assert old.arms["base"].training is None
 
 
 def test_round_trip_and_no_temp_files_left(tmp_path):

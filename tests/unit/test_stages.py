@@ -51,3 +51,34 @@ def test_a_skipped_stage_says_so_in_its_status_and_the_cli_prints_why():
         lines(api.ProgressEvent("full_context", 0, None, "skipped: the corpus is too long", status="skipped"))
         lines(api.ProgressEvent("train", 0, 10))
     assert "  skipped: the corpus is too long" in out.getvalue().splitlines()
+
+
+def test_the_training_note_names_the_budget_that_bound_the_fine_tune():
+    """--max-minutes can cut the fine-tune's budget below --budget-minutes: the note gives the one it ran under."""
+    from advisor.config import AdvisorConfig
+    from advisor.measure.evidence import Training
+    from advisor.stages.train import training_note
+
+    config = AdvisorConfig(corpus=".", budget_minutes=3.0)
+    cut = Training(steps=20, planned_steps=20, steps_wanted=100, seconds=88.0, tokens=9000, stopped_by_budget=True,
+                   budget_seconds=90.0, passes=0.8, blocks=12, pairs=0, tokens_per_second=102.0)
+    note = training_note(cut, config)
+    assert "the 1.5-minute budget allowed 20 of the 100 steps" in note
+    assert "fewer than one pass" in note and "QA pair" not in note
+    assert "budget allowed" not in training_note(Training(steps=100, passes=4.0, blocks=12), config)
+
+
+def test_the_training_note_says_what_augmentation_added_and_whether_the_budget_covered_it():
+    from advisor.config import AdvisorConfig
+    from advisor.measure.evidence import Training
+    from advisor.stages.train import training_note
+
+    augmentation = {"facts": 685, "forms": {"cloze": 685, "continuation": 611, "reordered document": 66},
+                    "held_out_facts_left_out": 40, "examples": 1418, "tokens": 96_000, "seconds": 0.4}
+    short = Training(steps=40, passes=0.1, blocks=61, augmentation=augmentation)
+    note = training_note(short, AdvisorConfig(corpus="."))
+    assert ("with 685 facts of the training side restated (685 clozes, 611 continuations, 66 reordered documents: "
+            "1,418 more examples, 96,000 tokens, made in 0.4 s; 40 held-out fact(s) left out)") in note
+    assert "did not cover the augmented data: 10% of its examples seen once" in note
+    assert "did not cover" not in training_note(Training(steps=900, passes=2.5, blocks=61,
+                                                         augmentation=augmentation), AdvisorConfig(corpus="."))
