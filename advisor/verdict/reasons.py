@@ -159,9 +159,13 @@ def next_steps(inputs: DecisionInputs, rec: Recommendation) -> list[str]:
                      "--max-eval; intervals narrow as one over the square root of their number.")
     short = short_training(inputs.arms)
     if short and short[1]:
+        augmented = any(arm.training and arm.training.augmentation for arm in inputs.arms.values())
         steps.append(f"Settle whether a longer fine-tune changes the verdict: rerun with --budget-minutes "
                      f"{short[1]:g}, which at this run's speed covers the fine-tune's whole data plan; here "
-                     f"{short[0]}.")
+                     f"{short[0]}"
+                     + (" (most of that plan is the facts restated: --no-augment trains on the documents as "
+                        "written, in fewer steps, but facts seen in one form are hard to ask for)" if augmented
+                        else "") + ".")
     steps.append("Rerun with the base model you would deploy (--base-model) and a fine-tune budget that lets it "
                  "see the data a few times (--budget-minutes; the report's notes say how many passes it made).")
     if rec.choice in ("rag", "both", "full_context"):

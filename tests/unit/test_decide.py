@@ -442,6 +442,10 @@ def test_a_fine_tune_cut_short_says_a_longer_one_may_change_the_verdict():
                             "the 120 steps its data plan asked for)") for r in rec.reason_texts)
     # 175 s for 40 steps; the plan's 120 steps take 525 s: a 9-minute budget covers them.
     assert any("--budget-minutes 9," in step for step in rec.next_steps)
+    assert not any("--no-augment" in step for step in rec.next_steps)
+    arms["finetune"] = dataclasses.replace(arms["finetune"], training={**short, "augmentation": {"facts": 700}})
+    said = decide_on(dataclasses.replace(inputs, arms=arms)).next_steps
+    assert any("--budget-minutes 9," in step and "the facts restated: --no-augment" in step for step in said)
     arms["finetune"] = dataclasses.replace(arms["finetune"], training={**short, "steps": 120, "passes": 1.8,
                                                                        "stopped_by_budget": False})
     full = decide_on(dataclasses.replace(inputs, arms=arms))
