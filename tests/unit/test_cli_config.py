@@ -83,3 +83,18 @@ def test_every_setting_has_exactly_one_run_option_and_each_option_sets_its_setti
     assert config.device == "cpu" and config.max_minutes == 4.5
     with pytest.raises(SystemExit):  # choices come from the field too
         _config("--precision", "fp8")
+
+
+def test_resuming_a_run_made_before_augmentation_keeps_its_plain_fine_tune(tmp_path):
+    import json
+
+    from advisor.cli import _resumed_config
+    from advisor.config import AdvisorConfig
+
+    old = AdvisorConfig(corpus="docs").to_dict()
+    del old["augment"]
+    (tmp_path / "config.json").write_text(json.dumps(old), encoding="utf-8")
+    args = build_parser().parse_args(["run", "--resume", str(tmp_path)])
+    assert _resumed_config(args).augment is False
+    (tmp_path / "config.json").write_text(json.dumps({**old, "augment": True}), encoding="utf-8")
+    assert _resumed_config(args).augment is True
