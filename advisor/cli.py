@@ -341,9 +341,6 @@ def _stop_on_ctrl_c(console) -> threading.Event:
     return stop
 
 
-SETTINGS_BEFORE_THEY_EXISTED = {"augment": False}  # what a run folder's config.json without them meant
-
-
 def _resumed_config(args: argparse.Namespace) -> AdvisorConfig:
     """`advisor run --resume RUN_DIR`: the run's own settings, read from its config.json."""
     from pathlib import Path
@@ -360,8 +357,7 @@ def _resumed_config(args: argparse.Namespace) -> AdvisorConfig:
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot resume {args.resume!r}: {saved} cannot be read ({exc})",
                           hint="give a run folder that an earlier advisor run wrote") from None
-    # A setting added since the run was made keeps the behaviour the run was made with.
-    return AdvisorConfig.from_dict({**SETTINGS_BEFORE_THEY_EXISTED, **data, "out": str(Path(args.resume).expanduser())})
+    return AdvisorConfig.from_run_folder(data, Path(args.resume).expanduser())
 
 
 def cmd_run(args: argparse.Namespace, console) -> int:

@@ -33,6 +33,9 @@ def _help(text: str, default: Any, *, metavar: str | None = None, choices: tuple
     return field(default=default, metadata=metadata)
 
 
+# What a run folder's config.json written before a setting existed meant by leaving it out.
+SETTINGS_BEFORE_THEY_EXISTED = {"augment": False}
+
 CHANGE_RATES = ("static", "monthly", "weekly", "daily")
 
 
@@ -245,6 +248,12 @@ class AdvisorConfig:
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
         return cls(**data)
+
+    @classmethod
+    def from_run_folder(cls, saved: dict[str, Any], folder: str | Path) -> "AdvisorConfig":
+        """The settings of the run in `folder` (its config.json, `saved`), to resume it there: a setting added
+        since the run was made keeps the behaviour the run was made with."""
+        return cls.from_dict({**SETTINGS_BEFORE_THEY_EXISTED, **saved, "out": str(folder)})
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> "AdvisorConfig":

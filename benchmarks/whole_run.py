@@ -87,7 +87,8 @@ def report_figures(report) -> dict:
         arms[name] = {"quality": {metric: {k: entry.get(k) for k in ("value", "ci95", "n")}
                                   for metric, entry in arm.quality.items()},
                       "p50_ms": arm.latency_ms.get("p50"), "p95_ms": arm.latency_ms.get("p95")}
-    training = next((arm.training.to_dict() for arm in report.arms.values() if arm.training), {})
+    training = next(filter(None, (arm.training for arm in report.arms.values())), None)
+    training = training.to_dict() if training else {}
     keep = ("steps", "passes", "tokens", "seconds", "precision", "blocks", "pairs", "stopped_by_budget")
     return {"held_out": report.evaluation.n, "primary_metric": report.evaluation.primary_metric,
             "arms": arms, "training": {k: training.get(k) for k in keep},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from advisor.corpus.loading import Document
@@ -42,9 +43,7 @@ class Augmented:
 
     def about(self) -> dict:
         """What the report says of it (the fine-tune's figures add the tokens it took)."""
-        forms: dict[str, int] = {}
-        for pair in self.pairs:
-            forms[pair.form] = forms.get(pair.form, 0) + 1
+        forms = dict(Counter(pair.form for pair in self.pairs))
         if self.texts:
             forms["reordered document"] = len(self.texts)
         return {"facts": self.facts, "forms": forms, "held_out_facts_left_out": self.held_out,
@@ -61,9 +60,8 @@ def held_out_keys(held_out: list[QAPair]) -> tuple[set[tuple[str, str]], set[str
 def restate(fact: Fact, index: int) -> list[Restated]:
     """The fact as a fill-in-the-blank (one of CLOZE_TEMPLATES, in turn) and, when the words before it say
     enough, as the sentence to continue from them."""
-    cloze = f"{fact.sentence[:fact.start]}___{fact.sentence[fact.start + len(fact.answer):]}"
-    forms = [Restated(CLOZE_TEMPLATES[index % len(CLOZE_TEMPLATES)].format(cloze=cloze), fact.answer, "cloze",
-                      fact.sentence)]
+    forms = [Restated(CLOZE_TEMPLATES[index % len(CLOZE_TEMPLATES)].format(cloze=fact.blanked()), fact.answer,
+                      "cloze", fact.sentence)]
     start = fact.sentence[:fact.start].rstrip()
     if len(start.split()) >= 3:
         forms.append(Restated(CONTINUE_TEMPLATE.format(start=start), fact.sentence[fact.start:], "continuation",

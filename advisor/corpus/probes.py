@@ -31,8 +31,12 @@ class Fact:
     start: int  # where the answer is in the sentence
     source: str
 
+    def blanked(self) -> str:
+        """The sentence with ___ where the answer was."""
+        return f"{self.sentence[:self.start]}___{self.sentence[self.start + len(self.answer):]}"
+
     def cloze(self) -> str:
-        return f"{CLOZE_PREFIX}{self.sentence[:self.start]}___{self.sentence[self.start + len(self.answer):]}"
+        return CLOZE_PREFIX + self.blanked()
 
 
 def _guessable(answer: str, rest: str) -> bool:

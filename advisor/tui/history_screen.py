@@ -52,7 +52,7 @@ class HistoryScreen(Screen):
             if run.finished:
                 self.app.show_results(Report.load(run.path / "report.json"))
             else:
-                self.app.start_run(AdvisorConfig.from_dict({**run.config, "out": str(run.path)}))
+                self.app.start_run(AdvisorConfig.from_run_folder(run.config, run.path))
         except AdvisorError as exc:
             self.app.show_error(exc.title, str(exc))
         except (OSError, ValueError, TypeError, KeyError) as exc:

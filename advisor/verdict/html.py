@@ -91,7 +91,7 @@ def latency_chart(report: Report) -> dict | None:
 
 def loss_curve(report: Report) -> dict | None:
     """The fine-tune's per-step training loss as an SVG polyline."""
-    training = next((arm.training for arm in report.arms.values() if arm.training), None)
+    training = next(filter(None, (arm.training for arm in report.arms.values())), None)
     losses = training.losses if training else []
     if len(losses) < 2:
         return None

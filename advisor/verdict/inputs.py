@@ -23,12 +23,15 @@ class ArmEvidence:
     one_off_usd: float
     per_1k_usd: float
     one_off_seconds: float = 0.0
-    training_seconds: float | None = None
     training: Training | None = None  # the fine-tune's figures (steps, passes, budget), for tuned arms
 
     def __post_init__(self):  # the figures as a record, from training.json's dict too
         if isinstance(self.training, dict):
             object.__setattr__(self, "training", Training.from_dict(self.training) if self.training else None)
+
+    @property
+    def training_seconds(self) -> float | None:
+        return self.training.seconds if self.training else None
 
     def value(self, metric: str) -> float | None:
         value = self.means.get(metric)
@@ -39,8 +42,7 @@ class ArmEvidence:
         return cls(arm.label or label(name), {m: q["value"] for m, q in arm.quality.items() if q.get("value") is not None},
                    arm.latency_ms.get("p50", float("nan")), arm.latency_ms.get("p95", float("nan")),
                    arm.cost_usd["one_off"], arm.cost_usd["per_1k_queries"],
-                   arm.details.get("one_off_seconds", 0.0), arm.training.seconds if arm.training else None,
-                   arm.training)
+                   arm.details.get("one_off_seconds", 0.0), arm.training)
 
 
 @dataclass(frozen=True)

@@ -96,5 +96,6 @@ def test_resuming_a_run_made_before_augmentation_keeps_its_plain_fine_tune(tmp_p
     (tmp_path / "config.json").write_text(json.dumps(old), encoding="utf-8")
     args = build_parser().parse_args(["run", "--resume", str(tmp_path)])
     assert _resumed_config(args).augment is False
+    assert AdvisorConfig.from_run_folder(old, tmp_path).augment is False  # what the TUI's history resumes
     (tmp_path / "config.json").write_text(json.dumps({**old, "augment": True}), encoding="utf-8")
     assert _resumed_config(args).augment is True
