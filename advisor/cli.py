@@ -113,6 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["html", "md", "json"], default="html", help="default: html")
     report.add_argument("--out", metavar="FILE", help="where to write (default: RUN_DIR/report.FORMAT; - for stdout)")
 
+    feedback = commands.add_parser(
+        "feedback", help="add people's ratings of a run's answers, and weigh them in its report",
+        description="Appends ratings to RUN_DIR/feedback.jsonl and writes the report again with them: the share "
+                    "of each arm's answers rated good and each preference between two arms, with intervals, beside "
+                    "the automatic scores; a preference that contradicts them is a reason in the recommendation. "
+                    "Each line of FILE is {\"question\", \"arm\", \"rating\": \"up\"|\"down\"} or {\"question\", "
+                    "\"better\": ARM, \"worse\": ARM}; a line that cannot be read is reported and skipped. "
+                    "Without --add: the ratings so far.")
+    feedback.add_argument("run_dir", metavar="RUN_DIR", help="a finished run's folder")
+    feedback.add_argument("--add", metavar="FILE_JSONL", help="ratings to add, one JSON object per line")
+
     profile_cmd = commands.add_parser(
         "profile", help="profile a corpus in seconds: size, duplicates, personal data, style",
         description="Reads CORPUS_DIR as a run would and prints its profile: size (tokens under the base model's "
@@ -567,13 +578,53 @@ def cmd_report(args: argparse.Namespace, console) -> int:
     return 0
 
 
+def cmd_feedback(args: argparse.Namespace, console) -> int:
+    from pathlib import Path
+
+    from advisor.errors import ConfigError
+    from advisor.measure.feedback import FEEDBACK_FILE, append_feedback, now, read_feedback
+    from advisor.verdict.ratings import checked_entries, with_feedback
+    from advisor.verdict.render import write_report
+    from advisor.verdict.wording import feedback_lines, headline
+
+    run_dir = Path(args.run_dir).expanduser()
+    report = _load_report(args.run_dir)
+    if args.add:
+        source = Path(args.add).expanduser()
+        if not source.is_file():
+            raise ConfigError(f"{str(source)!r} is not a file", hint="pass a JSONL file of ratings")
+        entries, problems = read_feedback(source)
+        kept, unknown = checked_entries(entries, list(report.arms))
+        for problem in problems + unknown:
+            console.print(f"[yellow]warning:[/] {source.name}: {problem}", highlight=False)
+        if not kept:
+            raise ConfigError(f"no rating in {str(source)!r} could be added",
+                              hint="see the lines above; each line: {\"question\", \"arm\", \"rating\": \"up\"}")
+        import dataclasses
+
+        append_feedback(run_dir / FEEDBACK_FILE, [entry if entry.at else dataclasses.replace(entry, at=now())
+                                                  for entry in kept])
+        console.print(f"Added {len(kept)} of {len(entries) + len(problems)} to {run_dir / FEEDBACK_FILE}",
+                      highlight=False)
+    before = report.recommendation
+    report = with_feedback(report, run_dir)
+    if args.add:
+        write_report(report, run_dir)
+    for line in feedback_lines(report) or ["No ratings yet: add them in the app's results screen or with --add."]:
+        console.print(f"- {line}", highlight=False)
+    changed = (before.choice, before.confidence) != (report.recommendation.choice, report.recommendation.confidence)
+    console.print(f"[bold]{headline(report)}[/]" + (f" (was: {before.choice}, {before.confidence} confidence)"
+                                                     if changed else ""), highlight=False)
+    return 0
+
+
 def cmd_tui(args: argparse.Namespace, console) -> int:
     from advisor.tui import run_tui
 
     return run_tui(_options_from_args(args), runs_root=args.runs)
 
 
-COMMANDS = {"run": cmd_run, "tui": cmd_tui, "report": cmd_report, "profile": cmd_profile, "evalset": cmd_evalset,
+COMMANDS = {"run": cmd_run, "tui": cmd_tui, "report": cmd_report, "feedback": cmd_feedback, "profile": cmd_profile, "evalset": cmd_evalset,
             "explain": cmd_explain, "compare": cmd_compare, "demo": cmd_demo, "calibrate": cmd_calibrate}
 
 

@@ -21,6 +21,7 @@ GOAL_HELP = {  # what each goal means, and how a run measures it
 }
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
+TUNE_EMBEDDINGS = ("auto", "always", "never")
 
 
 def _help(text: str, default: Any, *, metavar: str | None = None, choices: tuple[str, ...] | None = None,
@@ -34,7 +35,7 @@ def _help(text: str, default: Any, *, metavar: str | None = None, choices: tuple
 
 
 # What a run folder's config.json written before a setting existed meant by leaving it out.
-SETTINGS_BEFORE_THEY_EXISTED = {"augment": False}
+SETTINGS_BEFORE_THEY_EXISTED = {"augment": False, "tune_embeddings": "never"}
 
 CHANGE_RATES = ("static", "monthly", "weekly", "daily")
 
@@ -117,6 +118,12 @@ class AdvisorConfig:
     chunk_overlap: int = _help("Tokens shared by neighbouring chunks.", 32, metavar="TOKENS")
     chroma_url: str | None = _help("URL of a Chroma server (chroma run --path DIR); default: an "
                                    "embedded store in the run folder.", None, metavar="URL")
+    tune_embeddings: str = _help("Also measure RAG with the embedding model tuned on the training side "
+                                 "(question-like text and the passage that answers it, a contrastive loss): "
+                                 "'auto' when retrieval misses the passage of over 1 in 20 training-side "
+                                 "questions, 'always' or 'never'.", "auto", choices=TUNE_EMBEDDINGS)
+    embedding_budget_minutes: float = _help("Wall-clock cap for tuning the embedding model, in minutes "
+                                            "(re-indexing with it comes on top).", 2.0, metavar="MIN")
     lora_rank: int = _help("LoRA rank r.", 8, metavar="R")
     lora_alpha: int = _help("LoRA scaling alpha.", 16, metavar="ALPHA")
     lora_targets: str = _help("Layers LoRA adapts: 'all-linear' (every linear layer but the output "
@@ -133,7 +140,7 @@ class AdvisorConfig:
                                   "interrupted run (advisor run --resume) goes on from the last one.", 10,
                                   metavar="STEPS")
     precision: str = _help("Training arithmetic: 'auto' (bfloat16 where the hardware computes it natively: "
-                           "recent GPUs, and CPUs with AVX-512 BF16 or AMX; else fp32), 'fp32' or 'bf16'.",
+                           "recent GPUs, and CPUs with AVX-512 BF16 or AMX for models of 20M parameters or more; else fp32), 'fp32' or 'bf16'.",
                            "auto", choices=PRECISIONS)
     full_context: bool = _help("Also measure the whole training corpus in the prompt, when it fits the base "
                                "model's context window (then neither an index nor training may be needed).", True,
@@ -188,6 +195,11 @@ class AdvisorConfig:
             raise ConfigError(f"eval_fraction must be between 0 and 1, not {self.eval_fraction}")
         if self.budget_minutes <= 0:
             raise ConfigError(f"budget_minutes must be positive, not {self.budget_minutes}")
+        if self.embedding_budget_minutes <= 0:
+            raise ConfigError(f"embedding_budget_minutes must be positive, not {self.embedding_budget_minutes}")
+        if self.tune_embeddings not in TUNE_EMBEDDINGS:
+            raise ConfigError(f"tune_embeddings must be one of {', '.join(TUNE_EMBEDDINGS)}, "
+                              f"not {self.tune_embeddings!r}")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise ConfigError(f"max_minutes must be positive, not {self.max_minutes}")
         for name in ("top_k", "max_eval", "lora_rank", "lora_alpha", "batch_size", "max_seq_len",
@@ -218,6 +230,10 @@ class AdvisorConfig:
                               + ("with a QA file its questions are used" if self.qa else
                                  "goal 'style' asks no questions (it holds out documents)"),
                               hint="leave out --model-written-questions")
+
+    def may_tune_embeddings(self) -> bool:
+        """The tuned-embeddings arm is planned ('auto' measures it only where retrieval has room to improve)."""
+        return self.tune_embeddings != "never"
 
     def measures_finetune_rag(self) -> bool:
         """The fine-tune answering with retrieved passages is measured when asked for, and for goal 'both'."""

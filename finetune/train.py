@@ -72,10 +72,17 @@ def _lora_model(model, settings: LoraSettings):
         return get_peft_model(model, config("all-linear"))
 
 
-def uses_bf16(precision: str, device: str) -> bool:
+# Below this many parameters, bfloat16 autocast costs a CPU more than it saves: casting every small matmul's
+# inputs outweighs the faster arithmetic. LoRA steps on this machine's AMX CPU, fp32 against bf16: 1.0M
+# parameters 0.094 against 0.185 s/step, 3.5M 0.18 against 0.29, 18.6M 0.59 against 0.59 (even), and
+# SmolLM2-135M 1.8x faster in bf16 (benchmarks/lora_training.py).
+CPU_BF16_MIN_PARAMETERS = 20_000_000
+
+
+def uses_bf16(precision: str, device: str, parameters: int | None = None) -> bool:
     """Whether training runs under bfloat16 autocast: asked for, or ("auto") where the hardware computes
-    bfloat16 natively (a CUDA GPU that supports it; a CPU with AVX-512 BF16 or AMX), measured about 1.8x
-    the fp32 rate of the same CPU (benchmarks/lora_training.py). Elsewhere fp32, which is exact."""
+    bfloat16 natively (a CUDA GPU that supports it; a CPU with AVX-512 BF16 or AMX, for a model of at least
+    CPU_BF16_MIN_PARAMETERS `parameters`: None counts as large). Elsewhere fp32, which is exact."""
     import torch
 
     if precision in ("fp32", "bf16"):
@@ -83,6 +90,8 @@ def uses_bf16(precision: str, device: str) -> bool:
     if device == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if device == "cpu":
+        if parameters is not None and parameters < CPU_BF16_MIN_PARAMETERS:
+            return False
         cpu = torch.cpu
         return any(getattr(cpu, check, lambda: False)() for check in ("_is_avx512_bf16_supported",
                                                                          "_is_amx_tile_supported"))
@@ -217,7 +226,7 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
     torch.manual_seed(settings.seed)
     peft_model = _lora_model(model, settings)
     collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
-    bf16 = uses_bf16(settings.precision, device)
+    bf16 = uses_bf16(settings.precision, device, sum(p.numel() for p in model.parameters()))
     per_pass, passes = micro_batch(settings, device)
     plan = BudgetPlan(wanted_steps(settings, len(examples)), budget_seconds, start,
                       reserve=min(2.0, 0.02 * budget_seconds))  # for writing the adapter

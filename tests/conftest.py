@@ -61,7 +61,8 @@ TESTS = Path(__file__).parent
 FOLDER_MARKERS = {"unit": ("unit",), "integration": ("integration",), "calibration": ("integration",),
                   "tui": ("tui",)}
 # A run that exercises every stage in seconds on the tiny model: tests change what they are about.
-FAST_OPTIONS = {"max_train_steps": 2, "device": "cpu", "max_new_tokens": 4}
+# Tuning the embeddings (tests/integration/test_tuned_embeddings.py) takes tens of seconds even on the tiny corpus.
+FAST_OPTIONS = {"max_train_steps": 2, "device": "cpu", "max_new_tokens": 4, "tune_embeddings": "never"}
 FERRY_REPORT = TESTS / "tui" / "fixtures" / "ferry-report.json"  # a real run's report.json on the ferry sample
 
 

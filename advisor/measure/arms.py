@@ -18,18 +18,27 @@ class ArmKind:
     choice: str  # what recommending this arm means (a Recommendation choice)
     choice_title: str = ""  # that choice, as a verdict's title: "Use RAG"
     whole_corpus: bool = False  # every training document goes into the prompt
+    tuned_embeddings: bool = False  # retrieves with the embedding model tuned on the training side
+    # The option this arm refines (RAG with tuned embeddings is still RAG): it must measurably beat that one to
+    # be chosen over it, and a tie between the two is no tie between options.
+    variant_of: str | None = None
 
     @property
     def parts(self) -> frozenset[str]:
-        """What recommending it puts in place: "rag" (an index), "finetune" (an adapter), "full_context"."""
-        return frozenset(part for part, present in (("rag", self.retrieval), ("finetune", self.tuned),
-                                                    ("full_context", self.whole_corpus)) if present)
+        """What recommending it puts in place: "rag" (an index), "tuned_embeddings" (its embedding model tuned),
+        "finetune" (an adapter), "full_context"."""
+        return frozenset(part for part, present in (("rag", self.retrieval), ("tuned_embeddings", self.tuned_embeddings),
+                                                    ("finetune", self.tuned), ("full_context", self.whole_corpus))
+                         if present)
 
 
 ARM_KINDS = {kind.name: kind for kind in (
     ArmKind("base", "the base model", "Base model answers", tuned=False, retrieval=False, choice="neither",
             choice_title="Neither yet"),
     ArmKind("rag", "RAG", "RAG answers", tuned=False, retrieval=True, choice="rag", choice_title="Use RAG"),
+    ArmKind("rag_tuned", "RAG with tuned embeddings", "Tuned-embedding RAG answers", tuned=False, retrieval=True,
+            choice="rag_tuned", choice_title="Use RAG, with embeddings tuned on your corpus", tuned_embeddings=True,
+            variant_of="rag"),
     ArmKind("full_context", "the whole corpus in the prompt", "Whole-corpus answers", tuned=False, retrieval=False,
             choice="full_context", choice_title="Put the whole corpus in the prompt", whole_corpus=True),
     ArmKind("finetune", "the LoRA fine-tune", "Fine-tuned answers", tuned=True, retrieval=False, choice="finetune",
@@ -43,10 +52,15 @@ KIND_OF_CHOICE = {kind.choice: kind for kind in ARM_KINDS.values()}
 CHOICES = tuple(KIND_OF_CHOICE)
 
 
-def arm_names(finetune_rag: bool, full_context: bool = False) -> list[str]:
+def arm_names(finetune_rag: bool, full_context: bool = False, tuned_embeddings: bool = False) -> list[str]:
     """The arms a run measures, in the order they are measured and shown."""
-    return (["base", "rag"] + (["full_context"] if full_context else []) + ["finetune"]
-            + (["finetune_rag"] if finetune_rag else []))
+    return (["base", "rag"] + (["rag_tuned"] if tuned_embeddings else []) + (["full_context"] if full_context else [])
+            + ["finetune"] + (["finetune_rag"] if finetune_rag else []))
+
+
+def same_option(a: str, b: str) -> bool:
+    """One arm refines the other (see ArmKind.variant_of)."""
+    return any(x in ARM_KINDS and ARM_KINDS[x].variant_of == y for x, y in ((a, b), (b, a)))
 
 
 def label(name: str) -> str:

@@ -152,9 +152,10 @@ class Estimate(Record):
     def text(self) -> str:
         """'about 7 min: answers 4, fine-tune 3' (in the total's unit; stages under half a minute are not
         named)."""
-        answers = sum(s for name, s in self.stages.items() if name not in ("index", "train", "report", "reference"))
-        parts = [("index", self.stages.get("index", 0.0)), ("answers", answers),
-                 ("fine-tune", self.stages.get("train", 0.0))]
+        answers = sum(s for name, s in self.stages.items()
+                      if name not in ("index", "embeddings", "train", "report", "reference"))
+        parts = [("index", self.stages.get("index", 0.0)), ("tuned embeddings", self.stages.get("embeddings", 0.0)),
+                 ("answers", answers), ("fine-tune", self.stages.get("train", 0.0))]
         total = _minutes(self.total)
         if total.endswith(" s"):
             return f"about {total}"
@@ -185,12 +186,12 @@ def _minutes(seconds: float, unit: bool = True) -> str:
 
 def estimate_stages(speed: Speed, *, arms: list[ArmPlan], questions: int, documents: int, max_new_tokens: int,
                     chunks: int, train_seconds: float, reference_tokens: int, timed: int,
-                    style_prompt_tokens: float = 64.0) -> dict[str, float]:
+                    style_prompt_tokens: float = 64.0, embedding_seconds: float = 0.0) -> dict[str, float]:
     """Seconds per stage. Each arm answers `timed` questions alone and the rest in batches, and scores each
     reference answer with one more forward pass; held-out `documents` (style) are continued to max_new_tokens
     alone and scored. Retrieval embeds each question; a cached prefix is computed once."""
     answer_tokens = ANSWER_LENGTH_SHARE * max_new_tokens
-    stages = {"index": chunks * speed.embed_seconds}
+    stages = {"index": chunks * speed.embed_seconds, **({"embeddings": embedding_seconds} if embedding_seconds else {})}
     for arm in arms:
         alone = speed.answer(arm.prompt_tokens, answer_tokens, arm.cached_prefix)
         singles = min(questions, timed) + (1 if questions else 0)  # and a warm-up
@@ -213,6 +214,22 @@ def estimate_stages(speed: Speed, *, arms: list[ArmPlan], questions: int, docume
     return stages
 
 
+# A contrastive step on a (query, passage) pair costs about this many embeddings of a passage: the passage's and
+# the query's forward and backward passes and the update (5.2 s a step of 32 pairs against 0.021 s an embedding,
+# all-MiniLM-L6-v2 on the ferry sample, 2 cores).
+EMBEDDING_STEP_PER_PAIR = 8.0
+TOKENS_PER_PAIR = 8  # the ferry sample's training side: 755 question/passage pairs from about 5,600 tokens
+
+
+def embedding_seconds(speed: Speed, *, train_tokens: float, chunks: int, budget_seconds: float, epochs: float,
+                      most_pairs: int, checked: int) -> float:
+    """Tuning the embedding model: its training within its budget, re-embedding every chunk, and retrieving
+    `checked` training-side questions before and after."""
+    pairs = min(most_pairs, train_tokens / TOKENS_PER_PAIR)
+    training = min(budget_seconds, epochs * pairs * EMBEDDING_STEP_PER_PAIR * speed.embed_seconds)
+    return training + (chunks + 2 * checked) * speed.embed_seconds
+
+
 def train_seconds(speed: Speed, *, steps: int, batch_size: int, tokens_per_example: float,
                   budget_seconds: float) -> float:
     """The fine-tune's expected time: its data plan's steps at the probed speed, within its time budget."""
@@ -229,7 +246,8 @@ class RunPlan:
     whole: WholeCorpusFit
     train_budget_seconds: float
     estimate: Estimate
-    cuts: dict = field(default_factory=dict)  # {"questions", "train_budget_seconds", "skip_whole"}
+    cuts: dict = field(default_factory=dict)  # {"questions", "train_budget_seconds", "skip_whole", "skip_tuning"}
+    tune_embeddings: bool = False  # the tuned-embeddings stage is to run (--tune-embeddings, less --max-minutes's cut)
 
 
 LEAST_QUESTIONS = 20  # --max-minutes never cuts the held-out set below this: fewer say little
@@ -262,6 +280,7 @@ def plan_run(cfg, evalset, models, profile: CorpusProfile, whole: WholeCorpusFit
     from advisor.measure.evaluate import LATENCY_SAMPLE
     from finetune.train import wanted_steps
     from rag.prompting import build_prompt, encode_prompt
+    from rag.embedding_tuning import CHECKED_PAIRS, EPOCHS, MAX_PAIRS
     from rag.splitting import chunk_size_for
 
     speed = speed or probe_speed(models.base, models.tokenizer, models.embedder)
@@ -279,28 +298,35 @@ def plan_run(cfg, evalset, models, profile: CorpusProfile, whole: WholeCorpusFit
     budget = cfg.budget_minutes * 60
     notes: list[str] = []
 
-    def stages_for(pairs: int, fits: bool, budget_seconds: float) -> dict[str, float]:
+    def stages_for(pairs: int, fits: bool, budget_seconds: float, tune: bool) -> dict[str, float]:
         arms = []
-        for name in arm_names(cfg.measures_finetune_rag(), fits):
+        for name in arm_names(cfg.measures_finetune_rag(), fits, tune):
             kind = ARM_KINDS[name]
             tokens = question_tokens + (cfg.top_k * chunk if kind.retrieval else 0)
             arms.append(ArmPlan(name, tokens, kind.retrieval, whole.prompt_tokens if kind.whole_corpus else 0))
+        chunks = math.ceil(train_tokens / max(1, chunk - min(cfg.chunk_overlap, chunk // 2)))
+        tuning = embedding_seconds(speed, train_tokens=train_tokens, chunks=chunks,
+                                   budget_seconds=cfg.embedding_budget_minutes * 60, epochs=EPOCHS,
+                                   most_pairs=MAX_PAIRS, checked=CHECKED_PAIRS) if tune else 0.0
         return estimate_stages(speed, arms=arms, questions=pairs, documents=len(evalset.documents),
-                               max_new_tokens=cfg.max_new_tokens,
-                               chunks=math.ceil(train_tokens / max(1, chunk - min(cfg.chunk_overlap, chunk // 2))),
+                               max_new_tokens=cfg.max_new_tokens, chunks=chunks, embedding_seconds=tuning,
                                train_seconds=train_seconds(speed, steps=steps, batch_size=cfg.batch_size,
                                                            tokens_per_example=per_example,
                                                            budget_seconds=budget_seconds),
                                reference_tokens=reference_tokens, timed=LATENCY_SAMPLE)
 
-    pairs, fits = len(evalset.pairs), whole.fits
+    pairs, fits, tune = len(evalset.pairs), whole.fits, cfg.may_tune_embeddings()
     limit = cfg.max_minutes * 60 * MAX_MINUTES_MARGIN if cfg.max_minutes else None
     if cuts is None:
-        cuts = {"questions": pairs, "train_budget_seconds": budget, "skip_whole": False}
+        cuts = {"questions": pairs, "train_budget_seconds": budget, "skip_whole": False, "skip_tuning": False}
         if limit is not None:
-            cuts = _cuts_to_fit(lambda n, f, b: already + sum(stages_for(n, f, b).values()), limit, pairs, fits,
-                                budget)
+            cuts = _cuts_to_fit(lambda n, f, b, t: already + sum(stages_for(n, f, b, t).values()), limit, pairs,
+                                fits, budget, tune, optional_tuning=cfg.tune_embeddings == "auto")
     keep, skip_whole = min(pairs, cuts["questions"]), fits and cuts["skip_whole"]
+    if tune and cuts.get("skip_tuning"):
+        tune = False
+        notes.append(f"--max-minutes {cfg.max_minutes:g}: the embeddings are not tuned (--tune-embeddings auto), "
+                     "so that the run fits")
     if keep < pairs:
         chosen = sorted(random.Random(f"max-minutes-{cfg.seed}").sample(range(pairs), keep))
         evalset = dataclasses.replace(evalset, pairs=[evalset.pairs[i] for i in chosen])
@@ -313,11 +339,11 @@ def plan_run(cfg, evalset, models, profile: CorpusProfile, whole: WholeCorpusFit
                      f"minutes instead of {cfg.budget_minutes:g}, so that the run fits")
     if skip_whole:
         reason = (f"skipped: answering with the whole corpus in the prompt ({whole.prompt_tokens:,} tokens) "
-                  f"would take about {_minutes(stages_for(pairs, True, budget)['full_context'])}, more than "
+                  f"would take about {_minutes(stages_for(pairs, True, budget, tune)['full_context'])}, more than "
                   f"--max-minutes {cfg.max_minutes:g} leaves")
         whole, fits = whole.skip(reason), False
         notes.append(f"The whole-corpus arm was {reason}.")
-    stages = stages_for(pairs, fits, budget)
+    stages = stages_for(pairs, fits, budget, tune)
     if limit is not None and already + sum(stages.values()) > limit:
         notes.append(f"--max-minutes {cfg.max_minutes:g}: even cut to {pairs} questions and a "
                      f"{budget / 60:.1f}-minute fine-tune, the run is expected to take about "
@@ -326,19 +352,23 @@ def plan_run(cfg, evalset, models, profile: CorpusProfile, whole: WholeCorpusFit
              f"a fine-tune of {steps} steps within {budget / 60:.1f} min, at the speed probed here "
              f"({_rate(speed.new_token_seconds, 'new tokens')} alone, {_rate(speed.token_seconds, 'prompt tokens')})")
     estimate = Estimate(stages, asdict(speed), basis, already, notes)
-    return RunPlan(evalset, whole, budget, estimate, cuts)
+    return RunPlan(evalset, whole, budget, estimate, cuts, tune_embeddings=tune)
 
 
-def _cuts_to_fit(seconds_for, limit: float, pairs: int, fits: bool, budget: float) -> dict:
-    """What --max-minutes cuts, in this order until the run fits: held-out questions (down to LEAST_QUESTIONS),
-    the fine-tune's budget (down to 30 s), then the whole-corpus arm. `seconds_for(questions, fits, budget)`."""
+def _cuts_to_fit(seconds_for, limit: float, pairs: int, fits: bool, budget: float, tune: bool, *,
+                 optional_tuning: bool) -> dict:
+    """What --max-minutes cuts, in this order until the run fits: the tuned embeddings when only --tune-embeddings
+    auto asked for them, held-out questions (down to LEAST_QUESTIONS), the fine-tune's budget (down to 30 s),
+    then the whole-corpus arm. `seconds_for(questions, fits, budget, tune)`."""
+    skip_tuning = tune and optional_tuning and seconds_for(pairs, fits, budget, tune) > limit
+    tune = tune and not skip_tuning
     keep = pairs
-    if seconds_for(pairs, fits, budget) > limit and pairs:
-        keep = most_that_fit(lambda n: seconds_for(n, fits, budget), limit, least=min(LEAST_QUESTIONS, pairs),
+    if seconds_for(pairs, fits, budget, tune) > limit and pairs:
+        keep = most_that_fit(lambda n: seconds_for(n, fits, budget, tune), limit, least=min(LEAST_QUESTIONS, pairs),
                              most=pairs)
-    total = seconds_for(keep, fits, budget)
+    total = seconds_for(keep, fits, budget, tune)
     if total > limit:
-        without_training = seconds_for(keep, fits, 0.0)
+        without_training = seconds_for(keep, fits, 0.0, tune)
         budget = min(budget, max(30.0, limit - without_training))
-    skip = fits and seconds_for(keep, fits, budget) > limit
-    return {"questions": keep, "train_budget_seconds": budget, "skip_whole": skip}
+    skip = fits and seconds_for(keep, fits, budget, tune) > limit
+    return {"questions": keep, "train_budget_seconds": budget, "skip_whole": skip, "skip_tuning": skip_tuning}

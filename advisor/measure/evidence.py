@@ -110,6 +110,7 @@ class Evaluation(Record):
     train_pairs: int = 0
     train_documents: int = 0
     full_context: WholeCorpusFit | None = None
+    not_measured: dict | None = None  # a planned arm left out -> why (the whole corpus's: full_context)
     wall_seconds: float | None = None
     estimate: Estimate | None = None  # made before the slow stages
     stage_seconds: dict | None = None

@@ -53,7 +53,7 @@ def summarize_arm(run: ArmRun, *, label: str, one_off_seconds: float, notes: lis
     cost = ComputeCost(one_off_seconds, mean_latency).priced(usd_per_hour)
     return ArmReport(quality=quality, latency_ms=latency, cost_usd=cost, label=label,
                      notes=notes + ([RANDOM_WEIGHTS] if untrained else []),
-                     details={"samples": run.samples[:20], "one_off_seconds": one_off_seconds,
+                     details={"samples": run.samples, "one_off_seconds": one_off_seconds,
                               "scores": run.scores,  # per item, in eval_set.json's order
                               **({"empty_continuations": run.extra["empty_continuations"]}
                                  if "empty_continuations" in run.extra else {})})

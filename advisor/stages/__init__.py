@@ -11,6 +11,7 @@ from advisor.measure.arms import ARM_KINDS, ArmKind, arm_names
 from advisor.measure.evidence import Forgetting
 from advisor.stages.answers import answers_stage
 from advisor.stages.context import RunContext
+from advisor.stages.embeddings import tuned_index_stage
 from advisor.stages.estimate import estimate_stage
 from advisor.stages.index import build_index_stage, open_store
 from advisor.stages.load import load_inputs
@@ -57,6 +58,9 @@ def _estimate(ctx: RunContext, state: RunState) -> None:
                           state.started)
     state.evalset, state.whole, state.estimate = plan.evalset, plan.whole, plan.estimate
     state.train_budget_seconds = plan.train_budget_seconds
+    if ctx.config.may_tune_embeddings() and not plan.tune_embeddings:
+        state.skipped["rag_tuned"] = (f"the embeddings were not tuned, so that the run fits --max-minutes "
+                                      f"{ctx.config.max_minutes:g} (--tune-embeddings always keeps them)")
 
 
 def _index(ctx: RunContext, state: RunState) -> None:
@@ -64,9 +68,23 @@ def _index(ctx: RunContext, state: RunState) -> None:
     state.index = build_index_stage(ctx, state.evalset, state.models, state.store)
 
 
+def _tune_embeddings(ctx: RunContext, state: RunState) -> None:
+    if "rag_tuned" in state.skipped:  # cut by --max-minutes
+        ctx.progress("embeddings", 0, 0, f"skipped: {state.skipped['rag_tuned']}", status="skipped")
+        return
+    state.tuned_index, why_not = tuned_index_stage(ctx, state.evalset, state.models, state.index, state.store)
+    if state.tuned_index is None:
+        state.skipped["rag_tuned"] = why_not
+        ctx.progress("embeddings", 0, 0, f"skipped: {why_not}", status="skipped")
+
+
 def _answers(kind: ArmKind) -> Callable[[RunContext, RunState], None]:
     def do(ctx: RunContext, state: RunState) -> None:
-        done = answers_stage(ctx, kind, state.models, state.index, state.tuned, state.evalset, state.whole)
+        if kind.name in state.skipped:
+            ctx.progress(kind.name, 0, 0, f"skipped: {state.skipped[kind.name]}", status="skipped")
+            return
+        index = state.tuned_index if kind.tuned_embeddings else state.index
+        done = answers_stage(ctx, kind, state.models, index, state.tuned, state.evalset, state.whole)
         if done is not None:
             arm, run = done
             state.arms.append(arm)
@@ -89,7 +107,8 @@ def _report(ctx: RunContext, state: RunState) -> None:
 
 def _answers_entry(kind: ArmKind) -> Stage:
     def planned(config: AdvisorConfig) -> bool:
-        return kind.name in arm_names(config.measures_finetune_rag(), config.full_context)
+        return kind.name in arm_names(config.measures_finetune_rag(), config.full_context,
+                                      config.may_tune_embeddings())
     return Stage(kind.name, kind.answers_title, planned, _answers(kind))
 
 
@@ -104,6 +123,7 @@ RUN_STAGES = [
     Stage("profile", "Profiling the corpus", _always, _profile),
     Stage("estimate", "Estimating the run's time", _always, _estimate),
     Stage("index", "Building the RAG index", _always, _index),
+    Stage("embeddings", "Tuning the embeddings", lambda config: config.may_tune_embeddings(), _tune_embeddings),
     # The arms that keep the base weights first: an interrupted fine-tune loses none of their answers.
     *(_answers_entry(kind) for kind in ARM_KINDS.values() if not kind.tuned),
     Stage("train", "LoRA fine-tune", _always, _train),

@@ -14,6 +14,7 @@ from advisor.measure.evidence import Evaluation
 from advisor.stages.context import RunContext
 from advisor.stages.state import RunState
 from advisor.verdict.decide import ANSWER_LIKELIHOOD, STYLE_DOCUMENTS, primary_metric, recommend
+from advisor.verdict.ratings import feedback_of
 from advisor.verdict.render import write_report
 from advisor.verdict.report import ModelsUsed, Report
 
@@ -40,6 +41,9 @@ def report_stage(ctx: RunContext, state: RunState) -> Report:
     for arm in arms:
         if arm.kind.tuned:
             arm_reports[arm.name].details["training"] = training.to_dict()
+        if arm.kind.tuned_embeddings:
+            arm_reports[arm.name].details["embedding_training"] = {
+                key: value for key, value in state.tuned_index.stats.items() if key != "losses"}
     reference = f"your reference text ({cfg.reference_text})" if cfg.reference_text else SHIPPED_REFERENCE_ABOUT
     add_forgetting(arm_reports, forgetting, tuned={arm.name for arm in arms if arm.kind.tuned}, seed=cfg.seed,
                    reference=reference)
@@ -54,8 +58,9 @@ def report_stage(ctx: RunContext, state: RunState) -> Report:
     comparisons, likelihood = compared(metric), compared(ANSWER_LIKELIHOOD)
     style_metric = STYLE_DOCUMENTS if cfg.goal == "both" and evalset.documents else None
     style_comparisons = compared(style_metric) if style_metric else None
+    feedback = feedback_of(ctx.run_dir, [arm.name for arm in arms])  # ratings given on an earlier run here
     recommendation = recommend(cfg.goal, metric, comparisons, likelihood, arm_reports, model_check, evalset.n,
-                               cfg.constraints, profile, style_comparisons, len(evalset.documents))
+                               cfg.constraints, profile, style_comparisons, len(evalset.documents), feedback)
     secondary = {f"{key} ({ANSWER_LIKELIHOOD.name})": value for key, value in likelihood.items()}
     if style_comparisons is not None:
         secondary |= {f"{key} ({style_metric.name})": value for key, value in style_comparisons.items()}
@@ -74,7 +79,7 @@ def report_stage(ctx: RunContext, state: RunState) -> Report:
             style_metric=style_metric.name if style_metric else None,
             style_n=len(evalset.documents) if style_metric else None,
             train_pairs=len(evalset.train_pairs), train_documents=len(evalset.train_documents),
-            full_context=state.whole, wall_seconds=time.perf_counter() - state.started,
+            full_context=state.whole, not_measured=dict(state.skipped) or None, wall_seconds=time.perf_counter() - state.started,
             estimate=state.estimate,
             stage_seconds=ctx.stage_seconds(),
             pricing={"usd_per_hour": usd_per_hour, "device": models.device,
@@ -83,6 +88,7 @@ def report_stage(ctx: RunContext, state: RunState) -> Report:
         costs=report_costs(cfg, arm_reports, warn=ctx.warn, tuned_training=training,
                            corpus_tokens=profile.tokens or 0, base_parameters=models.base_parameters,
                            usd_per_hour=usd_per_hour, prices=prices),
+        feedback=feedback,
         comparisons={**comparisons, **secondary},
         warnings=ctx.warnings,
         about=ctx.about,

@@ -33,6 +33,8 @@ class RunState:
     estimate: Any = None  # advisor.measure.estimate.Estimate
     train_budget_seconds: float = 0.0  # --budget-minutes, or less where --max-minutes cut it
     index: BuiltIndex | None = None
+    tuned_index: BuiltIndex | None = None  # retrieval with the tuned embedding model (None: not tuned)
+    skipped: dict[str, str] = field(default_factory=dict)  # arm -> why a planned arm is not measured
     tuned: TunedModel | None = None
     arms: list[Arm] = field(default_factory=list)  # the arms measured so far
     runs: dict[str, ArmRun] = field(default_factory=dict)

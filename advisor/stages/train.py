@@ -29,7 +29,7 @@ def fine_tune(ctx: RunContext, evalset: EvalSet, models: LoadedModels, budget_se
     base weights are gone (a copy would hold a second model in memory, 0.5 GB for the default one), so every arm
     that answers with them runs before this stage."""
     from finetune.data import training_examples
-    from finetune.train import latest_checkpoint, load_adapter, merged_for_inference, train_lora
+    from finetune.train import latest_checkpoint, load_adapter, merged_for_inference, train_lora, uses_bf16
     from rag.prompting import encode_prompt
 
     cfg, tokenizer = ctx.config, models.tokenizer
@@ -41,8 +41,10 @@ def fine_tune(ctx: RunContext, evalset: EvalSet, models: LoadedModels, budget_se
     augmented = augmented_data(cfg, evalset)
     added = augmented_examples(tokenizer, augmented, cfg.max_seq_len) if augmented else []
     examples += added
+    # The arithmetic "auto" resolves to on this machine and model: an adapter trained in bf16 is another adapter.
+    bf16 = uses_bf16(settings.precision, models.device, models.base_parameters or None)
     key = fingerprint(models.key, documents_fingerprint(evalset.train_documents),
-                      [p.to_dict() for p in evalset.train_pairs], dataclasses.asdict(settings),
+                      [p.to_dict() for p in evalset.train_pairs], {**dataclasses.asdict(settings), "bf16": bf16},
                       cfg.max_seq_len, budget_seconds / 60,
                       [[[p.prompt, p.answer] for p in augmented.pairs], augmented.texts] if augmented else None)
     model, models.base = models.base, None  # from here on only the tuned model exists

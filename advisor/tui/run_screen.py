@@ -247,13 +247,14 @@ class RunScreen(Screen):
                 row.tick()
 
     def _end_rows(self, until: StageRow | None = None) -> None:
-        """Ends the running rows before `until` (all rows when None); a waiting whole-corpus row was skipped."""
+        """Ends the running rows before `until` (all rows when None); a row still waiting there was skipped (the
+        whole corpus that did not fit, the tuned embeddings retrieval had no room for)."""
         for row in self.query(StageRow):
             if row is until:
                 break
             if row.state == "running":
                 row.finish()
-            elif row.state == "waiting" and row.stage == "full_context":
+            elif row.state == "waiting":
                 row.skip("skipped")
 
     @on(Progressed)
@@ -270,7 +271,7 @@ class RunScreen(Screen):
             self.query_one("#state", Static).update(f"Running. Expected: {event.message}. Esc or c cancels "
                                                     "(what finished is kept).")
         row.advance(event)
-        if event.loss is not None:
+        if event.loss is not None and event.stage == "train":  # the plot is the fine-tune's
             self.losses.append((event.completed, event.loss))
             self._plot()
         elif event.message:
@@ -286,6 +287,9 @@ class RunScreen(Screen):
         if stage == "train":
             return (f"{result.steps} steps, {result.passes:.1f} passes, {result.tokens:,} real tokens "
                     f"in {result.seconds:.0f} s")
+        if stage == "embeddings":
+            return (f"{result['steps']} steps on {result['pairs']:,} pairs; the passage of a training-side question "
+                    f"in the top-k {result['train_side_hit_rate']:.2f} -> {result['train_side_hit_rate_after']:.2f}")
         if isinstance(result, dict) and result and stage not in ("index",):
             shown = [(m, v) for m, v in result.items() if m in ("answer_containment", "format_match", "token_f1",
                                                                  "doc_nll_per_token", "retrieval_hit_rate")]

@@ -12,7 +12,8 @@ from textual.screen import Screen
 from textual.widgets import (Button, Checkbox, Collapsible, DirectoryTree, Footer, Header, Input, Label, RadioButton,
                              RadioSet, Select, Static)
 
-from advisor.config import CHANGE_RATES, DEFAULT_BASE_MODEL, GOAL_HELP, GOALS, AdvisorConfig, Constraints
+from advisor.config import (CHANGE_RATES, DEFAULT_BASE_MODEL, GOAL_HELP, GOALS, TUNE_EMBEDDINGS, AdvisorConfig,
+                            Constraints)
 from advisor.corpus.loading import survey_folder
 from advisor.errors import ConfigError
 from advisor.models import describe_model_choice
@@ -21,7 +22,7 @@ from advisor.models import describe_model_choice
 NUMBER_OPTIONS = {"budget_minutes": float, "max_minutes": float}
 NUMBER_CONSTRAINTS = {"latency_limit_ms": float, "queries_per_month": int, "monthly_budget_usd": float,
                       "one_off_budget_usd": float}
-SHOWN = {"corpus", "goal", "qa", "base_model", *NUMBER_OPTIONS, "constraints"}
+SHOWN = {"corpus", "goal", "qa", "base_model", *NUMBER_OPTIONS, "augment", "tune_embeddings", "constraints"}
 
 
 class SetupScreen(Screen):
@@ -86,6 +87,9 @@ class SetupScreen(Screen):
                             id="max_minutes")
                 yield Static("Ctrl+G estimates the run's time on this machine (loads the models: seconds).",
                              id="estimate", classes="status")
+                with Collapsible(title="Techniques: how the fine-tune and retrieval get their best chance",
+                                 collapsed=True, id="techniques"):
+                    yield from self._compose_techniques()
                 with Collapsible(title="Constraints (optional): what you need besides quality",
                                  collapsed=not self.constraints, id="constraints"):
                     yield from self._compose_constraints()
@@ -98,6 +102,16 @@ class SetupScreen(Screen):
                     yield Button("Estimate time (Ctrl+G)", id="estimate-button")
                     yield Button("History (Ctrl+R)", id="history")
         yield Footer()
+
+    def _compose_techniques(self) -> ComposeResult:
+        initial = self.initial
+        augment = initial.get("augment")
+        yield Checkbox("Knowledge fine-tune: restate each fact in several forms first (--augment)",
+                       AdvisorConfig.default("augment") if augment is None else augment, id="augment")
+        yield Label("RAG with embeddings tuned on your corpus (--tune-embeddings)", classes="field")
+        yield Select([(name, name) for name in TUNE_EMBEDDINGS], allow_blank=False, id="tune_embeddings",
+                     value=initial.get("tune_embeddings") or AdvisorConfig.default("tune_embeddings"))
+        yield Static(AdvisorConfig.help_text("tune_embeddings"), classes="status")
 
     def _compose_constraints(self) -> ComposeResult:
         given, defaults = self.constraints, Constraints()
@@ -200,6 +214,8 @@ class SetupScreen(Screen):
         for name in ("qa", "base_model"):
             if value(name):
                 options[name] = value(name)
+        options["augment"] = self.query_one("#augment", Checkbox).value
+        options["tune_embeddings"] = self.query_one("#tune_embeddings", Select).value
         constraints = {"data_changes": self.query_one("#data_changes", Select).value,
                        "must_cite_sources": self.query_one("#must_cite_sources", Checkbox).value,
                        "data_may_leave_machine": not self.query_one("#keep_data_local", Checkbox).value}

@@ -9,25 +9,34 @@ from dataclasses import dataclass
 from typing import Callable
 
 from advisor.corpus.profile import CorpusProfile
-from advisor.measure.arms import ARM_KINDS, BASELINE, KIND_OF_CHOICE
+from advisor.measure.arms import ARM_KINDS, BASELINE, KIND_OF_CHOICE, same_option
 from advisor.measure.comparisons import between, compare_arms, significant
 from advisor.measure.evidence import ArmReport, ModelCheck
 from advisor.measure.metrics import Metric
 from advisor.verdict.inputs import (ANSWER_LIKELIHOOD, GOAL_PRIOR, SMALL_EVAL, STYLE_DOCUMENTS, ArmEvidence,
                                     DecisionInputs, primary_metric)
-from advisor.verdict.reasons import (arm_label, comparison_text, constraint_reasons, forgetting_reasons,
+from advisor.verdict.reasons import (arm_label, comparison_text, constraint_reasons, feedback_reasons, forgetting_reasons,
                                      further_evidence, next_steps, profile_reasons, published_reasons,
-                                     retraining_cost, sentence_start, short_training, what_would_change)
+                                     retraining_cost, sentence_start, short_training, tuned_embeddings_reasons,
+                                     what_would_change)
 from advisor.verdict.report import CONFIDENCES, Reason, Recommendation
 
 
+def _ahead(comparisons: dict, name: str, other: str) -> bool:
+    """`name` measurably beats `other`; against a refinement of the same option (RAG and RAG with tuned
+    embeddings), it is enough that the other does not measurably beat it: the simpler of two equals wins."""
+    if same_option(name, other):
+        return not significant(between(comparisons, other, name))
+    return significant(between(comparisons, name, other))
+
+
 def _best(comparisons: dict, candidates: list[str], prior: str) -> tuple[str, bool]:
-    """The candidate that beats every other one measurably (and True); else, among the candidates no other
-    one measurably beats (the top group), the whole corpus in the prompt when the prior is retrieval (the same
-    facts in the prompt with no index to build or keep), the goal's prior arm, or the one with the largest
-    lift (and False)."""
+    """The candidate ahead of every other one (_ahead; and True), the first of a refinement and what it refines
+    when they tie; else, among the candidates no other one measurably beats (the top group), the whole corpus
+    in the prompt when the prior is retrieval (the same facts in the prompt with no index to build or keep),
+    the goal's prior arm, or the one with the largest lift (and False)."""
     for name in candidates:
-        if all(significant(between(comparisons, name, other)) for other in candidates if other != name):
+        if all(_ahead(comparisons, name, other) for other in candidates if other != name):
             return name, True
     top = [name for name in candidates
            if not any(significant(between(comparisons, other, name)) for other in candidates if other != name)]
@@ -175,12 +184,13 @@ def _cite_sources(chosen: str, helping: list[str], comparisons: dict, arms: dict
 
 def recommend(goal: str, metric: Metric, comparisons: dict, likelihood: dict, arms: dict[str, ArmReport],
               model_check: ModelCheck | dict, n_eval: int, constraints=None, profile: CorpusProfile | dict | None = None,
-              style_comparisons: dict | None = None, style_n: int = 0) -> Recommendation:
+              style_comparisons: dict | None = None, style_n: int = 0,
+              feedback=None) -> Recommendation:
     """The run's recommendation: the goal's own decision; for goal 'both', the knowledge half on `metric` and the
     style half on held-out documents (`style_comparisons`, when any were held out), combined."""
     half = "knowledge" if goal == "both" else goal
     rec = decide(DecisionInputs.from_measurements(half, metric, comparisons, arms, model_check, n_eval, likelihood,
-                                                  constraints, profile))
+                                                  constraints, profile, feedback))
     if style_comparisons is not None:
         style_inputs = DecisionInputs.from_measurements("style", STYLE_DOCUMENTS, style_comparisons, arms, model_check,
                                                         style_n, profile=profile)
@@ -214,7 +224,7 @@ def recommend_from_report(report, per_item=None) -> Recommendation:
     return recommend(goal, metric, compared(metric), compared(ANSWER_LIKELIHOOD), arms,
                      report.models.base_check or ModelCheck(), evaluation.n,
                      Constraints.from_dict(config.get("constraints") or {}), report.corpus, style,
-                     evaluation.style_n or 0)
+                     evaluation.style_n or 0, report.feedback)
 
 
 def decide(inputs: DecisionInputs) -> Recommendation:
@@ -242,6 +252,8 @@ CONFIDENCE_CAPS = [
                   lambda facts: facts["n_eval"] < SMALL_EVAL),
     ConfidenceCap("measured best, but the corpus argues against baking it into weights", "medium",
                   lambda facts: facts["profile_against"]),
+    ConfidenceCap("people measurably preferred another option's answers to the chosen one's", "medium",
+                  lambda facts: facts["people_disagree"]),
 ]
 
 
@@ -301,7 +313,7 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
     else:
         chosen, clear = _best(comparisons, helping, prior_choice)
         # Measurably ahead of every other arm (helping or not): high; ahead of the base model only: medium.
-        ahead = all(significant(between(comparisons, chosen, other)) for other in lifts if other != chosen)
+        ahead = all(_ahead(comparisons, chosen, other) for other in lifts if other != chosen)
         confidence = "high" if clear and ahead else "medium"
         tie_broken = len(helping) > 1 and not clear
         if tie_broken:
@@ -328,6 +340,11 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
                         "measurably ahead of the published default: the largest lift among them.")
         elif clear and ahead:
             rule = f"The one option measurably better than every other on {metric.label}."
+            tied = [other for other in lifts if other != chosen and same_option(chosen, other)
+                    and not significant(between(comparisons, chosen, other))]
+            if tied:
+                rule = rule[:-1] + (f" ({', '.join(arm_label(arms, other) for other in tied)}, the same option "
+                                    "refined, did no better).")
         else:
             rule = (f"The option that beat the base model on {metric.label}, though not measurably every other "
                     "option.")
@@ -354,6 +371,9 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
         if chosen != cited:
             rule = "Your latency limit or monthly budget: the best option that beat the base model and keeps them."
             constraint_chose = True
+    reasons += tuned_embeddings_reasons(chosen, arms, comparisons, metric)
+    said_by_people, people_disagree = feedback_reasons(chosen, arms, comparisons, metric, inputs.feedback)
+    reasons += said_by_people
     if n_eval < SMALL_EVAL:
         reasons.append(Reason(f"Only {n_eval} held-out items were scored: intervals are wide and the verdict is "
                               "tentative.", "quality"))
@@ -378,7 +398,8 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
                                 "per 1,000 queries on this hardware.", "latency"))
         if constraints is not None:
             stated += constraint_reasons(chosen, arms, constraints)
-    facts = {"constraint_chose": constraint_chose, "n_eval": n_eval, "profile_against": against}
+    facts = {"constraint_chose": constraint_chose, "n_eval": n_eval, "profile_against": against,
+             "people_disagree": people_disagree}
     confidence = min([confidence] + [cap.most for cap in CONFIDENCE_CAPS if cap.applies(facts)], key=CONFIDENCES.index)
     lead = [lift_lines.pop(chosen)] if chosen in lift_lines else []
     return Recommendation(_choice(chosen), confidence,
@@ -393,7 +414,8 @@ def combine_goals(knowledge: Recommendation, style: Recommendation, arms: dict[s
     if "finetune" in parts and parts & {"rag", "full_context"}:
         choice = "both"
     else:
-        choice = next((c for c in ("finetune", "rag", "full_context") if c in parts), "neither")
+        choice = next((c for c in ("finetune", "rag_tuned", "rag", "full_context") if KIND_OF_CHOICE[c].parts <= parts),
+                      "neither")
     order = ("low", "medium", "high")
     confidence = min(knowledge.confidence, style.confidence, key=order.index)
     reasons = [Reason(f"For the facts (knowledge), on its own: {knowledge.choice} ({knowledge.confidence} "

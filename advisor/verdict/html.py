@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from advisor.verdict.figures import FIGURES
 from advisor.verdict.literature import short_names
 from advisor.verdict.wording import (CHOICE_TEXT, LATENCY_PARTS, METRIC_LABELS, break_even_text, cost_volumes,
+                                     feedback_lines,
                                      evaluation_text, example_items, format_number, headline, interval_text,
                                      is_finite, latency_basis, profile_sections, quality_cell, references,
                                      run_time_text, stated_constraints, total_cost, verdict_title)
@@ -18,6 +19,7 @@ if TYPE_CHECKING:  # the report model is read, never imported: it imports its re
     from advisor.verdict.report import Report
 
 CHART_WIDTH, BAR_HEIGHT, LABEL_WIDTH = 560, 22, 120
+EXAMPLES = 20  # questions shown with every arm's answer (report.json keeps them all)
 VALUE_ROOM = 150  # right of the longest bar: its value's label
 
 
@@ -169,7 +171,7 @@ def render_html(report: Report, *, summary_only: bool = False) -> str:
     return _environment().get_template("report.html.j2").render(
         report=report, rec=report.recommendation, metric=metric, metrics=metrics, summary_only=summary_only,
         quality=quality_chart(report, metric) if metric else None, latency=latency_chart(report),
-        loss=loss_curve(report), examples=example_items(report), chart_width=CHART_WIDTH, bar_height=BAR_HEIGHT,
+        loss=loss_curve(report), examples=example_items(report)[:EXAMPLES], feedback=feedback_lines(report), chart_width=CHART_WIDTH, bar_height=BAR_HEIGHT,
         label_width=LABEL_WIDTH, cost=cost_chart(report), volumes=cost_volumes(report),
         break_even=break_even_text(report), constraints=stated_constraints(report.constraints),
         cited_works=references(report), profile=_profile_html(report.corpus),

@@ -9,6 +9,7 @@ from advisor.corpus.personal_data import personal_data_counts
 from advisor.corpus.profile import CorpusProfile
 from advisor.measure.arms import label
 from advisor.measure.evidence import ArmReport, ModelCheck, Training
+from advisor.measure.feedback import FeedbackEvidence
 from advisor.measure.metrics import METRICS, Metric
 
 
@@ -61,11 +62,13 @@ class DecisionInputs:
     personal_data: dict[str, int] = field(default_factory=dict)  # the profile's findings: kind -> how many
     style_consistency: tuple[str, float] | None = None  # the profile's verdict (consistent, mixed, varied) and score
     novelty_ratio: float | None = None  # base-model perplexity on the corpus over that on general text
+    feedback: FeedbackEvidence | None = None  # people's ratings of the answers, when any
 
     @classmethod
     def from_measurements(cls, goal: str, metric: "Metric", comparisons: dict, arms: dict[str, ArmReport],
                           model_check: ModelCheck | dict, n_eval: int, likelihood: dict | None = None,
-                          constraints=None, profile: CorpusProfile | dict | None = None) -> "DecisionInputs":
+                          constraints=None, profile: CorpusProfile | dict | None = None,
+                          feedback: FeedbackEvidence | None = None) -> "DecisionInputs":
         profile = CorpusProfile.from_dict(profile)
         consistency = profile.style.get("consistency") or {}
         ratio = (profile.novelty or {}).get("ratio")
@@ -73,7 +76,7 @@ class DecisionInputs:
                    ModelCheck.from_dict(model_check), n_eval, likelihood or {}, constraints, profile.tokens,
                    personal_data_counts(profile.personal_data),
                    (consistency["verdict"], consistency["score"]) if "score" in consistency else None,
-                   ratio if isinstance(ratio, (int, float)) and math.isfinite(ratio) else None)
+                   ratio if isinstance(ratio, (int, float)) and math.isfinite(ratio) else None, feedback)
 
 
 # What published evidence favours when the measurements cannot tell the arms apart: (arm, why, sources).

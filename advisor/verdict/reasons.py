@@ -59,6 +59,75 @@ def further_evidence(chosen: str, arms: dict[str, ArmEvidence], likelihood: dict
     return reasons
 
 
+def tuned_embeddings_reasons(chosen: str, arms: dict[str, ArmEvidence], comparisons: dict, metric) -> list[Reason]:
+    """Where the embeddings were tuned on the corpus: whether that beat plain RAG, with both retrieval hit rates
+    and the answers' comparison; when it did not, that the plain embedding model is kept."""
+    tuned = next((name for name in arms if name in ARM_KINDS and ARM_KINDS[name].tuned_embeddings), None)
+    if tuned is None or "rag" not in arms:
+        return []
+    hits = [arms[name].value("retrieval_hit_rate") for name in ("rag", tuned)]
+    retrieval = (f"retrieval hit rate {hits[1]:.3f} against {hits[0]:.3f}; " if None not in hits else "")
+    versus = between(comparisons, tuned, "rag")
+    answers = f"{metric.label} {comparison_text(versus)}" if versus else f"no {metric.label} to compare"
+    if chosen == tuned:
+        return [Reason(f"Tuning the embedding model on your corpus measurably helped over plain RAG: {retrieval}"
+                       f"{answers}. Serve the tuned embedding model (the run folder's embeddings/) for both indexing "
+                       "and questions.", "comparisons")]
+    better = significant(versus) if versus else False
+    verdict = ("it answered measurably better, but another option was chosen" if better else
+               "it was not measurably better, so the plain embedding model is kept")
+    return [Reason(f"Embeddings tuned on your corpus, against plain RAG: {retrieval}{answers}: {verdict}.",
+                   "comparisons")]
+
+
+def _share(counted: dict, wins: str) -> str:
+    low, high = counted["ci95"]
+    return f"{counted[wins]} of {counted['n']} ({counted[wins] / counted['n']:.2f}, 95% CI {low:.2f} to {high:.2f})"
+
+
+def feedback_reasons(chosen: str, arms: dict[str, ArmEvidence], comparisons: dict, metric,
+                     feedback) -> tuple[list[Reason], bool]:
+    """People's ratings beside the automatic scores: the chosen arm's share rated good against the others', and
+    each preference between its answers and another arm's. True when people measurably preferred another arm
+    (a share of good ratings or of preferences whose interval clears the chosen arm's), which the metric chose
+    against: both figures are given."""
+    if feedback is None or feedback.empty or chosen not in arms:
+        return [], False
+    reasons, disagree = [], False
+
+    def against(other: str) -> str:
+        versus = between(comparisons, chosen, other)
+        return (f", while {metric.label} favours {arm_label(arms, chosen)} ({comparison_text(versus)})" if versus
+                else "")
+
+    mine = feedback.ratings.get(chosen)
+    if mine:
+        others = [f"{arm_label(arms, name)} {_share(rated, 'up')}" for name, rated in feedback.ratings.items()
+                  if name != chosen and name in arms]
+        reasons.append(Reason(f"People rated {arm_label(arms, chosen)}'s answers good {_share(mine, 'up')}"
+                              + (f"; {'; '.join(others)}" if others else "") + ".", "feedback"))
+        for name, rated in feedback.ratings.items():
+            if name != chosen and name in arms and rated["ci95"][0] > mine["ci95"][1]:
+                disagree = True
+                reasons.append(Reason(f"People rated {arm_label(arms, name)}'s answers good measurably more often "
+                                      f"than {arm_label(arms, chosen)}'s{against(name)}: read the answers they "
+                                      "disagree on before deploying.", "feedback"))
+    for name in arms:
+        preferred = feedback.preference(name, chosen) if name != chosen else None
+        if preferred is None:
+            continue
+        if preferred["ci95"][0] > 0.5:
+            disagree = True
+            reasons.append(Reason(f"People preferred {arm_label(arms, name)}'s answer to {arm_label(arms, chosen)}'s "
+                                  f"{_share(preferred, 'a_wins')}{against(name)}: read the answers they disagree on "
+                                  "before deploying.", "feedback"))
+        else:
+            mine_first = feedback.preference(chosen, name)
+            reasons.append(Reason(f"Asked which of two answers is better, people preferred {arm_label(arms, chosen)}'s "
+                                  f"to {arm_label(arms, name)}'s {_share(mine_first, 'a_wins')}.", "feedback"))
+    return reasons, disagree
+
+
 def short_training(arms: dict[str, ArmEvidence]) -> tuple[str, float] | None:
     """When the quick fine-tune saw too little to judge it (under one pass over its data, or its budget cut the
     data plan short): what it saw, in words, and the budget in minutes that would cover the plan at this run's
@@ -168,7 +237,7 @@ def next_steps(inputs: DecisionInputs, rec: Recommendation) -> list[str]:
                         else "") + ".")
     steps.append("Rerun with the base model you would deploy (--base-model) and a fine-tune budget that lets it "
                  "see the data a few times (--budget-minutes; the report's notes say how many passes it made).")
-    if rec.choice in ("rag", "both", "full_context"):
+    if rec.choice in ("rag", "rag_tuned", "both", "full_context"):
         steps.append("Before deploying retrieval, tune it on your own questions: chunk size (--chunk-size) and "
                      "passages per question (--top-k), each run set against this one with advisor compare.")
     if rec.choice in ("finetune", "both"):

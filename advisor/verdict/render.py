@@ -7,7 +7,7 @@ from pathlib import Path
 from advisor.files import write_atomic, write_json
 from advisor.verdict.html import render_html
 from advisor.verdict.report import FIGURES, Report
-from advisor.verdict.wording import (LATENCY_PARTS, METRIC_LABELS, break_even_text, cost_volumes, evaluation_text,
+from advisor.verdict.wording import (feedback_lines, LATENCY_PARTS, METRIC_LABELS, break_even_text, cost_volumes, evaluation_text,
                                      format_number, headline, interval_text, latency_basis, profile_sections,
                                      quality_cell, reason_markdown, references, run_time_text, stated_constraints,
                                      total_cost, verdict_title)
@@ -96,6 +96,9 @@ def render_markdown(report: Report) -> str:
             lines.append(f"- {key.replace('_vs_', ' vs ')}: {format_number(comp['improvement'])} "
                          f"{interval_text(low, high, comp['n'])} on {comp['metric']}")
 
+    if report.feedback is not None:
+        lines += ["", f"## {FIGURES['feedback']}", ""] + [f"- {line}" for line in feedback_lines(report)]
+
     lines += ["", "## Latency and cost", "", latency_basis(report), "",
               header, rule]
     lines.append("| p50 latency (ms) | " + " | ".join(format_number(report.arms[a].latency_ms.get("p50"), 1) for a in arms) + " |")
@@ -128,6 +131,7 @@ def render_markdown(report: Report) -> str:
     whole = report.evaluation.full_context
     if whole and not whole.fits:
         lines += ["- **full_context**: not measured: " + whole.why_not()]
+    lines += [f"- **{name}**: not measured: {why}" for name, why in (report.evaluation.not_measured or {}).items()]
 
     lines += ["", f"## {FIGURES['corpus']}", ""]
     for title, said in profile_sections(report.corpus, code=lambda path: f"`{path}`"):

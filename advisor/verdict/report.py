@@ -8,6 +8,7 @@ from pathlib import Path
 
 from advisor.corpus.profile import CorpusProfile
 from advisor.measure.arms import CHOICES
+from advisor.measure.feedback import FeedbackEvidence
 from advisor.measure.cost import Costs
 from advisor.measure.evidence import ArmReport, Evaluation, ModelCheck
 from advisor.measure.hardware import Hardware
@@ -95,6 +96,7 @@ class Report:
     evaluation: Evaluation = field(default_factory=Evaluation)
     comparisons: dict = field(default_factory=dict)
     costs: Costs = field(default_factory=Costs)  # monthly totals, break-even, freshness, projections
+    feedback: FeedbackEvidence | None = None  # people's ratings of the answers (feedback.jsonl), when any
     warnings: list[str] = field(default_factory=list)
     about: list[str] = field(default_factory=list)  # what this run is, said before any figure
     run_dir: str | None = None
@@ -107,6 +109,8 @@ class Report:
         self.evaluation = Evaluation.from_dict(self.evaluation)
         self.hardware = Hardware.from_dict(self.hardware)
         self.costs = Costs.from_dict(self.costs)
+        if self.feedback is not None:
+            self.feedback = FeedbackEvidence.from_dict(self.feedback)
 
     @property
     def constraints(self) -> dict:
@@ -118,6 +122,8 @@ class Report:
         data = {name: value.to_dict() if isinstance(value, Record) else asdict(value) if is_dataclass(value)
                 else value for name, value in data.items()}
         data["arms"] = {name: asdict(arm) for name, arm in self.arms.items()}
+        if data["feedback"] is None:  # a report nobody rated keeps the layout it always had
+            del data["feedback"]
         return {"schema_version": data.pop("schema_version"), **data}
 
     @classmethod

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from advisor.measure.arms import KIND_OF_CHOICE
+from advisor.measure.arms import ARM_KINDS, KIND_OF_CHOICE
 from advisor.measure.metrics import METRICS
 from advisor.verdict.figures import FIGURES
 from advisor.verdict.literature import cited, short_names
@@ -73,6 +73,26 @@ def example_items(report: Report) -> list[dict]:
             item["answers"].append({"arm": name, "text": sample.get("answer", sample.get("continuation", "")),
                                     "sources": sample.get("retrieved") or []})
     return list(items.values())
+
+
+def feedback_lines(report: Report) -> list[str]:
+    """People's ratings in sentences: per arm the share rated good, per pair how often each answer was
+    preferred, each with its n and 95% interval (Wilson); the lines of feedback.jsonl that could not be read."""
+    feedback = report.feedback
+    if feedback is None:
+        return []
+
+    def share(wins: int, n: int, ci95) -> str:
+        return f"{wins} of {n} ({wins / n:.2f}, 95% CI {ci95[0]:.2f} to {ci95[1]:.2f})"
+
+    lines = [f"{report.arms[name].label if name in report.arms else name}: rated good {share(r['up'], r['n'], r['ci95'])}"
+             for name, r in feedback.ratings.items()]
+    lines += [f"{pair['a']}'s answer preferred to {pair['b']}'s {share(pair['a_wins'], pair['n'], pair['ci95'])}"
+              for pair in feedback.preferences.values()]
+    lines.append(f"From {feedback.entries} line(s) of feedback.jsonl in the run folder; when an answer was rated "
+                 "more than once, the last rating counts. Add more with the app's results screen or "
+                 "`advisor feedback RUN_DIR --add FILE.jsonl`.")
+    return lines + list(feedback.skipped)
 
 
 def reason_text(reason: Reason) -> str:
@@ -303,5 +323,10 @@ def run_time_text(report: Report) -> str | None:
             + (f"; by stage, {', '.join(stages)}" if stages else "") + ".")
 
 
-STAGE_WORDS = {"index": "index", "base": "base answers", "rag": "RAG answers", "full_context": "whole-corpus answers",
-               "train": "fine-tune", "finetune": "fine-tuned answers", "finetune_rag": "fine-tune + RAG answers"}
+def _in_sentence(title: str) -> str:
+    """A title inside a sentence: "Fine-tuned answers" -> "fine-tuned answers"; "RAG answers" as it is."""
+    return title if title.split()[0].isupper() else title[0].lower() + title[1:]
+
+
+STAGE_WORDS = {"index": "index", "embeddings": "tuned embeddings", "train": "fine-tune",
+               **{name: _in_sentence(kind.answers_title) for name, kind in ARM_KINDS.items()}}  # each arm's answers

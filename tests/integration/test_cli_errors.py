@@ -10,7 +10,7 @@ import pytest
 @pytest.fixture
 def run(run_cli):
     """`advisor run ARGS --quiet` in a subprocess."""
-    return lambda *args: run_cli("run", *args, "--quiet", timeout=300)
+    return lambda *args: run_cli("run", *args, "--tune-embeddings", "never", "--quiet", timeout=300)
 
 
 def _assert_one_line_error(result, *fragments):
@@ -64,7 +64,7 @@ def test_ctrl_c_stops_the_run_at_the_next_step_and_says_how_to_resume(tiny_corpu
     process = subprocess.Popen(
         [sys.executable, "-m", "advisor", "run", str(tiny_corpus[0]), "--qa", str(tiny_corpus[1]), "--out", str(out),
          "--base-model", str(tiny_model_dir), "--max-train-steps", "2000", "--device", "cpu", "--max-new-tokens", "4",
-         "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--tune-embeddings", "never", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
     while not (out / "cache" / "arm-rag.json").exists() and process.poll() is None and time.time() < deadline:
         time.sleep(0.2)

@@ -41,7 +41,7 @@ def test_the_offline_pipeline_makes_no_connection(network_attempts, tiny_corpus,
     # which offline resolves to the weights its package ships: every model path of a real run.
     report = advisor.advise(corpus, goal="knowledge", qa=qa, base_model=str(tiny_gguf),
                             embedding_model=DEFAULT_EMBEDDING_MODEL, out=str(tmp_path / "run"),
-                            max_train_steps=2, device="cpu", max_new_tokens=4)
+                            max_train_steps=2, device="cpu", max_new_tokens=4, tune_embeddings="never")
     assert report.models.base["origin"] == "GGUF file"
     assert report.models.embedding["origin"] == "bundled package"
     assert network_attempts == []

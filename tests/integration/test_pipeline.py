@@ -86,7 +86,7 @@ def test_cli_style_with_offline_fallback(tiny_corpus, tmp_path, run_cli):
     out = tmp_path / "style"
     result = run_cli("run", corpus, "--goal", "style", "--out", out, "--base-model", "someone/uncached-model",
                      "--offline-fallback", "--max-train-steps", "2", "--device", "cpu", "--max-new-tokens", "8",
-                     "--no-forgetting", "--quiet", "--format-regex", "[^|]+")
+                     "--no-forgetting", "--quiet", "--format-regex", "[^|]+", "--tune-embeddings", "never")
     assert result.returncode == 0, result.stderr
     # Random weights: nothing measured, and the headline says the choice is only the published default.
     assert "No measured recommendation" in result.stdout and f"{out}/report.html" in result.stdout

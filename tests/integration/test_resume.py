@@ -12,7 +12,7 @@ class Interrupt(Exception):
 def test_interrupted_run_resumes_then_reuses(tiny_corpus, tiny_model_dir, tmp_path):
     corpus, qa = tiny_corpus
     options = dict(goal="knowledge", qa=qa, base_model=str(tiny_model_dir), out=str(tmp_path / "run"),
-                   max_train_steps=2, device="cpu", max_new_tokens=4)
+                   max_train_steps=2, device="cpu", max_new_tokens=4, tune_embeddings="never")
 
     def stop_at_training(event):
         if event.stage == "train":
@@ -48,7 +48,7 @@ def test_a_cancelled_run_stops_at_a_progress_point_and_resumes(tiny_corpus, tiny
 
     corpus, qa = tiny_corpus
     options = dict(goal="knowledge", qa=qa, base_model=str(tiny_model_dir), out=str(tmp_path / "run"),
-                   max_train_steps=3, device="cpu", max_new_tokens=4, full_context=False)
+                   max_train_steps=3, device="cpu", max_new_tokens=4, full_context=False, tune_embeddings="never")
     stop, events = threading.Event(), []
 
     def watch(event):
@@ -92,6 +92,7 @@ def test_advisor_run_resume_continues_a_run_folder_with_its_own_settings(tiny_co
     with pytest.raises(StopAtTraining):  # as a closed laptop would leave it: the fine-tune not done
         advisor.advise(corpus, goal="knowledge", qa=qa, base_model=str(tiny_model_dir), out=str(out),
                        max_train_steps=2, device="cpu", max_new_tokens=4, full_context=False, top_k=2,
+                       tune_embeddings="never",
                        on_progress=stop_at_training)
     resumed = advisor_run("--resume", str(out))
     assert resumed.returncode == 0, resumed.stderr
@@ -114,7 +115,8 @@ def test_a_run_on_a_grown_corpus_updates_the_index_instead_of_building_it_again(
     grown = tmp_path / "corpus"
     shutil.copytree(corpus, grown)
     options = dict(goal="knowledge", qa=qa, base_model=str(tiny_model_dir), out=str(tmp_path / "run"),
-                   max_train_steps=1, device="cpu", max_new_tokens=4, full_context=False, forgetting=False)
+                   max_train_steps=1, device="cpu", max_new_tokens=4, full_context=False, forgetting=False,
+                   tune_embeddings="never")
     first = advisor.advise(grown, **options)
     (grown / "new_pier.md").write_text("The new pier at Marrowmere opened in 2024 and takes two ferries at once.")
     second = advisor.advise(grown, **options)

@@ -53,7 +53,9 @@ def test_bf16_is_used_where_asked_or_where_the_hardware_computes_it(monkeypatch)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     assert not uses_bf16("auto", "cpu") and not uses_bf16("auto", "mps")
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
-    assert uses_bf16("auto", "cpu")
+    assert uses_bf16("auto", "cpu") and uses_bf16("auto", "cpu", 135_000_000)
+    # A small model trains faster in fp32 even where the CPU computes bfloat16 natively; asked for, it gets bf16.
+    assert not uses_bf16("auto", "cpu", 1_000_000) and uses_bf16("bf16", "cpu", 1_000_000)
 
 
 def test_a_cpu_takes_the_batch_in_smaller_passes_that_add_up_to_it():

@@ -471,6 +471,6 @@ def test_confidence_is_capped_by_the_listed_caps_alone(monkeypatch):
     rec, _ = _decide(*few)
     assert rec.choice == "rag" and rec.confidence == "low"
     assert [cap.most for cap in decide_module.CONFIDENCE_CAPS if cap.applies(
-        {"constraint_chose": False, "n_eval": 15, "profile_against": False})] == ["low"]
+        {"constraint_chose": False, "n_eval": 15, "profile_against": False, "people_disagree": False})] == ["low"]
     monkeypatch.setattr(decide_module, "CONFIDENCE_CAPS", [])
     assert _decide(*few)[0].confidence == "high"  # the measurements' own confidence, uncapped

@@ -132,7 +132,26 @@ def test_the_report_gives_the_run_time_beside_the_estimate_stage_by_stage():
                     evaluation={"wall_seconds": 546.0, "estimate": estimate.to_dict(),
                                 "stage_seconds": {"index": 5.2, "base": 83.0, "train": 164.0}})
     assert run_time_text(report) == ("The run took 9.1 min; estimated before its slow stages: about 5.4 min: "
-                                     "answers 1.3, fine-tune 3; by stage, index 4 s (took 5 s), base answers 77 s "
+                                     "answers 1.3, fine-tune 3; by stage, index 4 s (took 5 s), base model answers 77 s "
                                      "(took 83 s), fine-tune 180 s (took 164 s).")
     report.evaluation.estimate = None
     assert run_time_text(report) is None
+
+
+def test_tuning_the_embeddings_is_estimated_and_the_first_thing_max_minutes_cuts_when_only_auto_asked():
+    def plan(**options):
+        cfg = AdvisorConfig(corpus="c", budget_minutes=3.0, max_new_tokens=32, **options)
+        evalset, models, profile, whole = _inputs()
+        return plan_run(cfg, evalset, models, profile, whole, ["general text " * 50], already=5.0, speed=SLOW)
+
+    stages = plan().estimate.stages
+    assert "rag_tuned" in stages and stages["rag_tuned"] == pytest.approx(stages["rag"])
+    assert 0 < stages["embeddings"] <= 120 + 1000 * SLOW.embed_seconds
+    assert "embeddings" not in plan(tune_embeddings="never").estimate.stages
+    full = plan().estimate.total
+    cut = plan(max_minutes=(full - stages["embeddings"] - stages["rag_tuned"]) / 60 / 0.84)
+    assert not cut.tune_embeddings and "rag_tuned" not in cut.estimate.stages
+    assert any("not tuned" in note for note in cut.estimate.notes)
+    assert len(cut.evalset.pairs) == 100  # nothing else was cut
+    kept = plan(max_minutes=(full - stages["embeddings"] - stages["rag_tuned"]) / 60 / 0.84, tune_embeddings="always")
+    assert kept.tune_embeddings and "embeddings" in kept.estimate.stages and len(kept.evalset.pairs) < 100

@@ -3,6 +3,7 @@
 import json
 import re
 
+from advisor.measure.feedback import Rating, summarize
 from advisor.measure.cost import BreakEven, Costs
 from advisor.verdict.html import render_html
 from advisor.verdict.render import render_markdown, write_report
@@ -72,10 +73,12 @@ def test_each_reason_links_to_its_figure_and_its_sources_and_costs_show_the_brea
     report.corpus.near_duplicates = {"documents": 1, "share_of_characters": 0.05, "threshold": 0.8,
                                         "method": "MinHash", "pairs": [{"first": "a.md", "second": "b.md",
                                                                         "similarity": 0.93}]}
+    report.feedback = summarize([Rating("Which buoy?", "rag", "up")], list(report.arms))  # its section shows
     report.recommendation = Recommendation(
         "rag", "high", [Reason(f"rests on {title}", figure) for figure, title in FIGURES.items()]
         + [Reason("cites every source", sources=list(SOURCES))], rule="a rule")
     html = render_html(report)
+    assert "rated good 1 of 1 (1.00, 95% CI 0.21 to 1.00)" in html
     for figure in FIGURES:
         assert f'href="#{figure}"' in html and f'id="{figure}"' in html, figure
     for key, source in SOURCES.items():

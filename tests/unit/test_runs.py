@@ -26,8 +26,10 @@ def test_finished_and_unfinished_runs_are_listed_newest_first(tmp_path):
 
 def test_planned_stages_follow_the_run_order():
     config = AdvisorConfig(corpus="docs")
-    assert planned_stages(config) == ["load", "models", "profile", "estimate", "index", "base", "rag", "full_context",
-                                      "train", "finetune", "report"]
+    assert planned_stages(config) == ["load", "models", "profile", "estimate", "index", "embeddings", "base", "rag",
+                                      "rag_tuned", "full_context", "train", "finetune", "report"]
+    plain = AdvisorConfig(corpus="docs", tune_embeddings="never")
+    assert "embeddings" not in planned_stages(plain) and "rag_tuned" not in planned_stages(plain)
     both = AdvisorConfig(corpus="docs", goal="both", full_context=False)
     assert planned_stages(both)[-3:] == ["finetune", "finetune_rag", "report"]
     assert "full_context" not in planned_stages(both)

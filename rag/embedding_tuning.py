@@ -1,0 +1,108 @@
+"""Tunes a copy of the embedding model on (question-like text, passage) pairs, with sentence-transformers' own
+trainer and a contrastive loss, within a time budget."""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+MIN_PAIRS = 8  # fewer pairs teach nothing an in-batch contrastive loss can use
+MAX_PAIRS = 4000  # pairs at most (a seeded sample past it): a budget of minutes covers less on a CPU
+EPOCHS = 3.0  # passes over the pairs, as the budget allows
+CHECKED_PAIRS = 200  # training-side pairs retrieved to measure the hit rate, before and after tuning
+
+
+class TuningUnavailable(RuntimeError):
+    """The training libraries are missing, or there is too little to train on; the message says which."""
+
+
+@dataclass
+class EmbeddingTraining:
+    model_dir: str
+    pairs: int
+    steps: int  # optimizer steps that ran
+    planned_steps: int  # what the epochs asked for
+    seconds: float  # set-up, training and saving
+    stopped_by_budget: bool
+    batch_size: int
+    losses: list[dict] = field(default_factory=list)  # {"step", "loss"} as logged
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _trainer_parts():
+    """sentence-transformers' trainer, its arguments, the loss and the no-duplicates sampler; `datasets` with them."""
+    try:
+        import datasets  # noqa: F401  (the trainer reads its data from a datasets.Dataset)
+        from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    except ImportError as exc:
+        raise TuningUnavailable(f"tuning the embeddings needs the 'adapt' extras ({exc.name} is missing): "
+                                "pip install 'ft-rag-advisor[adapt]'") from None
+    try:  # where sentence-transformers 6.3 keeps them; the older paths still work, with a warning
+        from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+        from sentence_transformers.sentence_transformer.training_args import BatchSamplers
+    except ImportError:
+        from sentence_transformers.losses import MultipleNegativesRankingLoss
+        from sentence_transformers.training_args import BatchSamplers
+    return SentenceTransformerTrainer, SentenceTransformerTrainingArguments, MultipleNegativesRankingLoss, BatchSamplers
+
+
+def tune_embedder(embedder, pairs: list[tuple[str, str]], out_dir: str | Path, *, budget_seconds: float,
+                  epochs: float = 1.0, batch_size: int = 32, learning_rate: float = 5e-5, seed: int = 0,
+                  bf16: bool = False, on_step=None):
+    """A copy of `embedder` trained on `pairs` (query, passage) with MultipleNegativesRankingLoss: each query's
+    own passage against the batch's other passages (no passage twice in a batch, so none is a false negative).
+    The original is left as it was. `bf16`: under bfloat16 autocast. No step starts that would end past
+    `budget_seconds`. `on_step(step, planned, loss)` after each step. Returns (tuned model, EmbeddingTraining); the model is saved in `out_dir`."""
+    from datasets import Dataset
+    from transformers import PrinterCallback, TrainerCallback
+
+    Trainer, Arguments, Loss, Samplers = _trainer_parts()
+    if len({query for query, _ in pairs}) < MIN_PAIRS:
+        raise TuningUnavailable(f"only {len(pairs)} training-side question/passage pair(s) could be made; "
+                                f"tuning the embeddings needs at least {MIN_PAIRS}")
+    start = time.perf_counter()
+    model = copy.deepcopy(embedder)
+    data = Dataset.from_dict({"anchor": [query for query, _ in pairs], "positive": [passage for _, passage in pairs]})
+    batch = max(2, min(batch_size, len(pairs)))
+
+    class Budget(TrainerCallback):
+        def __init__(self):
+            self.step_started = None
+            self.slowest = 0.0
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.step_started = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            now = time.perf_counter()
+            self.slowest = max(self.slowest, now - self.step_started) if state.global_step > 1 else 0.0
+            if now - start + max(self.slowest, now - self.step_started) > budget_seconds:
+                control.should_training_stop = True
+            return control
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs and on_step:
+                on_step(state.global_step, state.max_steps, float(logs["loss"]))
+
+    budget = Budget()
+    device = str(next(model.parameters()).device)
+    with tempfile.TemporaryDirectory(prefix="advisor-embeddings-") as scratch:
+        args = Arguments(output_dir=scratch, num_train_epochs=epochs, per_device_train_batch_size=batch,
+                         learning_rate=learning_rate, warmup_steps=0.1, batch_sampler=Samplers.NO_DUPLICATES,
+                         seed=seed, logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
+                         use_cpu=device == "cpu", dataloader_pin_memory=False, bf16=bf16)
+        trainer = Trainer(model=model, args=args, train_dataset=data, loss=Loss(model), callbacks=[budget])
+        trainer.remove_callback(PrinterCallback)  # progress goes through on_step, never by printing
+        trainer.train()
+    model.eval()
+    out_dir = Path(out_dir)
+    model.save(str(out_dir), create_model_card=False)  # a card would embed examples, slowly and noisily
+    losses = [{"step": entry["step"], "loss": entry["loss"]} for entry in trainer.state.log_history if "loss" in entry]
+    steps = trainer.state.global_step
+    return model, EmbeddingTraining(str(out_dir), len(pairs), steps, trainer.state.max_steps,
+                                    time.perf_counter() - start, steps < trainer.state.max_steps, batch, losses)
