@@ -582,38 +582,32 @@ def cmd_feedback(args: argparse.Namespace, console) -> int:
     from pathlib import Path
 
     from advisor.errors import ConfigError
-    from advisor.measure.feedback import FEEDBACK_FILE, append_feedback, now, read_feedback
-    from advisor.verdict.ratings import checked_entries, with_feedback
-    from advisor.verdict.render import write_report
+    from advisor.measure.feedback import FEEDBACK_FILE, read_feedback
+    from advisor.verdict.ratings import add_feedback, with_feedback
     from advisor.verdict.wording import feedback_lines, headline
 
     run_dir = Path(args.run_dir).expanduser()
-    report = _load_report(args.run_dir)
+    before = _load_report(args.run_dir)
     if args.add:
         source = Path(args.add).expanduser()
         if not source.is_file():
             raise ConfigError(f"{str(source)!r} is not a file", hint="pass a JSONL file of ratings")
-        entries, problems = read_feedback(source)
-        kept, unknown = checked_entries(entries, list(report.arms))
-        for problem in problems + unknown:
+        entries, unreadable = read_feedback(source)
+        report, added, left_out = add_feedback(run_dir, entries)
+        for problem in unreadable + left_out:
             console.print(f"[yellow]warning:[/] {source.name}: {problem}", highlight=False)
-        if not kept:
+        if not added:
             raise ConfigError(f"no rating in {str(source)!r} could be added",
-                              hint="see the lines above; each line: {\"question\", \"arm\", \"rating\": \"up\"}")
-        import dataclasses
-
-        append_feedback(run_dir / FEEDBACK_FILE, [entry if entry.at else dataclasses.replace(entry, at=now())
-                                                  for entry in kept])
-        console.print(f"Added {len(kept)} of {len(entries) + len(problems)} to {run_dir / FEEDBACK_FILE}",
+                              hint='see the lines above; each line: {"question", "arm", "rating": "up"|"down"}')
+        console.print(f"Added {len(added)} of {len(entries) + len(unreadable)} to {run_dir / FEEDBACK_FILE}",
                       highlight=False)
-    before = report.recommendation
-    report = with_feedback(report, run_dir)
-    if args.add:
-        write_report(report, run_dir)
+    else:
+        report = with_feedback(before, run_dir)
     for line in feedback_lines(report) or ["No ratings yet: add them in the app's results screen or with --add."]:
         console.print(f"- {line}", highlight=False)
-    changed = (before.choice, before.confidence) != (report.recommendation.choice, report.recommendation.confidence)
-    console.print(f"[bold]{headline(report)}[/]" + (f" (was: {before.choice}, {before.confidence} confidence)"
+    old, new = before.recommendation, report.recommendation
+    changed = (old.choice, old.confidence) != (new.choice, new.confidence)
+    console.print(f"[bold]{headline(report)}[/]" + (f" (was: {old.choice}, {old.confidence} confidence)"
                                                      if changed else ""), highlight=False)
     return 0
 

@@ -36,17 +36,25 @@ class TunedIndex(BuiltIndex):
 def retrieval_pairs(evalset: EvalSet, chunks, seed: int) -> list[tuple[str, str]]:
     """(query, passage) pairs from the training side only: each training QA pair's question with the chunk
     holding its answer, and each training-side fact's fill-in-the-blank (augment's forms, worded unlike the
-    probes and leaving out every held-out item) with the chunk holding its sentence."""
+    probes and leaving out every held-out item) with the chunk holding its sentence; at most MAX_PAIRS (a seeded
+    sample of the facts)."""
+    from collections import defaultdict
+
     from advisor.corpus.augment import augment
     from advisor.corpus.qa import normalize_answer
 
-    folded = [(chunk, normalize_answer(chunk.text)) for chunk in chunks]
+    folded = [normalize_answer(chunk.text) for chunk in chunks]
+    holders = defaultdict(set)  # word -> the chunks it is in: a text is looked for only where its rarest word is
+    for index, words in enumerate(folded):
+        for word in set(words.split()):
+            holders[word].add(index)
 
     def holding(text: str, source: str | None = None) -> str | None:
         wanted = normalize_answer(text)
         if not wanted:
             return None
-        found = [chunk for chunk, words in folded if wanted in words]
+        rarest = min((holders.get(word, set()) for word in wanted.split()), key=len)
+        found = [chunks[index] for index in sorted(rarest) if wanted in folded[index]]
         preferred = [chunk for chunk in found if chunk.source == source] or found
         return preferred[0].text if preferred else None
 
@@ -55,16 +63,14 @@ def retrieval_pairs(evalset: EvalSet, chunks, seed: int) -> list[tuple[str, str]
         passage = holding(pair.answer, pair.source)
         if passage:
             pairs.append((pair.question, passage))
-    restated = augment(evalset.train_documents, evalset.pairs, seed)
-    for form in restated.pairs:
-        if form.form == "cloze":
-            passage = holding(form.sentence)
-            if passage:
-                pairs.append((form.prompt, passage))
-    pairs = list(dict.fromkeys(pairs))
-    if len(pairs) > MAX_PAIRS:
-        pairs = random.Random(seed).sample(pairs, MAX_PAIRS)
-    return pairs
+    forms = [form for form in augment(evalset.train_documents, evalset.pairs, seed).pairs if form.form == "cloze"]
+    if len(forms) > MAX_PAIRS:
+        forms = random.Random(seed).sample(forms, MAX_PAIRS)
+    for form in forms:
+        passage = holding(form.sentence)
+        if passage:
+            pairs.append((form.prompt, passage))
+    return list(dict.fromkeys(pairs))[:MAX_PAIRS]
 
 
 def train_side_hit_rate(retriever, pairs: list[tuple[str, str]], seed: int) -> float:

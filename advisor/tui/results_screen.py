@@ -1,4 +1,5 @@
-"""The results screen: the recommendation and its reasons, the arms side by side, caveats, example answers."""
+"""The results screen: the recommendation and its reasons, the arms side by side, caveats, every arm's answers,
+which the user can rate (thumbs up or down, or which of two is better) into the run folder's feedback.jsonl."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, MarkdownViewer, Select, Static
 
+from advisor.measure.feedback import FEEDBACK_FILE, Preference, Rating, latest, now, read_feedback
 from advisor.verdict.report import Report
 from advisor.verdict.wording import (METRIC_LABELS, example_items, format_number, headline, quality_cell, reason_text,
                                      verdict_title)
 
+RATED = {"up": "good", "down": "bad"}
 ARM_COLUMNS = ("arm", "quality [95% CI] (n)", "p50 ms", "p95 ms", "once $", "per 1k $")
 
 
@@ -61,7 +64,9 @@ class ReportViewer(Screen):
 class ResultsScreen(Screen):
     """Everything here is read from the Report (report.json): the same figures as report.md."""
 
-    BINDINGS = [Binding("o", "open_markdown", "report.md"), Binding("w", "open_html", "HTML report"),
+    BINDINGS = [Binding("u", "rate('up')", "Good answer"), Binding("d", "rate('down')", "Bad answer"),
+                Binding("p", "prefer", "Better than…"),
+                Binding("o", "open_markdown", "report.md"), Binding("w", "open_html", "HTML report"),
                 Binding("y", "copy_path", "Copy folder path"), Binding("n", "app.new_run", "New run"),
                 Binding("ctrl+r", "app.history", "History"), Binding("f1", "app.help", "Help")]
     DEFAULT_CSS = """
@@ -77,6 +82,8 @@ class ResultsScreen(Screen):
         super().__init__()
         self.report = report
         self.examples = {item["question"]: item for item in example_items(report)}
+        self.given: dict[tuple[str, str], str] = {}  # (question, arm) -> "up" or "down", as feedback.jsonl says
+        self.pending: tuple[str, str] | None = None  # (question, arm) marked better, waiting for the worse one
 
     def compose(self) -> ComposeResult:
         report, rec = self.report, self.report.recommendation
@@ -101,11 +108,15 @@ class ResultsScreen(Screen):
             yield Label(f"Caveats ({len(found)})", classes="section")
             yield Static("\n".join(f"⚠ {line}" for line in found) or "none", markup=False, id="caveats")
             if self.examples:
-                yield Label("Example answers: the same question to every arm", classes="section")
+                yield Label(f"Every arm's answer to each of the {len(self.examples)} held-out items", classes="section")
                 yield Select([(key if len(key) <= 66 else key[:65] + "…", key) for key in self.examples],
                              value=next(iter(self.examples)),
                              allow_blank=False, id="example")
-                yield Static("", markup=False, id="answers")
+                yield Static("", markup=False, id="reference", classes="muted")
+                yield DataTable(id="answers", zebra_stripes=True, cursor_type="row")
+                yield Static("Rate the highlighted answer: u good, d bad; p marks it better than the next answer you "
+                             "press p on. Each rating is saved to the run folder's feedback.jsonl at once and weighed "
+                             "in the report.", classes="muted", id="rating-help")
             yield Static(f"Run folder: {report.run_dir} · every figure is in report.json", classes="muted",
                          markup=False)
         yield Footer()
@@ -117,6 +128,9 @@ class ResultsScreen(Screen):
         for row in arm_rows(self.report):
             table.add_row(*row, key=row[0])
         if self.examples:
+            self.given = {(entry.question, entry.arm): entry.rating for entry in latest(self._feedback())
+                          if isinstance(entry, Rating)}
+            self.query_one("#answers", DataTable).add_columns("arm", "answer", "rated")
             self._show_example(next(iter(self.examples)))
 
     @on(Select.Changed, "#example")
@@ -125,12 +139,78 @@ class ResultsScreen(Screen):
 
     def _show_example(self, key: str) -> None:
         item = self.examples[key]
-        lines = [f"reference: {item['reference']}"] if item["reference"] else []
+        self.query_one("#reference", Static).update(f"reference: {item['reference']}" if item["reference"] else "")
+        table = self.query_one("#answers", DataTable)
+        table.clear()
         for answer in item["answers"]:
-            lines.append(f"{answer['arm']}: {answer['text']}")
-            if answer["sources"]:
-                lines.append(f"    sources: {', '.join(answer['sources'])}")
-        self.query_one("#answers", Static).update("\n".join(lines))
+            text = answer["text"] + (f"  [sources: {', '.join(answer['sources'])}]" if answer["sources"] else "")
+            table.add_row(answer["arm"], text, RATED.get(self.given.get((key, answer["arm"])), ""), key=answer["arm"])
+
+    # --- ratings -------------------------------------------------------------------------------------
+
+    def _feedback(self) -> list:
+        return read_feedback(self._run_folder() / FEEDBACK_FILE)[0] if self._run_folder() else []
+
+    def _run_folder(self) -> Path | None:
+        folder = Path(self.report.run_dir or "")
+        return folder if self.report.run_dir and folder.is_dir() else None
+
+    def _highlighted(self) -> tuple[str, str, str] | None:
+        """(question, arm, answer) of the highlighted answer."""
+        if not self.examples:
+            return None
+        table = self.query_one("#answers", DataTable)
+        if not table.row_count:
+            return None
+        question = str(self.query_one("#example", Select).value)
+        arm = str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
+        answer = next(a["text"] for a in self.examples[question]["answers"] if a["arm"] == arm)
+        return question, arm, answer
+
+    def _save(self, entry, said: str) -> None:
+        """Appends the entry to feedback.jsonl, then writes the report again with every rating weighed."""
+        from advisor.verdict.ratings import add_feedback
+
+        folder = self._run_folder()
+        if folder is None or not (folder / "report.json").is_file():
+            self.app.notify(f"The run folder {self.report.run_dir} is not here: the rating was not saved.",
+                            severity="error")
+            return
+        self.report = add_feedback(folder, [entry])[0]
+        self.query_one("#reasons", Static).update("\n".join(f"• {reason_text(r)}"
+                                                            for r in self.report.recommendation.reasons))
+        self.app.notify(f"{said} (saved to {FEEDBACK_FILE}; the report now weighs it)", title="Rated")
+
+    def action_rate(self, rating: str) -> None:
+        picked = self._highlighted()
+        if picked is None:
+            self.app.notify("No answers to rate in this report.", severity="warning")
+            return
+        question, arm, answer = picked
+        self.given[(question, arm)] = rating
+        self._show_example(question)
+        self.query_one("#answers", DataTable).move_cursor(row=list(self._arms_shown(question)).index(arm))
+        self._save(Rating(question, arm, rating, answer, now()), f"{arm}'s answer rated {RATED[rating]}")
+
+    def _arms_shown(self, question: str) -> list[str]:
+        return [answer["arm"] for answer in self.examples[question]["answers"]]
+
+    def action_prefer(self) -> None:
+        picked = self._highlighted()
+        if picked is None:
+            self.app.notify("No answers to compare in this report.", severity="warning")
+            return
+        question, arm, _ = picked
+        if self.pending is None or self.pending[0] != question:
+            self.pending = (question, arm)
+            self.app.notify(f"{arm}'s answer marked better: highlight the worse one and press p again "
+                            "(p on the same answer cancels).", title="Better than…")
+        elif self.pending[1] == arm:
+            self.pending = None
+            self.app.notify("No preference recorded.")
+        else:
+            better, self.pending = self.pending[1], None
+            self._save(Preference(question, better, arm, now()), f"{better}'s answer preferred to {arm}'s")
 
     def _file(self, name: str) -> Path | None:
         path = Path(self.report.run_dir or ".") / name

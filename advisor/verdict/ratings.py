@@ -6,7 +6,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from advisor.measure.feedback import FEEDBACK_FILE, FeedbackEvidence, Preference, Rating, read_feedback, summarize
+from advisor.measure.feedback import (FEEDBACK_FILE, FeedbackError, FeedbackEvidence, Preference, Rating,
+                                      append_feedback, now, parse_feedback, read_feedback, summarize)
 from advisor.verdict.report import Report
 
 
@@ -38,3 +39,26 @@ def checked_entries(entries: list[Rating | Preference], arms: list[str]) -> tupl
         else:
             kept.append(entry)
     return kept, problems
+
+
+def add_feedback(run_dir: str | Path, entries: list) -> tuple[Report, list, list[str]]:
+    """Appends `entries` (Rating, Preference, or their dicts as feedback.jsonl lines hold them) to the finished
+    run's feedback.jsonl, stamped with the time, and writes its report again with every rating weighed. Returns
+    the report, the entries added, and a line for each one left out (unreadable, or naming an arm the run lacks)."""
+    from advisor.verdict.render import write_report
+
+    run_dir = Path(run_dir)
+    report = dataclasses.replace(Report.load(run_dir / "report.json"), run_dir=str(run_dir))  # where it is now
+    parsed, problems = [], []
+    for number, entry in enumerate(entries, 1):
+        try:
+            parsed.append(entry if isinstance(entry, (Rating, Preference)) else parse_feedback(entry))
+        except FeedbackError as exc:
+            problems.append(f"entry {number} skipped: {exc}")
+    kept, unknown = checked_entries(parsed, list(report.arms))
+    if kept:
+        append_feedback(run_dir / FEEDBACK_FILE, [entry if entry.at else dataclasses.replace(entry, at=now())
+                                                  for entry in kept])
+    report = with_feedback(report, run_dir)
+    write_report(report, run_dir)
+    return report, kept, problems + unknown

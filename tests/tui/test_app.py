@@ -199,3 +199,37 @@ async def test_ctrl_g_estimates_the_run_time_on_the_setup_screen_and_starts_noth
         await wait_until(pilot, lambda: "Expected: about" in str(status.render()), "the estimate")
         assert status.has_class("-good")
         assert isinstance(pilot.app.screen, SetupScreen) and not (tmp_path / "run").exists()
+
+
+async def test_answers_are_rated_into_feedback_jsonl_and_the_report_weighs_them(tmp_path, ferry_report):
+    import json
+
+    from advisor.verdict.report import Report
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "report.json").write_text(ferry_report.read_text(encoding="utf-8"), encoding="utf-8")
+    report = Report.load(run / "report.json")
+    report.run_dir = str(run)
+    app = make_app({}, runs_root=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        app.show_results(report)
+        await pilot.pause()
+        app.screen.query_one("#answers").focus()
+        await pilot.press("u")  # the first arm's answer (base) is highlighted
+        await pilot.press("down", "p", "down", "p")  # rag's answer better than the fine-tune's
+        await pilot.press("down", "d")
+        await pilot.pause()
+        rated = app.screen.query_one("#answers")
+        assert [rated.get_row(arm)[2] for arm in ("base", "finetune_rag")] == ["good", "bad"]
+    question = report.arms["base"].details["samples"][0]["question"]
+    lines = [json.loads(line) for line in (run / "feedback.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(line["kind"], line["question"]) for line in lines] == [("rating", question), ("preference", question),
+                                                                    ("rating", question)]
+    assert (lines[0]["arm"], lines[0]["rating"], lines[1]["better"], lines[1]["worse"]) == ("base", "up", "rag",
+                                                                                            "finetune")
+    assert (lines[2]["arm"], lines[2]["rating"]) == ("finetune_rag", "down")
+    written = json.loads((run / "report.json").read_text(encoding="utf-8"))
+    assert written["feedback"]["preferences"]["rag_over_finetune"]["a_wins"] == 1
+    assert any("people preferred RAG's to the LoRA fine-tune's 1 of 1" in reason["text"]
+               for reason in written["recommendation"]["reasons"])

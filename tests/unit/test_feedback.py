@@ -136,3 +136,14 @@ def test_a_clear_verdict_that_people_contradict_is_held_with_medium_confidence()
                for text in held.reason_texts)
     undecided = summarize([Preference("q1", "finetune", "rag"), Preference("q2", "rag", "finetune")], list(scores))
     assert decided(undecided).confidence == "high"  # one each way says nothing
+
+
+def test_the_python_api_adds_ratings_as_dicts_and_says_which_it_left_out(tmp_path, ferry_report):
+    import advisor
+
+    run = _rated_run(tmp_path, ferry_report)
+    report, added, left_out = advisor.add_feedback(run, [{"question": "Q", "arm": "rag", "rating": "up"},
+                                                         {"question": "Q", "arm": "rag"}])
+    assert [entry.arm for entry in added] == ["rag"] and report.feedback.ratings["rag"]["up"] == 1
+    assert left_out == ["entry 2 skipped: 'rating' must be \"up\" or \"down\", not None"]
+    assert report.run_dir == str(run) and advisor.Report.load(run / "report.json").feedback == report.feedback
