@@ -51,6 +51,15 @@ def _trainer_parts():
     return SentenceTransformerTrainer, SentenceTransformerTrainingArguments, MultipleNegativesRankingLoss, BatchSamplers
 
 
+def _without_model_card(trainer_class):
+    """The trainer, less the callback that gathers a model card's data (sentence-transformers' documented way to
+    leave it out): computing its example widgets prints a progress bar, and no card is written."""
+    class Trainer(trainer_class):
+        def add_model_card_callback(self, default_args_dict):
+            pass
+    return Trainer
+
+
 def tune_embedder(embedder, pairs: list[tuple[str, str]], out_dir: str | Path, *, budget_seconds: float,
                   epochs: float = 1.0, batch_size: int = 32, learning_rate: float = 5e-5, seed: int = 0,
                   bf16: bool = False, on_step=None):
@@ -96,12 +105,13 @@ def tune_embedder(embedder, pairs: list[tuple[str, str]], out_dir: str | Path, *
                          learning_rate=learning_rate, warmup_steps=0.1, batch_sampler=Samplers.NO_DUPLICATES,
                          seed=seed, logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
                          use_cpu=device == "cpu", dataloader_pin_memory=False, bf16=bf16)
-        trainer = Trainer(model=model, args=args, train_dataset=data, loss=Loss(model), callbacks=[budget])
+        trainer = _without_model_card(Trainer)(model=model, args=args, train_dataset=data, loss=Loss(model),
+                                               callbacks=[budget])
         trainer.remove_callback(PrinterCallback)  # progress goes through on_step, never by printing
         trainer.train()
     model.eval()
     out_dir = Path(out_dir)
-    model.save(str(out_dir), create_model_card=False)  # a card would embed examples, slowly and noisily
+    model.save(str(out_dir), create_model_card=False)
     losses = [{"step": entry["step"], "loss": entry["loss"]} for entry in trainer.state.log_history if "loss" in entry]
     steps = trainer.state.global_step
     return model, EmbeddingTraining(str(out_dir), len(pairs), steps, trainer.state.max_steps,
