@@ -140,7 +140,8 @@ class AdvisorConfig:
                                   "interrupted run (advisor run --resume) goes on from the last one.", 10,
                                   metavar="STEPS")
     precision: str = _help("Training arithmetic: 'auto' (bfloat16 where the hardware computes it natively: "
-                           "recent GPUs, and CPUs with AVX-512 BF16 or AMX for models of 20M parameters or more; else fp32), 'fp32' or 'bf16'.",
+                           "recent GPUs, and CPUs with AVX-512 BF16 or AMX for models of 20M parameters or more; "
+                           "else fp32), 'fp32' or 'bf16'.",
                            "auto", choices=PRECISIONS)
     full_context: bool = _help("Also measure the whole training corpus in the prompt, when it fits the base "
                                "model's context window (then neither an index nor training may be needed).", True,

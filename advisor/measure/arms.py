@@ -27,9 +27,9 @@ class ArmKind:
     def parts(self) -> frozenset[str]:
         """What recommending it puts in place: "rag" (an index), "tuned_embeddings" (its embedding model tuned),
         "finetune" (an adapter), "full_context"."""
-        return frozenset(part for part, present in (("rag", self.retrieval), ("tuned_embeddings", self.tuned_embeddings),
-                                                    ("finetune", self.tuned), ("full_context", self.whole_corpus))
-                         if present)
+        present = (("rag", self.retrieval), ("tuned_embeddings", self.tuned_embeddings), ("finetune", self.tuned),
+                   ("full_context", self.whole_corpus))
+        return frozenset(part for part, there in present if there)
 
 
 ARM_KINDS = {kind.name: kind for kind in (

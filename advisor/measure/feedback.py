@@ -169,7 +169,8 @@ class FeedbackEvidence(Record):
                 "share": 1 - other["share"], "ci95": [1 - high, 1 - low]}
 
 
-def summarize(entries: list[Rating | Preference], arms: list[str], skipped: list[str] | None = None) -> FeedbackEvidence:
+def summarize(entries: list[Rating | Preference], arms: list[str],
+              skipped: list[str] | None = None) -> FeedbackEvidence:
     """The evidence of `entries` on `arms` (in the report's order); entries naming another arm are left out."""
     kept = latest(entries)
     ratings = {}
