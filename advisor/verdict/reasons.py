@@ -21,7 +21,8 @@ def comparison_text(comparison: dict) -> str:
     low, high = comparison["ci95"]
     if not (math.isfinite(low) and math.isfinite(high)):
         return f"{comparison['improvement']:+.3f} (n={comparison['n']}: too few items for an interval)"
-    return f"{comparison['improvement']:+.3f} (95% CI {low:+.3f} to {high:+.3f}, n={comparison['n']})"
+    improvement = comparison["improvement"] + 0.0  # -0.0, a tie seen from the other side, reads as +0.000
+    return f"{improvement:+.3f} (95% CI {low:+.3f} to {high:+.3f}, n={comparison['n']})"
 
 
 FORGETTING_NOTICE = 0.10  # a rise in reference-text perplexity above this share is worth a reason
