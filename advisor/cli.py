@@ -124,6 +124,23 @@ def build_parser() -> argparse.ArgumentParser:
     feedback.add_argument("run_dir", metavar="RUN_DIR", help="a finished run's folder")
     feedback.add_argument("--add", metavar="FILE_JSONL", help="ratings to add, one JSON object per line")
 
+    tune = commands.add_parser(
+        "tune", help="train a finished run's fine-tune further on people's ratings, and measure it as one more arm",
+        description="With --from-feedback: trains the fine-tune of RUN_DIR further on the ratings in its "
+                    "feedback.jsonl (KTO from TRL: answers rated good made likelier, bad ones less likely; a "
+                    "preference counts its better answer good and its worse one bad), then measures every arm again "
+                    "in a new run folder (default RUN_DIR-feedback) and writes its report there. Half the rated "
+                    "questions (a seeded hash of each) train; they leave the held-out set, so no arm is scored on a "
+                    "question whose answers were trained on, and the other half's ratings stay as evidence. Run it "
+                    "again to resume.")
+    tune.add_argument("run_dir", metavar="RUN_DIR", help="a finished run's folder, with ratings")
+    tune.add_argument("--from-feedback", action="store_true", required=True,
+                      help="train on the run's ratings (feedback.jsonl)")
+    tune.add_argument("--out", metavar="DIR", help="the new run folder (default: RUN_DIR-feedback)")
+    tune.add_argument("--budget-minutes", type=float, metavar="MIN",
+                      help=AdvisorConfig.help_text("feedback_budget_minutes") + " (default: 2)")
+    tune.add_argument("--quiet", action="store_true", help="no progress bars; only the final lines")
+
     profile_cmd = commands.add_parser(
         "profile", help="profile a corpus in seconds: size, duplicates, personal data, style",
         description="Reads CORPUS_DIR as a run would and prints its profile: size (tokens under the base model's "
@@ -612,14 +629,25 @@ def cmd_feedback(args: argparse.Namespace, console) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace, console) -> int:
+    from advisor.tune import tune_from_feedback
+
+    cancel = _stop_on_ctrl_c(console)
+    report = _with_progress(args, console, lambda on_progress: tune_from_feedback(
+        args.run_dir, out=args.out, budget_minutes=args.budget_minutes, on_progress=on_progress, cancel=cancel))
+    _print_outcome(report, console)
+    return 0
+
+
 def cmd_tui(args: argparse.Namespace, console) -> int:
     from advisor.tui import run_tui
 
     return run_tui(_options_from_args(args), runs_root=args.runs)
 
 
-COMMANDS = {"run": cmd_run, "tui": cmd_tui, "report": cmd_report, "feedback": cmd_feedback, "profile": cmd_profile, "evalset": cmd_evalset,
-            "explain": cmd_explain, "compare": cmd_compare, "demo": cmd_demo, "calibrate": cmd_calibrate}
+COMMANDS = {"run": cmd_run, "tui": cmd_tui, "report": cmd_report, "feedback": cmd_feedback, "tune": cmd_tune,
+            "profile": cmd_profile, "evalset": cmd_evalset, "explain": cmd_explain, "compare": cmd_compare,
+            "demo": cmd_demo, "calibrate": cmd_calibrate}
 
 
 def _in_a_terminal() -> bool:

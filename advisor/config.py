@@ -124,6 +124,13 @@ class AdvisorConfig:
                                  "questions, 'always' or 'never'.", "auto", choices=TUNE_EMBEDDINGS)
     embedding_budget_minutes: float = _help("Wall-clock cap for tuning the embedding model, in minutes "
                                             "(re-indexing with it comes on top).", 2.0, metavar="MIN")
+    feedback_ratings: str | None = _help("A JSONL file of rated answers ({\"question\", \"answer\", \"good\"}: "
+                                         "true or false) to train the fine-tune further on with KTO, measured "
+                                         "as one more arm; its questions are left out of the held-out set. "
+                                         "`advisor tune RUN_DIR --from-feedback` writes one from a run's "
+                                         "ratings.", None, metavar="FILE")
+    feedback_budget_minutes: float = _help("Wall-clock cap for training on the ratings, in minutes.", 2.0,
+                                           metavar="MIN")
     lora_rank: int = _help("LoRA rank r.", 8, metavar="R")
     lora_alpha: int = _help("LoRA scaling alpha.", 16, metavar="ALPHA")
     lora_targets: str = _help("Layers LoRA adapts: 'all-linear' (every linear layer but the output "
@@ -139,6 +146,9 @@ class AdvisorConfig:
     checkpoint_every: int = _help("Save a training checkpoint every this many optimizer steps, so that an "
                                   "interrupted run (advisor run --resume) goes on from the last one.", 10,
                                   metavar="STEPS")
+    checkpoint_minutes: float = _help("...but not within this many minutes of the last checkpoint (a checkpoint "
+                                      "costs several fast steps; 0: at every --checkpoint-every steps).", 1.0,
+                                      metavar="MIN")
     precision: str = _help("Training arithmetic: 'auto' (bfloat16 where the hardware computes it natively: "
                            "recent GPUs, and CPUs with AVX-512 BF16 or AMX for models of 20M parameters or more; "
                            "else fp32), 'fp32' or 'bf16'.",
@@ -198,6 +208,10 @@ class AdvisorConfig:
             raise ConfigError(f"budget_minutes must be positive, not {self.budget_minutes}")
         if self.embedding_budget_minutes <= 0:
             raise ConfigError(f"embedding_budget_minutes must be positive, not {self.embedding_budget_minutes}")
+        if self.checkpoint_minutes < 0:
+            raise ConfigError(f"checkpoint_minutes must not be negative, not {self.checkpoint_minutes}")
+        if self.feedback_budget_minutes <= 0:
+            raise ConfigError(f"feedback_budget_minutes must be positive, not {self.feedback_budget_minutes}")
         if self.tune_embeddings not in TUNE_EMBEDDINGS:
             raise ConfigError(f"tune_embeddings must be one of {', '.join(TUNE_EMBEDDINGS)}, "
                               f"not {self.tune_embeddings!r}")

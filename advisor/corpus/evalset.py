@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from advisor.corpus.loading import Document
 from advisor.corpus.qa import QAPair
@@ -66,6 +66,10 @@ class EvalSet:
         from advisor.cache import documents_fingerprint, fingerprint
 
         return fingerprint(self.kind, [p.to_dict() for p in self.pairs], documents_fingerprint(self.documents))
+
+    def without_questions(self, questions: set[str]) -> "EvalSet":
+        """The same set less the held-out pairs asking one of `questions` (their answers were trained on)."""
+        return replace(self, pairs=[p for p in self.pairs if p.question not in questions])
 
     def to_dict(self) -> dict:
         """What eval_set.json holds."""

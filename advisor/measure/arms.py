@@ -19,6 +19,7 @@ class ArmKind:
     choice_title: str = ""  # that choice, as a verdict's title: "Use RAG"
     whole_corpus: bool = False  # every training document goes into the prompt
     tuned_embeddings: bool = False  # retrieves with the embedding model tuned on the training side
+    from_feedback: bool = False  # answers with the fine-tune trained further on people's ratings
     # The option this arm refines (RAG with tuned embeddings is still RAG): it must measurably beat that one to
     # be chosen over it, and a tie between the two is no tie between options.
     variant_of: str | None = None
@@ -45,6 +46,10 @@ ARM_KINDS = {kind.name: kind for kind in (
             choice_title="Fine-tune (LoRA)"),
     ArmKind("finetune_rag", "the fine-tune with RAG", "Fine-tune + RAG answers", tuned=True, retrieval=True,
             choice="both", choice_title="Use both"),
+    ArmKind("finetune_feedback", "the fine-tune trained on people's ratings", "Rating-trained answers", tuned=True,
+            retrieval=False, choice="finetune_feedback",
+            choice_title="Fine-tune (LoRA), then train it on people's ratings", from_feedback=True,
+            variant_of="finetune"),
 )}
 BASELINE = "base"  # the arm every lift is measured against
 # Each verdict is one arm's: the choice it makes, and the arm whose measurements it rests on.
@@ -52,10 +57,12 @@ KIND_OF_CHOICE = {kind.choice: kind for kind in ARM_KINDS.values()}
 CHOICES = tuple(KIND_OF_CHOICE)
 
 
-def arm_names(finetune_rag: bool, full_context: bool = False, tuned_embeddings: bool = False) -> list[str]:
+def arm_names(finetune_rag: bool, full_context: bool = False, tuned_embeddings: bool = False,
+              from_feedback: bool = False) -> list[str]:
     """The arms a run measures, in the order they are measured and shown."""
     return (["base", "rag"] + (["rag_tuned"] if tuned_embeddings else []) + (["full_context"] if full_context else [])
-            + ["finetune"] + (["finetune_rag"] if finetune_rag else []))
+            + ["finetune"] + (["finetune_rag"] if finetune_rag else []) + (["finetune_feedback"] if from_feedback
+                                                                             else []))
 
 
 def same_option(a: str, b: str) -> bool:

@@ -153,9 +153,10 @@ class Estimate(Record):
         """'about 7 min: answers 4, fine-tune 3' (in the total's unit; stages under half a minute are not
         named)."""
         answers = sum(s for name, s in self.stages.items()
-                      if name not in ("index", "embeddings", "train", "report", "reference"))
+                      if name not in ("index", "embeddings", "train", "feedback", "report", "reference"))
         parts = [("index", self.stages.get("index", 0.0)), ("tuned embeddings", self.stages.get("embeddings", 0.0)),
-                 ("answers", answers), ("fine-tune", self.stages.get("train", 0.0))]
+                 ("answers", answers), ("fine-tune", self.stages.get("train", 0.0)),
+                 ("training on ratings", self.stages.get("feedback", 0.0))]
         total = _minutes(self.total)
         if total.endswith(" s"):
             return f"about {total}"
@@ -186,7 +187,8 @@ def _minutes(seconds: float, unit: bool = True) -> str:
 
 def estimate_stages(speed: Speed, *, arms: list[ArmPlan], questions: int, documents: int, max_new_tokens: int,
                     chunks: int, train_seconds: float, reference_tokens: int, timed: int,
-                    style_prompt_tokens: float = 64.0, embedding_seconds: float = 0.0) -> dict[str, float]:
+                    style_prompt_tokens: float = 64.0, embedding_seconds: float = 0.0,
+                    feedback_seconds: float = 0.0) -> dict[str, float]:
     """Seconds per stage. Each arm answers `timed` questions alone and the rest in batches, and scores each
     reference answer with one more forward pass; held-out `documents` (style) are continued to max_new_tokens
     alone and scored. Retrieval embeds each question; a cached prefix is computed once."""
@@ -210,6 +212,8 @@ def estimate_stages(speed: Speed, *, arms: list[ArmPlan], questions: int, docume
             seconds += documents * speed.prompt(style_prompt_tokens * 4)
         stages[arm.name] = seconds
     stages["train"] = train_seconds
+    if feedback_seconds:  # training on people's ratings
+        stages["feedback"] = feedback_seconds
     stages["reference"] = 2 * (speed.prompt(reference_tokens) if reference_tokens else 0.0)
     return stages
 
@@ -235,6 +239,31 @@ def train_seconds(speed: Speed, *, steps: int, batch_size: int, tokens_per_examp
     """The fine-tune's expected time: its data plan's steps at the probed speed, within its time budget."""
     per_step = STEP_OVERHEAD_SECONDS + batch_size * tokens_per_example * speed.train_token_seconds
     return min(budget_seconds, steps * per_step)
+
+
+# A KTO step costs about this many LoRA steps on the same batch: the policy's forward and backward passes, plus
+# forward passes of the reference and of the mismatched answers its KL term is estimated from.
+KTO_STEP_IN_LORA_STEPS = 2.0
+
+
+def feedback_seconds(speed: Speed, *, examples: int, tokens_per_example: float, budget_seconds: float) -> float:
+    """Training on people's ratings: KTO's passes over the rated answers at the probed speed, within its budget."""
+    from finetune.feedback import BATCH, EPOCHS
+
+    steps = math.ceil(examples / BATCH) * EPOCHS
+    lora = train_seconds(speed, steps=math.ceil(steps), batch_size=BATCH, tokens_per_example=tokens_per_example,
+                         budget_seconds=math.inf)
+    return min(budget_seconds, lora * KTO_STEP_IN_LORA_STEPS)
+
+
+def rated_lines(path: str | None) -> int:
+    """How many rated answers a --feedback-ratings file holds (its non-empty lines; 0 without one)."""
+    from pathlib import Path
+
+    try:
+        return sum(1 for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()) if path else 0
+    except OSError:
+        return 0
 
 
 @dataclass
@@ -280,7 +309,7 @@ def plan_run(cfg, evalset, models, profile: CorpusProfile, whole: WholeCorpusFit
     from advisor.measure.evaluate import LATENCY_SAMPLE
     from finetune.train import wanted_steps
     from rag.prompting import build_prompt, encode_prompt
-    from rag.embedding_tuning import CHECKED_PAIRS, EPOCHS, MAX_PAIRS
+    from finetune.embedding_tuning import CHECKED_PAIRS, EPOCHS, MAX_PAIRS
     from rag.splitting import chunk_size_for
 
     speed = speed or probe_speed(models.base, models.tokenizer, models.embedder)
@@ -300,7 +329,7 @@ def plan_run(cfg, evalset, models, profile: CorpusProfile, whole: WholeCorpusFit
 
     def stages_for(pairs: int, fits: bool, budget_seconds: float, tune: bool) -> dict[str, float]:
         arms = []
-        for name in arm_names(cfg.measures_finetune_rag(), fits, tune):
+        for name in arm_names(cfg.measures_finetune_rag(), fits, tune, cfg.feedback_ratings is not None):
             kind = ARM_KINDS[name]
             tokens = question_tokens + (cfg.top_k * chunk if kind.retrieval else 0)
             arms.append(ArmPlan(name, tokens, kind.retrieval, whole.prompt_tokens if kind.whole_corpus else 0))
@@ -313,7 +342,11 @@ def plan_run(cfg, evalset, models, profile: CorpusProfile, whole: WholeCorpusFit
                                train_seconds=train_seconds(speed, steps=steps, batch_size=cfg.batch_size,
                                                            tokens_per_example=per_example,
                                                            budget_seconds=budget_seconds),
-                               reference_tokens=reference_tokens, timed=LATENCY_SAMPLE)
+                               reference_tokens=reference_tokens, timed=LATENCY_SAMPLE,
+                               feedback_seconds=feedback_seconds(
+                                   speed, examples=rated_lines(cfg.feedback_ratings),
+                                   tokens_per_example=question_tokens + ANSWER_LENGTH_SHARE * cfg.max_new_tokens,
+                                   budget_seconds=cfg.feedback_budget_minutes * 60))
 
     pairs, fits, tune = len(evalset.pairs), whole.fits, cfg.may_tune_embeddings()
     limit = cfg.max_minutes * 60 * MAX_MINUTES_MARGIN if cfg.max_minutes else None

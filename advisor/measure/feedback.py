@@ -3,6 +3,7 @@ per arm as evidence with intervals."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -132,15 +133,39 @@ def latest(entries: list[Rating | Preference]) -> list[Rating | Preference]:
     return list(kept.values())
 
 
-def wilson(successes: int, n: int, z: float = 1.96) -> list[float]:
-    """The Wilson score interval of a proportion: sound at 0 and n successes and for small n, where the normal
-    approximation is not."""
+def training_questions(questions, seed: int) -> set[str]:
+    """Of the rated `questions`, those whose ratings train the fine-tune further (`advisor tune --from-feedback`):
+    half of them (the larger half), in the order of a seeded hash of each, the same on every machine; the ratings
+    of the others stay held out, as evidence on answers no arm was trained on."""
+    ranked = sorted(set(questions), key=lambda q: hashlib.sha256(f"{seed}\0{q}".encode("utf-8")).hexdigest())
+    return set(ranked[:(len(ranked) + 1) // 2])
+
+
+def rated_answers(entries: list[Rating | Preference], answer_of) -> list[tuple[str, str, bool]]:
+    """(question, answer, good) for each entry's last word: a rating's answer as rated (or, when it names none,
+    `answer_of(arm, question)`), and of a preference the better answer as good and the worse as bad. An answer
+    that cannot be found, or two arms' identical answers rated both ways, are left out."""
+    labelled: dict[tuple[str, str], set[bool]] = {}
+    for entry in latest(entries):
+        if isinstance(entry, Rating):
+            found = [(entry.answer or answer_of(entry.arm, entry.question), entry.good)]
+        else:
+            found = [(answer_of(entry.better, entry.question), True), (answer_of(entry.worse, entry.question), False)]
+        for answer, good in found:
+            if answer and answer.strip():
+                labelled.setdefault((entry.question, answer.strip()), set()).add(good)
+    return [(question, answer, labels.pop()) for (question, answer), labels in labelled.items() if len(labels) == 1]
+
+
+def wilson(successes: int, n: int) -> list[float]:
+    """The Wilson score 95% interval of a proportion (scipy's): sound at 0 and n successes and for small n, where
+    the normal approximation is not."""
+    from scipy.stats import binomtest
+
     if n == 0:
         return [math.nan, math.nan]
-    share = successes / n
-    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [max(0.0, centre - half), min(1.0, centre + half)]
+    interval = binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return [float(interval.low), float(interval.high)]
 
 
 @dataclass

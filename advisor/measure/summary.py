@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from advisor.measure.arms import BASELINE
+from advisor.measure.arms import ARM_KINDS, BASELINE
 from advisor.measure.cost import ComputeCost
 from advisor.measure.evaluate import ArmRun
 from advisor.measure.evidence import ArmReport, Forgetting, ModelCheck
@@ -71,13 +71,19 @@ def add_forgetting(reports: dict[str, ArmReport], forgetting: Forgetting, *, tun
                  True: perplexity_summary([tuple(x) for x in forgetting.after], seed=seed)}
     for name, report in reports.items():
         shared = name != BASELINE and name not in tuned  # the base weights: measured once, on the base arm
+        under = name in ARM_KINDS and ARM_KINDS[name].from_feedback  # the ratings' LoRA is not read again
         report.quality["reference_perplexity"] = {**summaries[name in tuned],
-                                                  **({"note": "the base model's weights"} if shared else {})}
+                                                  **({"note": "the base model's weights"} if shared else {}),
+                                                  **({"note": "the fine-tune's, without the ratings' LoRA"}
+                                                     if under else {})}
     change = summaries[True]["value"] / summaries[False]["value"] - 1
     for name in sorted(tuned & set(reports)):
+        under = name in ARM_KINDS and ARM_KINDS[name].from_feedback
         reports[name].notes.append(
             f"forgetting: perplexity on {reference} went from {summaries[False]['value']:.2f} to "
-            f"{summaries[True]['value']:.2f} ({change:+.1%}) after the fine-tune")
+            f"{summaries[True]['value']:.2f} ({change:+.1%}) after the fine-tune"
+            + (" (the fine-tune under the ratings' LoRA; the LoRA's own effect on it is not measured)"
+               if under else ""))
 
 
 def novelty(model_check: ModelCheck, reference_nll: list, reference: str) -> dict:

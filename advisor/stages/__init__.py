@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Callable
@@ -13,6 +14,7 @@ from advisor.stages.answers import answers_stage
 from advisor.stages.context import RunContext
 from advisor.stages.embeddings import tuned_index_stage
 from advisor.stages.estimate import estimate_stage
+from advisor.stages.feedback import checked_rated, feedback_stage
 from advisor.stages.index import build_index_stage, open_store
 from advisor.stages.load import load_inputs
 from advisor.stages.models import load_models
@@ -39,6 +41,10 @@ class Stage:
 def _load(ctx: RunContext, state: RunState) -> None:
     inputs = load_inputs(ctx)
     state.pairs, state.reference, state.corpus = inputs.pairs, inputs.reference, inputs.corpus
+    if ctx.config.feedback_ratings:  # too few ratings are said now, before anything slow
+        state.rated, problems = checked_rated(ctx.config.feedback_ratings)
+        for problem in problems:
+            ctx.warn(problem)
     if ctx.config.chroma_url:
         state.store = open_store(ctx)  # a server that does not answer is said now, not after the models
 
@@ -51,6 +57,10 @@ def _profile(ctx: RunContext, state: RunState) -> None:
     profiled = profile_stage(ctx, state.corpus, state.pairs, state.models, state.reference)
     state.model_check, state.profile, state.evalset, state.whole = (profiled.model_check, profiled.profile,
                                                                     profiled.evalset, profiled.whole)
+    if state.rated:  # the questions whose answers train are measured no more
+        kept = state.evalset.without_questions({item.question for item in state.rated})
+        state.rated_held_out = state.evalset.n - kept.n
+        state.evalset = kept
 
 
 def _estimate(ctx: RunContext, state: RunState) -> None:
@@ -84,7 +94,9 @@ def _answers(kind: ArmKind) -> Callable[[RunContext, RunState], None]:
             ctx.progress(kind.name, 0, 0, f"skipped: {state.skipped[kind.name]}", status="skipped")
             return
         index = state.tuned_index if kind.tuned_embeddings else state.index
-        done = answers_stage(ctx, kind, state.models, index, state.tuned, state.evalset, state.whole)
+        tuned = state.feedback_tuned if kind.from_feedback else state.tuned
+        done = answers_stage(ctx, kind, state.models, index, tuned, state.evalset, state.whole,
+                             rated_held_out=state.rated_held_out)
         if done is not None:
             arm, run = done
             state.arms.append(arm)
@@ -99,16 +111,22 @@ def _train(ctx: RunContext, state: RunState) -> None:
     state.tuned = fine_tune(ctx, state.evalset, models, state.train_budget_seconds)
 
 
+def _feedback(ctx: RunContext, state: RunState) -> None:
+    state.feedback_tuned = feedback_stage(ctx, state.rated, state.models, state.tuned)
+
+
 def _report(ctx: RunContext, state: RunState) -> None:
-    state.forgetting.after = reference_nll(ctx, state.tuned.key, state.tuned.model, state.models.tokenizer,
-                                           state.reference)
+    with (state.feedback_tuned.model.disable_adapter() if state.feedback_tuned else contextlib.nullcontext()):
+        # the fine-tune itself, without the layers the ratings trained
+        state.forgetting.after = reference_nll(ctx, state.tuned.key, state.tuned.model, state.models.tokenizer,
+                                               state.reference)
     state.report = report_stage(ctx, state)
 
 
 def _answers_entry(kind: ArmKind) -> Stage:
     def planned(config: AdvisorConfig) -> bool:
         return kind.name in arm_names(config.measures_finetune_rag(), config.full_context,
-                                      config.may_tune_embeddings())
+                                      config.may_tune_embeddings(), config.feedback_ratings is not None)
     return Stage(kind.name, kind.answers_title, planned, _answers(kind))
 
 
@@ -127,7 +145,11 @@ RUN_STAGES = [
     # The arms that keep the base weights first: an interrupted fine-tune loses none of their answers.
     *(_answers_entry(kind) for kind in ARM_KINDS.values() if not kind.tuned),
     Stage("train", "LoRA fine-tune", _always, _train),
-    *(_answers_entry(kind) for kind in ARM_KINDS.values() if kind.tuned),
+    *(_answers_entry(kind) for kind in ARM_KINDS.values() if kind.tuned and not kind.from_feedback),
+    # The ratings' LoRA goes into the fine-tune's weights: every other tuned arm has answered by now.
+    Stage("feedback", "Training on people's ratings", lambda config: config.feedback_ratings is not None,
+          _feedback),
+    *(_answers_entry(kind) for kind in ARM_KINDS.values() if kind.from_feedback),
     Stage("report", "Writing the report", _always, _report),
 ]
 

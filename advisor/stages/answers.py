@@ -12,11 +12,12 @@ from advisor.measure.whole_corpus import WholeCorpusFit
 from advisor.stages.context import RunContext
 from advisor.stages.index import BuiltIndex
 from advisor.stages.models import LoadedModels
+from advisor.stages.feedback import feedback_note
 from advisor.stages.train import TunedModel, training_note
 
 
 def arm_of(ctx: RunContext, kind: ArmKind, models: LoadedModels, index: BuiltIndex, tuned: TunedModel | None,
-           evalset: EvalSet, whole: WholeCorpusFit) -> Arm:
+           evalset: EvalSet, whole: WholeCorpusFit, rated_held_out: int = 0) -> Arm:
     """The arm of `kind`, answering with the base weights or the tuned ones, with its retriever, one-off cost,
     notes and cache key."""
     notes = ["reference arm: the base model alone, answering closed-book"] if kind.name == BASELINE else []
@@ -27,6 +28,9 @@ def arm_of(ctx: RunContext, kind: ArmKind, models: LoadedModels, index: BuiltInd
     if kind.tuned:
         notes.append(training_note(tuned.training, ctx.config))
         one_off += tuned.training.seconds
+    if kind.from_feedback:
+        notes.append(feedback_note(tuned.feedback, rated_held_out))
+        one_off += tuned.feedback.seconds
     passages = whole.passages if kind.whole_corpus else None
     if passages:
         notes.append(f"all {len(passages)} training documents in every prompt "
@@ -40,14 +44,15 @@ def arm_of(ctx: RunContext, kind: ArmKind, models: LoadedModels, index: BuiltInd
 
 
 def answers_stage(ctx: RunContext, kind: ArmKind, models: LoadedModels, index: BuiltIndex,
-                  tuned: TunedModel | None, evalset: EvalSet, whole: WholeCorpusFit) -> tuple[Arm, ArmRun] | None:
+                  tuned: TunedModel | None, evalset: EvalSet, whole: WholeCorpusFit,
+                  rated_held_out: int = 0) -> tuple[Arm, ArmRun] | None:
     """The arm of `kind` and its scores; None for the whole-corpus arm when the corpus does not fit the window
     (the progress event says why)."""
     if kind.whole_corpus and not whole.fits:
         why = f"skipped: {whole.why_not()}"
         ctx.progress(kind.name, 0, 0, why, status="skipped")
         return None
-    arm = arm_of(ctx, kind, models, index, tuned, evalset, whole)
+    arm = arm_of(ctx, kind, models, index, tuned, evalset, whole, rated_held_out)
     return arm, measured(ctx, arm, evalset, models)
 
 

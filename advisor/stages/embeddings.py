@@ -12,7 +12,7 @@ from advisor.files import write_json
 from advisor.stages.context import RunContext
 from advisor.stages.index import BuiltIndex
 from advisor.stages.models import LoadedModels
-from rag.embedding_tuning import CHECKED_PAIRS, EPOCHS, MAX_PAIRS
+from finetune.embedding_tuning import CHECKED_PAIRS, EPOCHS, MAX_PAIRS
 
 # Retrieval has room to improve below this share of training-side questions whose passage is in the top-k:
 # with --tune-embeddings auto, the arm is measured only then.
@@ -87,15 +87,14 @@ def tuned_index_stage(ctx: RunContext, evalset: EvalSet, models: LoadedModels, i
     """The tuned index, or None and why not: --tune-embeddings never, retrieval already finds the training-side
     passages (auto), too few pairs, or the training libraries missing. Reused when its inputs are unchanged."""
     from finetune.train import uses_bf16
-    from rag.embedding_tuning import TuningUnavailable, tune_embedder
+    from finetune.embedding_tuning import TuningUnavailable, tune_embedder
     from rag.retrieval import Retriever, build_index
-    from rag.splitting import split_documents
 
     cfg = ctx.config
     ctx.progress("embeddings", 0, None, "making training-side question/passage pairs")
     chunk_size, overlap = index.stats["chunk_size"], index.stats["overlap"]
-    chunks = split_documents(evalset.train_documents, models.embedder.tokenizer, chunk_size, overlap)
-    pairs = retrieval_pairs(evalset, chunks, cfg.seed)
+    chunks = index.chunks  # the plain index's, which the tuned one holds too
+    pairs = retrieval_pairs(evalset, list(chunks), cfg.seed)
     before = train_side_hit_rate(index.retriever, pairs, cfg.seed)
     if cfg.tune_embeddings == "auto" and before >= ROOM_TO_IMPROVE:
         return None, (f"retrieval already finds the passage for {before:.0%} of training-side questions "

@@ -16,6 +16,7 @@ class BuiltIndex:
     retriever: object  # rag.retrieval.Retriever over the training documents
     stats: dict  # chunks, seconds, chunk_size, overlap
     key: str  # what retrieved passages depend on
+    chunks: tuple = ()  # rag.splitting.Chunk: the training documents as the index holds them
 
     def note(self, config) -> str:
         """What the retrieving arms retrieve from, and what the index cost."""
@@ -55,7 +56,7 @@ def build_index_stage(ctx: RunContext, evalset: EvalSet, models: LoadedModels, c
     key = fingerprint(store_key, documents_fingerprint(evalset.train_documents))
     cached = ctx.cache.get("index", key)
     ctx.progress("index", 0, None, "checking which chunks the index already holds")
-    collection, _, built = build_index(evalset.train_documents, models.embedder, client,
+    collection, chunks, built = build_index(evalset.train_documents, models.embedder, client,
                                        chunk_size=chunk_size, chunk_overlap=overlap,
                                        collection_name=f"advisor-{store_key[:16]}",
                                        about={"embedding_model": models.embedding.name},
@@ -79,4 +80,5 @@ def build_index_stage(ctx: RunContext, evalset: EvalSet, models: LoadedModels, c
                 f"{built.chunks} chunks: {built.added} new, {built.deleted} removed, {built.kept} kept")
         ctx.progress("index", built.chunks, built.chunks, said, result=stats)
     stats = {**stats, "chunk_size": chunk_size, "overlap": overlap}
-    return BuiltIndex(Retriever(models.embedder, collection, cfg.top_k), stats, fingerprint(key, cfg.top_k))
+    return BuiltIndex(Retriever(models.embedder, collection, cfg.top_k), stats, fingerprint(key, cfg.top_k),
+                      tuple(chunks))

@@ -36,6 +36,9 @@ class RunState:
     tuned_index: BuiltIndex | None = None  # retrieval with the tuned embedding model (None: not tuned)
     skipped: dict[str, str] = field(default_factory=dict)  # arm -> why a planned arm is not measured
     tuned: TunedModel | None = None
+    rated: list = field(default_factory=list)  # --feedback-ratings' RatedQuestion lines
+    feedback_tuned: TunedModel | None = None  # the fine-tune trained further on `rated`
+    rated_held_out: int = 0  # held-out questions left out because the ratings answered them
     arms: list[Arm] = field(default_factory=list)  # the arms measured so far
     runs: dict[str, ArmRun] = field(default_factory=dict)
     forgetting: Forgetting = field(default_factory=Forgetting)  # the reference text before and after training

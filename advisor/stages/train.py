@@ -22,6 +22,7 @@ class TunedModel:
     model: object  # the base model with the adapter merged in
     training: Training  # what the training did, with the blocks and pairs it saw
     key: str  # what the tuned weights depend on
+    feedback: object = None  # finetune.feedback.FeedbackTraining: trained further on people's ratings
 
 
 def fine_tune(ctx: RunContext, evalset: EvalSet, models: LoadedModels, budget_seconds: float) -> TunedModel:
@@ -66,7 +67,7 @@ def fine_tune(ctx: RunContext, evalset: EvalSet, models: LoadedModels, budget_se
         tuned, trained = train_lora(
             model, tokenizer, examples, settings, adapter_dir, device=models.device,
             budget_seconds=budget_seconds, checkpoint_dir=checkpoints / key[:16],
-            save_every=cfg.checkpoint_every,
+            save_every=cfg.checkpoint_every, save_seconds=cfg.checkpoint_minutes * 60,
             on_step=lambda step, planned, loss: ctx.progress(
                 "train", step, planned, f"loss {loss:.3f}" if loss is not None else "", loss=loss))
         shutil.rmtree(checkpoints, ignore_errors=True)  # the adapter is saved and cached: nothing to go on from

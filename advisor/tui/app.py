@@ -47,6 +47,19 @@ class AdvisorApp(App):
             config = dataclasses.replace(config, out=str(self.runs_root / default_run_dir(config.corpus).name))
         self.push_screen(RunScreen(config))
 
+    def start_feedback_run(self, run_dir: str) -> None:
+        """Trains the fine-tune of the run in `run_dir` on its ratings and measures it, on a new run screen
+        (advisor.tune); too few ratings is said in a dialog."""
+        from advisor.errors import AdvisorError
+        from advisor.tune import feedback_run
+
+        try:
+            config, about = feedback_run(run_dir)
+        except AdvisorError as exc:
+            self.show_error(exc.title, str(exc))
+            return
+        self.push_screen(RunScreen(config, about=about))
+
     def show_results(self, report: Report, replace: bool = False) -> None:
         if replace:
             self.switch_screen(ResultsScreen(report))

@@ -65,7 +65,7 @@ class ResultsScreen(Screen):
     """Everything here is read from the Report (report.json): the same figures as report.md."""
 
     BINDINGS = [Binding("u", "rate('up')", "Good answer"), Binding("d", "rate('down')", "Bad answer"),
-                Binding("p", "prefer", "Better than…"),
+                Binding("p", "prefer", "Better than…"), Binding("t", "train_on_ratings", "Train on ratings"),
                 Binding("o", "open_markdown", "report.md"), Binding("w", "open_html", "HTML report"),
                 Binding("y", "copy_path", "Copy folder path"), Binding("n", "app.new_run", "New run"),
                 Binding("ctrl+r", "app.history", "History"), Binding("f1", "app.help", "Help")]
@@ -116,7 +116,8 @@ class ResultsScreen(Screen):
                 yield DataTable(id="answers", zebra_stripes=True, cursor_type="row")
                 yield Static("Rate the highlighted answer: u good, d bad; p marks it better than the next answer you "
                              "press p on. Each rating is saved to the run folder's feedback.jsonl at once and weighed "
-                             "in the report.", classes="muted", id="rating-help")
+                             "in the report. t trains the fine-tune further on them and measures it again, in a new "
+                             "run folder beside this one.", classes="muted", id="rating-help")
             yield Static(f"Run folder: {report.run_dir} · every figure is in report.json", classes="muted",
                          markup=False)
         yield Footer()
@@ -211,6 +212,9 @@ class ResultsScreen(Screen):
         else:
             better, self.pending = self.pending[1], None
             self._save(Preference(question, better, arm, now()), f"{better}'s answer preferred to {arm}'s")
+
+    def action_train_on_ratings(self) -> None:
+        self.app.start_feedback_run(self.report.run_dir or ".")
 
     def _file(self, name: str) -> Path | None:
         path = Path(self.report.run_dir or ".") / name

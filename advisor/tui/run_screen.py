@@ -140,11 +140,12 @@ class RunScreen(Screen):
     RunScreen RichLog { width: 3fr; border-left: vkey $primary-background; }
     """
 
-    def __init__(self, config: AdvisorConfig, *, autostart: bool = True, clock: Clock | None = None):
+    def __init__(self, config: AdvisorConfig, *, autostart: bool = True, clock: Clock | None = None,
+                 about: list[str] | None = None):
         """`autostart=False` and a `clock` (textual.clock.MockClock) are for snapshot tests: a screen fed
         recorded events, with times that do not depend on the machine."""
         super().__init__()
-        self.config, self.autostart, self.clock = config, autostart, clock
+        self.config, self.autostart, self.clock, self.about = config, autostart, clock, about
         self.stop = threading.Event()
         self.losses: list[tuple[int, float]] = []
         self._plotted_at, self._plot_pending = 0.0, False
@@ -188,7 +189,7 @@ class RunScreen(Screen):
         logging.getLogger("advisor").addHandler(handler)
         try:
             advisor = Advisor(self.config, on_progress=lambda event: self.post_message(Progressed(event)),
-                              cancel=lambda: worker.is_cancelled or self.stop.is_set())
+                              cancel=lambda: worker.is_cancelled or self.stop.is_set(), about=self.about)
             return advisor.run()
         finally:
             logging.getLogger("advisor").removeHandler(handler)

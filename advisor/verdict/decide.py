@@ -17,7 +17,7 @@ from advisor.verdict.inputs import (ANSWER_LIKELIHOOD, GOAL_PRIOR, SMALL_EVAL, S
                                     DecisionInputs, primary_metric)
 from advisor.verdict.reasons import (arm_label, comparison_text, constraint_reasons, feedback_reasons,
                                      forgetting_reasons, further_evidence, next_steps, profile_reasons, published_reasons,
-                                     retraining_cost, sentence_start, short_training, tuned_embeddings_reasons,
+                                     retraining_cost, sentence_start, short_training, refinement_reasons,
                                      what_would_change)
 from advisor.verdict.report import CONFIDENCES, Reason, Recommendation
 
@@ -371,7 +371,7 @@ def _decide_choice(inputs: DecisionInputs) -> Recommendation:
         if chosen != cited:
             rule = "Your latency limit or monthly budget: the best option that beat the base model and keeps them."
             constraint_chose = True
-    reasons += tuned_embeddings_reasons(chosen, arms, comparisons, metric)
+    reasons += refinement_reasons(chosen, arms, comparisons, metric)
     said_by_people, people_disagree = feedback_reasons(chosen, arms, comparisons, metric, inputs.feedback)
     reasons += said_by_people
     if n_eval < SMALL_EVAL:

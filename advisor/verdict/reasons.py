@@ -60,25 +60,42 @@ def further_evidence(chosen: str, arms: dict[str, ArmEvidence], likelihood: dict
     return reasons
 
 
-def tuned_embeddings_reasons(chosen: str, arms: dict[str, ArmEvidence], comparisons: dict, metric) -> list[Reason]:
-    """Where the embeddings were tuned on the corpus: whether that beat plain RAG, with both retrieval hit rates
-    and the answers' comparison; when it did not, that the plain embedding model is kept."""
-    tuned = next((name for name in arms if name in ARM_KINDS and ARM_KINDS[name].tuned_embeddings), None)
-    if tuned is None or "rag" not in arms:
-        return []
-    hits = [arms[name].value("retrieval_hit_rate") for name in ("rag", tuned)]
-    retrieval = (f"retrieval hit rate {hits[1]:.3f} against {hits[0]:.3f}; " if None not in hits else "")
-    versus = between(comparisons, tuned, "rag")
-    answers = f"{metric.label} {comparison_text(versus)}" if versus else f"no {metric.label} to compare"
-    if chosen == tuned:
-        return [Reason(f"Tuning the embedding model on your corpus measurably helped over plain RAG: {retrieval}"
-                       f"{answers}. Serve the tuned embedding model (the run folder's embeddings/) for both indexing "
-                       "and questions.", "comparisons")]
-    better = significant(versus) if versus else False
-    verdict = ("it answered measurably better, but another option was chosen" if better else
-               "it was not measurably better, so the plain embedding model is kept")
-    return [Reason(f"Embeddings tuned on your corpus, against plain RAG: {retrieval}{answers}: {verdict}.",
-                   "comparisons")]
+# What a refinement (ArmKind.variant_of) is, said against the option it refines: (it, when it helped, where to
+# find what to serve, what is kept when it did not help).
+REFINEMENTS = {
+    "rag_tuned": ("Embeddings tuned on your corpus, against plain RAG",
+                  "Tuning the embedding model on your corpus measurably helped over plain RAG",
+                  "Serve the tuned embedding model (the run folder's embeddings/) for both indexing and questions.",
+                  "the plain embedding model is kept"),
+    "finetune_feedback": ("The fine-tune trained further on people's ratings, against the fine-tune alone",
+                          "Training the fine-tune further on people's ratings measurably helped",
+                          "Serve the fine-tune with the ratings' LoRA on top (the run folder's feedback_adapter/).",
+                          "the fine-tune is kept as it was"),
+}
+
+
+def refinement_reasons(chosen: str, arms: dict[str, ArmEvidence], comparisons: dict, metric) -> list[Reason]:
+    """For each refinement measured (RAG with tuned embeddings, the fine-tune trained on ratings): whether it beat
+    what it refines, with the answers' comparison (and both retrieval hit rates where retrieval changed); when it
+    did not, what is kept."""
+    reasons = []
+    for name, (it, helped, serve, kept) in REFINEMENTS.items():
+        refined = ARM_KINDS[name].variant_of
+        if name not in arms or refined not in arms:
+            continue
+        hits = [arms[arm].value("retrieval_hit_rate") for arm in (refined, name)]
+        retrieval = (f"retrieval hit rate {hits[1]:.3f} against {hits[0]:.3f}; "
+                     if ARM_KINDS[name].tuned_embeddings and None not in hits else "")
+        versus = between(comparisons, name, refined)
+        answers = f"{metric.label} {comparison_text(versus)}" if versus else f"no {metric.label} to compare"
+        if chosen == name:
+            reasons.append(Reason(f"{helped}: {retrieval}{answers}. {serve}", "comparisons"))
+            continue
+        better = significant(versus) if versus else False
+        verdict = ("it answered measurably better, but another option was chosen" if better else
+                   f"it was not measurably better, so {kept}")
+        reasons.append(Reason(f"{it}: {retrieval}{answers}: {verdict}.", "comparisons"))
+    return reasons
 
 
 def _share(counted: dict, wins: str) -> str:

@@ -329,4 +329,5 @@ def _in_sentence(title: str) -> str:
 
 
 STAGE_WORDS = {"index": "index", "embeddings": "tuned embeddings", "train": "fine-tune",
+               "feedback": "training on ratings",
                **{name: _in_sentence(kind.answers_title) for name, kind in ARM_KINDS.items()}}  # each arm's answers

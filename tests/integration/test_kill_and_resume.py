@@ -42,7 +42,7 @@ def _figures(report):
 @pytest.mark.parametrize("stage, at", [("index", 1), ("train", 3)])
 def test_a_killed_run_resumes_to_the_report_of_an_uninterrupted_one(tiny_corpus, tiny_model_dir, tmp_path, stage, at, run_cli):
     corpus, qa = tiny_corpus
-    options = dict(goal="knowledge", base_model=str(tiny_model_dir), max_train_steps=6, checkpoint_every=2,
+    options = dict(goal="knowledge", base_model=str(tiny_model_dir), max_train_steps=6, checkpoint_every=2, checkpoint_minutes=0,
                    device="cpu", max_new_tokens=4, full_context=False, seed=0, tune_embeddings="never")
     whole = advisor.advise(corpus, qa=qa, out=str(tmp_path / "whole"), **options)
     # Random weights: the uninterrupted run's verdict is the published default for the goal, said as such.

@@ -53,12 +53,15 @@ def test_an_interrupted_training_goes_on_from_its_last_complete_checkpoint(tiny_
                            block_size=16)
     settings = LoraSettings(max_steps=6, learning_rate=1e-2, seed=3)
 
-    def train(checkpoints, on_step=None):
+    def train(checkpoints, on_step=None, save_seconds=0):
         model, _ = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
         return train_lora(model, tokenizer, examples, settings, tmp_path / "adapter", device="cpu", budget_seconds=600,
-                          checkpoint_dir=checkpoints, save_every=2, on_step=on_step)
+                          checkpoint_dir=checkpoints, save_every=2, save_seconds=save_seconds, on_step=on_step)
 
     whole_model, whole = train(tmp_path / "whole")
+    # Within save_seconds of the last checkpoint (or of the start) none is written: fast steps are not slowed.
+    train(tmp_path / "rare", save_seconds=3600)
+    assert latest_checkpoint(tmp_path / "rare") is None
 
     def stop_after_three(step, planned, loss):
         if step == 3:

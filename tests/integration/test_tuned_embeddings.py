@@ -24,7 +24,7 @@ def test_tuning_trains_a_copy_saves_it_and_keeps_its_budget(embedder, tmp_path):
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from rag.embedding_tuning import TuningUnavailable, tune_embedder
+    from finetune.embedding_tuning import TuningUnavailable, tune_embedder
 
     before = [p.detach().clone() for p in embedder.parameters()]
     steps = []

@@ -233,3 +233,15 @@ async def test_answers_are_rated_into_feedback_jsonl_and_the_report_weighs_them(
     assert written["feedback"]["preferences"]["rag_over_finetune"]["a_wins"] == 1
     assert any("people preferred RAG's to the LoRA fine-tune's 1 of 1" in reason["text"]
                for reason in written["recommendation"]["reasons"])
+
+    (run / "config.json").write_text(json.dumps({"corpus": "samples/ferry"}), encoding="utf-8")
+    app = make_app({}, runs_root=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        app.show_results(report)
+        await pilot.pause()
+        await pilot.press("t")  # train on these three ratings: too few, said in a dialog, and nothing started
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ErrorDialog"
+        said = app.screen.message
+        assert "needs at least 8, with at least 2 good and 2 bad" in said
+    assert not (tmp_path / "run-feedback" / "report.json").exists()

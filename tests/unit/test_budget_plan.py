@@ -66,3 +66,6 @@ def test_a_cpu_takes_the_batch_in_smaller_passes_that_add_up_to_it():
     assert micro_batch(LoraSettings(batch_size=3), "cpu") == (1, 3)  # 2 does not divide 3
     assert micro_batch(LoraSettings(batch_size=1), "cpu") == (1, 1)
     assert micro_batch(LoraSettings(batch_size=8, micro_batch_size=8), "cpu") == (8, 1)
+    # A model under 20M parameters takes its whole batch in one pass on a CPU too (twice as fast at 1M).
+    assert micro_batch(LoraSettings(batch_size=4), "cpu", 1_000_000) == (4, 1)
+    assert micro_batch(LoraSettings(batch_size=4), "cpu", 135_000_000) == (2, 2)

@@ -474,3 +474,23 @@ def test_confidence_is_capped_by_the_listed_caps_alone(monkeypatch):
         {"constraint_chose": False, "n_eval": 15, "profile_against": False, "people_disagree": False})] == ["low"]
     monkeypatch.setattr(decide_module, "CONFIDENCE_CAPS", [])
     assert _decide(*few)[0].confidence == "high"  # the measurements' own confidence, uncapped
+
+
+def test_a_fine_tune_trained_on_ratings_must_beat_the_fine_tune_it_refines():
+    metric = primary_metric("knowledge", True, None)
+    base = [0.0] * 40
+
+    def decision(finetune, rated):
+        comparisons = compare_arms({"base": base, "rag": base, "finetune": finetune, "finetune_feedback": rated},
+                                   metric, seed=0)
+        arms = {name: ArmReport(quality={}, latency_ms={"p50": 100.0, "p95": 150.0},
+                                cost_usd={"one_off": 0.01, "per_1k_queries": 0.003})
+                for name in ("base", "rag", "finetune", "finetune_feedback")}
+        return decide_on(DecisionInputs.from_measurements("knowledge", metric, comparisons, arms, TRAINED, 40))
+
+    better = decision([1.0] * 15 + [0.0] * 25, [1.0] * 35 + [0.0] * 5)
+    assert better.choice == "finetune_feedback"
+    assert "Training the fine-tune further on people's ratings measurably helped" in " ".join(better.reason_texts)
+    tied = decision([1.0] * 30 + [0.0] * 10, [1.0] * 31 + [0.0] * 9)
+    assert tied.choice == "finetune" and tied.confidence == "high"
+    assert "not measurably better, so the fine-tune is kept as it was" in " ".join(tied.reason_texts)

@@ -78,3 +78,4 @@ def test_tuned_embeddings_are_recommended_only_when_measurably_better_than_plain
     said = " ".join(tied.reason_texts)
     assert "Embeddings tuned on your corpus, against plain RAG: retrieval hit rate 0.900 against 0.600" in said
     assert "not measurably better, so the plain embedding model is kept" in said
+

@@ -155,3 +155,19 @@ def test_tuning_the_embeddings_is_estimated_and_the_first_thing_max_minutes_cuts
     assert len(cut.evalset.pairs) == 100  # nothing else was cut
     kept = plan(max_minutes=(full - stages["embeddings"] - stages["rag_tuned"]) / 60 / 0.84, tune_embeddings="always")
     assert kept.tune_embeddings and "embeddings" in kept.estimate.stages and len(kept.evalset.pairs) < 100
+
+
+def test_training_on_ratings_is_estimated_from_how_many_there_are_within_its_budget(tmp_path):
+    rated = tmp_path / "rated.jsonl"
+
+    def plan(lines: int, minutes: float = 2.0):
+        rated.write_text('{"question": "Q", "answer": "A", "good": true}\n' * lines, encoding="utf-8")
+        cfg = AdvisorConfig(corpus="c", max_new_tokens=32, feedback_ratings=str(rated), tune_embeddings="never",
+                            feedback_budget_minutes=minutes)
+        evalset, models, profile, whole = _inputs()
+        return plan_run(cfg, evalset, models, profile, whole, [], already=5.0, speed=SLOW).estimate.stages
+
+    few, many = plan(8)["feedback"], plan(400)["feedback"]
+    assert 0 < few < many and "finetune_feedback" in plan(8)
+    assert plan(4000, minutes=1.0)["feedback"] == pytest.approx(60.0)  # no more than its budget
+    assert "feedback" not in plan_run(AdvisorConfig(corpus="c"), *_inputs(), [], already=5.0, speed=SLOW).estimate.stages

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from advisor.measure.feedback import (FeedbackError, Preference, Rating, append_feedback, parse_feedback,
-                                      read_feedback, summarize, wilson)
+                                      rated_answers, read_feedback, summarize, training_questions, wilson)
 
 
 def test_ratings_are_appended_whole_and_read_back_and_a_torn_last_line_is_skipped(tmp_path):
@@ -147,3 +147,22 @@ def test_the_python_api_adds_ratings_as_dicts_and_says_which_it_left_out(tmp_pat
     assert [entry.arm for entry in added] == ["rag"] and report.feedback.ratings["rag"]["up"] == 1
     assert left_out == ["entry 2 skipped: 'rating' must be \"up\" or \"down\", not None"]
     assert report.run_dir == str(run) and advisor.Report.load(run / "report.json").feedback == report.feedback
+
+
+def test_half_the_rated_questions_train_the_same_half_every_time():
+    questions = [f"Who kept station {n}?" for n in range(9)]
+    training = training_questions(questions + questions[:3], seed=0)  # a question rated twice counts once
+    assert len(training) == 5 and training < set(questions)
+    assert training_questions(list(reversed(questions)), seed=0) == training  # the order rated does not matter
+    assert training_questions(questions, seed=1) != training  # the seed does
+    assert training_questions([], seed=0) == set()
+
+
+def test_rated_answers_take_the_answer_as_rated_and_each_preference_both_ways():
+    answers = {("rag", "Q1"): "Mara Velt", ("finetune", "Q1"): "Osk Brann", ("base", "Q2"): "1911"}
+    entries = [Rating("Q1", "rag", "up", "Mara Velt (as rated)"), Rating("Q2", "base", "down"),
+               Preference("Q1", "rag", "finetune"), Rating("Q3", "base", "up"),  # Q3: no answer to be found
+               Rating("Q2", "rag", "up", "1911"), Rating("Q2", "finetune", "down", "1911")]  # rated both ways
+    rated = rated_answers(entries, lambda arm, question: answers.get((arm, question), ""))
+    assert sorted(rated) == [("Q1", "Mara Velt", True), ("Q1", "Mara Velt (as rated)", True),
+                             ("Q1", "Osk Brann", False)]

@@ -33,3 +33,6 @@ def test_planned_stages_follow_the_run_order():
     both = AdvisorConfig(corpus="docs", goal="both", full_context=False)
     assert planned_stages(both)[-3:] == ["finetune", "finetune_rag", "report"]
     assert "full_context" not in planned_stages(both)
+    rated = AdvisorConfig(corpus="docs", goal="both", feedback_ratings="rated.jsonl")
+    # Training on ratings puts layers into the fine-tune's weights: after every other tuned arm has answered.
+    assert planned_stages(rated)[-5:] == ["finetune", "finetune_rag", "feedback", "finetune_feedback", "report"]

@@ -68,7 +68,9 @@ def tune_embedder(embedder, pairs: list[tuple[str, str]], out_dir: str | Path, *
     The original is left as it was. `bf16`: under bfloat16 autocast. No step starts that would end past
     `budget_seconds`. `on_step(step, planned, loss)` after each step. Returns (tuned model, EmbeddingTraining); the model is saved in `out_dir`."""
     from datasets import Dataset
-    from transformers import PrinterCallback, TrainerCallback
+    from transformers import PrinterCallback
+
+    from finetune.trainer_budget import budget_callback
 
     Trainer, Arguments, Loss, Samplers = _trainer_parts()
     if len({query for query, _ in pairs}) < MIN_PAIRS:
@@ -79,26 +81,7 @@ def tune_embedder(embedder, pairs: list[tuple[str, str]], out_dir: str | Path, *
     data = Dataset.from_dict({"anchor": [query for query, _ in pairs], "positive": [passage for _, passage in pairs]})
     batch = max(2, min(batch_size, len(pairs)))
 
-    class Budget(TrainerCallback):
-        def __init__(self):
-            self.step_started = None
-            self.slowest = 0.0
-
-        def on_step_begin(self, args, state, control, **kwargs):
-            self.step_started = time.perf_counter()
-
-        def on_step_end(self, args, state, control, **kwargs):
-            now = time.perf_counter()
-            self.slowest = max(self.slowest, now - self.step_started) if state.global_step > 1 else 0.0
-            if now - start + max(self.slowest, now - self.step_started) > budget_seconds:
-                control.should_training_stop = True
-            return control
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss" in logs and on_step:
-                on_step(state.global_step, state.max_steps, float(logs["loss"]))
-
-    budget = Budget()
+    budget = budget_callback(start, budget_seconds, on_step)
     device = str(next(model.parameters()).device)
     with tempfile.TemporaryDirectory(prefix="advisor-embeddings-") as scratch:
         args = Arguments(output_dir=scratch, num_train_epochs=epochs, per_device_train_batch_size=batch,
