@@ -55,6 +55,14 @@ class EvalSet:
     train_pairs: list[QAPair]
     warnings: list[str]
     about: dict = field(default_factory=dict)  # how the held-out questions were made (probes), for the report
+    # Held-out pairs this run does not measure (cut by --max-minutes, or their answers rated and trained on): no
+    # arm is scored on them, and they stay out of every training all the same.
+    set_aside: list[QAPair] = field(default_factory=list)
+
+    @property
+    def held_out_pairs(self) -> list[QAPair]:
+        """Every held-out pair, measured or set aside: what no training may see."""
+        return self.pairs + self.set_aside
 
     @property
     def n(self) -> int:
@@ -68,8 +76,13 @@ class EvalSet:
         return fingerprint(self.kind, [p.to_dict() for p in self.pairs], documents_fingerprint(self.documents))
 
     def without_questions(self, questions: set[str]) -> "EvalSet":
-        """The same set less the held-out pairs asking one of `questions` (their answers were trained on)."""
-        return replace(self, pairs=[p for p in self.pairs if p.question not in questions])
+        """The same set, the held-out pairs asking one of `questions` set aside (their answers were trained on)."""
+        return self.measuring([p for p in self.pairs if p.question not in questions])
+
+    def measuring(self, pairs: list[QAPair]) -> "EvalSet":
+        """The same set measuring only `pairs` (some of its own); the others are set aside."""
+        kept = {id(p) for p in pairs}
+        return replace(self, pairs=pairs, set_aside=self.set_aside + [p for p in self.pairs if id(p) not in kept])
 
     def to_dict(self) -> dict:
         """What eval_set.json holds."""

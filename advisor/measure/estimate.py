@@ -302,7 +302,6 @@ def plan_run(cfg, evalset, models, profile: CorpusProfile, whole: WholeCorpusFit
              speed: Speed | None = None, cuts: dict | None = None) -> RunPlan:
     """The estimate for `cfg` on these inputs and, with cfg.max_minutes, the cuts that make it fit; `cuts`
     (an earlier plan's, for a resumed run) are made again as they were, whatever this machine's speed now."""
-    import dataclasses
     import random
 
     from advisor.measure.arms import ARM_KINDS, arm_names
@@ -362,7 +361,7 @@ def plan_run(cfg, evalset, models, profile: CorpusProfile, whole: WholeCorpusFit
                      "so that the run fits")
     if keep < pairs:
         chosen = sorted(random.Random(f"max-minutes-{cfg.seed}").sample(range(pairs), keep))
-        evalset = dataclasses.replace(evalset, pairs=[evalset.pairs[i] for i in chosen])
+        evalset = evalset.measuring([evalset.pairs[i] for i in chosen])
         notes.append(f"--max-minutes {cfg.max_minutes:g}: every arm answers the same {keep} of the {pairs} "
                      f"held-out questions (a seeded sample), so that the run fits; the intervals are wider for it")
         pairs = keep

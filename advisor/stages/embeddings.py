@@ -63,7 +63,7 @@ def retrieval_pairs(evalset: EvalSet, chunks, seed: int) -> list[tuple[str, str]
         passage = holding(pair.answer, pair.source)
         if passage:
             pairs.append((pair.question, passage))
-    forms = [form for form in augment(evalset.train_documents, evalset.pairs, seed).pairs if form.form == "cloze"]
+    forms = [form for form in augment(evalset.train_documents, evalset.held_out_pairs, seed).pairs if form.form == "cloze"]
     if len(forms) > MAX_PAIRS:
         forms = random.Random(seed).sample(forms, MAX_PAIRS)
     for form in forms:

@@ -91,7 +91,7 @@ def augmented_data(cfg: AdvisorConfig, evalset: EvalSet):
 
     if not cfg.augment or cfg.goal != "knowledge":
         return None
-    return augment(evalset.train_documents, evalset.pairs, cfg.seed)
+    return augment(evalset.train_documents, evalset.held_out_pairs, cfg.seed)
 
 
 def augmented_examples(tokenizer, augmented, max_len: int) -> list[dict]:

@@ -69,8 +69,11 @@ def test_tune_from_feedback_measures_the_rated_fine_tune_on_questions_no_rating_
     rated = _rate_held_out(run_dir, report, 8)
     training = training_questions(rated, 0)
     assert len(training) == 4 and training < set(rated)
-    tuned = advisor.tune_from_feedback(run_dir, budget_minutes=1)
+    events = []
+    tuned = advisor.tune_from_feedback(run_dir, budget_minutes=1, on_progress=events.append)
     new_dir = tmp_path / "run-feedback"
+    # The run's own fine-tune is trained further, not trained again: the questions set aside stay out of its data.
+    assert any(e.stage == "train" and "reused from an earlier run" in (e.message or "") for e in events)
     assert tuned.run_dir == str(new_dir) and (new_dir / "report.md").is_file()
     assert list(tuned.arms) == ["base", "rag", "finetune", "finetune_feedback"]
     # Every arm is measured on the held-out questions no rating trained on, and only on those.

@@ -53,3 +53,22 @@ def test_a_users_held_out_question_is_never_a_training_prompt():
     augmented = augment([document], [QAPair(question, "1988")], seed=0)
     assert question not in [pair.prompt for pair in augmented.pairs]
     assert any(pair.answer.startswith("1988") for pair in augmented.pairs)  # its fact, in another form
+
+
+def test_held_out_questions_set_aside_from_measuring_stay_out_of_the_training_data():
+    """A run that measures fewer held-out questions (--max-minutes, or ratings of some trained on) restates the same
+    facts as one that measures all: the questions set aside are still held out."""
+    from advisor.config import AdvisorConfig
+    from advisor.stages.train import augmented_data
+
+    evalset = build_eval_set(load_corpus(FERRY / "corpus").documents, None, "knowledge", eval_fraction=0.5, seed=0,
+                             max_eval=40)
+    config = AdvisorConfig(corpus="c")
+    whole = augmented_data(config, evalset)
+    assert whole.about()["held_out_facts_left_out"] > 0
+    fewer = evalset.without_questions({pair.question for pair in evalset.pairs[:20]})
+    assert len(fewer.pairs) == len(evalset.pairs) - 20 and len(fewer.held_out_pairs) == len(evalset.pairs)
+    assert fewer.fingerprint() != evalset.fingerprint()  # what is measured changed...
+    again = augmented_data(config, fewer.measuring(fewer.pairs[:5]))
+    assert [(p.prompt, p.answer) for p in again.pairs] == [(p.prompt, p.answer) for p in whole.pairs]  # ...not what trains
+    assert again.texts == whole.texts
