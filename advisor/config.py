@@ -131,6 +131,8 @@ class AdvisorConfig:
                                          "ratings.", None, metavar="FILE")
     feedback_budget_minutes: float = _help("Wall-clock cap for training on the ratings, in minutes.", 2.0,
                                            metavar="MIN")
+    feedback_learning_rate: float = _help("Learning rate of the LoRA trained on the ratings (KTO).", 5e-5,
+                                          metavar="LR")
     lora_rank: int = _help("LoRA rank r.", 8, metavar="R")
     lora_alpha: int = _help("LoRA scaling alpha.", 16, metavar="ALPHA")
     lora_targets: str = _help("Layers LoRA adapts: 'all-linear' (every linear layer but the output "
@@ -230,8 +232,8 @@ class AdvisorConfig:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if not self.lora_targets.strip():
             raise ConfigError("lora_targets must be 'all-linear', 'auto' or module names")
-        if self.learning_rate <= 0 or self.epochs <= 0:
-            raise ConfigError("learning_rate and epochs must be positive")
+        if self.learning_rate <= 0 or self.epochs <= 0 or self.feedback_learning_rate <= 0:
+            raise ConfigError("learning_rate, feedback_learning_rate and epochs must be positive")
         if self.format_regex is not None:
             import re
 

@@ -13,6 +13,9 @@ MIN_EACH = 2  # of each kind, good and bad: KTO weighs what people liked against
 EPOCHS = 3.0  # passes over the ratings, as the budget allows
 BATCH = 4  # KTO estimates its KL term from the other answers of a batch: at least 2
 BETA = 0.1  # TRL's default: how far from the fine-tune the trained model may move
+# For a LoRA on a small model: TRL's default (1e-6) is a full fine-tune's. At 5e-4 (the SFT LoRA's), 59 ratings of
+# SmolLM2-135M's answers on the ferry sample collapsed every answer to one capitalised word.
+LEARNING_RATE = 5e-5
 
 
 class FeedbackUnavailable(RuntimeError):
@@ -40,6 +43,8 @@ class FeedbackTraining:
     stopped_by_budget: bool
     learning_rate: float
     beta: float = BETA
+    desirable_weight: float = 1.0  # the good answers' losses weighed up when they are fewer than the bad ones'
+    undesirable_weight: float = 1.0
     losses: list[dict] = field(default_factory=list)  # {"step", "loss"} as logged
     margin: float | None = None  # the last logged reward margin: good answers' reward over bad ones'
 
@@ -61,6 +66,17 @@ def check_enough(examples: list[RatedAnswer]) -> None:
             f"least {MIN_EXAMPLES}, with at least {MIN_EACH} good and {MIN_EACH} bad")
 
 
+def class_weights(good: int, bad: int) -> tuple[float, float]:
+    """(desirable_weight, undesirable_weight) that weigh the good and the bad answers alike in all, as the KTO paper
+    advises (Ethayarajh et al. 2024: desirable_weight x good over undesirable_weight x bad in [1, 4/3]); the larger
+    side keeps weight 1."""
+    if good and bad and good < bad:
+        return bad / good, 1.0
+    if good and bad and bad < good:
+        return 1.0, good / bad
+    return 1.0, 1.0
+
+
 def _trainer_parts():
     try:
         import datasets  # noqa: F401  (the trainer reads its data from a datasets.Dataset)
@@ -72,7 +88,8 @@ def _trainer_parts():
 
 
 def train_on_ratings(model, tokenizer, examples: list[RatedAnswer], out_dir: str | Path, *, rank: int, alpha: int,
-                     target_modules, budget_seconds: float, learning_rate: float, epochs: float = EPOCHS,
+                     target_modules, budget_seconds: float, learning_rate: float = LEARNING_RATE,
+                     epochs: float = EPOCHS,
                      seed: int = 0, bf16: bool = False, on_step=None):
     """`model` (the fine-tune, adapter merged) with a new LoRA trained by KTO on `examples`: the answers rated good
     made likelier and the bad ones less likely than under the fine-tune itself, the reference (the new adapter
@@ -91,6 +108,8 @@ def train_on_ratings(model, tokenizer, examples: list[RatedAnswer], out_dir: str
     check_enough(examples)
     start = time.perf_counter()
     data = Dataset.from_list([{"prompt": e.prompt, "completion": e.answer, "label": e.good} for e in examples])
+    good = sum(e.good for e in examples)
+    desirable, undesirable = class_weights(good, len(examples) - good)
     lora = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=target_modules,
                       task_type="CAUSAL_LM")
     device = str(next(model.parameters()).device)
@@ -100,7 +119,8 @@ def train_on_ratings(model, tokenizer, examples: list[RatedAnswer], out_dir: str
     try:
         with tempfile.TemporaryDirectory(prefix="advisor-feedback-") as scratch:
             args = KTOConfig(output_dir=scratch, num_train_epochs=epochs, per_device_train_batch_size=BATCH,
-                             learning_rate=learning_rate, beta=BETA, warmup_steps=0.1, seed=seed, logging_steps=1,
+                             learning_rate=learning_rate, beta=BETA, desirable_weight=desirable,
+                             undesirable_weight=undesirable, warmup_steps=0.1, seed=seed, logging_steps=1,
                              save_strategy="no", report_to="none", disable_tqdm=True, use_cpu=device == "cpu",
                              dataloader_pin_memory=False, bf16=bf16, max_length=1024,
                              activation_checkpointing=False)  # ratings are few and short: memory is no issue
@@ -119,11 +139,10 @@ def train_on_ratings(model, tokenizer, examples: list[RatedAnswer], out_dir: str
     losses = [{"step": entry["step"], "loss": entry["loss"]} for entry in history if "loss" in entry]
     margins = [entry["rewards/margins"] for entry in history if "rewards/margins" in entry]
     steps = trainer.state.global_step
-    good = sum(e.good for e in examples)
     return peft_model, FeedbackTraining(str(out_dir), len(examples), good, len(examples) - good, steps,
                                         trainer.state.max_steps, time.perf_counter() - start,
-                                        steps < trainer.state.max_steps, learning_rate, BETA, losses,
-                                        float(margins[-1]) if margins else None)
+                                        steps < trainer.state.max_steps, learning_rate, BETA, desirable,
+                                        undesirable, losses, float(margins[-1]) if margins else None)
 
 
 def load_feedback_adapter(model, adapter_dir: str | Path):

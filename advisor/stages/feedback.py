@@ -93,7 +93,7 @@ def feedback_stage(ctx: RunContext, rated: list[RatedQuestion], models: LoadedMo
     settings = cfg.lora_settings()
     bf16 = uses_bf16(settings.precision, models.device, models.base_parameters or None)
     key = fingerprint(tuned.key, [dataclasses.astuple(e) for e in examples], settings.rank, settings.alpha,
-                      settings.target_modules, cfg.learning_rate, cfg.seed, bf16, cfg.feedback_budget_minutes)
+                      settings.target_modules, cfg.feedback_learning_rate, cfg.seed, bf16, cfg.feedback_budget_minutes)
     adapter_dir = ctx.run_dir / "feedback_adapter"
     cached = ctx.cache.get("feedback", key)
     if cached is not None and (adapter_dir / "adapter_model.safetensors").is_file():
@@ -104,7 +104,7 @@ def feedback_stage(ctx: RunContext, rated: list[RatedQuestion], models: LoadedMo
     model, training = train_on_ratings(
         tuned.model, tokenizer, examples, adapter_dir, rank=settings.rank, alpha=settings.alpha,
         target_modules=settings.target_modules, budget_seconds=cfg.feedback_budget_minutes * 60,
-        learning_rate=cfg.learning_rate, seed=cfg.seed, bf16=bf16,
+        learning_rate=cfg.feedback_learning_rate, seed=cfg.seed, bf16=bf16,
         on_step=lambda step, planned, loss: ctx.progress("feedback", step, planned, f"loss {loss:.3f}", loss=loss))
     ctx.progress("feedback", training.steps, training.steps, f"{training.steps} steps on {len(examples)} ratings")
     write_json(ctx.run_dir / "feedback_training.json", training.to_dict())
@@ -118,7 +118,10 @@ def feedback_note(training, left_out: int) -> str:
     budget = " (stopped by its time budget)" if training.stopped_by_budget else ""
     margin = (f"; last reward margin of good over bad answers {training.margin:+.3f}"
               if training.margin is not None else "")
+    weights = (f", good answers weighed {training.desirable_weight:.2g} times" if training.desirable_weight != 1 else
+               f", bad answers weighed {training.undesirable_weight:.2g} times" if training.undesirable_weight != 1
+               else "")
     return (f"the fine-tune trained further with KTO (TRL) on {training.examples} rated answers ({training.good} "
-            f"good, {training.bad} bad), a LoRA on top, beta {training.beta:g}, lr {training.learning_rate:g}: "
+            f"good, {training.bad} bad{weights}), a LoRA on top, beta {training.beta:g}, lr {training.learning_rate:g}: "
             f"{training.steps} steps in {training.seconds:.1f} s{budget}{margin}; the {left_out} held-out "
             "question(s) those ratings answered are left out, so every arm is measured on the others")

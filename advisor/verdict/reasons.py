@@ -21,7 +21,8 @@ def comparison_text(comparison: dict) -> str:
     low, high = comparison["ci95"]
     if not (math.isfinite(low) and math.isfinite(high)):
         return f"{comparison['improvement']:+.3f} (n={comparison['n']}: too few items for an interval)"
-    improvement = comparison["improvement"] + 0.0  # -0.0, a tie seen from the other side, reads as +0.000
+    # -0.0, a tie seen from the other side, reads as +0.000
+    improvement, low, high = comparison["improvement"] + 0.0, low + 0.0, high + 0.0
     return f"{improvement:+.3f} (95% CI {low:+.3f} to {high:+.3f}, n={comparison['n']})"
 
 

@@ -166,3 +166,11 @@ def test_rated_answers_take_the_answer_as_rated_and_each_preference_both_ways():
     rated = rated_answers(entries, lambda arm, question: answers.get((arm, question), ""))
     assert sorted(rated) == [("Q1", "Mara Velt", True), ("Q1", "Mara Velt (as rated)", True),
                              ("Q1", "Osk Brann", False)]
+
+
+def test_kto_weighs_the_fewer_kind_of_answer_up_to_balance_the_two():
+    from finetune.feedback import class_weights
+
+    assert class_weights(7, 52) == (pytest.approx(52 / 7), 1.0)  # 7 x 52/7 good against 52 bad: even
+    assert class_weights(30, 10) == (1.0, pytest.approx(3.0)) and class_weights(4, 4) == (1.0, 1.0)
+    assert class_weights(5, 0) == (1.0, 1.0)
