@@ -23,10 +23,8 @@ demo: $(STAMP)
 calibrate: $(STAMP)
 	$(BIN)/python -m benchmarks.calibration
 
-# Two workers, one thread each (tests/conftest.py), each test file whole on one of them: the calibration's runs
-# on one while the rest of the suite goes on on the other.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q
 
 clean:
 	rm -rf runs .pytest_cache

@@ -35,7 +35,7 @@ def _help(text: str, default: Any, *, metavar: str | None = None, choices: tuple
 
 
 # What a run folder's config.json written before a setting existed meant by leaving it out.
-SETTINGS_BEFORE_THEY_EXISTED = {"augment": False, "tune_embeddings": "never"}
+SETTINGS_BEFORE_THEY_EXISTED = {"augment": False, "tune_embeddings": "never", "augment_model": "none"}
 
 CHANGE_RATES = ("static", "monthly", "weekly", "daily")
 
@@ -166,6 +166,13 @@ class AdvisorConfig:
                           "held-out item.", True,
                           switch_off=("--no-augment", "Train the knowledge fine-tune on the documents as written "
                                                       "(and the QA file's training pairs) only."))
+    augment_model: str | None = _help("With --augment: the chat model that restates training facts in other words "
+                                      "(hub id or folder; default: the base model, when it has a chat template; "
+                                      "'none': no model paraphrases). Each paraphrase is kept only if it holds the "
+                                      "fact's answer, speaks of the same things and is not the sentence again.",
+                                      None, metavar="ID_OR_PATH")
+    paraphrase_minutes: float = _help("Wall-clock cap for the model's paraphrases, in minutes (a first batch that "
+                                      "fails the checks stops it at once).", 1.0, metavar="MIN")
     finetune_rag: bool = _help("Also measure the fine-tune answering with retrieved passages (fine-tune + "
                                "RAG), which can add up (Balaguer et al. 2024).", False)
     max_seq_len: int = _help("Longest training example, in base-model tokens.", 256, metavar="TOKENS")
@@ -210,6 +217,8 @@ class AdvisorConfig:
             raise ConfigError(f"budget_minutes must be positive, not {self.budget_minutes}")
         if self.embedding_budget_minutes <= 0:
             raise ConfigError(f"embedding_budget_minutes must be positive, not {self.embedding_budget_minutes}")
+        if self.paraphrase_minutes < 0:
+            raise ConfigError(f"paraphrase_minutes must not be negative, not {self.paraphrase_minutes}")
         if self.checkpoint_minutes < 0:
             raise ConfigError(f"checkpoint_minutes must not be negative, not {self.checkpoint_minutes}")
         if self.feedback_budget_minutes <= 0:

@@ -16,11 +16,6 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    # `make test` runs two workers (pytest-xdist): one thread of arithmetic each, so that the two share the cores
-    # rather than fight over them; set before torch is imported, and inherited by the CLI's subprocesses.
-    os.environ["OMP_NUM_THREADS"] = "1"
-    os.environ["MKL_NUM_THREADS"] = "1"
 
 FACTS = [
     ("Orlen Bay", "lighthouse keeper", "Mara Velt", 1894),

@@ -122,10 +122,28 @@ def usable_question(text: str, fact: Fact) -> str | None:
         return None
     if normalize_answer(question) == normalize_answer(fact.sentence):
         return None
-    sentence_words = {w for w in normalize_answer(fact.sentence).split() if len(w) > 3}
-    if len(sentence_words & set(normalize_answer(question).split())) < 2:
+    if not _shares_words(question, fact.sentence):
         return None  # asks about nothing the sentence says ("What is the answer to this question?")
     return question
+
+
+def _shares_words(text: str, sentence: str) -> bool:
+    """`text` says something of what `sentence` says: two of its longer words, at least."""
+    sentence_words = {w for w in normalize_answer(sentence).split() if len(w) > 3}
+    return len(sentence_words & set(normalize_answer(text).split())) >= 2
+
+
+def usable_paraphrase(text: str, fact: Fact) -> str | None:
+    """The first line of a model's reply, if it restates the fact's sentence in other words: the same answer in it,
+    about the same things (two of the sentence's longer words), of a sentence's length, and not the sentence
+    again, alone or quoted."""
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    line = re.sub(r"^(?:paraphrase|rewritten|sentence)\s*[:.]\s*", "", line, flags=re.IGNORECASE).strip(" \"'")
+    if not 4 <= len(line.split()) <= 60 or f" {normalize_answer(fact.answer)} " not in f" {normalize_answer(line)} ":
+        return None
+    if normalize_answer(fact.sentence) in normalize_answer(line) or not _shares_words(line, fact.sentence):
+        return None  # the sentence again, or quoted ('I wrote: "..."'), or about other things
+    return line
 
 
 def make_probes(documents: list[Document], n: int, seed: int, *,
@@ -151,20 +169,31 @@ NO_CHAT_TEMPLATE = ("--model-written-questions: the base model has no chat templ
                     "questions; fill-in-the-blank probes were made instead.")
 
 
-def question_writer(model, tokenizer):
-    """A QuestionWriter that asks `model` for a quiz question on each fact's sentence,
-    eight at a time; None when the model has no chat template (it is not instruction-tuned)."""
+def _chat_writer(model, tokenizer, instruction: str, ask, max_new_tokens: int):
+    """A writer (facts -> replies): `model`'s greedy replies to `ask(fact)` under `instruction`, eight at a time;
+    None when the model has no chat template (it is not instruction-tuned)."""
     from rag.generation import generate_batch
     from rag.prompting import chat_prompt
 
     if not getattr(tokenizer, "chat_template", None):
         return None
-    instruction = "You write one short quiz question about a sentence. Reply with the question only."
 
     def write(facts):
-        prompts = [chat_prompt(tokenizer, instruction, f"Sentence: {fact.sentence}\nWrite a question whose answer "
-                                                       f"is: {fact.answer}") for fact in facts]
+        prompts = [chat_prompt(tokenizer, instruction, ask(fact)) for fact in facts]
         return [g.text for first in range(0, len(prompts), 8)
-                for g in generate_batch(model, tokenizer, prompts[first:first + 8], 40)]
+                for g in generate_batch(model, tokenizer, prompts[first:first + 8], max_new_tokens)]
 
     return write
+
+
+def question_writer(model, tokenizer):
+    """A QuestionWriter that asks `model` for a quiz question on each fact's sentence."""
+    return _chat_writer(model, tokenizer, "You write one short quiz question about a sentence. Reply with the "
+                        "question only.", lambda fact: f"Sentence: {fact.sentence}\nWrite a question whose answer "
+                                                       f"is: {fact.answer}", 40)
+
+
+def paraphrase_writer(model, tokenizer):
+    """A writer that asks `model` to restate each fact's sentence in other words (see usable_paraphrase)."""
+    return _chat_writer(model, tokenizer, "You rewrite a sentence in other words, keeping every fact in it. Reply "
+                        "with the sentence only.", lambda fact: f"Sentence: {fact.sentence}", 60)

@@ -323,6 +323,11 @@ def plan_run(cfg, evalset, models, profile: CorpusProfile, whole: WholeCorpusFit
     steps = wanted_steps(cfg.lora_settings(), max(1, examples))
     per_example = min(cfg.max_seq_len, (train_tokens + 2 * question_tokens * len(evalset.train_pairs)) / max(1, examples))
     reference_tokens = sum(len(tokenizer(p)["input_ids"]) for p in reference)
+    # A chat model restating the training facts before the knowledge fine-tune: its budget (a first batch that
+    # fails the checks ends it at once).
+    paraphrasing = cfg.paraphrase_minutes * 60 if (
+        cfg.augment and cfg.goal == "knowledge" and cfg.augment_model != "none"
+        and (cfg.augment_model or getattr(tokenizer, "chat_template", None))) else 0.0
     budget = cfg.budget_minutes * 60
     notes: list[str] = []
 
@@ -340,7 +345,7 @@ def plan_run(cfg, evalset, models, profile: CorpusProfile, whole: WholeCorpusFit
                                max_new_tokens=cfg.max_new_tokens, chunks=chunks, embedding_seconds=tuning,
                                train_seconds=train_seconds(speed, steps=steps, batch_size=cfg.batch_size,
                                                            tokens_per_example=per_example,
-                                                           budget_seconds=budget_seconds),
+                                                           budget_seconds=budget_seconds) + paraphrasing,
                                reference_tokens=reference_tokens, timed=LATENCY_SAMPLE,
                                feedback_seconds=feedback_seconds(
                                    speed, examples=rated_lines(cfg.feedback_ratings),

@@ -39,7 +39,7 @@ def fine_tune(ctx: RunContext, evalset: EvalSet, models: LoadedModels, budget_se
         tokenizer, [d.text for d in evalset.train_documents],
         training_prompts(tokenizer, evalset.train_pairs), cfg.max_seq_len,
         encode_prompt)
-    augmented = augmented_data(cfg, evalset)
+    augmented = augmented_data(cfg, evalset, model_paraphrases(ctx, evalset, models))
     added = augmented_examples(tokenizer, augmented, cfg.max_seq_len) if augmented else []
     examples += added
     # The arithmetic "auto" resolves to on this machine and model: an adapter trained in bf16 is another adapter.
@@ -84,14 +84,58 @@ def fine_tune(ctx: RunContext, evalset: EvalSet, models: LoadedModels, budget_se
     return TunedModel(merged_for_inference(tuned), training, key)
 
 
-def augmented_data(cfg: AdvisorConfig, evalset: EvalSet):
+def augmented_data(cfg: AdvisorConfig, evalset: EvalSet, paraphrases: dict | None = None):
     """The training side's facts restated (advisor.corpus.augment.Augmented) for a knowledge fine-tune with
-    --augment; None otherwise. Nothing is made from, or asks for, a held-out item."""
+    --augment, with a model's `paraphrases` (model_paraphrases) among them; None otherwise. Nothing is made
+    from, or asks for, a held-out item."""
     from advisor.corpus.augment import augment
 
-    if not cfg.augment or cfg.goal != "knowledge":
+    if not augments(cfg):
         return None
-    return augment(evalset.train_documents, evalset.held_out_pairs, cfg.seed)
+    return augment(evalset.train_documents, evalset.held_out_pairs, cfg.seed, paraphrases=paraphrases)
+
+
+def augments(cfg: AdvisorConfig) -> bool:
+    return cfg.augment and cfg.goal == "knowledge"
+
+
+def model_paraphrases(ctx: RunContext, evalset: EvalSet, models: LoadedModels) -> dict | None:
+    """The training facts' sentences restated by --augment-model (default: the base model, when it has a chat
+    template) within --paraphrase-minutes (advisor.corpus.augment.written_paraphrases), kept in the run's cache
+    so that a resumed run trains on the same ones; None when no model is to write them."""
+    from advisor.cache import model_fingerprint
+    from advisor.corpus.augment import paraphrasable_facts, training_facts, written_paraphrases
+    from advisor.corpus.probes import paraphrase_writer
+
+    cfg = ctx.config
+    if not augments(cfg) or cfg.augment_model == "none" or cfg.paraphrase_minutes == 0:
+        return None
+    facts = paraphrasable_facts(training_facts(evalset.train_documents, evalset.held_out_pairs)[0],
+                                evalset.held_out_pairs)
+    writer_key = models.key
+    if cfg.augment_model:
+        from advisor.models import load_generator, resolve_model
+
+        reference = resolve_model(cfg.augment_model)
+        writer_key = model_fingerprint(reference.path)
+    key = fingerprint(writer_key, sorted({fact.sentence for fact in facts}), cfg.paraphrase_minutes, cfg.seed)
+    cached = ctx.cache.get("paraphrases", key)
+    if cached is not None:
+        return cached
+    if cfg.augment_model:
+        model, tokenizer = load_generator(reference, models.device)
+    else:
+        model, tokenizer = models.base, models.tokenizer
+    writer = paraphrase_writer(model, tokenizer)
+    if writer is None:
+        return {"kept": {}, "asked": 0, "seconds": 0.0,
+                "stopped": "the model has no chat template, so it cannot be asked to write paraphrases"}
+    ctx.progress("train", 0, None, "the model restates training facts in other words")
+    written = written_paraphrases(facts, writer, cfg.paraphrase_minutes * 60, cfg.seed)
+    log.info("paraphrases: %d kept of %d asked in %.1f s%s", len(written["kept"]), written["asked"],
+             written["seconds"], f" ({written['stopped']})" if written["stopped"] else "")
+    ctx.cache.put("paraphrases", key, written)
+    return written
 
 
 def augmented_examples(tokenizer, augmented, max_len: int) -> list[dict]:
@@ -164,4 +208,15 @@ def augmentation_text(augmentation: dict | None) -> str:
             + ", ".join(f"{count:,} {form}{'s' if count != 1 else ''}" for form, count in forms.items())
             + f": {augmentation['examples']:,} more examples, {augmentation['tokens']:,} tokens, made in "
             f"{augmentation['seconds']:.1f} s"
-            + (f"; {left_out} held-out fact(s) left out" if left_out else "") + ")")
+            + (f"; {left_out} held-out fact(s) left out" if left_out else "") + paraphrase_text(augmentation) + ")")
+
+
+def paraphrase_text(augmentation: dict) -> str:
+    """'; the model's paraphrases: 40 of 48 asked kept, in 55 s' and why it stopped, for a model that wrote them."""
+    written = augmentation.get("paraphrases")
+    if not written:
+        return ""
+    kept = augmentation["forms"].get("model paraphrase", 0)
+    return (f"; model paraphrases: {kept} of {written['asked']} asked kept, in {written['seconds']:.0f} s"
+            if written["asked"] else "; no model paraphrases") + (f" ({written['stopped']})" if written["stopped"]
+                                                                   else "")

@@ -72,3 +72,59 @@ def test_held_out_questions_set_aside_from_measuring_stay_out_of_the_training_da
     again = augmented_data(config, fewer.measuring(fewer.pairs[:5]))
     assert [(p.prompt, p.answer) for p in again.pairs] == [(p.prompt, p.answer) for p in whole.pairs]  # ...not what trains
     assert again.texts == whole.texts
+
+
+def test_a_models_paraphrase_is_kept_only_when_it_restates_the_fact():
+    from advisor.corpus.probes import Fact, usable_paraphrase
+
+    sentence = "The harbour launch Petrel was built at Grennock in 1988 for the trust."
+    fact = Fact(sentence, "1988", sentence.index("1988"), "a.md")
+    assert usable_paraphrase("Paraphrase: In 1988 the trust had the launch Petrel built at Grennock.\nMore.",
+                             fact) == "In 1988 the trust had the launch Petrel built at Grennock."
+    for reply in ("The trust had the launch Petrel built at Grennock.",  # the answer is gone
+                  sentence, f'I rewrote it: "{sentence}"',  # the sentence again, alone or quoted
+                  "It happened in 1988 somewhere else entirely.",  # about other things
+                  "1988.", ""):  # too short, nothing
+        assert usable_paraphrase(reply, fact) is None, reply
+
+
+def test_paraphrases_are_asked_within_their_budget_and_none_after_a_bad_first_batch():
+    from advisor.corpus.augment import PARAPHRASE_BATCH, training_facts, written_paraphrases
+
+    documents = load_corpus(FERRY / "corpus").documents
+    facts, _ = training_facts(documents, [])
+    asked = []
+
+    def faithful(batch):  # the sentence with a word put in beside its answer: a usable paraphrase of nearly each
+        asked.extend(batch)
+        return [f.sentence[:f.start] + "indeed " + f.sentence[f.start:] if f.start else
+                f.sentence[:len(f.answer)] + " indeed" + f.sentence[len(f.answer):] for f in batch]
+
+    written = written_paraphrases(facts, faithful, budget_seconds=600, seed=0)
+    assert written["asked"] == len({f.sentence for f in facts}) == len(asked) and not written["stopped"]
+    assert len(written["kept"]) > 0.8 * written["asked"]
+    again = written_paraphrases(facts, faithful, budget_seconds=600, seed=0)
+    assert again["kept"] == written["kept"]  # the same facts in the same order: a resumed run trains on the same
+    useless = written_paraphrases(facts, lambda batch: ["I cannot help with that."] * len(batch), 600, seed=0)
+    assert useless["asked"] == PARAPHRASE_BATCH and useless["kept"] == {} and "not usable" in useless["stopped"]
+    none = written_paraphrases(facts, faithful, budget_seconds=0, seed=0)
+    assert none["asked"] == 0 and "budget" in none["stopped"]
+
+
+def test_model_paraphrases_train_as_texts_but_never_a_held_out_facts():
+    from advisor.corpus.augment import training_facts
+
+    documents = load_corpus(FERRY / "corpus").documents
+    evalset = build_eval_set(documents, None, "knowledge", eval_fraction=0.5, seed=0, max_eval=40)
+    held = {probe.passage for probe in evalset.pairs}
+    every, _ = training_facts(evalset.train_documents, [])
+    written = {"kept": {fact.sentence: "Said again: " + fact.sentence for fact in every}, "asked": len(every),
+               "seconds": 1.0, "stopped": ""}
+    augmented = augment(evalset.train_documents, evalset.pairs, seed=0, paraphrases=written)
+    plain = augment(evalset.train_documents, evalset.pairs, seed=0)
+    added = augmented.texts[len(plain.texts):]
+    assert augmented.texts[:len(plain.texts)] == plain.texts and augmented.pairs == plain.pairs
+    assert added and all(text.startswith("Said again: ") for text in added)
+    assert not {text.removeprefix("Said again: ") for text in added} & held  # no held-out probe's sentence
+    assert augmented.about()["forms"]["model paraphrase"] == len(added)
+    assert augmented.about()["paraphrases"] == {"asked": len(every), "seconds": 1.0, "stopped": ""}
