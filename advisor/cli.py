@@ -139,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--out", metavar="DIR", help="the new run folder (default: RUN_DIR-feedback)")
     tune.add_argument("--budget-minutes", type=float, metavar="MIN",
                       help=AdvisorConfig.help_text("feedback_budget_minutes") + " (default: 2)")
+    tune.add_argument("--learning-rate", type=float, metavar="LR",
+                      help=AdvisorConfig.help_text("feedback_learning_rate") + " (default: 5e-5)")
     tune.add_argument("--quiet", action="store_true", help="no progress bars; only the final lines")
 
     profile_cmd = commands.add_parser(
@@ -634,7 +636,8 @@ def cmd_tune(args: argparse.Namespace, console) -> int:
 
     cancel = _stop_on_ctrl_c(console)
     report = _with_progress(args, console, lambda on_progress: tune_from_feedback(
-        args.run_dir, out=args.out, budget_minutes=args.budget_minutes, on_progress=on_progress, cancel=cancel))
+        args.run_dir, out=args.out, budget_minutes=args.budget_minutes, learning_rate=args.learning_rate,
+        on_progress=on_progress, cancel=cancel))
     _print_outcome(report, console)
     return 0
 

@@ -46,18 +46,19 @@ def split_feedback(run_dir: Path, report: Report, seed: int) -> FeedbackSplit:
 
 
 def tune_from_feedback(run_dir: str | Path, *, out: str | Path | None = None, budget_minutes: float | None = None,
-                       on_progress: ProgressCallback | None = None, cancel: CancelSignal | None = None) -> Report:
+                       learning_rate: float | None = None, on_progress: ProgressCallback | None = None,
+                       cancel: CancelSignal | None = None) -> Report:
     """Trains the fine-tune of the finished run in `run_dir` further on its ratings (KTO) and measures it as one
     more arm, with every other arm, in a new run folder (`out`, default RUN_DIR-feedback) whose report is the new
     one (see feedback_run). Running the same command again resumes it."""
     from advisor.api import Advisor
 
-    config, about = feedback_run(run_dir, out=out, budget_minutes=budget_minutes)
+    config, about = feedback_run(run_dir, out=out, budget_minutes=budget_minutes, learning_rate=learning_rate)
     return Advisor(config, on_progress, about, cancel).run()
 
 
-def feedback_run(run_dir: str | Path, *, out: str | Path | None = None,
-                 budget_minutes: float | None = None) -> tuple[AdvisorConfig, list[str]]:
+def feedback_run(run_dir: str | Path, *, out: str | Path | None = None, budget_minutes: float | None = None,
+                 learning_rate: float | None = None) -> tuple[AdvisorConfig, list[str]]:
     """The settings and the report's opening lines of the run that trains the fine-tune of `run_dir` on its
     ratings, with its folder made ready. Half the rated questions (in the order of a seeded hash of each) give
     the training ratings; they leave the held-out set, so no arm is measured on a question whose answers
@@ -79,7 +80,8 @@ def feedback_run(run_dir: str | Path, *, out: str | Path | None = None,
     target = Path(out).expanduser() if out else run_dir.with_name(run_dir.name + "-feedback")
     _prepare(run_dir, target, split)
     config = dataclasses.replace(config, out=str(target), feedback_ratings=str(target / RATED_FILE),
-                                 feedback_budget_minutes=budget_minutes or config.feedback_budget_minutes)
+                                 feedback_budget_minutes=budget_minutes or config.feedback_budget_minutes,
+                                 feedback_learning_rate=learning_rate or config.feedback_learning_rate)
     good = sum(item.good for item in split.training)
     about = [line for line in report.about if not line.startswith("Trained on people's ratings")] + [
         f"Trained on people's ratings: the fine-tune of {run_dir} trained further on {len(split.training)} rated "

@@ -142,8 +142,8 @@ def written_paraphrases(facts: list[Fact], write, budget_seconds: float, seed: i
         asked += len(batch)
         kept.update(usable)
         if first == 0 and len(usable) < USABLE_SHARE * len(batch):
-            stopped = (f"the model's first {len(batch)} paraphrases were not usable ({len(usable)} passed the "
-                       "checks), so it was asked no more")
+            stopped = (f"the model's first {len(batch)} paraphrases were not usable, {len(usable)} passing the "
+                       "checks, so it was asked no more")
             kept = {}
             break
     return {"kept": kept, "asked": asked, "seconds": round(time.perf_counter() - started, 1), "stopped": stopped}
