@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -50,7 +52,9 @@ class HistoryScreen(Screen):
         run = self.runs[int(event.row_key.value)]
         try:
             if run.finished:
-                self.app.show_results(Report.load(run.path / "report.json"))
+                # where the run is now (folders get moved and copied): ratings and `t` write there
+                self.app.show_results(dataclasses.replace(Report.load(run.path / "report.json"),
+                                                          run_dir=str(run.path)))
             else:
                 self.app.start_run(AdvisorConfig.from_run_folder(run.config, run.path))
         except AdvisorError as exc:

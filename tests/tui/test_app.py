@@ -154,9 +154,13 @@ async def test_a_library_error_shows_as_a_dialog_not_a_traceback(tiny_corpus, tm
 
 
 async def test_history_reopens_a_finished_run_and_help_lists_keys(quick, tmp_path):
+    import shutil
+
     import advisor
 
-    advisor.advise(**quick(out=str(tmp_path / "runs" / "earlier")))
+    advisor.advise(**quick(out=str(tmp_path / "made-here")))
+    (tmp_path / "runs").mkdir()
+    shutil.move(tmp_path / "made-here", tmp_path / "runs" / "earlier")  # run folders get moved and copied
     app = make_app({}, runs_root=tmp_path / "runs")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_screen(pilot, SetupScreen)
@@ -165,7 +169,7 @@ async def test_history_reopens_a_finished_run_and_help_lists_keys(quick, tmp_pat
         assert [run.path.name for run in history.runs] == ["earlier"]
         await pilot.press("enter")
         results = await wait_for_screen(pilot, ResultsScreen)
-        assert results.report.run_dir == str(tmp_path / "runs" / "earlier")
+        assert results.report.run_dir == str(tmp_path / "runs" / "earlier")  # where ratings and `t` write
         await pilot.press("question_mark")
         help_screen = await wait_for_screen(pilot, HelpScreen)
         assert any("report.md" in description for _, description in help_screen.keys)
