@@ -33,7 +33,7 @@ class FeedbackSplit:
 
 
 def split_feedback(run_dir: Path, report: Report, seed: int) -> FeedbackSplit:
-    """The run's ratings (feedback.jsonl), each question's on the side measure.feedback.trains puts it."""
+    """The run's ratings (feedback.jsonl), each question's on the side measure.feedback.training_questions puts it."""
     entries, _ = read_feedback(run_dir / FEEDBACK_FILE)
     answers = {(arm, sample.get("question")): sample.get("answer", "")
                for arm, evidence in report.arms.items() for sample in evidence.details.get("samples", [])}
