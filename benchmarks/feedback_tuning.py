@@ -70,7 +70,8 @@ def main() -> None:
             **rated, "arms": {arm: {key: tuned.arms[arm].quality[metric].get(key) for key in ("value", "ci95", "n")}
                               for arm in ("finetune", "finetune_feedback")},
             "rated_minus_plain": {key: pair.get(key) for key in ("improvement", "ci95", "n")},
-            "notes": list(tuned.arms["finetune_feedback"].notes), "choice": tuned.recommendation.choice, **machine("cpu"),
+            "notes": list(tuned.arms["finetune_feedback"].notes), "choice": tuned.recommendation.choice,
+            **machine("cpu"),
             "seconds": time.perf_counter() - started}
     from rich.console import Console
     from rich.table import Table

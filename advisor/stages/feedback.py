@@ -122,6 +122,7 @@ def feedback_note(training, left_out: int) -> str:
                f", bad answers weighed {training.undesirable_weight:.2g} times" if training.undesirable_weight != 1
                else "")
     return (f"the fine-tune trained further with KTO (TRL) on {training.examples} rated answers ({training.good} "
-            f"good, {training.bad} bad{weights}), a LoRA on top, beta {training.beta:g}, lr {training.learning_rate:g}: "
+            f"good, {training.bad} bad{weights}), a LoRA on top, beta {training.beta:g}, "
+            f"lr {training.learning_rate:g}: "
             f"{training.steps} steps in {training.seconds:.1f} s{budget}{margin}; the {left_out} held-out "
             "question(s) those ratings answered are left out, so every arm is measured on the others")
