@@ -94,10 +94,10 @@ def feedback_run(run_dir: str | Path, *, out: str | Path | None = None, budget_m
 def _prepare(source: Path, target: Path, split: FeedbackSplit) -> None:
     """The new run folder: the old one's files but NOT_COPIED (a folder already there is resumed as it is), the
     training ratings as RATED_FILE, and the measuring ratings as its feedback.jsonl."""
-    from finetune.feedback import FeedbackUnavailable, RatedAnswer, check_enough
+    from finetune.feedback import FeedbackUnavailable, check_enough
 
     try:
-        check_enough([RatedAnswer(item.question, item.answer, item.good) for item in split.training])
+        check_enough([item.good for item in split.training])
     except FeedbackUnavailable as exc:
         raise ConfigError(
             f"{exc}: of the {split.questions} rated question(s) in {source / FEEDBACK_FILE}, about half train "

@@ -56,13 +56,14 @@ class FeedbackTraining:
         return cls(**data)
 
 
-def check_enough(examples: list[RatedAnswer]) -> None:
-    """Raises FeedbackUnavailable naming how many ratings there are and how many are needed."""
-    good = sum(e.good for e in examples)
-    bad = len(examples) - good
-    if len(examples) < MIN_EXAMPLES or min(good, bad) < MIN_EACH:
+def check_enough(labels: list[bool]) -> None:
+    """Raises FeedbackUnavailable naming how many ratings there are and how many are needed; `labels`: each rated
+    answer's, True for good."""
+    good = sum(labels)
+    bad = len(labels) - good
+    if len(labels) < MIN_EXAMPLES or min(good, bad) < MIN_EACH:
         raise FeedbackUnavailable(
-            f"{len(examples)} rated answer(s) to train on ({good} good, {bad} bad); training on ratings needs at "
+            f"{len(labels)} rated answer(s) to train on ({good} good, {bad} bad); training on ratings needs at "
             f"least {MIN_EXAMPLES}, with at least {MIN_EACH} good and {MIN_EACH} bad")
 
 
@@ -105,7 +106,7 @@ def train_on_ratings(model, tokenizer, examples: list[RatedAnswer], out_dir: str
     from finetune.trainer_budget import budget_callback
 
     KTOConfig, KTOTrainer = _trainer_parts()
-    check_enough(examples)
+    check_enough([e.good for e in examples])
     start = time.perf_counter()
     data = Dataset.from_list([{"prompt": e.prompt, "completion": e.answer, "label": e.good} for e in examples])
     good = sum(e.good for e in examples)

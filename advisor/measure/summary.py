@@ -69,21 +69,21 @@ def add_forgetting(reports: dict[str, ArmReport], forgetting: Forgetting, *, tun
         return
     summaries = {False: perplexity_summary([tuple(x) for x in forgetting.before], seed=seed),
                  True: perplexity_summary([tuple(x) for x in forgetting.after], seed=seed)}
+    # The arms trained further on ratings: the reference text is read without the ratings' LoRA.
+    under = {name for name in reports if name in ARM_KINDS and ARM_KINDS[name].from_feedback}
     for name, report in reports.items():
         shared = name != BASELINE and name not in tuned  # the base weights: measured once, on the base arm
-        under = name in ARM_KINDS and ARM_KINDS[name].from_feedback  # the ratings' LoRA is not read again
         report.quality["reference_perplexity"] = {**summaries[name in tuned],
                                                   **({"note": "the base model's weights"} if shared else {}),
                                                   **({"note": "the fine-tune's, without the ratings' LoRA"}
-                                                     if under else {})}
+                                                     if name in under else {})}
     change = summaries[True]["value"] / summaries[False]["value"] - 1
     for name in sorted(tuned & set(reports)):
-        under = name in ARM_KINDS and ARM_KINDS[name].from_feedback
         reports[name].notes.append(
             f"forgetting: perplexity on {reference} went from {summaries[False]['value']:.2f} to "
             f"{summaries[True]['value']:.2f} ({change:+.1%}) after the fine-tune"
             + (" (the fine-tune under the ratings' LoRA; the LoRA's own effect on it is not measured)"
-               if under else ""))
+               if name in under else ""))
 
 
 def novelty(model_check: ModelCheck, reference_nll: list, reference: str) -> dict:

@@ -59,11 +59,11 @@ def read_rated(path: str | Path) -> tuple[list[RatedQuestion], list[str]]:
 
 def checked_rated(path: str | Path) -> tuple[list[RatedQuestion], list[str]]:
     """read_rated, and a ConfigError naming how many ratings there are and how many are needed when too few."""
-    from finetune.feedback import FeedbackUnavailable, RatedAnswer, check_enough
+    from finetune.feedback import FeedbackUnavailable, check_enough
 
     rated, problems = read_rated(path)
     try:
-        check_enough([RatedAnswer(r.question, r.answer, r.good) for r in rated])
+        check_enough([r.good for r in rated])
     except FeedbackUnavailable as exc:
         raise ConfigError(f"{exc} ({str(path)!r})",
                           hint="rate more answers (the app's results screen: u, d, p; or advisor feedback RUN_DIR "
@@ -81,7 +81,7 @@ def feedback_stage(ctx: RunContext, rated: list[RatedQuestion], models: LoadedMo
     """The fine-tune with a LoRA trained by KTO on `rated`, each answer after the closed-book prompt the
     fine-tuned arm answers from. The new layers go into the fine-tune's weights; `tuned.model` answers as before
     only inside `with <returned>.model.disable_adapter():`."""
-    from finetune.feedback import (FeedbackTraining, RatedAnswer, load_feedback_adapter, train_on_ratings)
+    from finetune.feedback import FeedbackTraining, RatedAnswer, load_feedback_adapter, train_on_ratings
     from finetune.train import uses_bf16
     from rag.prompting import build_prompt
 

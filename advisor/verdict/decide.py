@@ -16,9 +16,9 @@ from advisor.measure.metrics import Metric
 from advisor.verdict.inputs import (ANSWER_LIKELIHOOD, GOAL_PRIOR, SMALL_EVAL, STYLE_DOCUMENTS, ArmEvidence,
                                     DecisionInputs, primary_metric)
 from advisor.verdict.reasons import (arm_label, comparison_text, constraint_reasons, feedback_reasons,
-                                     forgetting_reasons, further_evidence, next_steps, profile_reasons, published_reasons,
-                                     retraining_cost, sentence_start, short_training, refinement_reasons,
-                                     what_would_change)
+                                     forgetting_reasons, further_evidence, next_steps, profile_reasons,
+                                     published_reasons, refinement_reasons, retraining_cost, sentence_start,
+                                     short_training, what_would_change)
 from advisor.verdict.report import CONFIDENCES, Reason, Recommendation
 
 
