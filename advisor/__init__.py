@@ -10,10 +10,12 @@ Importing this package is cheap: torch, transformers and chromadb load only when
 from advisor.api import Advisor, ProgressEvent, advise, estimate_run
 from advisor.config import AdvisorConfig, Constraints
 from advisor.errors import AdvisorError, RunCancelled
+from advisor.export import export_run
+from advisor.serve import ask
 from advisor.tune import tune_from_feedback
 from advisor.verdict.ratings import add_feedback
 from advisor.verdict.report import Recommendation, Report
 
 __all__ = ["Advisor", "AdvisorConfig", "AdvisorError", "Constraints", "ProgressEvent", "Recommendation", "Report",
-           "RunCancelled", "add_feedback", "advise", "estimate_run", "tune_from_feedback"]
+           "RunCancelled", "add_feedback", "advise", "ask", "estimate_run", "export_run", "tune_from_feedback"]
 __version__ = "0.1.0"

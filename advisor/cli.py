@@ -143,6 +143,32 @@ def build_parser() -> argparse.ArgumentParser:
                       help=AdvisorConfig.help_text("feedback_learning_rate") + " (default: 5e-5)")
     tune.add_argument("--quiet", action="store_true", help="no progress bars; only the final lines")
 
+    export = commands.add_parser(
+        "export", help="hand a finished run's winner over: merged model, GGUF, Ollama Modelfile or the RAG index",
+        description="Writes the arm the verdict chose (or --arm) where people run models: hf, the base model with "
+                    "the adapter merged in, as safetensors with its tokenizer and chat template; gguf, that model as "
+                    "one GGUF file for llama.cpp, Ollama and LM Studio (llama.cpp's own converter; Llama and Mistral "
+                    "architectures); ollama, the GGUF with a Modelfile prompting as the run did, and the `ollama "
+                    "create` command; rag, the Chroma collection with its embedding model and retrieval settings. A "
+                    "retrieving arm's index comes with every target. `advisor ask OUT QUESTION` answers from it as "
+                    "the run did.")
+    export.add_argument("run_dir", metavar="RUN_DIR", help="a finished run's folder")
+    export.add_argument("--to", choices=["hf", "gguf", "ollama", "rag"],
+                        help="what to write (default: hf for a fine-tune, rag for RAG)")
+    export.add_argument("--out", metavar="DIR", help="where (default: RUN_DIR/export-TO); an earlier export there "
+                                                    "is replaced once the new one is whole")
+    export.add_argument("--arm", metavar="ARM", help="export this arm instead of the verdict's (e.g. finetune, rag)")
+    export.add_argument("--gguf-type", choices=["f32", "f16", "bf16", "q8_0"], default="f16",
+                        help="number format of the GGUF file (default: f16; q8_0 is 8-bit, about half the size)")
+    export.add_argument("--name", help="the Ollama model name (default: advisor-RUN_FOLDER_NAME)")
+
+    ask = commands.add_parser(
+        "ask", help="answer a question with an exported winner, the way the run answered",
+        description="Loads EXPORT_DIR (written by `advisor export`), retrieves passages when it holds an index, "
+                    "and answers greedily with the run's prompt; prints the answer's first line and its sources.")
+    ask.add_argument("export_dir", metavar="EXPORT_DIR", help="a folder written by `advisor export`")
+    ask.add_argument("question", metavar="QUESTION")
+
     profile_cmd = commands.add_parser(
         "profile", help="profile a corpus in seconds: size, duplicates, personal data, style",
         description="Reads CORPUS_DIR as a run would and prints its profile: size (tokens under the base model's "
@@ -642,6 +668,32 @@ def cmd_tune(args: argparse.Namespace, console) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace, console) -> int:
+    from advisor.export import export_run
+
+    console.print("Writing the export (merging and converting a model takes a minute or more) ...", highlight=False)
+    exported = export_run(args.run_dir, args.to, args.out, arm=args.arm, gguf_type=args.gguf_type, name=args.name)
+    console.print(f"[bold]Exported {exported.arm} as {exported.target}[/] to {exported.folder}", highlight=False)
+    for what, path in exported.files.items():
+        console.print(f"- {path}: {what}", highlight=False)
+    for note in exported.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    console.print("Use it:", highlight=False)
+    for command in exported.commands:
+        console.print(f"  {command}", highlight=False, soft_wrap=True)
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, console) -> int:
+    from advisor.serve import ask
+
+    served = ask(args.export_dir, args.question)
+    console.print(served.answer, highlight=False, markup=False, soft_wrap=True)
+    if served.sources:
+        console.print(f"sources: {', '.join(dict.fromkeys(served.sources))}", highlight=False, soft_wrap=True)
+    return 0
+
+
 def cmd_tui(args: argparse.Namespace, console) -> int:
     from advisor.tui import run_tui
 
@@ -649,6 +701,7 @@ def cmd_tui(args: argparse.Namespace, console) -> int:
 
 
 COMMANDS = {"run": cmd_run, "tui": cmd_tui, "report": cmd_report, "feedback": cmd_feedback, "tune": cmd_tune,
+            "export": cmd_export, "ask": cmd_ask,
             "profile": cmd_profile, "evalset": cmd_evalset, "explain": cmd_explain, "compare": cmd_compare,
             "demo": cmd_demo, "calibrate": cmd_calibrate}
 

@@ -49,3 +49,7 @@ class RunCancelled(AdvisorError):
     """The run was stopped on request at a progress point; what finished is kept for the next run."""
 
     title = "Run cancelled"
+
+
+class ExportError(AdvisorError):
+    title = "Export problem"

@@ -41,6 +41,11 @@ def report_stage(ctx: RunContext, state: RunState) -> Report:
     for arm in arms:
         if arm.kind.tuned:
             arm_reports[arm.name].details["training"] = training.to_dict()
+        if arm.kind.retrieval and arm.retriever is not None:  # what an export copies and serves with
+            built = state.tuned_index if arm.kind.tuned_embeddings else state.index
+            arm_reports[arm.name].details["index"] = {
+                "collection": arm.retriever.collection.name, "top_k": cfg.top_k,
+                "chunk_size": built.stats["chunk_size"], "overlap": built.stats["overlap"]}
         if arm.kind.tuned_embeddings:
             arm_reports[arm.name].details["embedding_training"] = {
                 key: value for key, value in state.tuned_index.stats.items() if key != "losses"}

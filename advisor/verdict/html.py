@@ -10,7 +10,8 @@ from advisor.verdict.figures import FIGURES
 from advisor.verdict.literature import short_names
 from advisor.verdict.wording import (CHOICE_TEXT, LATENCY_PARTS, METRIC_LABELS, break_even_text, cost_volumes,
                                      feedback_lines,
-                                     evaluation_text, example_items, format_number, headline, interval_text,
+                                     evaluation_text, example_items, format_number, hand_over, headline,
+                                     interval_text,
                                      is_finite, latency_basis, profile_sections, quality_cell, references,
                                      run_time_text, stated_constraints, total_cost, verdict_title)
 
@@ -169,7 +170,8 @@ def render_html(report: Report, *, summary_only: bool = False) -> str:
     metrics = sorted({m for arm in report.arms.values() for m in arm.quality},
                      key=lambda m: list(METRIC_LABELS).index(m) if m in METRIC_LABELS else 99)
     return _environment().get_template("report.html.j2").render(
-        report=report, rec=report.recommendation, metric=metric, metrics=metrics, summary_only=summary_only,
+        report=report, rec=report.recommendation, hand_over=hand_over(report), metric=metric, metrics=metrics,
+        summary_only=summary_only,
         quality=quality_chart(report, metric) if metric else None, latency=latency_chart(report),
         loss=loss_curve(report), examples=example_items(report)[:EXAMPLES], feedback=feedback_lines(report), chart_width=CHART_WIDTH, bar_height=BAR_HEIGHT,
         label_width=LABEL_WIDTH, cost=cost_chart(report), volumes=cost_volumes(report),

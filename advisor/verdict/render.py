@@ -8,7 +8,7 @@ from advisor.files import write_atomic, write_json
 from advisor.verdict.html import render_html
 from advisor.verdict.report import FIGURES, Report
 from advisor.verdict.wording import (feedback_lines, LATENCY_PARTS, METRIC_LABELS, break_even_text, cost_volumes, evaluation_text,
-                                     format_number, headline, interval_text, latency_basis, profile_sections,
+                                     format_number, hand_over, headline, interval_text, latency_basis, profile_sections,
                                      quality_cell, reason_markdown, references, run_time_text, stated_constraints,
                                      total_cost, verdict_title)
 
@@ -64,6 +64,9 @@ def render_markdown(report: Report) -> str:
         lines += ["", "What would change the answer:", ""] + [f"- {line}" for line in rec.counter_arguments]
     if rec.next_steps:
         lines += ["", "Next steps:", ""] + [f"- {line}" for line in rec.next_steps]
+    if hand_over(report):
+        command, what = hand_over(report)
+        lines += ["", f"Hand it over: `{command}` {what}"]
     stated = stated_constraints(report.constraints)
     if stated:
         lines += ["", "Your constraints: " + "; ".join(stated) + "."]

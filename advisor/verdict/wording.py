@@ -331,3 +331,31 @@ def _in_sentence(title: str) -> str:
 STAGE_WORDS = {"index": "index", "embeddings": "tuned embeddings", "train": "fine-tune",
                "feedback": "training on ratings",
                **{name: _in_sentence(kind.answers_title) for name, kind in ARM_KINDS.items()}}  # each arm's answers
+
+
+def winner_to_hand_over(report: Report):
+    """The ArmKind the verdict chose when it has trained weights or an index to export; None otherwise."""
+    kind = KIND_OF_CHOICE.get(report.recommendation.choice)
+    return kind if kind is not None and (kind.tuned or kind.retrieval) and kind.name in report.arms else None
+
+
+def export_command(report: Report) -> str | None:
+    """The command that hands the verdict's winner over (`advisor export`); None when there is nothing to."""
+    import shlex
+
+    kind = winner_to_hand_over(report)
+    if kind is None:
+        return None
+    return f"advisor export {shlex.quote(str(report.run_dir or 'RUN_DIR'))} --to {'ollama' if kind.tuned else 'rag'}"
+
+
+def hand_over(report: Report) -> tuple[str, str] | None:
+    """How to take the winner to where it will run: (the command, what it writes); None when there is nothing."""
+    command, kind = export_command(report), winner_to_hand_over(report)
+    if command is None:
+        return None
+    what = ("writes the merged model as a GGUF file with an Ollama Modelfile (--to hf: safetensors; --to gguf: "
+            "the GGUF alone)" if kind.tuned else "copies the index with its embedding model and retrieval settings")
+    if kind.retrieval and kind.tuned:
+        what += ", and the index with its settings"
+    return command, what + "; `advisor ask` answers from it as this run did."

@@ -17,7 +17,8 @@ LAYERS = [
     ("advisor.verdict",),
     ("advisor.stages",),
     ("advisor.api", "advisor.runs"),
-    ("advisor.tune",),
+    ("advisor.tune", "advisor.export"),
+    ("advisor.serve",),
     ("advisor.calibration",),
     ("advisor.demo", "advisor"),  # "advisor": the package's own __init__, the Python API
     ("advisor.tui",),

@@ -1,0 +1,165 @@
+"""`advisor export`: the merged model answers as the tuned arm did, its GGUF reads back with the same logits, the
+Modelfile prompts as the run did, and the RAG bundle answers as the RAG arm did."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+import advisor
+from advisor.errors import ExportError
+from advisor.export import GGUF_ARCHITECTURES, _write_gguf, export_run, exported_arm
+from conftest import FAST_OPTIONS
+
+CHATML = ("{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+          "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def build_llama_tokenizer_model(texts: list[str], out: Path, architecture: str = "llama") -> Path:
+    """A 2-layer model with random weights and a Llama-2 style tokenizer (BPE with byte fallback) trained in
+    memory, with a ChatML template: the kind of tokenizer llama.cpp's converter reads without a known hash."""
+    import torch
+    import transformers
+    from tokenizers import Tokenizer, decoders, models, normalizers, trainers
+    from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    bpe.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    bpe.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
+    specials = ["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>", *[f"<0x{i:02X}>" for i in range(256)]]
+    bpe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=600, special_tokens=specials, show_progress=False))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="<|im_end|>",
+                                        unk_token="<unk>", pad_token="<unk>")
+    tokenizer.chat_template = CHATML
+    config_class = {"llama": transformers.LlamaConfig, "mistral": transformers.MistralConfig}[architecture]
+    torch.manual_seed(0)
+    config = config_class(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                          num_attention_heads=4, num_key_value_heads=4, bos_token_id=1,
+                          eos_token_id=tokenizer.eos_token_id, pad_token_id=0)
+    AutoModelForCausalLM.from_config(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, tiny_corpus) -> Path:
+    """A finished run (fine-tune and RAG arms) on a model whose tokenizer converts to GGUF."""
+    from advisor.corpus.loading import load_corpus
+
+    corpus, qa = tiny_corpus
+    texts = [d.text for d in load_corpus(corpus).documents] * 3
+    model = build_llama_tokenizer_model(texts, tmp_path_factory.mktemp("llama-tokenizer-model"))
+    run = tmp_path_factory.mktemp("export-run") / "run"
+    advisor.advise(corpus, qa=qa, base_model=str(model), out=str(run), full_context=False,
+                   **{**FAST_OPTIONS, "max_train_steps": 4})
+    return run
+
+
+def _answer(model, tokenizer, question: str, passages=None) -> str:
+    from advisor.measure.metrics import first_line
+    from rag.generation import generate
+    from rag.prompting import build_prompt
+
+    return first_line(generate(model, tokenizer, build_prompt(tokenizer, question, passages), 4).text)
+
+
+def _logits(model, ids):
+    import torch
+
+    with torch.no_grad():
+        return model(torch.tensor([ids])).logits
+
+
+def test_hf_export_loads_with_from_pretrained_and_answers_as_the_tuned_arm(finished_run, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    report = advisor.Report.load(finished_run / "report.json")
+    exported = export_run(finished_run, "hf", tmp_path / "hf", arm="finetune")
+    model = AutoModelForCausalLM.from_pretrained(exported.folder / "model")
+    tokenizer = AutoTokenizer.from_pretrained(exported.folder / "model")
+    assert tokenizer.chat_template == CHATML
+    for sample in report.arms["finetune"].details["samples"][:3]:  # answered one at a time, as here
+        assert _answer(model, tokenizer, sample["question"]) == sample["answer"]
+    base = AutoModelForCausalLM.from_pretrained(report.models.base["path"])
+    ids = tokenizer("the ferry")["input_ids"]
+    assert not _logits(base, ids).allclose(_logits(model, ids), atol=1e-6)  # the adapter is in the weights
+    assert (exported.folder / "export.json").is_file() and "advisor ask" in (exported.folder / "README.md").read_text()
+
+
+@pytest.mark.parametrize("gguf_type, tolerance", [("f32", 1e-5), ("f16", 2e-2)])
+def test_gguf_export_reads_back_through_transformers_with_the_merged_models_logits(finished_run, tmp_path,
+                                                                                   gguf_type, tolerance):
+    """Tolerance: float32 keeps the weights exactly; float16's rounding moves a logit by about 1e-3 here."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    merged = export_run(finished_run, "hf", tmp_path / "hf", arm="finetune").folder / "model"
+    exported = export_run(finished_run, "gguf", tmp_path / "gguf", arm="finetune", gguf_type=gguf_type)
+    assert not (exported.folder / "model").exists()  # the GGUF alone, as asked
+    from_gguf = AutoModelForCausalLM.from_pretrained(exported.folder, gguf_file="model.gguf")
+    ids = AutoTokenizer.from_pretrained(merged)("the ferry leaves at nine")["input_ids"]
+    expected = _logits(AutoModelForCausalLM.from_pretrained(merged), ids)
+    assert (_logits(from_gguf, ids) - expected).abs().max().item() <= tolerance
+
+
+def _fill(template: str, system: str | None, prompt: str) -> str:
+    """What Ollama's template engine makes of the few constructs ollama_template writes."""
+    def branch(match):
+        return match.group(1) if system else match.group(2)
+
+    text = re.sub(r"\{\{ if \.System \}\}(.*?)\{\{ else \}\}(.*?)\{\{ end \}\}", branch, template, flags=re.S)
+    return text.replace("{{ .System }}", system or "").replace("{{ .Prompt }}", prompt)
+
+
+def test_ollama_export_writes_a_modelfile_that_prompts_as_the_run_did(finished_run, tmp_path):
+    from transformers import AutoTokenizer
+
+    from rag.prompting import build_prompt
+
+    exported = export_run(finished_run, "ollama", tmp_path / "ollama", arm="finetune", name="ferry-tuned")
+    text = (exported.folder / "Modelfile").read_text()
+    assert "FROM ./model.gguf\n" in text and "PARAMETER temperature 0\n" in text
+    assert 'PARAMETER stop "<|im_end|>"' in text
+    template = re.search(r'TEMPLATE """(.*?)"""', text, re.S).group(1)
+    system = re.search(r'SYSTEM """(.*?)"""', text, re.S).group(1)
+    tokenizer = AutoTokenizer.from_pretrained(advisor.Report.load(finished_run / "report.json").models.base["path"])
+    assert _fill(template, system, "Who opened the station?") == build_prompt(tokenizer, "Who opened the station?")
+    assert f"ollama create ferry-tuned -f {exported.folder / 'Modelfile'}" in exported.commands
+    assert (exported.folder / "model.gguf").stat().st_size > 0
+
+
+def test_rag_export_answers_through_advisor_ask_as_the_rag_arm_did(finished_run, tmp_path, run_cli):
+    report = advisor.Report.load(finished_run / "report.json")
+    sample = report.arms["rag"].details["samples"][0]
+    done = run_cli("export", finished_run, "--arm", "rag", "--out", tmp_path / "bundle")
+    assert done.returncode == 0, done.stderr
+    assert "index" in done.stdout and "advisor ask" in done.stdout
+    asked = run_cli("ask", tmp_path / "bundle", sample["question"])
+    assert asked.returncode == 0, asked.stderr
+    lines = asked.stdout.splitlines()
+    assert lines[0] == sample["answer"]
+    assert lines[1] == "sources: " + ", ".join(dict.fromkeys(sample["retrieved"]))
+
+
+def test_an_architecture_without_a_tested_conversion_is_refused_in_one_line(tmp_path):
+    with pytest.raises(ExportError) as refused:
+        _write_gguf(tmp_path, "Qwen2ForCausalLM", tmp_path / "model.gguf", "f16")
+    assert "Qwen2ForCausalLM" in str(refused.value) and all(name in str(refused.value) for name in GGUF_ARCHITECTURES)
+
+
+def test_a_tokenizer_the_converter_does_not_know_is_one_clear_line(tiny_model_dir, tmp_path):
+    with pytest.raises(ExportError) as refused:
+        _write_gguf(tiny_model_dir, "LlamaForCausalLM", tmp_path / "model.gguf", "f16")
+    assert "does not know this model's tokenizer" in str(refused.value)
+
+
+def test_a_verdict_with_nothing_to_hand_over_says_how_to_export_an_arm_anyway(ferry_report):
+    import dataclasses
+
+    report = advisor.Report.load(ferry_report)
+    neither = dataclasses.replace(report, recommendation=dataclasses.replace(report.recommendation, choice="neither"))
+    with pytest.raises(ExportError, match="--arm"):
+        exported_arm(neither)
+    assert exported_arm(neither, "rag").name == "rag"
+    with pytest.raises(ExportError, match="no arm 'nonsense'"):
+        exported_arm(report, "nonsense")
