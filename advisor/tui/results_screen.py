@@ -11,7 +11,7 @@ from pathlib import Path
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, MarkdownViewer, Select, Static
 
@@ -102,6 +102,7 @@ class ResultsScreen(Screen):
                 Binding("n", "app.new_run", "New run"),
                 Binding("ctrl+r", "app.history", "History"), Binding("f1", "app.help", "Help")]
     DEFAULT_CSS = """
+    ResultsScreen #body { height: 1fr; }
     ResultsScreen VerticalScroll { padding: 0 0 0 1; }
     ResultsScreen .headline { text-style: bold; color: $accent; margin-top: 1; }
     ResultsScreen .section { text-style: bold; margin-top: 1; }
@@ -121,7 +122,7 @@ class ResultsScreen(Screen):
     def compose(self) -> ComposeResult:
         report = self.report
         yield Header()
-        with VerticalScroll():
+        with Horizontal(id="body"), VerticalScroll():  # the what-if panel opens on the right of the body
             yield VerdictView(report)
             metric = report.evaluation.primary_metric
             yield Label(f"Side by side: {METRIC_LABELS.get(metric, metric)}, latency, cost (USD)", classes="section")
@@ -290,7 +291,7 @@ class ResultsScreen(Screen):
         own = what_if(self.report).before  # the run's constraints, every one stated, and its price
         panel = WhatIfPanel(own.constraints, own.evaluation.pricing.get("usd_per_hour"))
         panel.add_class("-open")
-        await self.mount(panel)
+        await self.query_one("#body").mount(panel)
         panel.query("Select, Input, Checkbox").first().focus()
         panel.say("Change a constraint or the price: the verdict and the costs follow at once.")
 

@@ -58,7 +58,7 @@ class WhatIfPanel(VerticalScroll):
                      "verdict again.", classes="field")
         for spec in dataclasses.fields(Constraints):
             name, value = spec.name, self.constraints.get(spec.name)
-            yield Label(Constraints.help_text(name), classes="field")
+            yield Static(Constraints.help_text(name), markup=False, classes="field")
             if spec.metadata.get("choices"):
                 yield Select([(choice, choice) for choice in spec.metadata["choices"]], value=value,
                              allow_blank=False, id=f"whatif-{name}")
@@ -67,7 +67,7 @@ class WhatIfPanel(VerticalScroll):
             else:
                 yield Input("" if value is None else f"{value:g}", type="integer" if NUMBER_KINDS[name] is int
                             else "number", placeholder="not stated", id=f"whatif-{name}")
-        yield Label(AdvisorConfig.help_text(PRICE).split(" (default")[0], classes="field")
+        yield Static(AdvisorConfig.help_text(PRICE).split(" (default")[0], markup=False, classes="field")
         yield Input("" if self.price is None else f"{self.price:g}", type="number", placeholder="the run's price",
                     id=f"whatif-{PRICE}")
         yield Static("", markup=False, id="whatif-status")
