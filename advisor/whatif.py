@@ -86,7 +86,7 @@ def what_if(report: Report | str | Path, constraints: dict | None = None,
     if changed:  # the report says what it is before any figure; unchanged, it is the run's own report
         said = "; ".join(describe_changes(changed))
         after = dataclasses.replace(after, about=after.about + [
-            f"A what-if on the run in {report.run_dir}: its evidence decided again with no model, with {said}."])
+            f"A what-if on {f'the run in {report.run_dir}' if report.run_dir else 'a run'}: its evidence decided again with no model, with {said}."])
     stored = report.recommendation
     return WhatIf(
         before, after, changed,
@@ -160,8 +160,8 @@ def _repriced_arms(arms: dict, run_price: float | None, price: float) -> tuple[d
             per_query = arm.cost_usd["per_1k_queries"] * 3600 / (1000 * run_price)
             cost["per_1k_queries"] = ComputeCost(seconds_per_query=per_query).priced(price)["per_1k_queries"]
         else:
-            missing.append(f"{name}'s cost per 1,000 questions: report.json does not say the price it was made at, "
-                           "so the seconds behind it are unknown")
+            missing.append(f"{name}'s cost per 1,000 questions: report.json does not say the price it was made at "
+                           "(or it was free), so the seconds behind it are unknown")
         out[name] = dataclasses.replace(arm, cost_usd=cost)
     return out, missing
 
