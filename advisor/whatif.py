@@ -84,16 +84,18 @@ def what_if(report: Report | str | Path, constraints: dict | None = None,
     old_texts, new_texts = before.recommendation.reason_texts, after.recommendation.reason_texts
     old_costs, new_costs = cost_figures(before), cost_figures(after)
     if changed:  # the report says what it is before any figure; unchanged, it is the run's own report
-        said = "; ".join(describe_changes(changed))
+        run = f"the run in {report.run_dir}" if report.run_dir else "a run"
         after = dataclasses.replace(after, about=after.about + [
-            f"A what-if on {f'the run in {report.run_dir}' if report.run_dir else 'a run'}: its evidence decided again with no model, with {said}."])
+            f"A what-if on {run}: its evidence decided again with no model, with "
+            + "; ".join(describe_changes(changed)) + "."])
     stored = report.recommendation
     return WhatIf(
         before, after, changed,
         reasons_added=[text for text in new_texts if text not in old_texts],
         reasons_removed=[text for text in old_texts if text not in new_texts],
         cost_changes=[(what, old_costs.get(what, "not shown"), new_costs.get(what, "not shown"))
-                      for what in dict.fromkeys([*old_costs, *new_costs]) if old_costs.get(what) != new_costs.get(what)],
+                      for what in dict.fromkeys([*old_costs, *new_costs])
+                      if old_costs.get(what) != new_costs.get(what)],
         not_repriced=not_repriced,
         stored_differs=(stored.choice, stored.confidence, stored.reason_texts) != (
             before.recommendation.choice, before.recommendation.confidence, old_texts))
@@ -193,7 +195,8 @@ def cost_figures(report: Report) -> dict[str, str]:
 
 def describe_changes(changed: dict[str, tuple]) -> list[str]:
     """Each change in words: 'latency limit ms 500 (the run's: 2000)'."""
-    return [f"{name.replace('_', ' ')} {_value(new)} (the run's: {_value(old)})" for name, (old, new) in changed.items()]
+    return [f"{name.replace('_', ' ')} {_value(new)} (the run's: {_value(old)})"
+            for name, (old, new) in changed.items()]
 
 
 def _value(value) -> str:

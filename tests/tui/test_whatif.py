@@ -61,6 +61,8 @@ async def test_editing_a_constraint_or_the_price_changes_the_shown_verdict_and_c
         await pilot.press("escape")
         await pilot.pause()
         assert not screen.query(WhatIfPanel)
-        assert "finetune (confidence high)" in shown(screen, "#headline") and "What if" not in shown(screen, "#headline")
-        assert screen.query_one("#arms").get_row("rag")[5] == format_number(report.arms["rag"].cost_usd["per_1k_queries"], 5)
+        headline = shown(screen, "#headline")
+        assert "finetune (confidence high)" in headline and "What if" not in headline
+        own_cost = format_number(report.arms["rag"].cost_usd["per_1k_queries"], 5)
+        assert screen.query_one("#arms").get_row("rag")[5] == own_cost
     assert (run / "report.json").read_bytes() == own
