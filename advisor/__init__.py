@@ -15,7 +15,9 @@ from advisor.serve import ask
 from advisor.tune import tune_from_feedback
 from advisor.verdict.ratings import add_feedback
 from advisor.verdict.report import Recommendation, Report
+from advisor.whatif import WhatIf, what_if
 
 __all__ = ["Advisor", "AdvisorConfig", "AdvisorError", "Constraints", "ProgressEvent", "Recommendation", "Report",
-           "RunCancelled", "add_feedback", "advise", "ask", "estimate_run", "export_run", "tune_from_feedback"]
+           "RunCancelled", "WhatIf", "add_feedback", "advise", "ask", "estimate_run", "export_run", "tune_from_feedback",
+           "what_if"]
 __version__ = "0.1.0"

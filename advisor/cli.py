@@ -47,12 +47,27 @@ def _add_field(parser, spec: dataclasses.Field, *, dest: str | None = None, **ov
         options["choices"] = list(meta["choices"])
     if meta.get("metavar"):
         options["metavar"] = meta["metavar"]
-    parser.add_argument("--" + spec.name.replace("_", "-"), dest=dest, help=meta["help"], **{**options, **overrides})
+    parser.add_argument("--" + spec.name.replace("_", "-"), dest=dest, **{"help": meta["help"], **options, **overrides})
 
 
 def _add_option(parser: argparse.ArgumentParser, name: str, **overrides) -> None:
     """One AdvisorConfig setting as an option of another command (profile, evalset)."""
     _add_field(parser, next(f for f in dataclasses.fields(AdvisorConfig) if f.name == name), **overrides)
+
+
+def _add_opposite(parser, spec: dataclasses.Field, *, dest: str) -> None:
+    """For a bool constraint, the flag that sets it the other way than _add_field's does (`advisor whatif` starts
+    from the run's own value, which may be either)."""
+    if _field_type(spec) is not bool:
+        return
+    if spec.default is True:
+        flag = spec.metadata["switch_off"][0]
+        parser.add_argument("--" + spec.name.replace("_", "-"), dest=dest, action="store_true", default=None,
+                            help=f"{spec.metadata['help']} (the opposite of {flag})")
+    else:
+        flag = "--" + spec.name.replace("_", "-")
+        parser.add_argument("--no-" + spec.name.replace("_", "-"), dest=dest, action="store_false", default=None,
+                            help=f"the opposite of {flag}")
 
 
 NOT_OPTIONS = ("corpus", "constraints")  # the positional CORPUS_DIR; the constraints have a group of their own
@@ -211,6 +226,26 @@ def build_parser() -> argparse.ArgumentParser:
                     "side, and says whether they scored the same held-out items.")
     compare_cmd.add_argument("first", metavar="RUN_A")
     compare_cmd.add_argument("second", metavar="RUN_B")
+
+    whatif = commands.add_parser(
+        "whatif", help="a finished run's verdict under other constraints or another price, with no model",
+        description="Decides again from RUN_DIR/report.json alone (the decision is a function of the evidence and "
+                    "your constraints, so no model loads): each constraint given replaces the run's, and "
+                    "--price-per-hour prices every arm again from its measured seconds. Prints the verdict and its "
+                    "confidence against the run's, the reasons added and dropped, and the costs that changed; "
+                    "--write puts the new report beside the run's, in RUN_DIR/whatif/.")
+    whatif.add_argument("run_dir", metavar="RUN_DIR", help="a run folder holding report.json")
+    constraints = whatif.add_argument_group("constraints", "each replaces the run's own; those left out stay")
+    for spec in dataclasses.fields(Constraints):
+        _add_field(constraints, spec, dest=CONSTRAINT_PREFIX + spec.name)
+        _add_opposite(constraints, spec, dest=CONSTRAINT_PREFIX + spec.name)
+    _add_option(whatif, "price_per_hour",
+                help=AdvisorConfig.help_text("price_per_hour").split(" (default")[0] + ": every arm is priced "
+                     "again from its measured seconds (default: the run's own price)")
+    whatif.add_argument("--write", action="store_true",
+                        help="also write report.json, report.md and report.html to RUN_DIR/whatif/ (the run's own "
+                             "report stays as it is)")
+    whatif.add_argument("--out", metavar="DIR", help="write the what-if's report to DIR instead (implies --write)")
 
     demo = commands.add_parser(
         "demo", help="run on the bundled sample (or, offline, on the calibration world)",
@@ -604,6 +639,49 @@ def cmd_compare(args: argparse.Namespace, console) -> int:
     return 0
 
 
+def cmd_whatif(args: argparse.Namespace, console) -> int:
+    from advisor.verdict.wording import headline
+    from advisor.whatif import what_if, write_what_if
+
+    given = {k.removeprefix(CONSTRAINT_PREFIX): v for k, v in vars(args).items()
+             if k.startswith(CONSTRAINT_PREFIX) and v is not None}
+    result = what_if(args.run_dir, given, args.price_per_hour)
+    written = write_what_if(result, args.out) if args.write or args.out else None  # a refused folder: before any line
+
+    def say(line: str) -> None:
+        console.print(line, markup=False, highlight=False, soft_wrap=not console.is_terminal)
+
+    if result.stored_differs:
+        said = result.before.recommendation
+        say(f"Note: report.json's own verdict was made by an earlier version of the decision; decided again under "
+            f"the run's own constraints it is {said.choice} ({said.confidence} confidence), and the what-if is set "
+            "against that.")
+    say("What if: " + ("; ".join(result.change_lines()) if result.changed
+                       else "nothing changed (these are the run's own constraints and price)"))
+    old = result.before.recommendation
+    changed = result.verdict_changed or result.confidence_changed
+    console.print(f"[bold]{headline(result.after)}[/]", highlight=False, markup=True, end="")
+    say(f" (was: {old.choice}, {old.confidence} confidence)" if changed else " (unchanged)")
+    if result.after.recommendation.rule != old.rule:
+        say(f"Rule: {result.after.recommendation.rule}")
+    for title, lines, mark in (("Reasons added", result.reasons_added, "+"),
+                               ("Reasons no longer given", result.reasons_removed, "-")):
+        if lines:
+            say(f"{title}:")
+            for line in lines:
+                say(f"  {mark} {line}")
+    if result.cost_changes:
+        say("Costs that changed (USD):")
+        for what, before, after in result.cost_changes:
+            say(f"  {what}: {before} -> {after}")
+    for line in result.not_repriced:
+        say(f"Not priced again (kept at the run's price): {line}")
+    if written:
+        say(f"Wrote the what-if's report to {written['markdown'].parent}: report.md, report.html, report.json "
+            "(the run's own report is unchanged)")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace, console) -> int:
     from pathlib import Path
 
@@ -703,7 +781,7 @@ def cmd_tui(args: argparse.Namespace, console) -> int:
 COMMANDS = {"run": cmd_run, "tui": cmd_tui, "report": cmd_report, "feedback": cmd_feedback, "tune": cmd_tune,
             "export": cmd_export, "ask": cmd_ask,
             "profile": cmd_profile, "evalset": cmd_evalset, "explain": cmd_explain, "compare": cmd_compare,
-            "demo": cmd_demo, "calibrate": cmd_calibrate}
+            "whatif": cmd_whatif, "demo": cmd_demo, "calibrate": cmd_calibrate}
 
 
 def _in_a_terminal() -> bool:

@@ -104,15 +104,12 @@ def freshness_cost(one_off_seconds: float, data_changes: str, usd_per_hour: floa
     return one_off_seconds * UPDATES_PER_MONTH[data_changes] * usd_per_hour / 3600
 
 
-def report_costs(config, arms: dict, *, tuned_training, corpus_tokens: int, base_parameters: int,
-                 usd_per_hour: float, prices: PriceTable, warn: Callable[[str], None]) -> Costs:
-    """The report's costs for `config`'s run: at the user's volume and rate of change, the break-even volume,
-    and projections to the whole corpus and a larger model from `tuned_training` (advisor.measure.evidence.Training,
-    None without a fine-tune; a config that cannot be read is said through `warn`)."""
+def constraint_costs(constraints, arms: dict, usd_per_hour: float) -> Costs:
+    """The costs that follow from the user's constraints (advisor.config.Constraints) and the arms' priced
+    figures alone: the monthly totals at their volume, the break-even volume and keeping each option fresh at
+    their rate of change. `advisor whatif` recomputes these with no model."""
     from advisor.measure.arms import BASELINE
-    from advisor.measure.projection import EXAMPLE_7B, project, read_model_config
 
-    constraints = config.constraints
     costs = Costs()
     if constraints.queries_per_month is not None:
         costs.monthly_usd = {name: monthly_cost(arm.cost_usd["per_1k_queries"], constraints.queries_per_month)
@@ -124,6 +121,17 @@ def report_costs(config, arms: dict, *, tuned_training, corpus_tokens: int, base
         costs.freshness_usd_per_month = {
             name: freshness_cost(arm.details.get("one_off_seconds", 0.0), constraints.data_changes, usd_per_hour)
             for name, arm in arms.items() if name != BASELINE}
+    return costs
+
+
+def report_costs(config, arms: dict, *, tuned_training, corpus_tokens: int, base_parameters: int,
+                 usd_per_hour: float, prices: PriceTable, warn: Callable[[str], None]) -> Costs:
+    """The report's costs for `config`'s run: at the user's volume and rate of change, the break-even volume,
+    and projections to the whole corpus and a larger model from `tuned_training` (advisor.measure.evidence.Training,
+    None without a fine-tune; a config that cannot be read is said through `warn`)."""
+    from advisor.measure.projection import EXAMPLE_7B, project, read_model_config
+
+    costs = constraint_costs(config.constraints, arms, usd_per_hour)
     larger = dict(EXAMPLE_7B)
     if config.project_to:
         named = read_model_config(config.project_to)

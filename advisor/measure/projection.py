@@ -77,3 +77,10 @@ def project(measured: dict, *, corpus_tokens: int, epochs: float, larger: dict, 
                        "LoRA 2 bytes per parameter (bf16 weights), full fine-tuning 16 (weights, gradients, fp32 "
                        f"master copy, Adam's two states), both × {HEADROOM} for activations"},
     }
+
+
+def repriced(projections: dict, usd_per_hour: float) -> dict:
+    """The projections at another price per hour: each estimate's USD again from its seconds, which stay."""
+    full, large = projections["full_corpus"], projections["larger_model"]
+    return {**projections, "full_corpus": {**full, "usd": full["seconds"] * usd_per_hour / 3600},
+            "larger_model": {**large, "lora_usd_here": large["lora_seconds_here"] * usd_per_hour / 3600}}

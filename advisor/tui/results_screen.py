@@ -1,5 +1,6 @@
 """The results screen: the recommendation and its reasons, the arms side by side, caveats, every arm's answers,
-which the user can rate (thumbs up or down, or which of two is better) into the run folder's feedback.jsonl."""
+which the user can rate (thumbs up or down, or which of two is better) into the run folder's feedback.jsonl, and
+the verdict again under other constraints or another price (what if)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ from pathlib import Path
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, MarkdownViewer, Select, Static
 
+from advisor.errors import AdvisorError
 from advisor.measure.feedback import FEEDBACK_FILE, Preference, Rating, latest, now, read_feedback
+from advisor.tui.whatif_panel import WhatIfPanel
 from advisor.verdict.report import Report
-from advisor.verdict.wording import (METRIC_LABELS, example_items, format_number, headline, quality_cell, reason_text,
-                                     verdict_title)
+from advisor.verdict.wording import (METRIC_LABELS, example_items, format_number, hand_over, headline, quality_cell,
+                                     reason_text, verdict_title)
 
 RATED = {"up": "good", "down": "bad"}
 ARM_COLUMNS = ("arm", "quality [95% CI] (n)", "p50 ms", "p95 ms", "once $", "per 1k $")
@@ -61,15 +64,48 @@ class ReportViewer(Screen):
         self.sub_title = str(self.path)
 
 
+class VerdictView(Vertical):
+    """The recommendation: headline, rule, reasons, what would change it and next steps; shown again for a what-if."""
+
+    DEFAULT_CSS = "VerdictView { height: auto; }"
+
+    def __init__(self, report: Report, what_if: bool = False):
+        super().__init__(id="verdict")
+        self.report, self.what_if = report, what_if
+
+    def compose(self) -> ComposeResult:
+        report, rec = self.report, self.report.recommendation
+        yield Label(("What if: " if self.what_if else "") + f"{verdict_title(report)} — {headline(report)}",
+                    classes="headline", id="headline")
+        if rec.rule:
+            yield Static(f"Rule: {rec.rule}", markup=False, classes="muted")
+        yield Static("\n".join(f"• {reason_text(reason)}" for reason in rec.reasons), markup=False, id="reasons")
+        if rec.counter_arguments:
+            yield Label("What would change the answer", classes="section")
+            yield Static("\n".join(f"• {line}" for line in rec.counter_arguments), markup=False)
+        if rec.next_steps:
+            yield Label("Next steps", classes="section")
+            yield Static("\n".join(f"• {line}" for line in rec.next_steps), markup=False)
+        if hand_over(report) and not self.what_if:  # the export reads the run's own verdict
+            yield Label("Hand it over", classes="section")
+            yield Static("  ".join(hand_over(report)), markup=False, id="hand-over")
+
+    async def show(self, report: Report, what_if: bool = False) -> None:
+        self.report, self.what_if = report, what_if
+        await self.recompose()
+
+
 class ResultsScreen(Screen):
     """Everything here is read from the Report (report.json): the same figures as report.md."""
 
     BINDINGS = [Binding("u", "rate('up')", "Good answer"), Binding("d", "rate('down')", "Bad answer"),
                 Binding("p", "prefer", "Better than…"), Binding("t", "train_on_ratings", "Train on ratings"),
                 Binding("o", "open_markdown", "report.md"), Binding("w", "open_html", "HTML report"),
-                Binding("y", "copy_path", "Copy folder path"), Binding("n", "app.new_run", "New run"),
+                Binding("y", "copy_path", "Copy folder path"), Binding("c", "what_if", "What if…"),
+                Binding("n", "app.new_run", "New run"),
                 Binding("ctrl+r", "app.history", "History"), Binding("f1", "app.help", "Help")]
     DEFAULT_CSS = """
+    ResultsScreen #body { height: 1fr; }
     ResultsScreen VerticalScroll { padding: 0 0 0 1; }
     ResultsScreen .headline { text-style: bold; color: $accent; margin-top: 1; }
     ResultsScreen .section { text-style: bold; margin-top: 1; }
@@ -80,25 +116,17 @@ class ResultsScreen(Screen):
 
     def __init__(self, report: Report):
         super().__init__()
-        self.report = report
+        self.report = report  # the run's own, as report.json holds it
+        self.what_if = None  # advisor.WhatIf while the what-if panel is open
         self.examples = {item["question"]: item for item in example_items(report)}
         self.given: dict[tuple[str, str], str] = {}  # (question, arm) -> "up" or "down", as feedback.jsonl says
         self.pending: tuple[str, str] | None = None  # (question, arm) marked better, waiting for the worse one
 
     def compose(self) -> ComposeResult:
-        report, rec = self.report, self.report.recommendation
+        report = self.report
         yield Header()
-        with VerticalScroll():
-            yield Label(f"{verdict_title(report)} — {headline(report)}", classes="headline")
-            if rec.rule:
-                yield Static(f"Rule: {rec.rule}", markup=False, classes="muted")
-            yield Static("\n".join(f"• {reason_text(reason)}" for reason in rec.reasons), markup=False, id="reasons")
-            if rec.counter_arguments:
-                yield Label("What would change the answer", classes="section")
-                yield Static("\n".join(f"• {line}" for line in rec.counter_arguments), markup=False)
-            if rec.next_steps:
-                yield Label("Next steps", classes="section")
-                yield Static("\n".join(f"• {line}" for line in rec.next_steps), markup=False)
+        with Horizontal(id="body"), VerticalScroll():  # the what-if panel opens on the right of the body
+            yield VerdictView(report)
             metric = report.evaluation.primary_metric
             yield Label(f"Side by side: {METRIC_LABELS.get(metric, metric)}, latency, cost (USD)", classes="section")
             if report.evaluation.primary_metric_meaning:
@@ -124,15 +152,24 @@ class ResultsScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = f"Results: {self.report.config.get('corpus')} ({self.report.config.get('goal')})"
-        table = self.query_one("#arms", DataTable)
-        table.add_columns(*ARM_COLUMNS)
-        for row in arm_rows(self.report):
-            table.add_row(*row, key=row[0])
+        self.query_one("#arms", DataTable).add_columns(*ARM_COLUMNS)
+        self._fill_arms(self.report)
         if self.examples:
             self.given = {(entry.question, entry.arm): entry.rating for entry in latest(self._feedback())
                           if isinstance(entry, Rating)}
             self.query_one("#answers", DataTable).add_columns("arm", "answer", "rated")
             self._show_example(next(iter(self.examples)))
+
+    def _fill_arms(self, report: Report) -> None:
+        table = self.query_one("#arms", DataTable)
+        table.clear()
+        for row in arm_rows(report):
+            table.add_row(*row, key=row[0])
+
+    async def _show(self, report: Report, what_if: bool = False) -> None:
+        """The verdict and the arms' figures of `report`: the run's own, or a what-if's."""
+        await self.query_one(VerdictView).show(report, what_if)
+        self._fill_arms(report)
 
     @on(Select.Changed, "#example")
     def _example_picked(self, event: Select.Changed) -> None:
@@ -178,8 +215,7 @@ class ResultsScreen(Screen):
                             severity="error")
             return
         self.report = add_feedback(folder, [entry])[0]
-        self.query_one("#reasons", Static).update("\n".join(f"• {reason_text(r)}"
-                                                            for r in self.report.recommendation.reasons))
+        self.call_later(self._show_again)
         self.app.notify(f"{said} (saved to {FEEDBACK_FILE}; the report now weighs it)", title="Rated")
 
     def action_rate(self, rating: str) -> None:
@@ -244,3 +280,79 @@ class ResultsScreen(Screen):
         self.app.copy_to_clipboard(path)
         self.app.notify(f"{path}\n(copied, where your terminal allows it; otherwise select it here)",
                         title="Run folder")
+
+    # --- what if -------------------------------------------------------------------------------------
+
+    async def action_what_if(self) -> None:
+        """Opens the constraints and price editor beside the verdict (or closes it: the run's own verdict again)."""
+        from advisor.whatif import what_if
+
+        panels = self.query(WhatIfPanel)
+        if panels:
+            await self._close_what_if()
+            return
+        own = what_if(self.report).before  # the run's constraints, every one stated, and its price
+        panel = WhatIfPanel(own.constraints, own.evaluation.pricing.get("usd_per_hour"))
+        panel.add_class("-open")
+        await self.query_one("#body").mount(panel)
+        panel.query("Select, Input, Checkbox").first().focus()
+        panel.say("Change a constraint or the price: the verdict and the costs follow at once.")
+
+    async def _close_what_if(self) -> None:
+        self.what_if = None
+        await self.query(WhatIfPanel).remove()
+        await self._show(self.report)
+
+    @on(WhatIfPanel.Closed)
+    async def _what_if_closed(self) -> None:
+        await self._close_what_if()
+
+    @on(WhatIfPanel.Edited)
+    async def _what_if_edited(self, event: WhatIfPanel.Edited) -> None:
+        from advisor.whatif import what_if
+
+        panel = self.query_one(WhatIfPanel)
+        try:
+            self.what_if = what_if(self.report, event.constraints, event.price_per_hour)
+        except AdvisorError as exc:
+            panel.say(str(exc), bad=True)
+            return
+        result = self.what_if
+        await self._show(result.after, what_if=bool(result.changed))
+        before, after = result.before.recommendation, result.after.recommendation
+        lines = result.change_lines() or ["Nothing changed: the run's own constraints and price."]
+        lines.append(f"Verdict: {after.choice} ({after.confidence} confidence)"
+                     + (f", was {before.choice} ({before.confidence})"
+                        if result.verdict_changed or result.confidence_changed else ", unchanged")
+                     + f"; {len(result.reasons_added)} reason(s) added, {len(result.reasons_removed)} no longer given.")
+        lines += [f"{what}: {old} → {new}" for what, old, new in result.cost_changes]
+        lines += [f"Not priced again: {line}" for line in result.not_repriced]
+        panel.say("\n".join(lines))
+
+    @on(WhatIfPanel.WriteAsked)
+    def _write_what_if(self) -> None:
+        from advisor.whatif import write_what_if
+
+        if self.what_if is None or not self.what_if.changed:
+            self.app.notify("Change a constraint or the price first: unchanged, it is the run's own report.",
+                            severity="warning")
+            return
+        try:
+            paths = write_what_if(self.what_if)
+        except AdvisorError as exc:
+            self.app.notify(str(exc), severity="error", title=exc.title)
+            return
+        self.app.notify(f"{paths['markdown'].parent}: report.md, report.html, report.json (the run's own report is "
+                        "unchanged)", title="What-if written")
+
+    async def _show_again(self) -> None:
+        """After a rating: the run's report as it now is, or the open what-if made again on it."""
+        panel = next(iter(self.query(WhatIfPanel)), None)
+        if panel is None:
+            await self._show(self.report)
+        else:
+            try:
+                constraints, price = panel.values()
+            except ValueError:
+                constraints, price = {}, None
+            panel.post_message(WhatIfPanel.Edited(constraints, price))

@@ -17,7 +17,7 @@ LAYERS = [
     ("advisor.verdict",),
     ("advisor.stages",),
     ("advisor.api", "advisor.runs"),
-    ("advisor.tune", "advisor.export"),
+    ("advisor.tune", "advisor.export", "advisor.whatif"),
     ("advisor.serve",),
     ("advisor.calibration",),
     ("advisor.demo", "advisor"),  # "advisor": the package's own __init__, the Python API
