@@ -85,18 +85,20 @@ def check_server(url: str, headers: dict, client_version: str, timeout: float = 
                 version = _json(old) if old.status_code == 200 else None
                 if not isinstance(version, str):
                     raise StoreIncompatible(
-                        f"{url} does not answer as a Chroma server (HTTP {beat.status_code} on /api/v2/heartbeat; "
-                        f"this chromadb client is {client_version})", server_version=None,
+                        f"{url} does not answer as a Chroma server (HTTP {beat.status_code} on /api/v2/heartbeat, "
+                        f"where this chromadb {client_version} client asks)", server_version=None,
                         client_version=client_version)
     except httpx.HTTPError as exc:
         raise StoreUnavailable(f"Chroma server at {url} did not answer ({exc})") from exc
+    major = client_version.split(".")[0]
     if not isinstance(version, str):
-        raise StoreIncompatible(f"Chroma server at {url} does not say its version (this chromadb client is "
-                                f"{client_version})", server_version=None, client_version=client_version)
-    if version.split(".")[0] != client_version.split(".")[0]:
-        raise StoreIncompatible(f"Chroma server at {url} is version {version}, which this chromadb client "
-                                f"{client_version} cannot talk to (the major versions differ)",
-                                server_version=version, client_version=client_version)
+        raise StoreIncompatible(f"Chroma server at {url} does not say its version; this chromadb {client_version} "
+                                f"client talks to Chroma {major}.x servers only", server_version=None,
+                                client_version=client_version)
+    if version.split(".")[0] != major:
+        raise StoreIncompatible(f"Chroma server at {url} is version {version}; this chromadb {client_version} "
+                                f"client talks to Chroma {major}.x servers only", server_version=version,
+                                client_version=client_version)
     return version
 
 

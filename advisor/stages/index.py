@@ -51,9 +51,9 @@ def open_store(ctx: RunContext):
         raise VectorStoreError(str(exc), hint=hint) from None
     except StoreIncompatible as exc:
         major = exc.client_version.split(".")[0]
-        hint = (f"start a Chroma {major}.x server (chroma run --path DIR, installed with this chromadb) and "
-                "point --chroma-url at it, or leave out --chroma-url" if exc.server_version else
-                "check the URL and port: chroma run --path DIR --port PORT starts a Chroma server")
+        hint = (f"start a Chroma {major}.x server with: chroma run --path DIR; or leave out --chroma-url"
+                if exc.server_version else
+                "check the URL and port; chroma run --path DIR --port PORT starts a Chroma server")
         raise VectorStoreError(str(exc), hint=hint) from None
     except StoreUnavailable as exc:
         raise VectorStoreError(str(exc), hint="start one with: chroma run --path DIR, "
@@ -69,10 +69,10 @@ def lost_server(ctx: RunContext, stage_title: str, exc: BaseException) -> Vector
         return None
     log.info("the Chroma server stopped answering: %s: %s", type(exc).__name__, exc)
     return VectorStoreError(f"Chroma server at {ctx.config.chroma_url} stopped answering during "
-                            f"{stage_title.lower()} ({exc})",
+                            f"{stage_title[:1].lower()}{stage_title[1:]} ({exc})",
                             hint=f"start it again on the same --path, then go on with: advisor run --resume "
-                                 f"{ctx.run_dir} (what finished is kept, and chunks already on the server are not "
-                                 "embedded again)")
+                                 f"{ctx.run_dir}; what finished is kept, and chunks already on the server are not "
+                                 "embedded again")
 
 
 def build_index_stage(ctx: RunContext, evalset: EvalSet, models: LoadedModels, client) -> BuiltIndex:
