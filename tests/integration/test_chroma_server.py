@@ -156,7 +156,9 @@ def test_a_server_stopped_while_indexing_is_resumed_from_the_chunks_it_stored(ti
     # A server that takes two records a request: the index goes in several batches, and the first is stored
     # before the server stops.
     monkeypatch.setattr(FastAPI, "get_max_batch_size", lambda self: 2)
-    monkeypatch.setattr(cli, "_stop_on_ctrl_c", lambda console: None)  # pytest's own Ctrl-C handler stays
+    # The CLI in this process: pytest's own Ctrl-C handler and environment stay as they were.
+    monkeypatch.setattr(cli, "_stop_on_ctrl_c", lambda console: None)
+    monkeypatch.setattr(cli, "_quiet_libraries", lambda: None)
     embedded = []  # the texts of each embedding call
     server = {"process": _start_chroma(data, port), "stop_at_call": 2}
     real_embed = rag.retrieval.embed_texts
