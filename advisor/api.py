@@ -21,6 +21,7 @@ from advisor.files import write_json
 import advisor.stages as stages
 from advisor.stages import STAGES, Stage, planned_stages
 from advisor.stages.context import CancelSignal, ProgressCallback, ProgressEvent, RunContext
+from advisor.stages.index import lost_server
 from advisor.stages.load import load_inputs
 from advisor.stages.models import load_models
 from advisor.stages.profile import fit_of
@@ -103,7 +104,13 @@ class Advisor:
         log.info("run folder %s, config %s", self.run_dir, json.dumps(cfg.to_dict()))
         for stage in stages.RUN_STAGES:  # read at each run: the list is the one place the order lives
             if stage.runs(cfg):
-                stage.do(self.context, state)
+                try:
+                    stage.do(self.context, state)
+                except Exception as exc:
+                    lost = lost_server(self.context, stage.title, exc)
+                    if lost is None:
+                        raise
+                    raise lost from None
         return state.report
 
 

@@ -116,8 +116,9 @@ class AdvisorConfig:
                                    "embedding model reads at once, at most 128, which suits a small "
                                    "model's reading).", None, metavar="TOKENS")
     chunk_overlap: int = _help("Tokens shared by neighbouring chunks.", 32, metavar="TOKENS")
-    chroma_url: str | None = _help("URL of a Chroma server (chroma run --path DIR); default: an "
-                                   "embedded store in the run folder.", None, metavar="URL")
+    chroma_url: str | None = _help("URL of a Chroma server (chroma run --path DIR), its token if it wants one "
+                                   "in $ADVISOR_CHROMA_TOKEN; default: an embedded store in the run folder.", None,
+                                   metavar="URL")
     tune_embeddings: str = _help("Also measure RAG with the embedding model tuned on the training side "
                                  "(question-like text and the passage that answers it, a contrastive loss): "
                                  "'auto' when retrieval misses the passage of over 1 in 20 training-side "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 
 from advisor.cache import documents_fingerprint, fingerprint, model_fingerprint
@@ -9,6 +11,10 @@ from advisor.corpus.evalset import EvalSet
 from advisor.errors import VectorStoreError
 from advisor.stages.context import RunContext
 from advisor.stages.models import LoadedModels
+
+log = logging.getLogger("advisor")
+# Read here, never written to config.json: a secret has no place in a run folder that people share.
+CHROMA_TOKEN_VARIABLE = "ADVISOR_CHROMA_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -31,14 +37,42 @@ class BuiltIndex:
 
 
 def open_store(ctx: RunContext):
-    """The Chroma client: embedded in the run folder, or the server at --chroma-url (asked to answer)."""
-    from rag.store import StoreUnavailable, open_client
+    """The Chroma client: embedded in the run folder, or the server at --chroma-url, asked to answer as a Chroma
+    server this client can talk to (with the token in $ADVISOR_CHROMA_TOKEN, if set)."""
+    from rag.store import StoreIncompatible, StoreRefused, StoreUnavailable, open_client
 
+    url = ctx.config.chroma_url
+    token = os.environ.get(CHROMA_TOKEN_VARIABLE) or None  # the embedded store takes none
     try:
-        return open_client(path=str(ctx.run_dir / "index"), url=ctx.config.chroma_url)
+        return open_client(path=str(ctx.run_dir / "index"), url=url, token=token)
+    except StoreRefused as exc:
+        hint = (f"check the token in {CHROMA_TOKEN_VARIABLE}" if exc.token_given else
+                f"set {CHROMA_TOKEN_VARIABLE} to the server's token")
+        raise VectorStoreError(str(exc), hint=hint) from None
+    except StoreIncompatible as exc:
+        major = exc.client_version.split(".")[0]
+        hint = (f"start a Chroma {major}.x server with: chroma run --path DIR; or leave out --chroma-url"
+                if exc.server_version else
+                "check the URL and port; chroma run --path DIR --port PORT starts a Chroma server")
+        raise VectorStoreError(str(exc), hint=hint) from None
     except StoreUnavailable as exc:
         raise VectorStoreError(str(exc), hint="start one with: chroma run --path DIR, "
                                               "or leave out --chroma-url") from None
+
+
+def lost_server(ctx: RunContext, stage_title: str, exc: BaseException) -> VectorStoreError | None:
+    """The error to show when `exc` says the --chroma-url server stopped answering during a stage; None when
+    it says something else."""
+    from rag.store import server_gone  # chromadb's HTTP library, loaded only once a stage has failed
+
+    if not ctx.config.chroma_url or not server_gone(exc):
+        return None
+    log.info("the Chroma server stopped answering: %s: %s", type(exc).__name__, exc)
+    return VectorStoreError(f"Chroma server at {ctx.config.chroma_url} stopped answering during "
+                            f"{stage_title[:1].lower()}{stage_title[1:]} ({exc})",
+                            hint=f"start it again on the same --path, then go on with: advisor run --resume "
+                                 f"{ctx.run_dir}; what finished is kept, and chunks already on the server are not "
+                                 "embedded again")
 
 
 def build_index_stage(ctx: RunContext, evalset: EvalSet, models: LoadedModels, client) -> BuiltIndex:
