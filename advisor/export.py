@@ -277,16 +277,12 @@ def modelfile(tokenizer, report: Report) -> str:
 
 def _index_of(report: Report, run_dir: Path, kind: ArmKind):
     """The Chroma collection the arm retrieved from, in the run folder or on the run's server."""
-    from advisor.errors import VectorStoreError
-    from rag.store import StoreUnavailable, open_client
+    from advisor.stages.index import run_store
 
     url = report.config.get("chroma_url")
     if not url and not (run_dir / "index").is_dir():
         raise ExportError(f"the run folder lacks its index ({run_dir / 'index'})")
-    try:
-        client = open_client(path=str(run_dir / "index"), url=url)
-    except StoreUnavailable as exc:
-        raise VectorStoreError(str(exc), hint="start the server the run used, then export again") from None
+    client = run_store(run_dir, url)
     recorded = (report.arms[kind.name].details.get("index") or {}).get("collection")
     collections = {c.name: c for c in client.list_collections()}
     if recorded in collections:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from advisor.cache import documents_fingerprint, fingerprint, model_fingerprint
 from advisor.corpus.evalset import EvalSet
@@ -37,14 +38,18 @@ class BuiltIndex:
 
 
 def open_store(ctx: RunContext):
-    """The Chroma client: embedded in the run folder, or the server at --chroma-url, asked to answer as a Chroma
-    server this client can talk to (with the token in $ADVISOR_CHROMA_TOKEN, if set)."""
+    """The run's Chroma client (run_store)."""
+    return run_store(ctx.run_dir, ctx.config.chroma_url)
+
+
+def run_store(run_dir: Path, url: str | None):
+    """The Chroma client: embedded in the run folder, or the server at `url` (--chroma-url), asked to answer as
+    a Chroma server this client can talk to (with the token in $ADVISOR_CHROMA_TOKEN, if set)."""
     from rag.store import StoreIncompatible, StoreRefused, StoreUnavailable, open_client
 
-    url = ctx.config.chroma_url
     token = os.environ.get(CHROMA_TOKEN_VARIABLE) or None  # the embedded store takes none
     try:
-        return open_client(path=str(ctx.run_dir / "index"), url=url, token=token)
+        return open_client(path=str(run_dir / "index"), url=url, token=token)
     except StoreRefused as exc:
         hint = (f"check the token in {CHROMA_TOKEN_VARIABLE}" if exc.token_given else
                 f"set {CHROMA_TOKEN_VARIABLE} to the server's token")
