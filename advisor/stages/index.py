@@ -43,13 +43,18 @@ def open_store(ctx: RunContext):
 
 
 def run_store(run_dir: Path, url: str | None):
-    """The Chroma client: embedded in the run folder, or the server at `url` (--chroma-url), asked to answer as
-    a Chroma server this client can talk to (with the token in $ADVISOR_CHROMA_TOKEN, if set)."""
+    """The Chroma client of a run: embedded in its folder, or the server at `url` (--chroma-url)."""
+    return chroma_client(run_dir / "index", url)
+
+
+def chroma_client(path: Path, url: str | None):
+    """The Chroma client: embedded in `path`, or the server at `url`, asked to answer as a Chroma server this
+    client can talk to (with the token in $ADVISOR_CHROMA_TOKEN, if set)."""
     from rag.store import StoreIncompatible, StoreRefused, StoreUnavailable, open_client
 
     token = os.environ.get(CHROMA_TOKEN_VARIABLE) or None  # the embedded store takes none
     try:
-        return open_client(path=str(run_dir / "index"), url=url, token=token)
+        return open_client(path=str(path), url=url, token=token)
     except StoreRefused as exc:
         hint = (f"check the token in {CHROMA_TOKEN_VARIABLE}" if exc.token_given else
                 f"set {CHROMA_TOKEN_VARIABLE} to the server's token")
