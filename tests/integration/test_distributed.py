@@ -1,0 +1,76 @@
+"""The fine-tune on two CPU processes (torchrun, DDP over gloo): it learns, the main process alone saves, the report
+has its figures; stopped processes go on from their checkpoint; failed ones are one line."""
+
+import json
+
+import pytest
+
+import advisor
+from finetune.distributed import ERRORS_FILE, TrainingFailed, launch, write_job
+from finetune.train import LoraSettings, latest_checkpoint
+
+
+pytestmark = pytest.mark.slow  # each launch starts and imports the Trainer in two processes (10-15 s)
+
+
+def test_a_run_trains_on_two_processes_and_reports_it(tiny_corpus, tiny_model_dir, tmp_path, fast_options):
+    corpus, qa = tiny_corpus
+    run = tmp_path / "run"
+    events = []
+    report = advisor.advise(corpus, goal="knowledge", qa=qa, base_model=str(tiny_model_dir), out=str(run),
+                            on_progress=events.append, **dict(fast_options, processes=2, max_train_steps=6,
+                                                             learning_rate=1e-2, full_context=False, forgetting=False))
+    training = report.arms["finetune"].training
+    assert training.processes == 2 and training.steps == 6 and training.tokens > 0
+    losses = [entry["loss"] for entry in training.losses]
+    assert [entry["step"] for entry in training.losses] == [1, 2, 3, 4, 5, 6] and losses[-1] < losses[0]
+    assert [e.completed for e in events if e.stage == "train" and e.loss is not None] == [1, 2, 3, 4, 5, 6]
+    assert any("on 2 processes (DDP)" in note for note in report.arms["finetune"].notes)
+    assert json.loads((run / "training.json").read_text())["processes"] == 2
+    # The adapter the main process saved is the one measured; the other process wrote none.
+    assert (run / "adapter" / "adapter_model.safetensors").is_file()
+    saved = [line for line in (run / "train-job" / ERRORS_FILE).read_text().splitlines() if "adapter saved" in line]
+    assert len(saved) == 1, saved
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_stopped_processes_go_on_from_their_last_checkpoint(tiny_model_dir, tmp_path):
+    from advisor.models import load_generator, resolve_model
+    from finetune.data import text_blocks
+
+    _, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
+    examples = text_blocks(tokenizer, [f"The station at Orlen Bay {i} opened in 18{i:02d}." for i in range(40)],
+                           block_size=16)
+    job = write_job(tmp_path / "job", model_path=tiny_model_dir, dtype="float32", examples=examples,
+                    settings=LoraSettings(max_steps=6, learning_rate=1e-2), device="cpu", budget_seconds=600,
+                    adapter_dir=tmp_path / "adapter", checkpoint_dir=tmp_path / "checkpoints", save_every=2,
+                    save_seconds=0)
+
+    def stop_after_three(step, planned, loss):
+        if step == 3:
+            raise Interrupt  # as a cancelled run does: the processes are stopped
+    with pytest.raises(Interrupt):
+        launch(job, 2, on_step=stop_after_three)
+    assert not (tmp_path / "adapter").exists()
+    assert latest_checkpoint(tmp_path / "checkpoints")[1]["step"] == 2
+
+    steps = []
+    result = launch(job, 2, on_step=lambda step, planned, loss: steps.append((step, planned)))
+    assert result.resumed_from_step == 2 and result.steps == 6 and result.processes == 2
+    assert steps == [(3, 6), (4, 6), (5, 6), (6, 6)]
+    assert [entry["step"] for entry in result.losses] == [1, 2, 3, 4, 5, 6]  # the first steps' from the checkpoint
+    assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_failed_processes_are_one_line_naming_their_error(tiny_model_dir, tmp_path):
+    job = write_job(tmp_path / "job", model_path=tmp_path / "no-model", dtype="float32",
+                    examples=[{"input_ids": [1, 2], "labels": [1, 2]}], settings=LoraSettings(max_steps=1),
+                    device="cpu", budget_seconds=60, adapter_dir=tmp_path / "adapter")
+    with pytest.raises(TrainingFailed) as info:
+        launch(job, 2)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("the 2 training processes failed (exit status 1)")
+    assert "no-model" in message and message.split(": ", 1)[1].startswith("OSError")
