@@ -33,21 +33,25 @@ def test_a_run_trains_on_two_processes_and_reports_it(tiny_corpus, tiny_model_di
     assert len(saved) == 1, saved
 
 
-class Interrupt(Exception):
-    pass
-
-
-def test_stopped_processes_go_on_from_their_last_checkpoint(tiny_model_dir, tmp_path):
+def _job(tiny_model_dir, tmp_path, *, max_steps: int, budget_seconds: float):
     from advisor.models import load_generator, resolve_model
     from finetune.data import text_blocks
 
     _, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
     examples = text_blocks(tokenizer, [f"The station at Orlen Bay {i} opened in 18{i:02d}." for i in range(40)],
                            block_size=16)
-    job = write_job(tmp_path / "job", model_path=tiny_model_dir, dtype="float32", examples=examples,
-                    settings=LoraSettings(max_steps=6, learning_rate=1e-2), device="cpu", budget_seconds=600,
-                    adapter_dir=tmp_path / "adapter", checkpoint_dir=tmp_path / "checkpoints", save_every=2,
-                    save_seconds=0)
+    return write_job(tmp_path / "job", model_path=tiny_model_dir, dtype="float32", examples=examples,
+                     settings=LoraSettings(max_steps=max_steps, learning_rate=1e-2), device="cpu",
+                     budget_seconds=budget_seconds, adapter_dir=tmp_path / "adapter",
+                     checkpoint_dir=tmp_path / "checkpoints", save_every=2, save_seconds=0)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_stopped_processes_go_on_from_their_last_checkpoint(tiny_model_dir, tmp_path):
+    job = _job(tiny_model_dir, tmp_path, max_steps=6, budget_seconds=600)
 
     def stop_after_three(step, planned, loss):
         if step == 3:
@@ -63,6 +67,16 @@ def test_stopped_processes_go_on_from_their_last_checkpoint(tiny_model_dir, tmp_
     assert steps == [(3, 6), (4, 6), (5, 6), (6, 6)]
     assert [entry["step"] for entry in result.losses] == [1, 2, 3, 4, 5, 6]  # the first steps' from the checkpoint
     assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_the_budget_stops_every_process_at_the_same_step(tiny_model_dir, tmp_path):
+    # Each process has its own clock: a cut decided by each alone fell on different steps (2 runs in 3 broke the
+    # processes' connection when one stopped first). A budget of 20 s: the launch takes 10-15 of them, and the
+    # steps of the tiny model, some hundredths of a second each, fill the rest.
+    steps = []
+    result = launch(_job(tiny_model_dir, tmp_path, max_steps=5000, budget_seconds=20), 2,
+                    on_step=lambda step, planned, loss: steps.append((step, planned)))
+    assert result.stopped_by_budget and result.steps == result.planned_steps == steps[-1][0] == steps[-1][1]
 
 
 def test_failed_processes_are_one_line_naming_their_error(tiny_model_dir, tmp_path):
