@@ -60,9 +60,10 @@ def run_job(job_path: str | Path, *, started: float | None = None, on_step=None)
     with open(folder / job["examples"], encoding="utf-8") as lines:
         examples = [json.loads(line) for line in lines]
     launching = time.time() - started  # starting the processes and loading the model: inside the budget
-    _, result = train_lora(model, tokenizer, examples, LoraSettings(**job["settings"]), folder / job["adapter_dir"],
-                           device=job["device"], budget_seconds=job["budget_seconds"] - launching, on_step=on_step,
-                           checkpoint_dir=folder / job["checkpoint_dir"] if job["checkpoint_dir"] else None,
+    _, result = train_lora(model, tokenizer, examples, LoraSettings(**job["settings"]),
+                           (folder / job["adapter_dir"]).resolve(), device=job["device"],
+                           budget_seconds=job["budget_seconds"] - launching, on_step=on_step,
+                           checkpoint_dir=(folder / job["checkpoint_dir"]).resolve() if job["checkpoint_dir"] else None,
                            save_every=job["save_every"], save_seconds=job["save_seconds"])
     result.seconds += launching
     result.seconds_before_first_step += launching

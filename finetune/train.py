@@ -12,6 +12,7 @@ from finetune.data import IGNORE_INDEX
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class LoraSettings:
     rank: int = 8
@@ -111,9 +112,10 @@ CPU_MICRO_BATCH_MIN_PARAMETERS = CPU_BF16_MIN_PARAMETERS
 def micro_batch(settings: LoraSettings, device: str, parameters: int | None = None,
                 processes: int = 1) -> tuple[int, int]:
     """(examples per forward pass, passes per optimizer step) of each of `processes` training processes, which
-    share every batch: the optimizer step sees `batch_size` examples either way. On a CPU, a model of CPU_MICRO_BATCH_MIN_PARAMETERS or more (or of unknown size) takes
-    smaller passes, which keep the activations (and the full-vocabulary logits) of fewer examples in memory at
-    once, and pad less, at no cost in speed; a GPU, or a smaller model, takes the whole batch."""
+    share every batch: the optimizer step sees `batch_size` examples either way. On a CPU, a model of
+    CPU_MICRO_BATCH_MIN_PARAMETERS or more (or of unknown size) takes smaller passes, which keep the activations
+    (and the full-vocabulary logits) of fewer examples in memory at once, and pad less, at no cost in speed; a GPU,
+    or a smaller model, takes its whole share."""
     if settings.batch_size % processes:
         raise ValueError(f"a batch of {settings.batch_size} examples cannot be shared evenly by {processes} "
                          "processes: make the batch size a multiple of the number of processes")
@@ -318,7 +320,7 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
         # question and answer to a full block of corpus text).
         train_sampling_strategy="group_by_length",
         bf16=bf16)
-    # Launched by torchrun or accelerate launch, the Trainer trains on several processes (DDP) by itself; they
+    # Launched by torchrun (finetune.distributed), the Trainer trains on several processes (DDP) by itself; they
     # share each batch, so that an optimizer step sees `batch_size` examples however many there are.
     processes = args.world_size
     args.per_device_train_batch_size, args.gradient_accumulation_steps = micro_batch(settings, device, parameters,
