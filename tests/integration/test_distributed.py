@@ -88,3 +88,32 @@ def test_failed_processes_are_one_line_naming_their_error(tiny_model_dir, tmp_pa
     message = str(info.value)
     assert "\n" not in message and message.startswith("the 2 training processes failed (exit status 1)")
     assert "no-model" in message and message.split(": ", 1)[1].startswith("OSError")
+
+
+@pytest.mark.parametrize("device, error", [("cpu", "TrainingError"), ("mps", "DeviceError")])
+def test_the_train_stage_says_what_failed_and_how_to_go_on(tmp_path, monkeypatch, device, error):
+    from types import SimpleNamespace
+
+    import torch
+
+    import finetune.distributed
+    from advisor import errors
+    from advisor.cache import StageCache
+    from advisor.config import AdvisorConfig
+    from advisor.stages.context import RunContext
+    from advisor.stages.train import train_on_processes
+
+    def fail(job, processes, **options):
+        raise TrainingFailed("the 2 training processes failed (exit status 1): RuntimeError: out of memory")
+    monkeypatch.setattr(finetune.distributed, "launch", fail)
+    ctx = RunContext(AdvisorConfig(corpus="c", processes=2), tmp_path, StageCache(tmp_path))
+    models = SimpleNamespace(reference=SimpleNamespace(path=str(tmp_path)))
+    model = SimpleNamespace(dtype=torch.float32, to=lambda device: None)
+    with pytest.raises(getattr(errors, error)) as info:
+        train_on_processes(ctx, models, model, [], LoraSettings(), tmp_path / "adapter", device=device,
+                           on_step=None, budget_seconds=60)
+    if device == "cpu":
+        assert info.value.message.endswith("RuntimeError: out of memory")
+        assert f"advisor run --resume {tmp_path}" in info.value.hint and ERRORS_FILE in info.value.hint
+    else:
+        assert "MPS" in info.value.message and not (tmp_path / "train-job").exists()
