@@ -98,7 +98,7 @@ def launch(job_path: str | Path, processes: int, *, on_step=None, threads_per_pr
                                  text=True, env=env, start_new_session=True)
         try:
             for line in child.stdout:
-                if line.startswith("{") and on_step:
+                if line.startswith('{"step": ') and on_step:  # main() wrote it; any other line is not ours
                     event = json.loads(line)
                     on_step(event["step"], event["planned"], event["loss"])
             returncode = child.wait()
@@ -113,12 +113,16 @@ def launch(job_path: str | Path, processes: int, *, on_step=None, threads_per_pr
 
 
 def last_error(errors_file: Path) -> str:
-    """The line of the processes' standard error that says what went wrong: the last exception's, else the last."""
-    lines = [line.strip() for line in errors_file.read_text(encoding="utf-8", errors="replace").splitlines()
-             if line.strip()]
+    """The line of the processes' standard error that says what went wrong: the last exception's (torchrun's summary
+    ends with the first failure's), else the last line."""
+    import re
+
+    lines = [re.sub(r"^\[rank\d+\]:\s*", "", line.strip()) for line in
+             errors_file.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
     for line in reversed(lines):
-        name = line.split(":", 1)[0].split()[-1] if ":" in line else ""
-        if name.endswith(("Error", "Exception", "Interrupt")) and name.replace(".", "").replace("_", "").isalnum():
+        name = line.split(":", 1)[0] if ":" in line else ""
+        if (re.fullmatch(r"[\w.]*(Error|Exception|Interrupt)", name)
+                and not name.endswith("ChildFailedError")):  # torchrun's own, which says only that one failed
             return line
     return lines[-1] if lines else "they wrote nothing to standard error"
 
