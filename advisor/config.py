@@ -146,6 +146,9 @@ class AdvisorConfig:
     min_train_steps: int = _help("Small data sets get more passes, up to at least this many optimizer "
                                  "steps (the time budget still applies).", 100, metavar="N")
     batch_size: int = _help("Training examples per step.", 4, metavar="N")
+    processes: int = _help("Processes the LoRA fine-tune trains on (DDP, started with torchrun: one per GPU, or "
+                           "several on a CPU), sharing each batch, which must divide --batch-size; the rest of the "
+                           "run stays in one process.", 1, metavar="N")
     checkpoint_every: int = _help("Save a training checkpoint every this many optimizer steps, so that an "
                                   "interrupted run (advisor run --resume) goes on from the last one.", 10,
                                   metavar="STEPS")
@@ -233,6 +236,13 @@ class AdvisorConfig:
                      "max_new_tokens", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.processes < 1:
+            raise ConfigError(f"processes must be at least 1, not {self.processes}")
+        if self.batch_size % self.processes:
+            multiple = self.batch_size + self.processes - self.batch_size % self.processes
+            raise ConfigError(f"the {self.processes} training processes share each batch of {self.batch_size} "
+                              "examples evenly, so batch_size must be a multiple of processes",
+                              hint=f"for example --batch-size {multiple}")
         if self.chunk_size is not None and self.chunk_size < 16:
             raise ConfigError(f"chunk_size must be at least 16 tokens, not {self.chunk_size}")
         if self.chunk_overlap < 0 or (self.chunk_size and self.chunk_overlap >= self.chunk_size):

@@ -39,6 +39,12 @@ class VectorStoreError(AdvisorError):
     title = "Vector store problem"
 
 
+class TrainingError(AdvisorError):
+    """The fine-tune's training processes failed."""
+
+    title = "Training failed"
+
+
 class RunInUseError(AdvisorError):
     """Another run is using the same run folder."""
 

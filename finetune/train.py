@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from finetune.data import IGNORE_INDEX
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,6 +47,7 @@ class TrainResult:
     precision: str = "fp32"  # the arithmetic training ran in: "fp32" or "bf16" (autocast)
     seconds_before_first_step: float = 0.0  # LoRA wrapping and the Trainer's set-up, inside the budget
     resumed_from_step: int = 0  # the checkpoint an interrupted training went on from (0: from the start)
+    processes: int = 1  # training processes (DDP under torchrun), each taking its share of every batch
 
     @property
     def tokens_per_second(self) -> float:
@@ -105,18 +109,23 @@ CPU_MICRO_BATCH = 2
 CPU_MICRO_BATCH_MIN_PARAMETERS = CPU_BF16_MIN_PARAMETERS
 
 
-def micro_batch(settings: LoraSettings, device: str, parameters: int | None = None) -> tuple[int, int]:
-    """(examples per forward pass, passes per optimizer step): the optimizer step sees `batch_size`
-    examples either way. On a CPU, a model of CPU_MICRO_BATCH_MIN_PARAMETERS or more (or of unknown size) takes
-    smaller passes, which keep the activations (and the full-vocabulary logits) of fewer examples in memory at
-    once, and pad less, at no cost in speed; a GPU, or a smaller model, takes the whole batch."""
+def micro_batch(settings: LoraSettings, device: str, parameters: int | None = None,
+                processes: int = 1) -> tuple[int, int]:
+    """(examples per forward pass, passes per optimizer step) of each of `processes` training processes, which
+    share every batch: the optimizer step sees `batch_size` examples either way. On a CPU, a model of
+    CPU_MICRO_BATCH_MIN_PARAMETERS or more (or of unknown size) takes smaller passes, which keep the activations
+    (and the full-vocabulary logits) of fewer examples in memory at once, and pad less, at no cost in speed; a GPU,
+    or a smaller model, takes its whole share."""
+    if settings.batch_size % processes:
+        raise ValueError(f"a batch of {settings.batch_size} examples cannot be shared evenly by {processes} "
+                         "processes: make the batch size a multiple of the number of processes")
+    share = settings.batch_size // processes
     split = device == "cpu" and (parameters is None or parameters >= CPU_MICRO_BATCH_MIN_PARAMETERS)
-    size = settings.micro_batch_size or (min(settings.batch_size, CPU_MICRO_BATCH) if split
-                                         else settings.batch_size)
-    size = max(1, min(size, settings.batch_size))
-    while settings.batch_size % size:  # the passes must add up to the batch exactly
+    size = settings.micro_batch_size or (min(share, CPU_MICRO_BATCH) if split else share)
+    size = max(1, min(size, share))
+    while share % size:  # the passes must add up to the share exactly
         size -= 1
-    return size, settings.batch_size // size
+    return size, share // size
 
 
 def wanted_steps(settings: LoraSettings, examples: int) -> int:
@@ -235,7 +244,6 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
     collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
     parameters = sum(p.numel() for p in model.parameters())
     bf16 = uses_bf16(settings.precision, device, parameters)
-    per_pass, passes = micro_batch(settings, device, parameters)
     plan = BudgetPlan(wanted_steps(settings, len(examples)), budget_seconds, start,
                       reserve=min(2.0, 0.02 * budget_seconds))  # for writing the adapter
     if resume:
@@ -251,8 +259,9 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
             self.training_started = self.last_save = time.perf_counter()
 
         def on_log(self, args, state, control, logs=None, **kwargs):
-            # Logged after every step (logging_steps=1), just after on_step_end: the step's own loss.
-            if logs and "loss" in logs:
+            # Logged after every step (logging_steps=1), just after on_step_end: the step's own loss, averaged over
+            # the processes; the main process tells it.
+            if logs and "loss" in logs and state.is_world_process_zero:
                 self.last_loss = float(logs["loss"])
                 if on_step:
                     on_step(state.global_step, plan.total, self.last_loss)
@@ -263,19 +272,34 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
         def on_step_end(self, args, state, control, **kwargs):
             now = time.perf_counter()
             plan.update(state.global_step, now, now - self.step_started)
+            # Each process has its own clock, but all must lay out the same learning rate, and stop and save at the
+            # same step (one that stops or saves alone leaves the others waiting for it forever): the main
+            # process's plan holds for all.
+            plan.total, too_soon = main_process_value((plan.total, now - self.last_save < save_seconds))
             if state.global_step >= plan.total:
                 control.should_training_stop = True
                 control.should_save = False  # the adapter is saved next; a checkpoint of the end is not needed
-            elif now - self.last_save < save_seconds:
+            elif too_soon:
                 control.should_save = False
             return control
 
         def on_save(self, args, state, control, **kwargs):
             self.last_save = time.perf_counter()
-            # Called once the Trainer has written the whole checkpoint: only now does it count.
-            _mark_complete(Path(args.output_dir) / f"checkpoint-{state.global_step}",
-                           {"step": state.global_step, "seconds": time.perf_counter() - start,
-                            "step_seconds": plan.step_seconds, "planned_steps": plan.total})
+            # Called once the Trainer has written the whole checkpoint, each process its own random state: once all
+            # have, it counts, and the main process says so.
+            trainer.accelerator.wait_for_everyone()
+            if state.is_world_process_zero:
+                _mark_complete(Path(args.output_dir) / f"checkpoint-{state.global_step}",
+                               {"step": state.global_step, "seconds": time.perf_counter() - start,
+                                "step_seconds": plan.step_seconds, "planned_steps": plan.total})
+
+    def main_process_value(value):
+        """The main process's `value`, on every process."""
+        if trainer.accelerator.num_processes == 1:
+            return value
+        from accelerate.utils import broadcast_object_list
+
+        return broadcast_object_list([value], from_process=0)[0]
 
     class BudgetTrainer(Trainer):
         def create_scheduler(self, num_training_steps, optimizer=None):
@@ -285,17 +309,22 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
 
     scratch = None if checkpoint_dir else tempfile.TemporaryDirectory(prefix="advisor-trainer-")  # the Trainer wants one
     args = TrainingArguments(
-        output_dir=str(checkpoint_dir) if checkpoint_dir else scratch.name, per_device_train_batch_size=per_pass,
-        gradient_accumulation_steps=passes,
+        output_dir=str(checkpoint_dir) if checkpoint_dir else scratch.name,
         learning_rate=settings.learning_rate, max_steps=plan.wanted,  # the budget callback stops it sooner
         logging_steps=1, report_to="none",
         save_strategy="steps" if checkpoint_dir else "no", save_steps=save_every, save_total_limit=2,
         disable_tqdm=True, seed=settings.seed, use_cpu=device == "cpu", dataloader_pin_memory=False,
         remove_unused_columns=False, include_num_input_tokens_seen="non_padding",
+        ddp_find_unused_parameters=False,  # on several processes: every LoRA weight takes part in every step
         # Batches of similar lengths: far less padding to compute (examples range from a short
         # question and answer to a full block of corpus text).
         train_sampling_strategy="group_by_length",
         bf16=bf16)
+    # Launched by torchrun (finetune.distributed), the Trainer trains on several processes (DDP) by itself; they
+    # share each batch, so that an optimizer step sees `batch_size` examples however many there are.
+    processes = args.world_size
+    args.per_device_train_batch_size, args.gradient_accumulation_steps = micro_batch(settings, device, parameters,
+                                                                                     processes)
     progress = BudgetAndProgress()
     trainer = BudgetTrainer(model=peft_model, args=args, train_dataset=examples, data_collator=collator,
                             callbacks=[progress])
@@ -310,7 +339,9 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
     trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     peft_model.eval()
     adapter_dir = Path(adapter_dir)
-    peft_model.save_pretrained(adapter_dir, safe_serialization=True)
+    if trainer.is_world_process_zero():  # the other processes hold the same weights: one writes them
+        peft_model.save_pretrained(adapter_dir, safe_serialization=True)
+        log.info("adapter saved to %s", adapter_dir)
     seconds = time.perf_counter() - start
     losses = [{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e]
     trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
@@ -321,7 +352,7 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
                          sum(steady) / len(steady) if steady else 0.0, budget_seconds, losses,
                          "bf16" if bf16 else "fp32",
                          (progress.training_started or start) - start if not resume else 0.0,
-                         resume[1]["step"] if resume else 0)
+                         resume[1]["step"] if resume else 0, processes)
     return peft_model, result
 
 

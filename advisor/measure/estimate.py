@@ -17,6 +17,9 @@ ANSWER_LENGTH_SHARE = 0.9
 # adapters' update, a checkpoint every few steps): 0.13 s a step for a 2-layer test model on 2 cores, where
 # the passes themselves take a few milliseconds.
 STEP_OVERHEAD_SECONDS = 0.1
+# Training on several processes (--processes) starts them first, each importing the Trainer and loading the model:
+# 10 to 18 s for two on 2 cores with the tiny test model.
+PROCESSES_START_SECONDS = 15.0
 PROBE_TRAIN_TOKENS = 64
 PROBE_TOKENS = (32, 256)
 PROBE_NEW_TOKENS = 8
@@ -235,10 +238,12 @@ def embedding_seconds(speed: Speed, *, train_tokens: float, chunks: int, budget_
 
 
 def train_seconds(speed: Speed, *, steps: int, batch_size: int, tokens_per_example: float,
-                  budget_seconds: float) -> float:
-    """The fine-tune's expected time: its data plan's steps at the probed speed, within its time budget."""
+                  budget_seconds: float, processes: int = 1) -> float:
+    """The fine-tune's expected time: its data plan's steps at the probed speed, within its time budget. On several
+    processes, their start comes first; each step is still counted at one process's speed (where they share a
+    CPU's cores, it hardly changes; on GPUs it is an upper bound)."""
     per_step = STEP_OVERHEAD_SECONDS + batch_size * tokens_per_example * speed.train_token_seconds
-    return min(budget_seconds, steps * per_step)
+    return min(budget_seconds, steps * per_step + (PROCESSES_START_SECONDS if processes > 1 else 0.0))
 
 
 # A KTO step costs about this many LoRA steps on the same batch: the policy's forward and backward passes, plus
@@ -345,7 +350,8 @@ def plan_run(cfg, evalset, models, profile: CorpusProfile, whole: WholeCorpusFit
                                max_new_tokens=cfg.max_new_tokens, chunks=chunks, embedding_seconds=tuning,
                                train_seconds=train_seconds(speed, steps=steps, batch_size=cfg.batch_size,
                                                            tokens_per_example=per_example,
-                                                           budget_seconds=budget_seconds) + paraphrasing,
+                                                           budget_seconds=budget_seconds,
+                                                           processes=cfg.processes) + paraphrasing,
                                reference_tokens=reference_tokens, timed=LATENCY_SAMPLE,
                                feedback_seconds=feedback_seconds(
                                    speed, examples=rated_lines(cfg.feedback_ratings),

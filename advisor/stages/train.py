@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from advisor.cache import documents_fingerprint, fingerprint
 from advisor.config import AdvisorConfig
 from advisor.corpus.evalset import EvalSet
+from advisor.errors import DeviceError, TrainingError
 from advisor.files import write_json
 from advisor.measure.evidence import Training
 from advisor.stages.context import RunContext, log
@@ -47,7 +48,9 @@ def fine_tune(ctx: RunContext, evalset: EvalSet, models: LoadedModels, budget_se
     key = fingerprint(models.key, documents_fingerprint(evalset.train_documents),
                       [p.to_dict() for p in evalset.train_pairs], {**dataclasses.asdict(settings), "bf16": bf16},
                       cfg.max_seq_len, budget_seconds / 60,
-                      [[[p.prompt, p.answer] for p in augmented.pairs], augmented.texts] if augmented else None)
+                      [[[p.prompt, p.answer] for p in augmented.pairs], augmented.texts] if augmented else None,
+                      # processes share batches in another order: another adapter (one process keeps its old key)
+                      *([cfg.processes] if cfg.processes > 1 else []))
     model, models.base = models.base, None  # from here on only the tuned model exists
     adapter_dir = ctx.run_dir / "adapter"
     result = ctx.cache.get("train", key)
@@ -64,16 +67,20 @@ def fine_tune(ctx: RunContext, evalset: EvalSet, models: LoadedModels, budget_se
         ctx.progress("train", resume[1]["step"] if resume else 0, None,
                      f"going on from the checkpoint of step {resume[1]['step']}" if resume
                      else f"{len(examples)} examples")
-        tuned, trained = train_lora(
-            model, tokenizer, examples, settings, adapter_dir, device=models.device,
-            budget_seconds=budget_seconds, checkpoint_dir=checkpoints / key[:16],
-            save_every=cfg.checkpoint_every, save_seconds=cfg.checkpoint_minutes * 60,
-            on_step=lambda step, planned, loss: ctx.progress(
-                "train", step, planned, f"loss {loss:.3f}" if loss is not None else "", loss=loss))
+        training = dict(device=models.device, budget_seconds=budget_seconds, checkpoint_dir=checkpoints / key[:16],
+                        save_every=cfg.checkpoint_every, save_seconds=cfg.checkpoint_minutes * 60,
+                        on_step=lambda step, planned, loss: ctx.progress(
+                            "train", step, planned, f"loss {loss:.3f}" if loss is not None else "", loss=loss))
+        if cfg.processes > 1:
+            tuned, trained = train_on_processes(ctx, models, model, examples, settings, adapter_dir, **training)
+        else:
+            tuned, trained = train_lora(model, tokenizer, examples, settings, adapter_dir, **training)
         shutil.rmtree(checkpoints, ignore_errors=True)  # the adapter is saved and cached: nothing to go on from
         result = trained.to_dict()
         ctx.progress("train", result["steps"], result["steps"],  # the steps that really ran
-                     f"{result['steps']} steps, {result['passes']:.1f} passes", result=Training.from_dict(result))
+                     f"{result['steps']} steps, {result['passes']:.1f} passes"
+                     + (f", on {trained.processes} processes" if trained.processes > 1 else ""),
+                     result=Training.from_dict(result))
         write_json(ctx.run_dir / "training.json", result)
         log.info("training: %s", json.dumps(result))
         ctx.cache.put("train", key, result)
@@ -82,6 +89,43 @@ def fine_tune(ctx: RunContext, evalset: EvalSet, models: LoadedModels, budget_se
         training.augmentation = {**augmented.about(), "examples": len(added),
                                  "tokens": sum(len(example["input_ids"]) for example in added)}
     return TunedModel(merged_for_inference(tuned), training, key)
+
+
+def train_on_processes(ctx: RunContext, models: LoadedModels, model, examples: list[dict], settings, adapter_dir,
+                       *, device: str, on_step, **training):
+    """train_lora on --processes processes that torchrun starts (finetune.distributed), from a job folder written
+    into the run folder (train-job/); returns `model` with the adapter the main process saved, and the TrainResult.
+    Only the training runs there: the run's other stages stay in this process."""
+    import torch
+
+    from finetune.distributed import ERRORS_FILE, TrainingFailed, launch, write_job
+    from finetune.train import load_adapter
+
+    processes = ctx.config.processes
+    if device == "mps":
+        raise DeviceError("training on several processes needs CUDA GPUs or the CPU; torch has no DDP on MPS",
+                          hint="pass --device cpu, or leave out --processes")
+    if device == "cuda" and processes > torch.cuda.device_count():
+        raise DeviceError(f"--processes {processes} trains one process per GPU, and this machine has "
+                          f"{torch.cuda.device_count()}", hint=f"pass --processes {torch.cuda.device_count()} or fewer")
+    job = write_job(ctx.run_dir / "train-job", model_path=models.reference.path,
+                    dtype=str(model.dtype).removeprefix("torch."), examples=examples, settings=settings, device=device,
+                    adapter_dir=adapter_dir, **training)
+    log.info("training on %d processes: torchrun --nproc_per_node %d -m finetune.distributed %s",
+             processes, processes, job)
+    if device == "cuda":
+        model.to("cpu")  # the GPUs' memory goes to the training processes meanwhile
+    try:
+        # The cores one process would use, shared out (torchrun would give each process one thread).
+        trained = launch(job, processes, on_step=on_step,
+                         threads_per_process=max(1, torch.get_num_threads() // processes))
+    except TrainingFailed as exc:
+        raise TrainingError(str(exc), hint=f"all the processes wrote is in {job.parent / ERRORS_FILE}; "
+                                           f"to go on from the last checkpoint: advisor run --resume {ctx.run_dir}"
+                            ) from None
+    finally:
+        model.to(device)
+    return load_adapter(model, adapter_dir), trained
 
 
 def augmented_data(cfg: AdvisorConfig, evalset: EvalSet, paraphrases: dict | None = None):
@@ -190,6 +234,7 @@ def training_note(result: Training, cfg: AdvisorConfig) -> str:
             + f": {result.steps} optimizer steps ({result.passes:.1f} passes over the data, "
             f"{result.tokens:,} real tokens, padding excluded) in {result.seconds:.1f} s, "
             f"{result.tokens_per_second:.0f} tokens/s"
+            + (f" on {result.processes} processes (DDP), which shared each batch" if result.processes > 1 else "")
             + (" in bfloat16 arithmetic (autocast; the weights stay float32)" if result.precision == "bf16" else "")
             + (f", final loss {result.losses[-1]['loss']:.3f}" if result.losses else "")
             + budget + thin

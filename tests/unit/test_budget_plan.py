@@ -2,6 +2,8 @@
 
 import time
 
+import pytest
+
 from finetune.train import BudgetPlan, LoraSettings, wanted_steps
 
 
@@ -69,3 +71,13 @@ def test_a_cpu_takes_the_batch_in_smaller_passes_that_add_up_to_it():
     # A model under 20M parameters takes its whole batch in one pass on a CPU too (twice as fast at 1M).
     assert micro_batch(LoraSettings(batch_size=4), "cpu", 1_000_000) == (4, 1)
     assert micro_batch(LoraSettings(batch_size=4), "cpu", 135_000_000) == (2, 2)
+
+
+def test_processes_share_each_batch_so_that_a_step_sees_batch_size_examples():
+    from finetune.train import micro_batch
+
+    assert micro_batch(LoraSettings(batch_size=8), "cuda", processes=2) == (4, 1)
+    assert micro_batch(LoraSettings(batch_size=8), "cpu", 135_000_000, processes=2) == (2, 2)
+    assert micro_batch(LoraSettings(batch_size=4), "cpu", processes=4) == (1, 1)
+    with pytest.raises(ValueError, match="cannot be shared evenly by 3 processes"):
+        micro_batch(LoraSettings(batch_size=4), "cpu", processes=3)

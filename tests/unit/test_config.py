@@ -17,6 +17,8 @@ from advisor.errors import ConfigError
     ({"top_k": 0}, "top_k must be at least 1"),
     ({"chunk_size": 64, "chunk_overlap": 64}, "chunk_overlap"),
     ({"format_regex": "(unclosed"}, "not a valid regular expression"),
+    ({"processes": 0}, "processes must be at least 1"),
+    ({"processes": 3}, "batch_size must be a multiple of processes"),
 ])
 def test_bad_values_are_named(bad, message):
     with pytest.raises(ConfigError, match=message):

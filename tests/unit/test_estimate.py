@@ -171,3 +171,15 @@ def test_training_on_ratings_is_estimated_from_how_many_there_are_within_its_bud
     assert 0 < few < many and "finetune_feedback" in plan(8)
     assert plan(4000, minutes=1.0)["feedback"] == pytest.approx(60.0)  # no more than its budget
     assert "feedback" not in plan_run(AdvisorConfig(corpus="c"), *_inputs(), [], already=5.0, speed=SLOW).estimate.stages
+
+
+def test_training_on_several_processes_is_estimated_with_their_start_and_within_its_budget():
+    from advisor.measure.estimate import PROCESSES_START_SECONDS
+
+    def train(processes: int, budget_minutes: float = 10.0) -> float:
+        cfg = AdvisorConfig(corpus="c", max_new_tokens=32, budget_minutes=budget_minutes, max_train_steps=10,
+                            processes=processes)
+        return plan_run(cfg, *_inputs(), [], already=5.0, speed=SLOW).estimate.stages["train"]
+
+    assert train(2) == pytest.approx(train(1) + PROCESSES_START_SECONDS)
+    assert train(2, budget_minutes=0.1) == pytest.approx(6.0)  # the start is inside the fine-tune's budget
