@@ -184,6 +184,40 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("export_dir", metavar="EXPORT_DIR", help="a folder written by `advisor export`")
     ask.add_argument("question", metavar="QUESTION")
 
+    plan = commands.add_parser(
+        "plan", help="write the files that run a finished run's recommended option at full scale",
+        description="Writes RUN_DIR/full-scale/: for a fine-tune, an accelerate config (DDP, or FSDP when the "
+                    "model does not fit one card), the training job (this run's LoRA settings, the whole corpus, "
+                    "nothing held out) and its command, with the projected time, memory per card and cost; for "
+                    "RAG, the Chroma server command and the whole corpus's indexing command, with the projected "
+                    "index size and build time. --check runs the training for two steps on two CPU processes "
+                    "with a tiny stand-in model, so a plan that cannot start fails here.")
+    plan.add_argument("run_dir", metavar="RUN_DIR", help="a finished run's folder")
+    plan.add_argument("--gpus", type=int, default=1, metavar="N", help="cards to train on (default: 1)")
+    plan.add_argument("--gpu", metavar="NAME", help="the card, as the price table names it (T4, L4, A10G, "
+                                                   "A100-80GB, H100, H200; default: the cheapest the model fits on)")
+    plan.add_argument("--base-model", metavar="ID_OR_PATH",
+                      help="the model to fine-tune at full scale (default: the run's base model)")
+    plan.add_argument("--arm", metavar="ARM", help="plan this arm instead of the verdict's (e.g. finetune, rag)")
+    plan.add_argument("--check", action="store_true",
+                      help="then run the training job for two steps on two CPU processes (a tiny stand-in model)")
+
+    index = commands.add_parser(
+        "index", help="index a whole corpus into Chroma (a server, or a folder) with given retrieval settings",
+        description="Splits, embeds and stores every document of CORPUS_DIR; chunks already stored are kept, so an "
+                    "interrupted indexing goes on where it stopped. `advisor plan` writes this command with a "
+                    "run's settings.")
+    index.add_argument("corpus", metavar="CORPUS_DIR")
+    where = index.add_mutually_exclusive_group(required=True)
+    where.add_argument("--chroma-url", metavar="URL", help=AdvisorConfig.help_text("chroma_url"))
+    where.add_argument("--path", metavar="DIR", help="an embedded Chroma store in this folder")
+    index.add_argument("--embedding-model", default=AdvisorConfig.embedding_model, metavar="ID_OR_PATH",
+                       help=AdvisorConfig.help_text("embedding_model"))
+    index.add_argument("--chunk-size", type=int, metavar="TOKENS", help=AdvisorConfig.help_text("chunk_size"))
+    index.add_argument("--chunk-overlap", type=int, default=AdvisorConfig.chunk_overlap, metavar="TOKENS",
+                       help=AdvisorConfig.help_text("chunk_overlap"))
+    index.add_argument("--collection", default="corpus", help="the collection's name (default: corpus)")
+
     profile_cmd = commands.add_parser(
         "profile", help="profile a corpus in seconds: size, duplicates, personal data, style",
         description="Reads CORPUS_DIR as a run would and prints its profile: size (tokens under the base model's "
@@ -772,6 +806,42 @@ def cmd_ask(args: argparse.Namespace, console) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace, console) -> int:
+    from advisor.plan import check_plan, plan_lines, write_plan
+
+    plan = write_plan(args.run_dir, gpus=args.gpus, gpu=args.gpu, base_model=args.base_model, arm=args.arm)
+    console.print(f"[bold]Full-scale plan ({plan.option})[/] in {plan.folder}", highlight=False)
+    for line in plan_lines(plan):
+        console.print(f"- {line}", highlight=False, soft_wrap=True)
+    console.print("Run:", highlight=False)
+    for command in plan.commands:
+        console.print(f"  {command}", highlight=False, soft_wrap=True)
+    if args.check:
+        if "training" not in plan.figures:
+            console.print("Nothing to check: the plan has no training (its commands are the suite's own).",
+                          highlight=False)
+            return 0
+        console.print("Checking: the training job for two steps on two CPU processes, a tiny stand-in model ...",
+                      highlight=False)
+        result = check_plan(args.run_dir)
+        losses = [entry["loss"] for entry in result["losses"]]
+        console.print(f"[green]Check passed:[/] {result['steps']} steps on {result.get('processes', 2)} processes, "
+                      f"loss {' -> '.join(f'{loss:.3f}' for loss in losses) or 'not logged'}, adapter written",
+                      highlight=False)
+    return 0
+
+
+def cmd_index(args: argparse.Namespace, console) -> int:
+    from advisor.full_index import index_corpus
+
+    stats = index_corpus(args.corpus, chroma_url=args.chroma_url, path=args.path,
+                         embedding_model=args.embedding_model, chunk_size=args.chunk_size,
+                         chunk_overlap=args.chunk_overlap, collection=args.collection)
+    console.print(f"{stats.chunks} chunks in collection {args.collection!r} ({stats.added} new, {stats.kept} kept, "
+                  f"{stats.deleted} removed) in {stats.seconds:.1f} s", highlight=False)
+    return 0
+
+
 def cmd_tui(args: argparse.Namespace, console) -> int:
     from advisor.tui import run_tui
 
@@ -779,7 +849,7 @@ def cmd_tui(args: argparse.Namespace, console) -> int:
 
 
 COMMANDS = {"run": cmd_run, "tui": cmd_tui, "report": cmd_report, "feedback": cmd_feedback, "tune": cmd_tune,
-            "export": cmd_export, "ask": cmd_ask,
+            "export": cmd_export, "ask": cmd_ask, "plan": cmd_plan, "index": cmd_index,
             "profile": cmd_profile, "evalset": cmd_evalset, "explain": cmd_explain, "compare": cmd_compare,
             "whatif": cmd_whatif, "demo": cmd_demo, "calibrate": cmd_calibrate}
 

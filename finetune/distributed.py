@@ -43,9 +43,11 @@ def write_job(folder: str | Path, *, model_path: str | Path, dtype: str, example
     return folder / JOB_FILE
 
 
-def run_job(job_path: str | Path, *, started: float | None = None, on_step=None) -> TrainResult:
+def run_job(job_path: str | Path, *, started: float | None = None, on_step=None,
+            examples_for=None) -> TrainResult:
     """Trains what `job_path` says, as one of the processes torchrun started (or alone): the main process writes
-    the adapter and result.json. The budget counts from `started` (time.time(): the launch), else from now."""
+    the adapter and result.json. The budget counts from `started` (time.time(): the launch), else from now.
+    `examples_for(job, tokenizer)`, when given, makes the examples (on each process) instead of the job's file."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -57,8 +59,11 @@ def run_job(job_path: str | Path, *, started: float | None = None, on_step=None)
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(job["model"], dtype=getattr(torch, job["dtype"]),
                                                  use_safetensors=True, trust_remote_code=False)
-    with open(folder / job["examples"], encoding="utf-8") as lines:
-        examples = [json.loads(line) for line in lines]
+    if examples_for is not None:
+        examples = examples_for(job, tokenizer)
+    else:
+        with open(folder / job["examples"], encoding="utf-8") as lines:
+            examples = [json.loads(line) for line in lines]
     launching = time.time() - started  # starting the processes and loading the model: inside the budget
     _, result = train_lora(model, tokenizer, examples, LoraSettings(**job["settings"]),
                            (folder / job["adapter_dir"]).resolve(), device=job["device"],
@@ -79,8 +84,8 @@ def _is_main_process() -> bool:
     return PartialState().is_main_process
 
 
-def launch(job_path: str | Path, processes: int, *, on_step=None, threads_per_process: int | None = None
-           ) -> TrainResult:
+def launch(job_path: str | Path, processes: int, *, on_step=None, threads_per_process: int | None = None,
+           module: str = "finetune.distributed") -> TrainResult:
     """Runs the job on `processes` processes started by torchrun (gloo on a CPU, NCCL on GPUs: the Trainer picks),
     calling `on_step(step, planned, loss)` as the main process reports each step, and returns its TrainResult.
     An exception from `on_step` (a cancelled run) stops the processes; checkpoints written so far stay for the next
@@ -90,7 +95,7 @@ def launch(job_path: str | Path, processes: int, *, on_step=None, threads_per_pr
 
     folder = Path(job_path).parent
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
-               "-m", "finetune.distributed", str(job_path), "--started", repr(time.time())]
+               "-m", module, str(job_path), "--started", repr(time.time())]
     # torchrun gives each process one thread unless told otherwise: the machine's cores go to the processes.
     env = {**os.environ, **({"OMP_NUM_THREADS": str(threads_per_process)} if threads_per_process else {})}
     with open(folder / ERRORS_FILE, "w", encoding="utf-8") as errors:
@@ -127,12 +132,13 @@ def last_error(errors_file: Path) -> str:
     return lines[-1] if lines else "they wrote nothing to standard error"
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, *, examples_for=None, prog: str = "torchrun --nproc_per_node N -m "
+         "finetune.distributed", description: str = "LoRA training of a job folder written by the advisor "
+         "(RUN_DIR/train-job/job.json), on the processes torchrun starts.") -> None:
+    """The processes' entry point; `examples_for` as run_job takes it (another entry's own examples)."""
     from torch.distributed.elastic.multiprocessing.errors import record
 
-    parser = argparse.ArgumentParser(prog="torchrun --nproc_per_node N -m finetune.distributed",
-                                     description="LoRA training of a job folder written by the advisor "
-                                                 "(RUN_DIR/train-job/job.json), on the processes torchrun starts.")
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("job", help="the job's job.json")
     parser.add_argument("--started", type=float, default=None,
                         help="when the launch began (seconds since the epoch): the budget counts from it")
@@ -146,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps({"step": step, "planned": planned, "loss": loss}), flush=True)
 
     # record: torchrun then names the process that failed and its exception.
-    record(run_job)(args.job, started=args.started, on_step=report_step)
+    record(run_job)(args.job, started=args.started, on_step=report_step, examples_for=examples_for)
     _end_process_group()
 
 

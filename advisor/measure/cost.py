@@ -19,6 +19,7 @@ class PriceTable:
     memory_gib: dict[str, float]
     as_of: str
     source: str
+    tflops_bf16: dict[str, float] = field(default_factory=dict)  # a card's spec-sheet throughput
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "PriceTable":
@@ -31,7 +32,8 @@ class PriceTable:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
             table = cls({k: float(v) for k, v in data["per_hour"].items()},
                         {k: float(v) for k, v in data.get("memory_gib", {}).items()},
-                        str(data.get("as_of", "undated")), str(data.get("source", str(path))))
+                        str(data.get("as_of", "undated")), str(data.get("source", str(path))),
+                        {k: float(v) for k, v in data.get("tflops_bf16", {}).items()})
         except (OSError, ValueError, KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"price table {str(path)!r} cannot be used ({exc})",
                               hint="it needs a [per_hour] table of numbers; see advisor/measure/prices.toml") from None

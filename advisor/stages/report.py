@@ -45,7 +45,8 @@ def report_stage(ctx: RunContext, state: RunState) -> Report:
             built = state.tuned_index if arm.kind.tuned_embeddings else state.index
             arm_reports[arm.name].details["index"] = {
                 "collection": arm.retriever.collection.name, "top_k": cfg.top_k,
-                "chunk_size": built.stats["chunk_size"], "overlap": built.stats["overlap"]}
+                "chunk_size": built.stats["chunk_size"], "overlap": built.stats["overlap"],
+                "chunks": built.stats["chunks"], "seconds": built.stats.get("index_seconds", built.stats["seconds"])}
         if arm.kind.tuned_embeddings:
             arm_reports[arm.name].details["embedding_training"] = {
                 key: value for key, value in state.tuned_index.stats.items() if key != "losses"}

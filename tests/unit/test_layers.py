@@ -18,7 +18,7 @@ LAYERS = [
     ("advisor.stages",),
     ("advisor.api", "advisor.runs"),
     ("advisor.tune", "advisor.export", "advisor.whatif"),
-    ("advisor.serve",),
+    ("advisor.serve", "advisor.plan", "advisor.full_index", "advisor.full_training"),
     ("advisor.calibration",),
     ("advisor.demo", "advisor"),  # "advisor": the package's own __init__, the Python API
     ("advisor.tui",),
