@@ -588,19 +588,9 @@ def cmd_calibrate(args: argparse.Namespace, console) -> int:
 
 def _load_report(run_dir: str):
     """A finished run's Report, or a one-line error saying why it cannot be read."""
-    from pathlib import Path
+    from advisor.runs import finished_report
 
-    from advisor.errors import ConfigError
-    from advisor.verdict.report import Report
-
-    source = Path(run_dir).expanduser() / "report.json"
-    try:
-        return Report.load(source)
-    except OSError as exc:
-        raise ConfigError(f"{str(source)!r} cannot be read ({exc.strerror or exc})",
-                          hint="pass the run folder of a finished run") from None
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ConfigError(f"{str(source)!r} is not a report this version can read ({exc})") from None
+    return finished_report(run_dir, relocate=False)
 
 
 def cmd_profile(args: argparse.Namespace, console) -> int:
@@ -783,7 +773,7 @@ def cmd_tune(args: argparse.Namespace, console) -> int:
 def cmd_export(args: argparse.Namespace, console) -> int:
     from advisor.export import export_run
 
-    console.print("Writing the export (merging and converting a model takes a minute or more) ...", highlight=False)
+    console.print("Writing the export (a model to merge or convert takes a minute or more) ...", highlight=False)
     exported = export_run(args.run_dir, args.to, args.out, arm=args.arm, gguf_type=args.gguf_type, name=args.name)
     console.print(f"[bold]Exported {exported.arm} as {exported.target}[/] to {exported.folder}", highlight=False)
     for what, path in exported.files.items():

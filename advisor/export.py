@@ -16,6 +16,7 @@ from pathlib import Path
 from advisor.errors import ExportError
 from advisor.files import write_atomic, write_json
 from advisor.measure.arms import ARM_KINDS, ArmKind
+from advisor.runs import finished_report
 from advisor.verdict.report import Report
 from advisor.verdict.wording import winner_to_hand_over
 
@@ -39,18 +40,6 @@ class Exported:
     files: dict[str, str]  # what each file is -> its path inside `folder`
     commands: list[str]  # how to serve or ask it, ready to paste
     notes: list[str] = field(default_factory=list)
-
-
-def finished_report(run_dir: str | Path) -> Report:
-    """A finished run's Report, or an ExportError saying why it cannot be read."""
-    source = Path(run_dir).expanduser() / "report.json"
-    try:
-        return Report.load(source)
-    except OSError as exc:
-        raise ExportError(f"{str(source)!r} cannot be read ({exc.strerror or exc})",
-                          hint="pass the run folder of a finished run") from None
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ExportError(f"{str(source)!r} is not a report this version can read ({exc})") from None
 
 
 def exported_arm(report: Report, arm: str | None = None) -> ArmKind:
@@ -214,8 +203,11 @@ def _write_gguf(model_dir: Path, architecture: str, out: Path, gguf_type: str) -
 
 
 def ollama_name(run_dir: Path) -> str:
-    """A model name Ollama accepts, from the run folder's name."""
-    return "advisor-" + (re.sub(r"[^a-z0-9._-]+", "-", run_dir.resolve().name.lower()).strip("-.") or "run")
+    """A model name Ollama accepts, from the run folder's name (and its parent's, for one named just "run", as
+    the demo's is)."""
+    folder = run_dir.resolve()
+    name = f"{folder.parent.name}-{folder.name}" if folder.name == "run" else folder.name
+    return "advisor-" + (re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-.") or "run")
 
 
 SYSTEM_MARK, PROMPT_MARK = "\x00SYSTEM\x00", "\x00PROMPT\x00"
@@ -334,7 +326,8 @@ def _write_rag_bundle(report: Report, run_dir: Path, kind: ArmKind, folder: Path
 
 
 def _readme(exported: Exported, report: Report) -> str:
-    lines = [f"# {ARM_KINDS[exported.arm].label}, exported", "",
+    label = ARM_KINDS[exported.arm].label
+    lines = [f"# {label[0].upper() + label[1:]}, exported", "",
              f"From the run in `{report.run_dir or exported.folder.parent}` (verdict: "
              f"{report.recommendation.choice}, {report.recommendation.confidence} confidence).", "", "## Files", ""]
     lines += [f"- `{path}`: {what}" for what, path in exported.files.items()]

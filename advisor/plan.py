@@ -13,9 +13,10 @@ from pathlib import Path
 import yaml
 
 from advisor.errors import ConfigError, TrainingError
-from advisor.export import exported_arm, finished_report
+from advisor.export import exported_arm
 from advisor.files import write_atomic, write_json
 from advisor.measure.cost import PriceTable
+from advisor.runs import finished_report
 from advisor.measure.projection import GIB, HEADROOM, parameter_count, read_model_config
 from advisor.verdict.report import Report
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+
+from advisor.errors import ConfigError
+from advisor.verdict.report import Report
 
 
 @dataclass(frozen=True)
@@ -60,3 +64,22 @@ def list_runs(root: str | Path = "runs") -> list[PastRun]:
         else:
             runs.append(run)
     return sorted(runs, key=lambda run: run.created, reverse=True)
+
+
+def finished_report(run_dir: str | Path, *, relocate: bool = True) -> Report:
+    """A finished run's Report from its folder, its run_dir where the folder is now (unless not `relocate`: as
+    report.json says, so that it renders to the same bytes); a one-line ConfigError when there is none to read."""
+    folder = Path(run_dir).expanduser()
+    source = folder / "report.json"
+    if not folder.is_dir():
+        raise ConfigError(f"{str(run_dir)!r} is not a folder", hint="pass the run folder of a finished run")
+    if not source.is_file():
+        raise ConfigError(f"{str(folder)!r} holds no report.json: the run did not finish",
+                          hint="advisor run --resume RUN_DIR finishes it")
+    try:
+        report = Report.load(source)
+    except OSError as exc:
+        raise ConfigError(f"{str(source)!r} cannot be read ({exc.strerror or exc})") from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ConfigError(f"{str(source)!r} is not a report this version can read ({exc})") from None
+    return dataclasses.replace(report, run_dir=str(folder)) if relocate else report

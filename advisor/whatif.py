@@ -9,6 +9,7 @@ from pathlib import Path
 
 from advisor.config import Constraints
 from advisor.errors import ConfigError
+from advisor.runs import finished_report
 from advisor.verdict.report import Report
 
 WHATIF_FOLDER = "whatif"  # where --write puts the new report: beside the run's own, never over it
@@ -40,25 +41,6 @@ class WhatIf:
         return self.before.recommendation.confidence != self.after.recommendation.confidence
 
 
-def load_run(run_dir: str | Path) -> Report:
-    """A finished run's Report from its folder, its run_dir where the folder is now; a one-line ConfigError when
-    there is none to read."""
-    folder = Path(run_dir).expanduser()
-    source = folder / "report.json"
-    if not folder.is_dir():
-        raise ConfigError(f"{str(run_dir)!r} is not a folder", hint="pass the run folder of a finished run")
-    if not source.is_file():
-        raise ConfigError(f"{str(folder)!r} holds no report.json: the run did not finish",
-                          hint="advisor run --resume RUN_DIR finishes it")
-    try:
-        report = Report.load(source)
-    except OSError as exc:
-        raise ConfigError(f"{str(source)!r} cannot be read ({exc.strerror or exc})") from None
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ConfigError(f"{str(source)!r} is not a report this version can read ({exc})") from None
-    return dataclasses.replace(report, run_dir=str(folder))
-
-
 def what_if(report: Report | str | Path, constraints: dict | None = None,
             price_per_hour: float | None = None) -> WhatIf:
     """The decision on `report`'s evidence (a Report, or a run folder) with `constraints` (advisor.config.Constraints
@@ -68,7 +50,7 @@ def what_if(report: Report | str | Path, constraints: dict | None = None,
     What changed is set against the run's evidence decided again under its own constraints and price, so a
     report written by an earlier version of the decision shows only what the what-if changes."""
     if not isinstance(report, Report):
-        report = load_run(report)
+        report = finished_report(report)
     if price_per_hour is not None and (isinstance(price_per_hour, bool) or not isinstance(price_per_hour, (int, float))
                                        or not math.isfinite(price_per_hour) or price_per_hour < 0):
         raise ConfigError(f"price_per_hour must be a non-negative number of USD, not {price_per_hour!r}")
