@@ -17,7 +17,7 @@ from advisor.export import exported_arm
 from advisor.files import write_atomic, write_json
 from advisor.measure.cost import PriceTable
 from advisor.runs import finished_report
-from advisor.measure.projection import GIB, HEADROOM, parameter_count, read_model_config
+from advisor.measure.projection import GIB, HEADROOM, parameter_count, parameters_text, read_model_config
 from advisor.verdict.report import Report
 
 PLAN_DIR = "full-scale"  # in the run folder
@@ -26,6 +26,7 @@ BUDGET_MARGIN = 3.0  # the written training stops at this many times its project
 # cannot spend unseen
 HNSW_LINKS = 32  # neighbour ids per vector in Chroma's HNSW graph (M = 16, twice at the bottom layer), 8 bytes each
 CHROMA_PORT = 8000
+PLAN_FILES = ("job.json", "accelerate.yaml", "train.sh", "index.sh", "PLAN.md", "plan.json")
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,10 @@ def _cards(prices: PriceTable) -> list[str]:
 def _model_config(report: Report, base_model: str | None) -> tuple[str, dict]:
     """The full-scale base model's name and config.json: --base-model, else the run's own."""
     name = base_model or report.config.get("base_model")
-    config = read_model_config(name)
-    if config is None and not base_model and report.models.base:  # the run's model, as it was found then
-        config = read_model_config((report.models.base or {}).get("path", ""))
+    config = None
+    if not base_model and (report.models.base or {}).get("path"):  # the run's model, where it was found then
+        config = read_model_config(report.models.base["path"])
+    config = config or read_model_config(name)
     if config is None:
         raise ConfigError(f"the config of {name!r} could not be read (no network, or no such model)",
                           hint="pass a local model folder, or a hub id reachable from here, with --base-model")
@@ -75,7 +77,7 @@ def training_figures(report: Report, config: dict, *, gpus: int, gpu: str | None
     per_card = memory if strategy == "DDP" else memory / gpus
     if per_card > card_memory:
         needed = math.ceil(memory / card_memory)
-        raise ConfigError(f"a LoRA fine-tune of this {parameters / 1e9:.1f}B-parameter model needs about "
+        raise ConfigError(f"a LoRA fine-tune of this {parameters_text(parameters)}-parameter model needs about "
                           f"{memory:.0f} GiB: more than {gpus} {gpu} card(s) hold ({card_memory:g} GiB each)",
                           hint=f"pass --gpus {needed} or more, or a larger --gpu")
     epochs = float(report.config.get("epochs", 3.0))
@@ -150,8 +152,9 @@ def index_figures(report: Report, arm: str) -> dict:
             "chunk_size": details["chunk_size"], "overlap": details["overlap"],
             "seconds_here": per_chunk * len(chunks) if per_chunk is not None else None,
             "formula": f"{len(chunks):,} chunks × ({dimension} floats × 4 bytes + {HNSW_LINKS} graph links × 8 bytes) "
-                       f"+ {text_bytes:,} bytes of text; time: the run's {per_chunk or float('nan'):.4f} s per chunk "
-                       f"on {report.hardware.device or 'this machine'} × {len(chunks):,} chunks"}
+                       f"+ {text_bytes:,} bytes of text" + (
+                           f"; time: the run's {per_chunk:.4f} s per chunk on {report.hardware.device or 'its machine'}"
+                           f" × {len(chunks):,} chunks" if per_chunk is not None else "")}
 
 
 def write_plan(run_dir: str | Path, *, gpus: int = 1, gpu: str | None = None, base_model: str | None = None,
@@ -166,6 +169,8 @@ def write_plan(run_dir: str | Path, *, gpus: int = 1, gpu: str | None = None, ba
     kind = exported_arm(report, arm)
     folder = run_dir / PLAN_DIR
     folder.mkdir(exist_ok=True)
+    for name in PLAN_FILES:  # an earlier plan's (of another option) would read as this one's
+        (folder / name).unlink(missing_ok=True)
     files, commands, figures, notes = {}, [], {}, []
     if kind.tuned:
         name, model_config = _model_config(report, base_model)
@@ -206,8 +211,12 @@ def write_plan(run_dir: str | Path, *, gpus: int = 1, gpu: str | None = None, ba
 
 
 def _duration(seconds: float) -> str:
-    return (f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min" if seconds >= 60
-            else f"{seconds:.0f} s")
+    return (f"about {seconds / 3600:.1f} h" if seconds >= 3600 else f"about {seconds / 60:.1f} min" if seconds >= 60
+            else f"about {seconds:.0f} s" if seconds >= 1 else "under a second")
+
+
+def _usd(value: float) -> str:
+    return f"about ${value:,.2f}" if value >= 0.01 else "under $0.01"
 
 
 def plan_lines(plan: Plan) -> list[str]:
@@ -215,13 +224,14 @@ def plan_lines(plan: Plan) -> list[str]:
     lines = []
     if "training" in plan.figures:
         t = plan.figures["training"]
-        lines.append(f"Fine-tune: {t['base_parameters'] / 1e9:.2f}B parameters on {t['gpus']} × {t['gpu']} "
+        lines.append(f"Fine-tune: {parameters_text(t['base_parameters'])} parameters on {t['gpus']} × {t['gpu']} "
                      f"({t['strategy']}), {t['memory_gib_per_card']:.1f} GiB per card of {t['card_memory_gib']:g}; "
-                     f"about {_duration(t['seconds'])}, about ${t['usd']:,.2f} at ${t['usd_per_hour']:g} per card-hour "
+                     f"{_duration(t['seconds'])} of training (plus starting the processes and loading the "
+                     f"model), {_usd(t['usd'])} at ${t['usd_per_hour']:g} per card-hour "
                      f"({t['formula']}).")
     if "index" in plan.figures:
         i = plan.figures["index"]
-        took = f"about {_duration(i['seconds_here'])} to build at this run's speed" if i["seconds_here"] else \
+        took = f"{_duration(i['seconds_here'])} to build at this run's speed" if i["seconds_here"] else \
             "no build time (the run's indexing speed is not in its report)"
         lines.append(f"Index: {i['chunks']:,} chunks, about {i['bytes'] / 2 ** 20:,.1f} MiB, {took} "
                      f"({i['formula']}).")

@@ -13,7 +13,7 @@ GIB = 1024 ** 3
 HEADROOM = 1.2  # activations, buffers and the CUDA context on top of the states counted
 
 
-def _size(parameters: int) -> str:
+def parameters_text(parameters: int) -> str:
     return f"{parameters / 1e9:.2f}B" if parameters >= 1e9 else f"{parameters / 1e6:.1f}M"
 
 
@@ -72,7 +72,7 @@ def project(measured: dict, *, corpus_tokens: int, epochs: float, larger: dict, 
             "lora_usd_here": lora_seconds * usd_per_hour / 3600,
             "lora_memory_gib": lora_memory, "full_finetune_memory_gib": full_memory,
             "lora_fits": fits(lora_memory), "full_finetune_fits": fits(full_memory),
-            "formula": f"time scales with parameters ({_size(n_large)} / {_size(n_small)} = {scale:,.0f}×) on "
+            "formula": f"time scales with parameters ({parameters_text(n_large)} / {parameters_text(n_small)} = {scale:,.0f}×) on "
                        "this hardware; full fine-tuning costs about 6·N·D FLOPs against LoRA's 4·N·D; memory: "
                        "LoRA 2 bytes per parameter (bf16 weights), full fine-tuning 16 (weights, gradients, fp32 "
                        f"master copy, Adam's two states), both × {HEADROOM} for activations"},

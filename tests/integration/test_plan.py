@@ -82,6 +82,8 @@ def test_a_rag_plan_writes_the_server_and_indexing_commands_and_the_indexing_com
     plan = write_plan(finished_run, arm="rag")
     index = plan.figures["index"]
     assert index["chunks"] > 0 and index["bytes"] > index["chunks"] * index["dimension"] * 4
+    assert index["seconds_here"] > 0  # at the run's own indexing speed, which its report now keeps
+    assert not (finished_run / PLAN_DIR / "job.json").exists()  # the fine-tune plan written before is gone
     assert plan.commands[0].startswith("chroma run --path")
     indexing = plan.commands[1]
     assert indexing.startswith("advisor index ") and "--chroma-url http://CHROMA_HOST:8000" in indexing
