@@ -2,59 +2,13 @@
 Modelfile prompts as the run did, and the RAG bundle answers as the RAG arm did."""
 
 import re
-from pathlib import Path
 
 import pytest
 
 import advisor
 from advisor.errors import ExportError
 from advisor.export import GGUF_ARCHITECTURES, _write_gguf, export_run, exported_arm
-from conftest import FAST_OPTIONS
-
-CHATML = ("{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
-          "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
-
-
-def build_llama_tokenizer_model(texts: list[str], out: Path, architecture: str = "llama") -> Path:
-    """A 2-layer model with random weights and a Llama-2 style tokenizer (BPE with byte fallback) trained in
-    memory, with a ChatML template: the kind of tokenizer llama.cpp's converter reads without a known hash."""
-    import torch
-    import transformers
-    from tokenizers import Tokenizer, decoders, models, normalizers, trainers
-    from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
-
-    bpe = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
-    bpe.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
-    bpe.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
-                                     decoders.Strip(" ", 1, 0)])
-    specials = ["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>", *[f"<0x{i:02X}>" for i in range(256)]]
-    bpe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=600, special_tokens=specials, show_progress=False))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="<|im_end|>",
-                                        unk_token="<unk>", pad_token="<unk>")
-    tokenizer.chat_template = CHATML
-    config_class = {"llama": transformers.LlamaConfig, "mistral": transformers.MistralConfig}[architecture]
-    torch.manual_seed(0)
-    config = config_class(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                          num_attention_heads=4, num_key_value_heads=4, bos_token_id=1,
-                          eos_token_id=tokenizer.eos_token_id, pad_token_id=0)
-    AutoModelForCausalLM.from_config(config).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, tiny_corpus) -> Path:
-    """A finished run (fine-tune and RAG arms) on a model whose tokenizer converts to GGUF."""
-    from advisor.corpus.loading import load_corpus
-
-    corpus, qa = tiny_corpus
-    texts = [d.text for d in load_corpus(corpus).documents] * 3
-    model = build_llama_tokenizer_model(texts, tmp_path_factory.mktemp("llama-tokenizer-model"))
-    run = tmp_path_factory.mktemp("export-run") / "run"
-    advisor.advise(corpus, qa=qa, base_model=str(model), out=str(run), full_context=False,
-                   **{**FAST_OPTIONS, "max_train_steps": 4})
-    return run
-
+from conftest import CHATML
 
 def _answer(model, tokenizer, question: str, passages=None) -> str:
     from advisor.measure.metrics import first_line

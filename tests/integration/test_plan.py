@@ -11,22 +11,13 @@ import advisor
 from advisor.errors import ConfigError, TrainingError
 from advisor.measure.projection import parameter_count
 from advisor.plan import MFU, PLAN_DIR, check_plan, write_plan
-from conftest import FAST_OPTIONS
 
 LLAMA_2_70B = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 8192,
                "num_hidden_layers": 80, "intermediate_size": 28672, "num_attention_heads": 64,
                "num_key_value_heads": 8, "vocab_size": 32000, "tie_word_embeddings": False}
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, tiny_corpus, tiny_model_dir) -> Path:
-    corpus, qa = tiny_corpus
-    run = tmp_path_factory.mktemp("plan-run") / "run"
-    advisor.advise(corpus, qa=qa, base_model=str(tiny_model_dir), out=str(run), full_context=False, **FAST_OPTIONS)
-    return run
-
-
-def test_a_fine_tune_plan_writes_a_ddp_launch_of_the_whole_corpus_with_its_projection(finished_run, tiny_model_dir):
+def test_a_fine_tune_plan_writes_a_ddp_launch_of_the_whole_corpus_with_its_projection(finished_run):
     from accelerate.commands.config.config_args import ClusterConfig
 
     report = advisor.Report.load(finished_run / "report.json")
@@ -40,7 +31,7 @@ def test_a_fine_tune_plan_writes_a_ddp_launch_of_the_whole_corpus_with_its_proje
     assert job["settings"]["max_steps"] is None and job["settings"]["learning_rate"] == report.config["learning_rate"]
     assert "accelerate launch --config_file" in (folder / "train.sh").read_text()
     training = plan.figures["training"]
-    parameters = parameter_count(json.loads((tiny_model_dir / "config.json").read_text()))
+    parameters = parameter_count(json.loads((Path(report.models.base["path"]) / "config.json").read_text()))
     tokens = report.corpus.tokens * report.config["epochs"]
     assert training["seconds"] == pytest.approx(4 * parameters * tokens / (2 * 989e12 * MFU))
     assert training["usd"] == pytest.approx(training["seconds"] / 3600 * 2 * 2.5)
