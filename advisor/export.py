@@ -50,8 +50,8 @@ def exported_arm(report: Report, arm: str | None = None) -> ArmKind:
         return ARM_KINDS[arm]
     kind = winner_to_hand_over(report)
     if kind is None:
-        raise ExportError(f"the verdict ({report.recommendation.choice}) has no trained model or index to export",
-                          hint="name an arm to export anyway with --arm, e.g. --arm finetune or --arm rag")
+        raise ExportError(f"the verdict ({report.recommendation.choice}) names no trained model or index to hand "
+                          "over", hint="name an arm with --arm, e.g. --arm finetune or --arm rag")
     return kind
 
 
@@ -102,8 +102,8 @@ def export_run(run_dir: str | Path, to: str | None = None, out: str | Path | Non
                 write_atomic(partial / "Modelfile", modelfile(_tokenizer_of(report, run_dir), report))
                 commands += [f"ollama create {model_name} -f {out / 'Modelfile'}", f"ollama run {model_name}"]
             elif to == "gguf":
-                commands.append(f"llama-cli -m {out / 'model.gguf'} -p 'Question: ...' -n "
-                                f"{report.config.get('max_new_tokens', 32)}")
+                # llama.cpp's OpenAI-compatible server applies the chat template the GGUF carries.
+                commands.append(f"llama-server -m {out / 'model.gguf'}")
         if kind.retrieval:
             files.update(_write_rag_bundle(report, run_dir, kind, partial))
         if kind.retrieval or (partial / "model").is_dir():
