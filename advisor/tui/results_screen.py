@@ -86,9 +86,9 @@ class VerdictView(Vertical):
         if rec.next_steps:
             yield Label("Next steps", classes="section")
             yield Static("\n".join(f"• {line}" for line in rec.next_steps), markup=False)
-        if hand_over(report) and not self.what_if:  # the export reads the run's own verdict
+        if (handing := hand_over(report)) and not self.what_if:  # the export reads the run's own verdict
             yield Label("Hand it over", classes="section")
-            yield Static("  ".join(hand_over(report)), markup=False, id="hand-over")
+            yield Static("  ".join(handing), markup=False, id="hand-over")
 
     async def show(self, report: Report, what_if: bool = False) -> None:
         self.report, self.what_if = report, what_if

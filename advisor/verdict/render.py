@@ -64,9 +64,8 @@ def render_markdown(report: Report) -> str:
         lines += ["", "What would change the answer:", ""] + [f"- {line}" for line in rec.counter_arguments]
     if rec.next_steps:
         lines += ["", "Next steps:", ""] + [f"- {line}" for line in rec.next_steps]
-    if hand_over(report):
-        command, what = hand_over(report)
-        lines += ["", f"Hand it over: `{command}` {what}"]
+    if handing := hand_over(report):
+        lines += ["", f"Hand it over: `{handing[0]}` {handing[1]}"]
     stated = stated_constraints(report.constraints)
     if stated:
         lines += ["", "Your constraints: " + "; ".join(stated) + "."]
