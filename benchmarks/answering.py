@@ -9,7 +9,8 @@ in for retrieval so that no index is needed). Modes run interleaved within every
 prints a table and writes benchmarks/results/answering-<device>.json with answers/s, generated tokens/s,
 the ratio to one at a time and how many answers differ from one at a time. Then the reference answers'
 likelihoods (what the advisor reads as further evidence), scored one at a time and in batches of 8, with
-the largest difference between the two.
+the largest difference between the two. Last, where the time goes with passages: prefill against decoding at
+batches of 1, 4, 8 and 16, and prefill's rate as a share of the measured matrix rate.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from advisor.corpus.loading import load_corpus
 from rag.generation import generate, generate_batch
 from rag.prompting import build_prompt
 
-from benchmarks.common import (SAMPLE, default_weights, machine, progress, quiet_libraries, resolve_device,
-                               save_results, spread)
+from benchmarks.common import (SAMPLE, default_weights, machine, matrix_rates, progress, quiet_libraries,
+                               resolve_device, save_results, spread)
 
 MODES = {"one at a time": None, "batch 8": 8, "batch 16": 16}
 PASSAGES, PASSAGE_TOKENS = 3, 128
 MAX_NEW_TOKENS = 32  # the advisor's default
+BREAKDOWN_BATCHES = (1, 4, 8, 16)
 
 
 def prompts(tokenizer, count: int) -> dict[str, list[str]]:
@@ -117,6 +119,61 @@ def likelihoods(model, tokenizer, prompt_sets: dict[str, list[str]], references:
     return rows
 
 
+def weight_parameters(model) -> int:
+    """Parameters of the matrices every prompt token is multiplied by (the embedding lookup is not a product)."""
+    return sum(p.numel() for name, p in model.named_parameters() if p.dim() == 2 and "embed" not in name)
+
+
+def where_time_goes(model, tokenizer, texts: list[str], matrix_rate: float, batches=BREAKDOWN_BATCHES) -> list[dict]:
+    """For each batch size, the prompts' prefill (one forward pass over the left-padded batch, building the cache
+    and one row of logits each, as generate() begins) against the rest of generate() (decoding, one token a step),
+    timed on the same prompts; prefill's rate as a share of the measured fp32 matrix rate (counting 2 FLOP per
+    weight per prompt token, padding included, attention left out: a floor on the work done)."""
+    import torch
+
+    from rag.prompting import encode_prompt
+
+    weights = weight_parameters(model)
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    rows = []
+    for batch in batches:
+        prefill = total = 0.0
+        tokens = steps = new_tokens = 0
+        for i in range(0, len(texts), batch):
+            group = texts[i:i + batch]
+            encoded = [encode_prompt(tokenizer, text) for text in group]
+            longest = max(len(ids) for ids in encoded)
+            ids = torch.tensor([[pad] * (longest - len(e)) + e for e in encoded], device=device)
+            mask = torch.tensor([[0] * (longest - len(e)) + [1] * len(e) for e in encoded], device=device)
+            start = time.perf_counter()
+            with torch.no_grad():
+                model(input_ids=ids, attention_mask=mask, use_cache=True, logits_to_keep=1)
+            prefill += time.perf_counter() - start
+            start = time.perf_counter()
+            answers = generate_batch(model, tokenizer, group, MAX_NEW_TOKENS)
+            total += time.perf_counter() - start
+            tokens += ids.numel()
+            steps += max(a.new_tokens for a in answers)
+            new_tokens += sum(a.new_tokens for a in answers)
+        decode = max(0.0, total - prefill)
+        rate = 2 * weights * tokens / prefill
+        rows.append({"batch": batch, "answers_per_second": len(texts) / total, "seconds": total,
+                     "prefill_seconds": prefill, "decode_seconds": decode, "prefill_share": prefill / total,
+                     "prompt_tokens": tokens, "prefill_tokens_per_second": tokens / prefill,
+                     "prefill_flops": rate, "prefill_share_of_matrix_rate": rate / matrix_rate,
+                     "decode_steps": steps, "decode_ms_per_step": 1000 * decode / steps if steps else 0.0,
+                     "decode_ms_per_token": 1000 * decode / new_tokens if new_tokens else 0.0})
+        progress(f"where the time goes, batch {batch}: prefill {prefill:.1f} s ({100 * prefill / total:.0f}%, "
+                 f"{100 * rate / matrix_rate:.0f}% of the matrix rate), decode {decode:.1f} s")
+    one = rows[0]
+    for row in rows:
+        row["ratio_to_batch_1"] = one["seconds"] / row["seconds"]
+        # Were decoding free at this batch size, answering could go no faster than its prefill allows.
+        row["ceiling_ratio_if_decoding_were_free"] = one["seconds"] / row["prefill_seconds"]
+    return rows
+
+
 def print_table(report: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -135,6 +192,24 @@ def print_table(report: dict) -> None:
     Console(width=140).print(table)
     print(f"weights: {report['weights']}; prompt tokens (mean): " + ", ".join(
         f"{kind} {tokens:.0f}" for kind, tokens in report["prompt_tokens_mean"].items()))
+    breakdown = report.get("where_the_time_goes")
+    if breakdown:
+        table = Table(title=f"Where the time goes, with passages ({breakdown['prompts']} prompts; fp32 matrix rate "
+                            f"{breakdown['matrix_flops_fp32'] / 1e9:.0f} GFLOP/s)", title_justify="left")
+        for header in ("batch", "answers/s", "x batch 1", "prefill s", "prefill share", "prefill tok/s",
+                       "prefill % of matrix rate", "decode ms/step", "decode ms/token", "ceiling if decoding free"):
+            table.add_column(header, justify="right")
+        for row in breakdown["rows"]:
+            table.add_row(str(row["batch"]), f"{row['answers_per_second']:.2f}", f"{row['ratio_to_batch_1']:.2f}",
+                          f"{row['prefill_seconds']:.1f}", f"{100 * row['prefill_share']:.0f}%",
+                          f"{row['prefill_tokens_per_second']:.0f}", f"{100 * row['prefill_share_of_matrix_rate']:.0f}%",
+                          f"{row['decode_ms_per_step']:.0f}", f"{row['decode_ms_per_token']:.1f}",
+                          f"{row['ceiling_ratio_if_decoding_were_free']:.2f}x")
+        Console(width=160).print(table)
+        best = max(breakdown["rows"], key=lambda row: row["answers_per_second"])
+        print(f"best batch with passages: {best['batch']} ({best['ratio_to_batch_1']:.2f}x one at a time); prefill runs "
+              f"at {100 * best['prefill_share_of_matrix_rate']:.0f}% of the matrix rate there, and takes "
+              f"{100 * best['prefill_share']:.0f}% of the time")
     for row in report.get("likelihoods", []):
         print(f"answer likelihoods, {row['prompts']}: batch 8 {row['ratio']['median']:.2f}x one at a time "
               f"({row['batch_8_per_second']['median']:.1f} against {row['one_at_a_time_per_second']['median']:.1f} "
@@ -163,12 +238,17 @@ def main(argv=None) -> int:
     results = run(model, tokenizer, prompt_sets, args.repeats)
     references = [pair.answer for pair in load_qa(SAMPLE / "qa.jsonl")[:args.questions]]
     likelihood_rows = likelihoods(model, tokenizer, prompt_sets, references, 1)  # one repeat: the suite's 20 minutes
+    progress("timing matrix multiplies, then prefill and decoding apart")
+    rate = matrix_rates(device)["fp32"]  # the advisor answers in fp32
+    breakdown = {"prompts": "with passages", "matrix_flops_fp32": rate, "weight_parameters": weight_parameters(model),
+                 "rows": where_time_goes(model, tokenizer, prompt_sets["with passages"], rate)}
     report = {"benchmark": "answering", "device": device, "machine": machine(device), "weights": path,
               "questions": args.questions, "repeats": args.repeats, "max_new_tokens": MAX_NEW_TOKENS,
               "passages": f"{PASSAGES} x {PASSAGE_TOKENS} tokens of each question's source document",
               "prompt_tokens_mean": {kind: statistics.mean(len(tokenizer(t)["input_ids"]) for t in texts)
                                      for kind, texts in prompt_sets.items()},
-              "rows": figures(results), "likelihoods": likelihood_rows, "seconds": time.perf_counter() - started}
+              "rows": figures(results), "likelihoods": likelihood_rows, "where_the_time_goes": breakdown,
+              "seconds": time.perf_counter() - started}
     print_table(report)
     save_results(report, "answering", device, args.out)
     return 0

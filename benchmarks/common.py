@@ -70,12 +70,30 @@ def machine(device: str) -> dict:
 
 
 def write_json_atomically(data: dict, path: Path) -> None:
+    """Writes `data` as JSON at `path` whole or not at all, with the day it was measured (`measured_on`)."""
+    import datetime
+
+    data = {**data, "measured_on": data.get("measured_on") or datetime.date.today().isoformat()}
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
                                      delete=False, encoding="utf-8") as tmp:
         json.dump(data, tmp, indent=2)
     os.chmod(tmp.name, 0o644)  # a temporary file starts private; the results are not
     os.replace(tmp.name, path)
+
+
+def matrix_rates(device: str) -> dict[str, float]:
+    """FLOP/s of a square matmul in fp32 and in bf16 (sized to keep the device busy), timed by torch.utils.benchmark."""
+    import torch
+    from torch.utils import benchmark
+
+    size, seconds = (8192, 1.0) if device == "cuda" else (1024, 2.0)
+    rates = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
+        timer = benchmark.Timer("a @ b", globals={"a": a, "b": b}, num_threads=torch.get_num_threads())
+        rates[name] = 2 * size**3 / timer.blocked_autorange(min_run_time=seconds).median
+    return rates
 
 
 def resolve_device(choice: str) -> str:

@@ -33,11 +33,19 @@ from finetune.data import IGNORE_INDEX, training_examples
 from finetune.train import LoraSettings, train_lora, uses_bf16
 from rag.prompting import build_prompt, encode_prompt
 
-from benchmarks.common import (RESULTS, SAMPLE, Weights, default_weights, machine, progress, quiet_libraries,
-                               resolve_device, spread, write_json_atomically)
+from benchmarks.common import (RESULTS, SAMPLE, Weights, default_weights, machine, matrix_rates, progress,
+                               quiet_libraries, resolve_device, spread, write_json_atomically)
 
 MAX_LEN = 256
-SETTINGS = LoraSettings(rank=8, alpha=16, batch_size=4, target_modules="all-linear")
+# Epochs enough that the window, not the data plan, ends every run: on a GPU ours then grows its batch
+# (finetune.gpu_batch) as a large corpus would make it.
+SETTINGS = LoraSettings(rank=8, alpha=16, batch_size=4, target_modules="all-linear", epochs=100)
+# Examples per step for the other recipes: the advisor's, or on a GPU the batch ours chose in its first run.
+STEP_BATCH = SETTINGS.batch_size
+# The model 10 times larger (--larger): SmolLM2-1.7B's shape (1.71 B parameters), random weights.
+LARGER_SHAPE = {"hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 24, "num_attention_heads": 32,
+                "num_key_value_heads": 32, "vocab_size": 49152, "max_position_embeddings": 8192,
+                "tie_word_embeddings": True, "rms_norm_eps": 1e-5, "rope_theta": 130000}
 DEFAULT_SECONDS = {"cpu": 30.0, "cuda": 20.0}
 # None of these may load: the GPU machine has none of them (checked at the end of every run).
 HEAVY_MODULES = ("chromadb", "langchain_text_splitters", "gguf", "textual", "sentence_transformers")
@@ -145,9 +153,9 @@ class HandLoop:
         self.model = get_peft_model(model, lora_config()).train()
         self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad],
                                            lr=SETTINGS.learning_rate)
-        sampler = LengthGroupedSampler(SETTINGS.batch_size, lengths=[len(e["input_ids"]) for e in work.examples],
+        sampler = LengthGroupedSampler(STEP_BATCH, lengths=[len(e["input_ids"]) for e in work.examples],
                                        generator=torch.Generator().manual_seed(SETTINGS.seed))
-        loader = DataLoader(work.examples, batch_size=SETTINGS.batch_size, sampler=sampler,
+        loader = DataLoader(work.examples, batch_size=STEP_BATCH, sampler=sampler,
                             collate_fn=DataCollatorForSeq2Seq(work.tokenizer, padding=True,
                                                               label_pad_token_id=IGNORE_INDEX))
         self.batches = itertools.chain.from_iterable(itertools.repeat(loader))  # epoch after epoch
@@ -191,7 +199,9 @@ def train_ours(work: Workload, seconds: float) -> dict[str, Window]:
         _, result = train_lora(model, work.tokenizer, work.examples, SETTINGS, adapter_dir, device=work.device,
                                budget_seconds=seconds, on_step=lambda *_: step_ends.append(time.perf_counter()))
     real, padded = log.tokens()
-    extra = {"budget_seconds": seconds, "budget_overshoot_seconds": result.seconds - seconds,
+    global STEP_BATCH
+    STEP_BATCH = result.batch_size  # the others train at the batch ours chose (on a CPU, the advisor's)
+    extra = {"budget_seconds": seconds, "budget_overshoot_seconds": result.seconds - seconds, "batch_size": result.batch_size,
              "planned_steps": result.planned_steps, "seconds_per_step": result.seconds_per_step,
              "trainer_real_tokens": result.tokens, "hook_real_tokens": real}
     whole = Window(result.seconds, result.steps, result.tokens, padded, extra)
@@ -209,9 +219,10 @@ def train_by_hand(autocast: bool) -> Callable[[Workload, float], dict[str, Windo
     return train
 
 
-def train_with_trl(packing: bool) -> Callable[[Workload, float], dict[str, Window]]:
-    """TRL's SFTTrainer with its defaults (bf16, gradient checkpointing, ...), LoRA, batch 4, max length 256;
-    the window is timed from the start of training (dataset preparation and setup excluded)."""
+def train_with_trl(packing: bool, best: bool = False) -> Callable[[Workload, float], dict[str, Window]]:
+    """TRL's SFTTrainer with its defaults (bf16, gradient checkpointing, ...), or at its best (`best`: bf16, packing, no
+    gradient checkpointing), LoRA, ours' batch, max length 256; the window is timed from the start of training
+    (dataset preparation and setup excluded)."""
     def train(work: Workload, seconds: float) -> dict[str, Window]:
         import datasets
         from datasets import Dataset
@@ -233,10 +244,11 @@ def train_with_trl(packing: bool) -> Callable[[Workload, float], dict[str, Windo
         log = ForwardLog(model)
         window = StopAfterWindow()
         with tempfile.TemporaryDirectory(prefix="lora-bench-trl-") as out:
-            config = SFTConfig(output_dir=out, per_device_train_batch_size=SETTINGS.batch_size, max_length=MAX_LEN,
+            tuned = {"bf16": True, "gradient_checkpointing": False} if best else {}
+            config = SFTConfig(output_dir=out, per_device_train_batch_size=STEP_BATCH, max_length=MAX_LEN,
                                packing=packing, max_steps=10**6, learning_rate=SETTINGS.learning_rate,
                                save_strategy="no", report_to="none", disable_tqdm=True, seed=SETTINGS.seed,
-                               use_cpu=work.device == "cpu", dataloader_pin_memory=False)
+                               use_cpu=work.device == "cpu", dataloader_pin_memory=False, **tuned)
             dataset = Dataset.from_list([{"input_ids": e["input_ids"]} for e in work.examples])
             trainer = SFTTrainer(model=model, args=config, processing_class=work.tokenizer, train_dataset=dataset,
                                  peft_config=lora_config())
@@ -245,10 +257,20 @@ def train_with_trl(packing: bool) -> Callable[[Workload, float], dict[str, Windo
             first = len(log)
             trainer.train()
         real, padded = log.tokens(since=first)
-        name = "trl_packing" if packing else "trl_sft"
+        name = "trl_best" if best else "trl_packing" if packing else "trl_sft"
         return {name: Window(window.end - window.start, trainer.state.global_step, real, padded,
                              {"bf16": config.bf16, "gradient_checkpointing": config.gradient_checkpointing})}
     return train
+
+
+# Why bf16 recipes are left out on this device (set by main once the matrix rates are measured): a CPU without bf16
+# matrix units (no AVX-512 BF16, no AMX) emulates bf16 hundreds of times slower than it computes fp32, and one step
+# would outlast the window many times over. The advisor trains in fp32 there (finetune.train.uses_bf16).
+NO_BF16: str | None = None
+
+
+def bf16_missing() -> str | None:
+    return NO_BF16
 
 
 def trl_missing() -> str | None:
@@ -274,28 +296,18 @@ RECIPES = [
            train_ours),
     Recipe("hand_fp32", "plain loop: AdamW, length-grouped batches, DataCollatorForSeq2Seq", lambda d: "fp32",
            train_by_hand(autocast=False)),
-    Recipe("hand_autocast", "the same loop under bf16 autocast", lambda d: "bf16", train_by_hand(autocast=True)),
-    Recipe("trl_sft", "TRL SFTTrainer defaults", lambda d: "bf16", train_with_trl(packing=False), trl_missing),
+    Recipe("hand_autocast", "the same loop under bf16 autocast", lambda d: "bf16", train_by_hand(autocast=True),
+           bf16_missing),
+    Recipe("trl_sft", "TRL SFTTrainer defaults", lambda d: "bf16", train_with_trl(packing=False),
+           lambda: bf16_missing() or trl_missing()),
     Recipe("trl_packing", "TRL SFTTrainer defaults, packing=True", lambda d: "bf16", train_with_trl(packing=True),
-           trl_missing),
+           lambda: bf16_missing() or trl_missing()),
+    Recipe("trl_best", "TRL SFTTrainer at its best: bf16, packing, no gradient checkpointing", lambda d: "bf16",
+           train_with_trl(packing=True, best=True), lambda: bf16_missing() or trl_missing()),
 ]
 
 
 # ---- the device's limit, the warm-up and the profile -----------------------------------------------------------
-
-def matrix_rates(device: str) -> dict[str, float]:
-    """FLOP/s of a square matmul in fp32 and in bf16 (sized to keep the device busy), timed by torch.utils.benchmark."""
-    import torch
-    from torch.utils import benchmark
-
-    size, seconds = (8192, 1.0) if device == "cuda" else (1024, 2.0)
-    rates = {}
-    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
-        timer = benchmark.Timer("a @ b", globals={"a": a, "b": b}, num_threads=torch.get_num_threads())
-        rates[name] = 2 * size**3 / timer.blocked_autorange(min_run_time=seconds).median
-    return rates
-
 
 def cpu_seconds_used() -> tuple[float, float] | None:
     """(CPU seconds every process on the machine has used, CPU seconds this process has used); Linux only."""
@@ -337,12 +349,13 @@ def profile_hand_loop(work: Workload, steps: int = 3, top: int = 10) -> list[dic
     return [{"name": name, "percent": round(100 * t / total, 2)} for name, t in ranked[:top] if total]
 
 
-def warm_up(work: Workload) -> None:
-    """One bf16 autocast step (the fp32 kernels were warmed by the profile), and the Trainer's imports, which
-    only the first `train_lora` would pay for."""
+def warm_up(work: Workload, bf16: bool) -> None:
+    """One bf16 autocast step where bf16 is measured (the fp32 kernels were warmed by the profile), and the
+    Trainer's imports, which only the first `train_lora` would pay for."""
     from transformers import Trainer, TrainingArguments  # noqa: F401
 
-    HandLoop(work, autocast=True).run(steps=1)
+    if bf16:
+        HandLoop(work, autocast=True).run(steps=1)
 
 
 # ---- figures, table and JSON -----------------------------------------------------------------------------------
@@ -423,6 +436,35 @@ def print_report(report: dict) -> None:
             table.add_row(*r)
         Console(width=160).print(table)
     print("\n".join(notes))
+    larger = report.get("larger_model")
+    for row in (larger or {}).get("rows", []):
+        if "figures" in row:
+            print(f"larger model ({larger['parameters'] / 1e9:.2f} B parameters), {row['name']}: "
+                  f"{median(row, 'real_tokens_per_second', '.0f')} real tok/s, "
+                  f"{median(row, 'utilisation_percent_6N', '.1f')}% of the {row['precision']} limit (6N)")
+        else:
+            print(f"larger model, {row['name']}: {row['skipped']}")
+
+
+def time_larger_model(weights: Weights, device: str, seconds: float, repeats: int, rates: dict[str, float]) -> dict:
+    """Ours, the bf16 hand loop and TRL at its best on SmolLM2-1.7B's shape (random weights, the same tokenizer and
+    examples): {"parameters", "shape", "limits", "rows"}."""
+    import shutil
+
+    from transformers import LlamaConfig
+
+    with tempfile.TemporaryDirectory(prefix="lora-bench-larger-") as folder:
+        for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+            if (Path(weights.path) / name).is_file():
+                shutil.copy(Path(weights.path) / name, folder)
+        LlamaConfig(**LARGER_SHAPE).save_pretrained(folder)
+        progress(f"the larger model: {folder} (SmolLM2-1.7B's shape, random weights)")
+        work = load_workload(Weights(folder, random=True), device)
+    limits = {f"{p}_{k}N": rates[p] / (k * work.parameters) for p in rates for k in (6, 4)}
+    chosen = [r for r in RECIPES if r.name in ("ours", "hand_autocast", "trl_best")]
+    windows, failures = run_recipes(work, seconds, repeats, chosen)
+    return {"parameters": work.parameters, "shape": LARGER_SHAPE, "limits": limits,
+            "rows": table_rows(windows, failures, device, limits, chosen)}
 
 
 # ---- the conductor --------------------------------------------------------------------------------------------
@@ -436,8 +478,12 @@ def parse_args(argv):
     parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
     parser.add_argument("--seconds", type=float, help="each recipe's window (default: 30 on CPU, 20 on CUDA)")
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=SETTINGS.batch_size,
-                        help=f"examples per step for every recipe (default: {SETTINGS.batch_size}, the advisor's)")
+    parser.add_argument("--batch-size", type=int,
+                        help=f"examples per step for every recipe (default: {SETTINGS.batch_size}, the advisor's; on a "
+                             "GPU, the batch ours grows to)")
+    parser.add_argument("--larger", action="store_true",
+                        help="also time ours, the bf16 hand loop and TRL at its best on a model 10 times larger "
+                             "(SmolLM2-1.7B's shape, random weights)")
     parser.add_argument("--out", type=Path, help="JSON path (default: benchmarks/results/lora_training-<device>.json)")
     args = parser.parse_args(argv)
     if args.repeats < 1 or (args.seconds is not None and args.seconds <= 0):
@@ -448,13 +494,13 @@ def parse_args(argv):
     return args
 
 
-def run_recipes(work: Workload, seconds: float, repeats: int):
+def run_recipes(work: Workload, seconds: float, repeats: int, recipes: list[Recipe] | None = None):
     """Every available recipe once per repeat, interleaved (so all see the same drift in clocks and temperatures).
     Returns ({row: [(repeat, window)]}, {recipe: why it failed})."""
     failures: dict[str, str] = {}
     windows: dict[str, list[tuple[int, Window]]] = {}
     for repeat in range(repeats):
-        for recipe in RECIPES:
+        for recipe in recipes or RECIPES:
             if recipe.unavailable() or recipe.name in failures:
                 continue
             try:
@@ -471,11 +517,11 @@ def run_recipes(work: Workload, seconds: float, repeats: int):
     return windows, failures
 
 
-def table_rows(windows, failures, device: str, limits: dict[str, float]) -> list[dict]:
+def table_rows(windows, failures, device: str, limits: dict[str, float], recipes: list[Recipe] | None = None) -> list[dict]:
     """One row per recipe (or per row a recipe reports), its figures as min/median/max over the repeats."""
     ours_by_repeat = dict(windows.get("ours", []))
     rows = []
-    for recipe in RECIPES:
+    for recipe in recipes or RECIPES:
         why_not = recipe.unavailable() or failures.get(recipe.name)
         if why_not:
             rows.append({"name": recipe.name, "about": recipe.about, "skipped": why_not})
@@ -495,7 +541,8 @@ def table_rows(windows, failures, device: str, limits: dict[str, float]) -> list
 def main(argv=None) -> int:
     global SETTINGS  # every recipe reads the one LoRA set-up; --batch-size changes it for all of them alike
     args = parse_args(argv)
-    SETTINGS = dataclasses.replace(SETTINGS, batch_size=args.batch_size)
+    if args.batch_size:  # a batch given is every recipe's, ours included: no growing on a GPU
+        SETTINGS = dataclasses.replace(SETTINGS, batch_size=args.batch_size, gpu_batch=False)
     quiet_libraries()
     device = resolve_device(args.device)
     seconds = args.seconds or DEFAULT_SECONDS[device]
@@ -509,15 +556,20 @@ def main(argv=None) -> int:
     progress("timing matrix multiplies")
     rates = matrix_rates(device)
     limits = {f"{p}_{k}N": rates[p] / (k * work.parameters) for p in rates for k in (6, 4)}
+    global NO_BF16
+    if device == "cpu" and not uses_bf16("auto", device):
+        NO_BF16 = (f"skipped: this CPU has no bf16 matrix units (bf16 matmul {rates['bf16'] / 1e9:.1f} GFLOP/s against "
+                   f"fp32 {rates['fp32'] / 1e9:.0f}); the advisor trains in fp32 here")
     progress("warm-up: profiling 3 hand_fp32 steps, one bf16 step")
     try:
         profile = profile_hand_loop(work)
     except Exception as exc:  # noqa: BLE001  (the profile is a detail: the throughput figures must still come)
         profile = [{"name": f"profile failed: {type(exc).__name__}: {exc}", "percent": 0.0}]
-    warm_up(work)
+    warm_up(work, bf16=not NO_BF16)
 
     windows, failures = run_recipes(work, seconds, args.repeats)
     rows = table_rows(windows, failures, device, limits)
+    larger = time_larger_model(weights, device, seconds, args.repeats, rates) if args.larger else None
 
     report = {
         "benchmark": "lora_training", "device": device, "machine": machine(device),
@@ -532,6 +584,7 @@ def main(argv=None) -> int:
                      "flops_per_token": "6N (forward + backward); 4N also given: frozen base weights need no "
                                         "weight gradients, so LoRA's backward is nearer 2N than 4N"},
         "matrix_flops": rates, "limits": limits, "profile_hand_fp32": profile, "rows": rows,
+        **({"larger_model": larger} if larger else {}),
         "seconds_total": time.perf_counter() - started,
         "heavy_modules_imported": sorted(m for m in HEAVY_MODULES if m in sys.modules),
     }

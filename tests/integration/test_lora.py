@@ -83,3 +83,76 @@ def test_an_interrupted_training_goes_on_from_its_last_complete_checkpoint(tiny_
     for name, parameter in resumed_model.named_parameters():
         if "lora_" in name:
             assert torch.allclose(parameter, weights[name], atol=1e-4), name
+
+
+def test_the_loss_from_labelled_positions_equals_the_models_own_with_the_same_gradients(tiny_model_dir):
+    """Text blocks (every token a label) and question/answer pairs (the answer only), padded together: the logits of
+    labelled positions alone give the loss and LoRA gradients of the model's own loss over every position."""
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import DataCollatorForSeq2Seq
+
+    from finetune.loss import accepts_positions, labelled_positions_loss
+
+    model, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
+    torch.manual_seed(0)
+    peft_model = get_peft_model(model, LoraConfig(task_type=TaskType.CAUSAL_LM, r=4, lora_dropout=0.0,
+                                                  target_modules="all-linear", init_lora_weights=False))
+    examples = text_blocks(tokenizer, ["The station at Orlen Bay opened in 1894 and closed in 1960."], 12)
+    examples += answer_examples(tokenizer, [(build_prompt(tokenizer, "When did the station open?"), "In 1894.")], 64,
+                                encode_prompt)
+    batch = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)(examples)
+    assert accepts_positions(peft_model) and (batch["labels"] == IGNORE_INDEX).any()
+
+    def loss_and_gradients(compute):
+        peft_model.zero_grad()
+        loss = compute()
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in peft_model.parameters() if p.requires_grad]
+
+    own, own_grads = loss_and_gradients(lambda: peft_model(**batch).loss)
+    ours, our_grads = loss_and_gradients(lambda: labelled_positions_loss(peft_model, batch)[0])
+    assert torch.allclose(ours, own, atol=1e-6), (ours, own)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(our_grads, own_grads))
+    # Divided by a count given for a whole accumulated batch, as the Trainer passes it.
+    labels = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
+    halved, _ = labelled_positions_loss(peft_model, batch, num_items_in_batch=2 * labels)
+    assert torch.allclose(halved, own / 2, atol=1e-6)
+
+
+def test_training_takes_its_loss_from_the_labelled_positions(tiny_model_dir, tmp_path, monkeypatch):
+    import finetune.train
+
+    calls = []
+    real = finetune.train.labelled_positions_loss
+    monkeypatch.setattr(finetune.train, "labelled_positions_loss", lambda *a, **k: calls.append(1) or real(*a, **k))
+    model, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
+    examples = text_blocks(tokenizer, ["The station at Orlen Bay opened in 1894."] * 4, block_size=16)
+    train_lora(model, tokenizer, examples, LoraSettings(max_steps=2), tmp_path / "adapter", device="cpu",
+               budget_seconds=600)
+    assert len(calls) == 2  # one pass a step: the tiny model takes its whole batch at once
+
+
+def test_the_gpu_probe_runs_passes_of_the_longest_examples_and_leaves_no_gradient(tiny_model_dir):
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import DataCollatorForSeq2Seq
+
+    from finetune.gpu_batch import probe_training
+
+    model, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
+    peft_model = get_peft_model(model, LoraConfig(task_type=TaskType.CAUSAL_LM, r=4, target_modules="all-linear"))
+    examples = text_blocks(tokenizer, ["short text", "a much longer text about the station at Orlen Bay " * 4], 64)
+    before = {n: p.clone() for n, p in peft_model.named_parameters()}
+    seen, peaks = [], iter([70.0, 95.0])  # the warm-up pass is not measured
+    collate = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
+
+    def collate_and_see(batch):
+        seen.append([len(e["input_ids"]) for e in batch])
+        return collate(batch)
+
+    probe = probe_training(peft_model, collate_and_see, examples, (1, 4), device="cpu", bf16=False,
+                           memory=(lambda: 10.0, lambda held: next(peaks) - held))
+    longest = max(len(e["input_ids"]) for e in examples)
+    assert seen == [[longest], [longest], [longest] * 4]  # a warm-up pass, then the two sizes, all the longest
+    assert probe.sizes == (1, 4) and probe.peak_bytes == (60.0, 85.0) and all(s > 0 for s in probe.seconds)
+    assert all(p.grad is None for p in peft_model.parameters())
+    assert all(torch.equal(p, before[n]) for n, p in peft_model.named_parameters())

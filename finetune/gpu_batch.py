@@ -1,0 +1,130 @@
+"""Examples per training step on a GPU: no more than the budget needs, no more than its free memory holds."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+
+# On an H200, SmolLM2-135M's LoRA step took about as long for 64 examples as for 4 (ours: 962 real tokens/s at a
+# batch of 4, 4,593 at 16, 9,918 at 64; benchmarks/results/lora_training-cuda-h200*.json): a GPU sees far more data
+# in a budget with larger batches. The batch doubles from the run's own until the data plan fits the budget, at most
+# to this many examples.
+GPU_MAX_BATCH = 64
+MEMORY_MARGIN = 0.2  # of the free memory, left out of the plan: the allocator's fragmentation, other processes
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Training passes (forward and backward, on the longest examples) timed and measured at two sizes."""
+    sizes: tuple[int, int]
+    peak_bytes: tuple[float, float]  # the most memory each pass held beyond what was held before it
+    seconds: tuple[float, float]
+
+    def _line(self, values: tuple[float, float]) -> tuple[float, float]:
+        """(fixed, per example) of the straight line through the two sizes' values; the slope at least 1e-9."""
+        (a, b), (va, vb) = self.sizes, values
+        slope = max((vb - va) / (b - a), 1e-9)
+        return max(va - slope * a, 0.0), slope
+
+    def peak_for(self, examples: int) -> float:
+        fixed, per_example = self._line(self.peak_bytes)
+        return fixed + per_example * examples
+
+    def pass_seconds(self, examples: int) -> float:
+        fixed, per_example = self._line(self.seconds)
+        return fixed + per_example * examples
+
+
+@dataclass(frozen=True)
+class GpuBatch:
+    batch_size: int  # examples per optimizer step
+    micro_batch: int  # examples per pass: all of them where memory allows
+    learning_rate: float  # the run's, scaled by the square root of the batch's growth
+    fitting: int  # the most examples one pass can hold with the margin
+    step_seconds: float  # the probe's estimate for one step
+
+    @property
+    def accumulation(self) -> int:
+        return self.batch_size // self.micro_batch
+
+
+def largest_fitting(probe: Probe, free_bytes: float, most: int = GPU_MAX_BATCH, margin: float = MEMORY_MARGIN) -> int:
+    """The most examples (of the longest length) one pass can hold within `free_bytes` less the margin; at least 1."""
+    room = (1 - margin) * free_bytes
+    fitting = 1
+    while fitting < most and probe.peak_for(fitting + 1) <= room:
+        fitting += 1
+    return fitting
+
+
+def plan_gpu_batch(probe: Probe, free_bytes: float, settings, examples: int, budget_seconds: float,
+                   wanted_steps) -> GpuBatch:
+    """The batch for a GPU: the run's own batch if its data plan fits the budget at the probed speed, else the
+    smallest doubling of it whose plan fits (more examples a step, fewer steps), else the largest one memory allows
+    within GPU_MAX_BATCH; passes as large as memory holds. Larger batches take a learning rate scaled by the square
+    root of their growth. `wanted_steps(settings, examples)` is the data plan's number of steps."""
+    fitting = largest_fitting(probe, free_bytes)
+    candidates, batch = [], settings.batch_size
+    while True:
+        candidates.append(batch)
+        if batch >= GPU_MAX_BATCH:
+            break
+        batch = min(2 * batch, GPU_MAX_BATCH)
+
+    def step_seconds(batch: int) -> float:
+        micro = _micro(batch, fitting)
+        return batch // micro * probe.pass_seconds(micro)
+
+    chosen = next((b for b in candidates
+                   if wanted_steps(replace(settings, batch_size=b), examples) * step_seconds(b) <= budget_seconds),
+                  candidates[-1])
+    scale = math.sqrt(chosen / settings.batch_size)
+    return GpuBatch(chosen, _micro(chosen, fitting), settings.learning_rate * scale, fitting, step_seconds(chosen))
+
+
+def _micro(batch: int, fitting: int) -> int:
+    """The largest pass size of at most `fitting` that divides `batch` evenly."""
+    micro = max(1, min(batch, fitting))
+    while batch % micro:
+        micro -= 1
+    return micro
+
+
+def probe_training(model, collate, examples: list[dict], sizes: tuple[int, int] = (1, 4), *, device: str,
+                   bf16: bool, memory=None) -> Probe:
+    """Times and measures a forward and backward pass of `model` on batches of the longest `examples`, of each of two
+    `sizes` (after one pass of the first size that warms the kernels up), and leaves no gradient behind.
+    `memory`: (reset, peak) callables; by default CUDA's peak-allocation counters."""
+    import contextlib
+
+    import torch
+
+    if memory is None:
+        def reset():
+            torch.cuda.synchronize()
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+            return torch.cuda.memory_allocated()
+
+        def peak(before):
+            torch.cuda.synchronize()
+            return torch.cuda.max_memory_allocated() - before
+
+        memory = (reset, peak)
+    reset, peak = memory
+    longest = max(examples, key=lambda e: len(e["input_ids"]))  # memory's worst case: every example as long
+    peaks, seconds = [], []
+    for index, size in enumerate((sizes[0],) + tuple(sizes)):
+        batch = {k: v.to(device) for k, v in collate([longest] * size).items()}
+        before = reset()
+        started = time.perf_counter()
+        autocast = torch.autocast(device, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        with autocast:
+            loss = model(**batch).loss
+        loss.backward()
+        model.zero_grad(set_to_none=True)
+        if index:  # the first pass only warms up
+            peaks.append(float(peak(before)))
+            seconds.append(time.perf_counter() - started)
+    return Probe(tuple(sizes), tuple(peaks), tuple(seconds))

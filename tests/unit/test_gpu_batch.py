@@ -1,0 +1,49 @@
+"""The GPU's batch: the run's own when its data plan fits the budget, doubled until it does, within memory."""
+
+import math
+
+import pytest
+
+from finetune.gpu_batch import GPU_MAX_BATCH, Probe, largest_fitting, plan_gpu_batch
+from finetune.train import LoraSettings, wanted_steps
+
+GIB = 2**30
+# A pass costs 10 ms plus 1 ms an example, and 2 GiB plus 1 GiB an example beyond what the weights hold.
+PROBE = Probe(sizes=(1, 4), peak_bytes=(3 * GIB, 6 * GIB), seconds=(0.011, 0.014))
+
+
+def test_the_line_through_the_probe_predicts_memory_and_time():
+    assert PROBE.peak_for(10) == pytest.approx(12 * GIB)
+    assert PROBE.pass_seconds(64) == pytest.approx(0.074)
+
+
+def test_the_most_that_fit_leave_the_margin_free():
+    # 80% of 20 GiB is 16 GiB: 2 + 14 examples.
+    assert largest_fitting(PROBE, 20 * GIB) == 14
+    assert largest_fitting(PROBE, 1 * GIB) == 1  # never none: one example is tried, and fails loudly if it must
+    assert largest_fitting(PROBE, 1000 * GIB) == GPU_MAX_BATCH
+
+
+def test_a_plan_that_fits_the_budget_keeps_the_runs_own_batch_and_learning_rate():
+    settings = LoraSettings(batch_size=4, learning_rate=5e-4)
+    planned = plan_gpu_batch(PROBE, 40 * GIB, settings, examples=121, budget_seconds=180, wanted_steps=wanted_steps)
+    assert (planned.batch_size, planned.micro_batch, planned.learning_rate) == (4, 4, 5e-4)
+
+
+def test_a_budget_too_short_for_the_plan_doubles_the_batch_until_it_fits():
+    settings = LoraSettings(batch_size=4, learning_rate=5e-4, epochs=3)
+    examples = 100_000  # 75,000 steps of 4 examples at 14 ms: 1,050 s
+    planned = plan_gpu_batch(PROBE, 80 * GIB, settings, examples, budget_seconds=600, wanted_steps=wanted_steps)
+    # 8 examples a step: 37,500 steps of 18 ms = 675 s, too long; 16: 18,750 steps of 26 ms = 488 s.
+    assert planned.batch_size == 16 and planned.micro_batch == 16 and planned.accumulation == 1
+    assert planned.learning_rate == pytest.approx(5e-4 * math.sqrt(4))
+    steps = wanted_steps(LoraSettings(batch_size=16, epochs=3), examples)
+    assert steps * planned.step_seconds <= 600
+
+
+def test_memory_splits_a_grown_batch_into_passes_that_fit():
+    settings = LoraSettings(batch_size=4, epochs=3)
+    planned = plan_gpu_batch(PROBE, 10 * GIB, settings, 10**7, budget_seconds=60, wanted_steps=wanted_steps)
+    # Nothing fits 60 s: the largest batch, in passes of the most that fit 8 GiB (6 examples, so 4 divide 64).
+    assert planned.batch_size == GPU_MAX_BATCH and planned.fitting == 6 and planned.micro_batch == 4
+    assert planned.accumulation == 16
