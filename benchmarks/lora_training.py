@@ -560,7 +560,7 @@ def main(argv=None) -> int:
     if device == "cpu" and not uses_bf16("auto", device):
         NO_BF16 = (f"skipped: this CPU has no bf16 matrix units (bf16 matmul {rates['bf16'] / 1e9:.1f} GFLOP/s against "
                    f"fp32 {rates['fp32'] / 1e9:.0f}); the advisor trains in fp32 here")
-    progress("warm-up: profiling 3 hand_fp32 steps, one bf16 step")
+    progress("warm-up: profiling 3 hand_fp32 steps" + ("" if NO_BF16 else ", one bf16 step"))
     try:
         profile = profile_hand_loop(work)
     except Exception as exc:  # noqa: BLE001  (the profile is a detail: the throughput figures must still come)
@@ -580,7 +580,8 @@ def main(argv=None) -> int:
                      "pairs": len(work.examples) - work.blocks,
                      "example_tokens": sum(len(e["input_ids"]) for e in work.examples), "sample": str(SAMPLE),
                      "order": "interleaved: every recipe once per repeat, in table order",
-                     "warm_up": "one hand_fp32 step, 3 profiled hand_fp32 steps, one hand_autocast step",
+                     "warm_up": "one hand_fp32 step, 3 profiled hand_fp32 steps" + ("" if NO_BF16 else
+                                                                                     ", one hand_autocast step"),
                      "flops_per_token": "6N (forward + backward); 4N also given: frozen base weights need no "
                                         "weight gradients, so LoRA's backward is nearer 2N than 4N"},
         "matrix_flops": rates, "limits": limits, "profile_hand_fp32": profile, "rows": rows,
