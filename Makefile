@@ -23,8 +23,9 @@ demo: $(STAMP)
 calibrate: $(STAMP)
 	$(BIN)/python -m benchmarks.calibration
 
+# On pytest-xdist workers, one per core up to 4, a test file to each (the calibration world's file alone takes ~5 min).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 clean:
 	rm -rf runs .pytest_cache
