@@ -23,9 +23,8 @@ demo: $(STAMP)
 calibrate: $(STAMP)
 	$(BIN)/python -m benchmarks.calibration
 
-# On pytest-xdist workers, one per core up to 4, a test file to each (the calibration world's file alone takes ~5 min).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
+	$(BIN)/python -m pytest -q
 
 clean:
 	rm -rf runs .pytest_cache

@@ -33,7 +33,7 @@ def measured_on(path: Path, data: dict) -> str:
     if data.get("measured_on"):
         return data["measured_on"]
     try:
-        day = subprocess.run(["git", "log", "-1", "--format=%cs", "--", path.name], cwd=path.parent,
+        day = subprocess.run(["git", "log", "--follow", "-M", "--diff-filter=AM", "-1", "--format=%cs", "--", path.name], cwd=path.parent,
                              capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         day = ""

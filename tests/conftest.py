@@ -16,11 +16,6 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-# `make test` runs the suite on pytest-xdist workers (one per core, up to 4): each worker's torch then takes its share
-# of the cores, so that the workers do not fight over them (set before anything imports torch).
-if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
-    os.environ.setdefault("OMP_NUM_THREADS",
-                          str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
 FACTS = [
     ("Orlen Bay", "lighthouse keeper", "Mara Velt", 1894),
