@@ -63,34 +63,34 @@ def lora_cpu_target(lora: dict) -> tuple[str, str, bool | None] | None:
     here = (f"not measurable on this CPU ({lora['machine']['cpu']}): bf16 matmul {flops['bf16'] / 1e9:.0f} GFLOP/s "
             f"against fp32 {flops['fp32'] / 1e9:.0f}, so ours trains in fp32: {rate:.0f} real tok/s, "
             f"{_median(ours, 'utilisation_percent_6N'):.0f}% of the fp32 limit")
-    path = RESULTS / "lora_training-cpu-bf16.json"  # the last run on a CPU with bf16 units (AVX-512 BF16 or AMX)
-    earlier = json.loads(path.read_text()) if path.is_file() else {}
+    earlier = _load("lora_training", "cpu-bf16") or {}  # the last run on a CPU with bf16 units (AVX-512 BF16 or AMX)
     if (bf16 := _row(earlier, "ours")) and bf16["precision"] == "bf16":
         share = _median(bf16, "utilisation_percent_6N")
-        return (target, f"{here}; on a CPU with bf16 units ({earlier['machine']['cpu']}, {measured_on(path, earlier)}): "
+        when = measured_on(RESULTS / "lora_training-cpu-bf16.json", earlier)
+        return (target, f"{here}; on a CPU with bf16 units ({earlier['machine']['cpu']}, {when}): "
                         f"{_median(bf16, 'real_tokens_per_second'):.0f} real tok/s, {share:.0f}%", share >= 50)
     return target, here, None
 
 
-def latest_gpu_run() -> tuple[Path, dict] | None:
+def latest_gpu_run() -> tuple[Path, dict, str] | None:
     """The newest lora_training JSON measured on a CUDA device with the advisor's own settings (not a batch
-    comparison run), by the day it was measured."""
+    comparison run), by the day it was measured: (path, results, day)."""
     runs = []
     for path in RESULTS.glob("lora_training-cuda-*.json"):
         data = json.loads(path.read_text())
         runs.append((measured_on(path, data), path.name, path, data))
     if not runs:
         return None
-    _, _, path, data = max(runs, key=lambda run: (run[0], "batch" not in run[1]))
-    return path, data
+    day, _, path, data = max(runs, key=lambda run: (run[0], "batch" not in run[1]))
+    return path, data, day
 
 
 def gpu_targets() -> list[tuple[str, str, bool | None]]:
     found = latest_gpu_run()
     if not found:
         return [("LoRA on a GPU (issue 25)", "no device run committed", None)]
-    path, data = found
-    when = f"{data['machine'].get('gpu', 'GPU')}, {measured_on(path, data)}, {path.name}"
+    path, data, day = found
+    when = f"{data['machine'].get('gpu', 'GPU')}, {day}, {path.name}"
     rows = []
     ours = _row(data, "ours")
     if ours:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from advisor.corpus.qa import load_qa
 from advisor.corpus.loading import load_corpus
-from rag.generation import generate, generate_batch
+from rag.generation import generate, generate_batch, left_padded
 from rag.prompting import build_prompt
 
 from benchmarks.common import (SAMPLE, default_weights, machine, matrix_rates, progress, quiet_libraries,
@@ -135,17 +135,13 @@ def where_time_goes(model, tokenizer, texts: list[str], matrix_rate: float, batc
 
     weights = weight_parameters(model)
     device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     rows = []
     for batch in batches:
         prefill = total = 0.0
         tokens = steps = new_tokens = 0
         for i in range(0, len(texts), batch):
             group = texts[i:i + batch]
-            encoded = [encode_prompt(tokenizer, text) for text in group]
-            longest = max(len(ids) for ids in encoded)
-            ids = torch.tensor([[pad] * (longest - len(e)) + e for e in encoded], device=device)
-            mask = torch.tensor([[0] * (longest - len(e)) + [1] * len(e) for e in encoded], device=device)
+            ids, mask = left_padded(tokenizer, [encode_prompt(tokenizer, text) for text in group], device)
             start = time.perf_counter()
             with torch.no_grad():
                 model(input_ids=ids, attention_mask=mask, use_cache=True, logits_to_keep=1)

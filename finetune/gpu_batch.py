@@ -73,22 +73,23 @@ def plan_gpu_batch(probe: Probe, free_bytes: float, settings, examples: int, bud
         batch = min(2 * batch, GPU_MAX_BATCH)
 
     def step_seconds(batch: int) -> float:
-        micro = _micro(batch, fitting)
+        micro = largest_divisor(batch, fitting)
         return batch // micro * probe.pass_seconds(micro)
 
     chosen = next((b for b in candidates
                    if wanted_steps(replace(settings, batch_size=b), examples) * step_seconds(b) <= budget_seconds),
                   candidates[-1])
     scale = math.sqrt(chosen / settings.batch_size)
-    return GpuBatch(chosen, _micro(chosen, fitting), settings.learning_rate * scale, fitting, step_seconds(chosen))
+    return GpuBatch(chosen, largest_divisor(chosen, fitting), settings.learning_rate * scale, fitting,
+                    step_seconds(chosen))
 
 
-def _micro(batch: int, fitting: int) -> int:
-    """The largest pass size of at most `fitting` that divides `batch` evenly."""
-    micro = max(1, min(batch, fitting))
-    while batch % micro:
-        micro -= 1
-    return micro
+def largest_divisor(total: int, most: int) -> int:
+    """The largest pass size of at most `most` (and at least 1) that divides `total` examples evenly."""
+    size = max(1, min(total, most))
+    while total % size:
+        size -= 1
+    return size
 
 
 def probe_training(model, collate, examples: list[dict], sizes: tuple[int, int] = (1, 4), *, device: str,

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from finetune.data import IGNORE_INDEX
+from finetune.gpu_batch import largest_divisor, plan_gpu_batch, probe_training
 from finetune.loss import accepts_positions, labelled_positions_loss
 
 log = logging.getLogger(__name__)
@@ -127,11 +128,8 @@ def micro_batch(settings: LoraSettings, device: str, parameters: int | None = No
                          "processes: make the batch size a multiple of the number of processes")
     share = settings.batch_size // processes
     split = device == "cpu" and (parameters is None or parameters >= CPU_MICRO_BATCH_MIN_PARAMETERS)
-    size = settings.micro_batch_size or (min(share, CPU_MICRO_BATCH) if split else share)
-    size = max(1, min(size, share))
-    while share % size:  # the passes must add up to the share exactly
-        size -= 1
-    return size, share // size
+    size = largest_divisor(share, settings.micro_batch_size or (CPU_MICRO_BATCH if split else share))
+    return size, share // size  # the passes add up to the share exactly
 
 
 def wanted_steps(settings: LoraSettings, examples: int) -> int:
@@ -225,8 +223,6 @@ def _grown_for_gpu(peft_model, collator, examples: list[dict], settings: LoraSet
                    bf16: bool) -> LoraSettings:
     """The settings with the batch, pass size and learning rate finetune.gpu_batch plans from a probe of this GPU."""
     import torch
-
-    from finetune.gpu_batch import plan_gpu_batch, probe_training
 
     probe = probe_training(peft_model.train(), collator, examples, device="cuda", bf16=bf16)
     torch.cuda.empty_cache()

@@ -70,6 +70,22 @@ def generate(model, tokenizer, prompt: str, max_new_tokens: int = 32, min_new_to
                       clock.seconds)
 
 
+def padding_token(tokenizer) -> int:
+    """The token that pads a batch: the tokenizer's pad token, else its end token."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+
+def left_padded(tokenizer, rows: list[list[int]], device):
+    """Token rows padded on the left to the longest, so that each ends where its continuation starts: the
+    (input_ids, attention_mask) tensors on `device`."""
+    import torch
+
+    pad, longest = padding_token(tokenizer), max(len(row) for row in rows)
+    input_ids = torch.tensor([[pad] * (longest - len(row)) + row for row in rows], device=device)
+    attention = torch.tensor([[0] * (longest - len(row)) + [1] * len(row) for row in rows], device=device)
+    return input_ids, attention
+
+
 def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int = 32) -> list[Generation]:
     """Greedy answers to several prompts in one generate() call (left padding, so every prompt ends where
     its answer starts): the same answers as one at a time, at a fraction of the time per answer. Each
@@ -79,11 +95,9 @@ def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int = 3
     if not prompts:
         return []
     encoded = [encode_prompt(tokenizer, prompt) for prompt in prompts]
-    longest = max(len(ids) for ids in encoded)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    device = next(model.parameters()).device
-    input_ids = torch.tensor([[pad] * (longest - len(ids)) + ids for ids in encoded], device=device)
-    attention = torch.tensor([[0] * (longest - len(ids)) + [1] * len(ids) for ids in encoded], device=device)
+    pad, device = padding_token(tokenizer), next(model.parameters()).device
+    input_ids, attention = left_padded(tokenizer, encoded, device)
+    longest = input_ids.shape[1]
     start = time.perf_counter()
     with torch.no_grad():
         output = model.generate(input_ids=input_ids, attention_mask=attention, max_new_tokens=max_new_tokens,

@@ -52,6 +52,8 @@ def answer_log_likelihoods(model, tokenizer, items: list[tuple[str, str]], max_l
     vocabulary would take gigabytes)."""
     import torch
 
+    from rag.generation import left_padded
+
     encoded = []
     for prompt, answer in items:
         prefix_ids = tokenizer(prompt)["input_ids"] if prompt else []
@@ -64,10 +66,7 @@ def answer_log_likelihoods(model, tokenizer, items: list[tuple[str, str]], max_l
         return out
     rows = [encoded[i] for i in scored]
     longest, keep = max(len(ids) for ids, _ in rows), max(n for _, n in rows) + 1
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    device = next(model.parameters()).device
-    input_ids = torch.tensor([[pad] * (longest - len(ids)) + ids for ids, _ in rows], device=device)
-    mask = torch.tensor([[0] * (longest - len(ids)) + [1] * len(ids) for ids, _ in rows], device=device)
+    input_ids, mask = left_padded(tokenizer, [ids for ids, _ in rows], next(model.parameters()).device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     with torch.no_grad():
         logits = model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
