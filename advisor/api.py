@@ -19,6 +19,7 @@ from advisor.corpus.profile import (SHIPPED_REFERENCE_ABOUT, SHIPPED_REFERENCE_T
 from advisor.errors import ConfigError, ModelNotFoundError
 from advisor.files import write_json
 import advisor.stages as stages
+from advisor.memory import release_freed_memory
 from advisor.stages import STAGES, Stage, planned_stages
 from advisor.stages.context import CancelSignal, ProgressCallback, ProgressEvent, RunContext
 from advisor.stages.index import lost_server
@@ -111,6 +112,7 @@ class Advisor:
                     if lost is None:
                         raise
                     raise lost from None
+                release_freed_memory()  # the next stage's peak should not stack on this one's freed memory
         return state.report
 
 

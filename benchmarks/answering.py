@@ -9,8 +9,9 @@ in for retrieval so that no index is needed). Modes run interleaved within every
 prints a table and writes benchmarks/results/answering-<device>.json with answers/s, generated tokens/s,
 the ratio to one at a time and how many answers differ from one at a time. Then the reference answers'
 likelihoods (what the advisor reads as further evidence), scored one at a time and in batches of 8, with
-the largest difference between the two. Last, where the time goes with passages: prefill against decoding at
-batches of 1, 4, 8 and 16, and prefill's rate as a share of the measured matrix rate.
+the largest difference between the two. Then where the time goes with passages: prefill against decoding at
+batches of 1, 4, 8 and 16, and prefill's rate as a share of the measured matrix rate. On a CUDA GPU with bf16,
+last, the answers in bf16 (what the advisor answers in there) against fp32: answers/s and how many differ.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 from advisor.corpus.qa import load_qa
+from advisor.measure.evaluate import ANSWER_BATCH
 from advisor.corpus.loading import load_corpus
 from rag.generation import generate, generate_batch, left_padded
 from rag.prompting import build_prompt
@@ -91,6 +93,31 @@ def figures(results: dict) -> list[dict]:
             rows.append({"prompts": kind, "mode": mode,
                          "figures": {k: spread([v[k] for v in per_repeat]) for k in per_repeat[0]},
                          "repeats": runs})
+    return rows
+
+
+def bf16_against_fp32(path: str, tokenizer, fp32_model, prompt_sets: dict[str, list[str]], device: str,
+                      batch: int = ANSWER_BATCH) -> list[dict]:
+    """On a GPU with bf16 the advisor answers in bf16 (advisor.models.load_generator): each kind of prompt answered
+    in its batches by the model loaded in bf16 and in fp32, interleaved after a warm-up, with answers/s each and
+    how many bf16 answers differ from fp32's."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    bf16_model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16).to(device).eval()
+    rows = []
+    for kind, texts in prompt_sets.items():
+        for model in (fp32_model, bf16_model):
+            answer_all(model, tokenizer, texts[:batch], batch)
+        seconds_fp32, fp32 = answer_all(fp32_model, tokenizer, texts, batch)
+        seconds_bf16, bf16 = answer_all(bf16_model, tokenizer, texts, batch)
+        differ = sum(a.text != b.text for a, b in zip(bf16, fp32))
+        rows.append({"prompts": kind, "batch": batch, "answers": len(texts),
+                     "fp32_answers_per_second": len(texts) / seconds_fp32,
+                     "bf16_answers_per_second": len(texts) / seconds_bf16, "bf16_answers_that_differ": differ})
+        progress(f"{kind}, batch {batch}: bf16 {len(texts) / seconds_bf16:.2f} answers/s against fp32 "
+                 f"{len(texts) / seconds_fp32:.2f}; {differ} of {len(texts)} answers differ")
+    del bf16_model
     return rows
 
 
@@ -206,6 +233,10 @@ def print_table(report: dict) -> None:
         print(f"best batch with passages: {best['batch']} ({best['ratio_to_batch_1']:.2f}x one at a time); prefill runs "
               f"at {100 * best['prefill_share_of_matrix_rate']:.0f}% of the matrix rate there, and takes "
               f"{100 * best['prefill_share']:.0f}% of the time")
+    for row in report.get("bf16_against_fp32", {}).get("rows", []):
+        print(f"bf16 (the advisor's on this GPU), {row['prompts']}, batch {row['batch']}: "
+              f"{row['bf16_answers_per_second']:.2f} answers/s against fp32 {row['fp32_answers_per_second']:.2f}; "
+              f"{row['bf16_answers_that_differ']} of {row['answers']} answers differ from fp32's")
     for row in report.get("likelihoods", []):
         print(f"answer likelihoods, {row['prompts']}: batch 8 {row['ratio']['median']:.2f}x one at a time "
               f"({row['batch_8_per_second']['median']:.1f} against {row['one_at_a_time_per_second']['median']:.1f} "
@@ -238,12 +269,18 @@ def main(argv=None) -> int:
     rate = matrix_rates(device)["fp32"]  # the advisor answers in fp32
     breakdown = {"prompts": "with passages", "matrix_flops_fp32": rate, "weight_parameters": weight_parameters(model),
                  "rows": where_time_goes(model, tokenizer, prompt_sets["with passages"], rate)}
+    if device == "cuda" and torch.cuda.is_bf16_supported():
+        progress("answering in bf16, as the advisor does on this GPU, against fp32")
+        precision = {"rows": bf16_against_fp32(path, tokenizer, model, prompt_sets, device)}
+    else:
+        precision = {"skipped": "the advisor answers in fp32 here: bf16 only on a CUDA GPU that supports it"}
     report = {"benchmark": "answering", "device": device, "machine": machine(device), "weights": path,
               "questions": args.questions, "repeats": args.repeats, "max_new_tokens": MAX_NEW_TOKENS,
               "passages": f"{PASSAGES} x {PASSAGE_TOKENS} tokens of each question's source document",
               "prompt_tokens_mean": {kind: statistics.mean(len(tokenizer(t)["input_ids"]) for t in texts)
                                      for kind, texts in prompt_sets.items()},
               "rows": figures(results), "likelihoods": likelihood_rows, "where_the_time_goes": breakdown,
+              "bf16_against_fp32": precision,
               "seconds": time.perf_counter() - started}
     print_table(report)
     save_results(report, "answering", device, args.out)

@@ -93,10 +93,11 @@ def largest_divisor(total: int, most: int) -> int:
 
 
 def probe_training(model, collate, examples: list[dict], sizes: tuple[int, int] = (1, 4), *, device: str,
-                   bf16: bool, memory=None) -> Probe:
+                   bf16: bool, memory=None, loss_of=None) -> Probe:
     """Times and measures a forward and backward pass of `model` on batches of the longest `examples`, of each of two
     `sizes` (after one pass of the first size that warms the kernels up), and leaves no gradient behind.
-    `memory`: (reset, peak) callables; by default CUDA's peak-allocation counters."""
+    `memory`: (reset, peak) callables; by default CUDA's peak-allocation counters. `loss_of(model, batch)`: the loss
+    training takes (by default the model's own), whose memory is the one to measure."""
     import contextlib
 
     import torch
@@ -122,7 +123,7 @@ def probe_training(model, collate, examples: list[dict], sizes: tuple[int, int] 
         started = time.perf_counter()
         autocast = torch.autocast(device, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
         with autocast:
-            loss = model(**batch).loss
+            loss = loss_of(model, batch) if loss_of else model(**batch).loss
         loss.backward()
         model.zero_grad(set_to_none=True)
         if index:  # the first pass only warms up

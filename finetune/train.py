@@ -219,12 +219,25 @@ def _mark_complete(folder: Path, data: dict) -> None:
     os.replace(tmp.name, folder / COMPLETE)
 
 
+# A GPU's training logs its loss at most this often: logging reads the loss back from the device, which waits for
+# every step queued before it, so logging each step of a small model would keep the GPU idle while Python runs.
+GPU_LOG_SECONDS = 1.0
+
+
+def log_due(device: str, since_last_log: float, stopping: bool) -> bool:
+    """Whether the step just ended logs its loss (and the progress shown with it): on a CPU every step, whose own
+    time dwarfs reading the loss; on a GPU once GPU_LOG_SECONDS have passed since the last log, and at the end."""
+    return device != "cuda" or stopping or since_last_log >= GPU_LOG_SECONDS
+
+
 def _grown_for_gpu(peft_model, collator, examples: list[dict], settings: LoraSettings, budget_seconds: float,
                    bf16: bool) -> LoraSettings:
     """The settings with the batch, pass size and learning rate finetune.gpu_batch plans from a probe of this GPU."""
     import torch
 
-    probe = probe_training(peft_model.train(), collator, examples, device="cuda", bf16=bf16)
+    loss_of = ((lambda model, batch: labelled_positions_loss(model, batch, bf16=bf16)[0])
+               if accepts_positions(peft_model) else None)  # the loss training will take, and its memory
+    probe = probe_training(peft_model.train(), collator, examples, device="cuda", bf16=bf16, loss_of=loss_of)
     torch.cuda.empty_cache()
     planned = plan_gpu_batch(probe, torch.cuda.mem_get_info()[0], settings, len(examples), budget_seconds,
                              wanted_steps)
@@ -275,15 +288,16 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
     class BudgetAndProgress(TrainerCallback):
         def __init__(self):
             self.last_loss = None
-            self.training_started = self.step_started = None
+            self.training_started = self.step_started = self.last_log = None
             self.last_save = time.perf_counter()
 
         def on_train_begin(self, args, state, control, **kwargs):
-            self.training_started = self.last_save = time.perf_counter()
+            self.training_started = self.last_save = self.last_log = time.perf_counter()
 
         def on_log(self, args, state, control, logs=None, **kwargs):
-            # Logged after every step (logging_steps=1), just after on_step_end: the step's own loss, averaged over
-            # the processes; the main process tells it.
+            # Logged just after on_step_end, after every step (a GPU's: see log_due): the loss since the last log,
+            # averaged over the processes; the main process tells it.
+            self.last_log = time.perf_counter()
             if logs and "loss" in logs and state.is_world_process_zero:
                 self.last_loss = float(logs["loss"])
                 if on_step:
@@ -304,6 +318,7 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
                 control.should_save = False  # the adapter is saved next; a checkpoint of the end is not needed
             elif too_soon:
                 control.should_save = False
+            control.should_log = log_due(device, now - self.last_log, control.should_training_stop)
             return control
 
         def on_save(self, args, state, control, **kwargs):
@@ -332,7 +347,7 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             if not positions_only:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-            loss, outputs = labelled_positions_loss(model, inputs, num_items_in_batch)
+            loss, outputs = labelled_positions_loss(model, inputs, num_items_in_batch, bf16=bf16)
             if self.args.average_tokens_across_devices and num_items_in_batch is not None:
                 # As the Trainer's own: the count is over every process's labels, and DDP averages the gradients.
                 loss = loss * self.accelerator.num_processes
@@ -347,7 +362,7 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
     args = TrainingArguments(
         output_dir=str(checkpoint_dir) if checkpoint_dir else scratch.name,
         learning_rate=settings.learning_rate, max_steps=plan.wanted,  # the budget callback stops it sooner
-        logging_steps=1, report_to="none",
+        logging_steps=1, report_to="none",  # log_due overrules it on a GPU
         save_strategy="steps" if checkpoint_dir else "no", save_steps=save_every, save_total_limit=2,
         disable_tqdm=True, seed=settings.seed, use_cpu=device == "cpu", dataloader_pin_memory=False,
         remove_unused_columns=False, include_num_input_tokens_seen="non_padding",

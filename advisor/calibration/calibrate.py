@@ -181,7 +181,7 @@ TASKS = (
                     "five paraphrases, 50 sightings of each fact, make facts extractable (Allen-Zhu and Li 2023)"),
         Expectation("rag", "p95_over_finetune", ">", 1.0,
                     "RAG embeds each question, searches the index and reads a ten times longer prompt before "
-                    "answering: its p95 latency is above the closed-book fine-tune's (by 3.4 to 7.7 times on "
+                    "answering: its p95 latency is above the closed-book fine-tune's (by 3.3 to 9.5 times on "
                     "2 cores; by less where embedding is cheap)"),
     ), redecides="knowledge-paraphrased",
         about="the paraphrased run with a latency limit half-way (geometric mean) between the fine-tune's and "

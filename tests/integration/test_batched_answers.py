@@ -59,3 +59,26 @@ def test_only_the_first_answers_are_timed_the_rest_are_batched_in_order():
     assert run.scores["answer_containment"] == [1.0] * 7 and [s["question"] for s in run.samples] == \
         [f"q{i}" for i in range(7)]
     assert run.extra["batched"]["answers"] == 4 and run.extra["batched"]["batch_size"] == 3
+
+
+def test_the_answering_benchmark_counts_the_bf16_answers_that_differ_from_fp32(tiny_model_dir, monkeypatch):
+    """What a GPU run of benchmarks/answering.py reports on answering in bf16, run here on the CPU."""
+    import torch
+
+    import benchmarks.answering as answering
+
+    model, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
+    prompts = {"closed-book": [build_prompt(tokenizer, q) for q in QUESTIONS[:4]]}
+    monkeypatch.setattr(answering, "MAX_NEW_TOKENS", 6)
+    rows = answering.bf16_against_fp32(str(tiny_model_dir), tokenizer, model, prompts, "cpu", batch=2)
+
+    def answers(generator):
+        texts = prompts["closed-book"]
+        return [g.text for i in range(0, len(texts), 2)
+                for g in generate_batch(generator, tokenizer, texts[i:i + 2], max_new_tokens=6)]
+
+    fp32, bf16 = answers(model), answers(model.to(torch.bfloat16))
+    [row] = rows
+    assert row["prompts"] == "closed-book" and row["answers"] == 4 and row["batch"] == 2
+    assert row["bf16_answers_that_differ"] == sum(a != b for a, b in zip(bf16, fp32))
+    assert row["bf16_answers_per_second"] > 0 and row["fp32_answers_per_second"] > 0

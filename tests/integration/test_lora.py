@@ -85,13 +85,15 @@ def test_an_interrupted_training_goes_on_from_its_last_complete_checkpoint(tiny_
             assert torch.allclose(parameter, weights[name], atol=1e-4), name
 
 
-def test_the_loss_from_labelled_positions_equals_the_models_own_with_the_same_gradients(tiny_model_dir):
+def test_the_loss_from_labelled_positions_equals_the_models_own_with_the_same_gradients(tiny_model_dir, monkeypatch):
     """Text blocks (every token a label) and question/answer pairs (the answer only), padded together: the logits of
-    labelled positions alone give the loss and LoRA gradients of the model's own loss over every position."""
+    labelled positions alone give the loss and LoRA gradients of the model's own loss over every position, whether
+    the frozen output layer's logits are made a few positions at a time or all at once."""
     from peft import LoraConfig, TaskType, get_peft_model
     from transformers import DataCollatorForSeq2Seq
 
-    from finetune.loss import accepts_positions, labelled_positions_loss
+    import finetune.loss
+    from finetune.loss import accepts_positions, frozen_plain_head, labelled_positions_loss
 
     model, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
     torch.manual_seed(0)
@@ -110,9 +112,19 @@ def test_the_loss_from_labelled_positions_equals_the_models_own_with_the_same_gr
         return loss.detach(), [p.grad.clone() for p in peft_model.parameters() if p.requires_grad]
 
     own, own_grads = loss_and_gradients(lambda: peft_model(**batch).loss)
+    head = peft_model.get_output_embeddings()
+    assert frozen_plain_head(peft_model) is head.weight  # a Llama: the slice-at-a-time path
+    vocabulary = head.weight.shape[0]
+    monkeypatch.setattr(finetune.loss, "DEFAULT_SLICE_BYTES", 4 * vocabulary * 5)  # slices of 5 positions
     ours, our_grads = loss_and_gradients(lambda: labelled_positions_loss(peft_model, batch)[0])
+    assert peft_model.get_output_embeddings() is head  # the output layer is put back
     assert torch.allclose(ours, own, atol=1e-6), (ours, own)
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(our_grads, own_grads))
+    monkeypatch.setattr(finetune.loss, "PLAIN_OUTPUT_LAYER", frozenset())  # an architecture that changes its logits
+    assert frozen_plain_head(peft_model) is None
+    whole, whole_grads = loss_and_gradients(lambda: labelled_positions_loss(peft_model, batch)[0])
+    assert torch.allclose(whole, own, atol=1e-6)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(whole_grads, own_grads))
     # Divided by a count given for a whole accumulated batch, as the Trainer passes it.
     labels = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
     halved, _ = labelled_positions_loss(peft_model, batch, num_items_in_batch=2 * labels)
@@ -137,6 +149,7 @@ def test_the_gpu_probe_runs_passes_of_the_longest_examples_and_leaves_no_gradien
     from transformers import DataCollatorForSeq2Seq
 
     from finetune.gpu_batch import probe_training
+    from finetune.loss import labelled_positions_loss
 
     model, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
     peft_model = get_peft_model(model, LoraConfig(task_type=TaskType.CAUSAL_LM, r=4, target_modules="all-linear"))
@@ -149,10 +162,17 @@ def test_the_gpu_probe_runs_passes_of_the_longest_examples_and_leaves_no_gradien
         seen.append([len(e["input_ids"]) for e in batch])
         return collate(batch)
 
+    losses = []
+
+    def loss_of(model, batch):  # the loss training takes is the one measured
+        losses.append(len(batch["input_ids"]))
+        return labelled_positions_loss(model, batch)[0]
+
     probe = probe_training(peft_model, collate_and_see, examples, (1, 4), device="cpu", bf16=False,
-                           memory=(lambda: 10.0, lambda held: next(peaks) - held))
+                           memory=(lambda: 10.0, lambda held: next(peaks) - held), loss_of=loss_of)
     longest = max(len(e["input_ids"]) for e in examples)
     assert seen == [[longest], [longest], [longest] * 4]  # a warm-up pass, then the two sizes, all the longest
+    assert losses == [1, 1, 4]
     assert probe.sizes == (1, 4) and probe.peak_bytes == (60.0, 85.0) and all(s > 0 for s in probe.seconds)
     assert all(p.grad is None for p in peft_model.parameters())
     assert all(torch.equal(p, before[n]) for n, p in peft_model.named_parameters())

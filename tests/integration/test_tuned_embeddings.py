@@ -33,6 +33,12 @@ def test_tuning_trains_a_copy_saves_it_and_keeps_its_budget(embedder, tmp_path):
     assert training.steps == training.planned_steps == 6 and not training.stopped_by_budget
     assert [step for step, _, _ in steps] == [1, 2, 3, 4, 5, 6] and all(loss >= 0 for _, _, loss in steps)
     assert all(torch.equal(a, b) for a, b in zip(before, embedder.parameters()))  # the original is untouched
+    # the copy trained without dropout on attention probabilities (PyTorch's fused attention), the rest kept
+    dropouts = {name: module.p for name, module in tuned.named_modules() if isinstance(module, torch.nn.Dropout)}
+    attention = {name for name in dropouts if name.endswith("attention.self.dropout")}
+    assert len(attention) == 6 and all(dropouts[name] == 0.0 for name in attention)
+    assert all(p == 0.1 for name, p in dropouts.items() if name not in attention)
+    assert all(module.p == 0.1 for module in embedder.modules() if isinstance(module, torch.nn.Dropout))
     assert not all(torch.equal(a, b) for a, b in zip(before, tuned.parameters()))
     again = SentenceTransformer(str(tmp_path / "tuned"), device="cpu")
     texts = [query for query, _ in PAIRS[:3]]

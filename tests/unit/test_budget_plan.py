@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from finetune.train import BudgetPlan, LoraSettings, wanted_steps
+from finetune.train import GPU_LOG_SECONDS, BudgetPlan, LoraSettings, log_due, wanted_steps
 
 
 def test_the_data_plan_gives_small_data_more_passes():
@@ -81,3 +81,9 @@ def test_processes_share_each_batch_so_that_a_step_sees_batch_size_examples():
     assert micro_batch(LoraSettings(batch_size=4), "cpu", processes=4) == (1, 1)
     with pytest.raises(ValueError, match="cannot be shared evenly by 3 processes"):
         micro_batch(LoraSettings(batch_size=4), "cpu", processes=3)
+
+
+def test_a_gpu_logs_its_loss_once_a_second_and_at_the_end_a_cpu_every_step():
+    assert log_due("cpu", 0.01, stopping=False)
+    assert not log_due("cuda", 0.2, stopping=False)  # reading the loss back would wait for the GPU each step
+    assert log_due("cuda", GPU_LOG_SECONDS, stopping=False) and log_due("cuda", 0.2, stopping=True)

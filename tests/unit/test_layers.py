@@ -9,7 +9,7 @@ PACKAGES = ("advisor", "rag", "finetune")
 # Lowest first. rag and finetune are engines that know nothing of the advisor (test_import_hygiene.py).
 LAYERS = [
     ("rag", "finetune"),
-    ("advisor.errors", "advisor.files", "advisor.records"),
+    ("advisor.errors", "advisor.files", "advisor.records", "advisor.memory"),
     ("advisor.cache", "advisor.lock", "advisor.gguf_cache", "advisor.config"),
     ("advisor.corpus",),
     ("advisor.measure",),

@@ -24,8 +24,10 @@ def test_the_run_walks_its_list_of_stages_and_every_view_follows_it(tmp_path, mo
                                             stage("first")])
     config = AdvisorConfig(corpus=str(tmp_path), out=str(tmp_path / "run"))
     events = []
+    monkeypatch.setattr(api, "release_freed_memory", lambda: done.append("freed"))
     api.Advisor(config, on_progress=events.append).run()
-    assert done == api.planned_stages(config) == ["second", "first"]
+    assert done == ["second", "freed", "first", "freed"]  # each stage's freed memory returned before the next
+    assert [name for name in done if name != "freed"] == api.planned_stages(config) == ["second", "first"]
     assert [(e.stage, e.status) for e in events] == [("second", "running"), ("second", "done"),
                                                     ("first", "running"), ("first", "done")]
     assert list(api.STAGES) == ["second", "never", "first"] and api.STAGES["first"] == "The first stage"
