@@ -231,12 +231,12 @@ def log_due(device: str, since_last_log: float, stopping: bool) -> bool:
 
 
 def _grown_for_gpu(peft_model, collator, examples: list[dict], settings: LoraSettings, budget_seconds: float,
-                   bf16: bool) -> LoraSettings:
-    """The settings with the batch, pass size and learning rate finetune.gpu_batch plans from a probe of this GPU."""
+                   bf16: bool, positions_only: bool) -> LoraSettings:
+    """The settings with the batch, pass size and learning rate finetune.gpu_batch plans from a probe of this GPU,
+    measured with the loss training will take (`positions_only`: labelled_positions_loss, else the model's own)."""
     import torch
 
-    loss_of = ((lambda model, batch: labelled_positions_loss(model, batch, bf16=bf16)[0])
-               if accepts_positions(peft_model) else None)  # the loss training will take, and its memory
+    loss_of = (lambda model, batch: labelled_positions_loss(model, batch, bf16=bf16)[0]) if positions_only else None
     probe = probe_training(peft_model.train(), collator, examples, device="cuda", bf16=bf16, loss_of=loss_of)
     torch.cuda.empty_cache()
     planned = plan_gpu_batch(probe, torch.cuda.mem_get_info()[0], settings, len(examples), budget_seconds,
@@ -276,10 +276,11 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
     collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
     parameters = sum(p.numel() for p in model.parameters())
     bf16 = uses_bf16(settings.precision, device, parameters)
+    positions_only = accepts_positions(peft_model)  # else the model's own loss, over every position
     if resume and "batch_size" in resume[1]:  # the batch the interrupted training chose, for the same data order
         settings = replace(settings, **{k: resume[1][k] for k in ("batch_size", "micro_batch_size", "learning_rate")})
     elif device == "cuda" and settings.gpu_batch and int(os.environ.get("WORLD_SIZE", "1")) == 1:
-        settings = _grown_for_gpu(peft_model, collator, examples, settings, budget_seconds, bf16)
+        settings = _grown_for_gpu(peft_model, collator, examples, settings, budget_seconds, bf16, positions_only)
     plan = BudgetPlan(wanted_steps(settings, len(examples)), budget_seconds, start,
                       reserve=min(2.0, 0.02 * budget_seconds))  # for writing the adapter
     if resume:
@@ -340,8 +341,6 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
         from accelerate.utils import broadcast_object_list
 
         return broadcast_object_list([value], from_process=0)[0]
-
-    positions_only = accepts_positions(peft_model)
 
     class BudgetTrainer(Trainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):

@@ -1,15 +1,15 @@
 """Memory a stage freed goes back to the operating system before the next stage starts."""
 
 import sys
-from pathlib import Path
 
 import pytest
 
 from advisor.memory import release_freed_memory
+from benchmarks.whole_run import resident_bytes
 
 
 def resident_mib() -> float:
-    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096 / 2 ** 20
+    return resident_bytes() / 2 ** 20
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim and /proc: Linux")
