@@ -109,6 +109,11 @@ def gpu_targets() -> list[tuple[str, str, bool | None]]:
         share = _median(larger_ours, "utilisation_percent_6N")
         rows.append((f"LoRA on a GPU, {larger['parameters'] / 1e6:.0f}M parameters: at least 40% of the bf16 rate",
                      f"{share:.0f}% ({when})", share >= 40))
+        trl = [_median(r, "real_tokens_per_second") for r in larger["rows"] if r["name"].startswith("trl") and "figures" in r]
+        if trl:
+            rate = _median(larger_ours, "real_tokens_per_second")
+            rows.append((f"LoRA on a GPU, {larger['parameters'] / 1e6:.0f}M parameters: at least 1.5 x TRL's best",
+                         f"{rate / max(trl):.2f}x ({when})", rate >= 1.5 * max(trl)))
     else:
         rows.append(("LoRA on a GPU, a model 10 times larger: at least 40% of the bf16 rate",
                      f"not measured ({when} has no larger-model rows)", None))

@@ -27,7 +27,7 @@ from advisor.corpus.loading import load_corpus
 from rag.generation import generate, generate_batch, left_padded
 from rag.prompting import build_prompt
 
-from benchmarks.common import (SAMPLE, default_weights, machine, matrix_rates, progress, quiet_libraries,
+from benchmarks.common import (SAMPLE, Weights, default_weights, machine, matrix_rates, progress, quiet_libraries,
                                resolve_device, save_results, spread)
 
 MODES = {"one at a time": None, "batch 8": 8, "batch 16": 16}
@@ -96,15 +96,16 @@ def figures(results: dict) -> list[dict]:
     return rows
 
 
-def bf16_against_fp32(path: str, tokenizer, fp32_model, prompt_sets: dict[str, list[str]], device: str,
+def bf16_against_fp32(tokenizer, fp32_model, prompt_sets: dict[str, list[str]], device: str,
                       batch: int = ANSWER_BATCH) -> list[dict]:
     """On a GPU with bf16 the advisor answers in bf16 (advisor.models.load_generator): each kind of prompt answered
-    in its batches by the model loaded in bf16 and in fp32, interleaved after a warm-up, with answers/s each and
-    how many bf16 answers differ from fp32's."""
-    import torch
-    from transformers import AutoModelForCausalLM
+    in its batches by the model in bf16 (a copy of `fp32_model`'s weights, rounded) and in fp32, interleaved after a
+    warm-up, with answers/s each and how many bf16 answers differ from fp32's."""
+    import copy
 
-    bf16_model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16).to(device).eval()
+    import torch
+
+    bf16_model = copy.deepcopy(fp32_model).to(device=device, dtype=torch.bfloat16).eval()
     rows = []
     for kind, texts in prompt_sets.items():
         for model in (fp32_model, bf16_model):
@@ -213,7 +214,7 @@ def print_table(report: dict) -> None:
                       f"{f['generated_tokens_per_second']['median']:.1f}",
                       f"{f['ratio_to_one_at_a_time']['median']:.2f}", f"{f['differ']['max']:.0f}")
     Console(width=140).print(table)
-    print(f"weights: {report['weights']}; prompt tokens (mean): " + ", ".join(
+    print(f"weights: {report['weights']} ({report.get('weights_note', 'pretrained weights')}); prompt tokens (mean): " + ", ".join(
         f"{kind} {tokens:.0f}" for kind, tokens in report["prompt_tokens_mean"].items()))
     breakdown = report.get("where_the_time_goes")
     if breakdown:
@@ -245,21 +246,32 @@ def print_table(report: dict) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.answering", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a local Hugging Face model folder (default: the advisor's converted SmolLM2)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model", help="a local Hugging Face model folder (default: the advisor's converted SmolLM2)")
+    source.add_argument("--shape-only", metavar="PATH",
+                        help="a folder with config.json and tokenizer files: random weights of that shape (answers/s "
+                             "only: their answers, and how many differ, say nothing of a trained model's)")
     parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
     parser.add_argument("--questions", type=int, default=24)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     quiet_libraries()
     device = resolve_device(args.device)
-    path = args.model or default_weights().path
-    progress(f"loading {path} on {device}")
+    weights = Weights(args.shape_only, random=True) if args.shape_only else \
+        Weights(args.model, random=False) if args.model else default_weights()
+    path = weights.path
+    progress(f"loading {path} ({weights.note}) on {device}")
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device).eval()
+    if weights.random:
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(path), dtype=torch.float32)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    model = model.to(device).eval()
     prompt_sets = prompts(tokenizer, args.questions)
     started = time.perf_counter()
     results = run(model, tokenizer, prompt_sets, args.repeats)
@@ -271,10 +283,11 @@ def main(argv=None) -> int:
                  "rows": where_time_goes(model, tokenizer, prompt_sets["with passages"], rate)}
     if device == "cuda" and torch.cuda.is_bf16_supported():
         progress("answering in bf16, as the advisor does on this GPU, against fp32")
-        precision = {"rows": bf16_against_fp32(path, tokenizer, model, prompt_sets, device)}
+        precision = {"rows": bf16_against_fp32(tokenizer, model, prompt_sets, device)}
     else:
         precision = {"skipped": "the advisor answers in fp32 here: bf16 only on a CUDA GPU that supports it"}
     report = {"benchmark": "answering", "device": device, "machine": machine(device), "weights": path,
+              "weights_note": weights.note,
               "questions": args.questions, "repeats": args.repeats, "max_new_tokens": MAX_NEW_TOKENS,
               "passages": f"{PASSAGES} x {PASSAGE_TOKENS} tokens of each question's source document",
               "prompt_tokens_mean": {kind: statistics.mean(len(tokenizer(t)["input_ids"]) for t in texts)

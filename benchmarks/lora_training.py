@@ -30,6 +30,7 @@ from typing import Any
 from advisor.corpus.qa import load_qa  # the advisor's core imports only numpy beyond the standard library
 from advisor.corpus.loading import load_corpus
 from finetune.data import IGNORE_INDEX, training_examples
+from finetune.packing import PackedCollator, real_tokens
 from finetune.train import LoraSettings, train_lora, uses_bf16
 from rag.prompting import build_prompt, encode_prompt
 
@@ -70,7 +71,8 @@ def load_workload(weights: Weights, device: str) -> Workload:
     tokenizer = AutoTokenizer.from_pretrained(weights.path)
     if weights.random:
         torch.manual_seed(0)
-        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(weights.path), dtype=torch.float32)
+        with torch.device(device):  # drawn where they will train: a 1.7B model's random weights take a CPU long
+            model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(weights.path), dtype=torch.float32)
     else:
         model = AutoModelForCausalLM.from_pretrained(weights.path, dtype=torch.float32)
     model.to(device)
@@ -121,11 +123,11 @@ class ForwardLog:
 
     def _record(self, module, args, kwargs):
         ids = kwargs.get("input_ids", args[0] if args else None)
-        mask = kwargs.get("attention_mask")
         self.starts.append(time.perf_counter())
         self.padded.append(ids.numel())
-        # Packed, padding-free batches carry position ids instead of a mask: every token is real.
-        self._real.append(mask.sum() if mask is not None and mask.dim() == 2 else ids.numel())
+        # Packed batches carry position ids instead of a mask (ours, TRL's): their padding is told apart by those.
+        self._real.append(real_tokens({"input_ids": ids, "attention_mask": kwargs.get("attention_mask"),
+                                       "position_ids": kwargs.get("position_ids")}))
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -137,9 +139,12 @@ class ForwardLog:
 
 class HandLoop:
     """A plain PyTorch loop: AdamW over the LoRA weights, batches grouped by length as the Trainer groups them,
-    padded by the same collator `train_lora` uses; optionally under bf16 autocast."""
+    padded by the same collator `train_lora` uses on a CPU; optionally under bf16 autocast. The levers a GPU step
+    may take (benchmarks/gpu_step.py): `packed` batches (finetune.packing, as ours on a GPU), a `fused` AdamW, no
+    wait for the device after every step (`sync`), the model `compiled` by torch.compile, `batch` examples a step."""
 
-    def __init__(self, work: Workload, autocast: bool):
+    def __init__(self, work: Workload, autocast: bool, *, packed: bool = False, fused: bool = False,
+                 sync: bool = True, compiled: bool = False, batch: int | None = None):
         import torch
         from peft import get_peft_model
         from torch.utils.data import DataLoader
@@ -152,24 +157,28 @@ class HandLoop:
         torch.manual_seed(SETTINGS.seed)
         self.model = get_peft_model(model, lora_config()).train()
         self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad],
-                                           lr=SETTINGS.learning_rate)
-        sampler = LengthGroupedSampler(STEP_BATCH, lengths=[len(e["input_ids"]) for e in work.examples],
+                                           lr=SETTINGS.learning_rate, **({"fused": True} if fused else {}))
+        self.forward = torch.compile(self.model) if compiled else self.model
+        self.sync = sync
+        batch = batch or STEP_BATCH
+        sampler = LengthGroupedSampler(batch, lengths=[len(e["input_ids"]) for e in work.examples],
                                        generator=torch.Generator().manual_seed(SETTINGS.seed))
-        loader = DataLoader(work.examples, batch_size=STEP_BATCH, sampler=sampler,
-                            collate_fn=DataCollatorForSeq2Seq(work.tokenizer, padding=True,
-                                                              label_pad_token_id=IGNORE_INDEX))
+        collate = PackedCollator(work.tokenizer.pad_token_id or 0, MAX_LEN) if packed else \
+            DataCollatorForSeq2Seq(work.tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
+        loader = DataLoader(work.examples, batch_size=batch, sampler=sampler, collate_fn=collate)
         self.batches = itertools.chain.from_iterable(itertools.repeat(loader))  # epoch after epoch
         self.precision = (lambda: torch.autocast(work.device, dtype=torch.bfloat16)) if autocast \
             else contextlib.nullcontext
 
     def step(self) -> None:
-        batch = {k: v.to(self.work.device) for k, v in next(self.batches).items()}
+        batch = {k: v.to(self.work.device) if hasattr(v, "to") else v for k, v in next(self.batches).items()}
         with self.precision():
-            loss = self.model(**batch).loss
+            loss = self.forward(**batch).loss
         loss.backward()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        synchronize(self.work.device)  # so the clock sees the step end, as a loop that logs its loss would
+        if self.sync:
+            synchronize(self.work.device)  # so the clock sees the step end, as a loop that logs its loss would
 
     def run(self, *, seconds: float | None = None, steps: int | None = None) -> Window:
         """Steps until `steps` are done or `seconds` have passed (the last step started inside the window)."""
@@ -178,6 +187,7 @@ class HandLoop:
         while (steps is None or done < steps) and (seconds is None or time.perf_counter() - start < seconds):
             self.step()
             done += 1
+        synchronize(self.work.device)
         elapsed = time.perf_counter() - start
         real, padded = self.log.tokens(since=first)
         return Window(elapsed, done, real, padded)
@@ -454,7 +464,7 @@ def time_larger_model(weights: Weights, device: str, seconds: float, repeats: in
     from transformers import LlamaConfig
 
     with tempfile.TemporaryDirectory(prefix="lora-bench-larger-") as folder:
-        for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"):
             if (Path(weights.path) / name).is_file():
                 shutil.copy(Path(weights.path) / name, folder)
         LlamaConfig(**LARGER_SHAPE).save_pretrained(folder)
@@ -484,6 +494,8 @@ def parse_args(argv):
     parser.add_argument("--larger", action="store_true",
                         help="also time ours, the bf16 hand loop and TRL at its best on a model 10 times larger "
                              "(SmolLM2-1.7B's shape, random weights)")
+    parser.add_argument("--recipes", nargs="+", choices=[r.name for r in RECIPES],
+                        help="these recipes alone (default: all); ours runs first whenever chosen")
     parser.add_argument("--out", type=Path, help="JSON path (default: benchmarks/results/lora_training-<device>.json)")
     args = parser.parse_args(argv)
     if args.repeats < 1 or (args.seconds is not None and args.seconds <= 0):
@@ -567,8 +579,9 @@ def main(argv=None) -> int:
         profile = [{"name": f"profile failed: {type(exc).__name__}: {exc}", "percent": 0.0}]
     warm_up(work, bf16=not NO_BF16)
 
-    windows, failures = run_recipes(work, seconds, args.repeats)
-    rows = table_rows(windows, failures, device, limits)
+    chosen = [r for r in RECIPES if not args.recipes or r.name in args.recipes]
+    windows, failures = run_recipes(work, seconds, args.repeats, chosen)
+    rows = table_rows(windows, failures, device, limits, chosen)
     larger = time_larger_model(weights, device, seconds, args.repeats, rates) if args.larger else None
 
     report = {

@@ -6,11 +6,12 @@ import math
 import time
 from dataclasses import dataclass, replace
 
-# On an H200, SmolLM2-135M's LoRA step took about as long for 64 examples as for 4 (ours: 962 real tokens/s at a
-# batch of 4, 4,593 at 16, 9,918 at 64; benchmarks/results/lora_training-cuda-h200*.json): a GPU sees far more data
-# in a budget with larger batches. The batch doubles from the run's own until the data plan fits the budget, at most
-# to this many examples.
-GPU_MAX_BATCH = 64
+# On an H200, SmolLM2-135M's LoRA step takes about as long for 256 examples as for 4: its time is launches and Python,
+# not arithmetic (ours: 962 real tokens/s at a batch of 4, 4,593 at 16, 9,918 at 64, padded; the bf16 hand loop on
+# packed batches 24,513 at 64 and 51,323 at 256, 0.28 and 0.27 s a step: benchmarks/results/gpu_step-cuda-h200.json).
+# A GPU sees far more data in a budget with larger batches. The batch doubles from the run's own until the data plan
+# fits the budget, at most to this many examples.
+GPU_MAX_BATCH = 256
 MEMORY_MARGIN = 0.2  # of the free memory, left out of the plan: the allocator's fragmentation, other processes
 
 
@@ -118,7 +119,7 @@ def probe_training(model, collate, examples: list[dict], sizes: tuple[int, int] 
     longest = max(examples, key=lambda e: len(e["input_ids"]))  # memory's worst case: every example as long
     peaks, seconds = [], []
     for index, size in enumerate((sizes[0],) + tuple(sizes)):
-        batch = {k: v.to(device) for k, v in collate([longest] * size).items()}
+        batch = {k: v.to(device) if hasattr(v, "to") else v for k, v in collate([longest] * size).items()}
         before = reset()
         started = time.perf_counter()
         autocast = torch.autocast(device, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()

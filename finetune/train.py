@@ -12,6 +12,7 @@ from pathlib import Path
 from finetune.data import IGNORE_INDEX
 from finetune.gpu_batch import largest_divisor, plan_gpu_batch, probe_training
 from finetune.loss import accepts_positions, labelled_positions_loss
+from finetune.packing import PackedCollator, real_tokens
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class LoraSettings:
     precision: str = "auto"  # "auto": bf16 where the hardware computes it natively (see uses_bf16), "fp32", "bf16"
     micro_batch_size: int | None = None  # examples per forward pass (see micro_batch); None: chosen per device
     gpu_batch: bool = True  # on a CUDA GPU, grow the batch to see the data plan within the budget (finetune.gpu_batch)
+    packing: bool | None = None  # each batch's examples packed in rows (finetune.packing); None: on a CUDA GPU
 
 
 @dataclass
@@ -230,6 +232,16 @@ def log_due(device: str, since_last_log: float, stopping: bool) -> bool:
     return device != "cuda" or stopping or since_last_log >= GPU_LOG_SECONDS
 
 
+def _collator(tokenizer, examples: list[dict], packing: bool):
+    """Packed rows as long as the longest example (finetune.packing), or the examples padded to each batch's longest."""
+    if packing:
+        pad = next((t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id) if t is not None), 0)
+        return PackedCollator(pad, max(len(e["input_ids"]) for e in examples))
+    from transformers import DataCollatorForSeq2Seq
+
+    return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
+
+
 def _grown_for_gpu(peft_model, collator, examples: list[dict], settings: LoraSettings, budget_seconds: float,
                    bf16: bool, positions_only: bool) -> LoraSettings:
     """The settings with the batch, pass size and learning rate finetune.gpu_batch plans from a probe of this GPU,
@@ -264,7 +276,7 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
     import tempfile
 
     import torch
-    from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainerCallback, TrainingArguments
+    from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
     if not examples:
         raise ValueError("no training examples")
@@ -273,7 +285,8 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
     start = time.perf_counter() - spent  # a resumed training's budget counts the time spent before
     torch.manual_seed(settings.seed)
     peft_model = _lora_model(model, settings)
-    collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
+    packing = settings.packing if settings.packing is not None else device == "cuda"
+    collator = _collator(tokenizer, examples, packing)
     parameters = sum(p.numel() for p in model.parameters())
     bf16 = uses_bf16(settings.precision, device, parameters)
     positions_only = accepts_positions(peft_model)  # else the model's own loss, over every position
@@ -281,6 +294,13 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
         settings = replace(settings, **{k: resume[1][k] for k in ("batch_size", "micro_batch_size", "learning_rate")})
     elif device == "cuda" and settings.gpu_batch and int(os.environ.get("WORLD_SIZE", "1")) == 1:
         settings = _grown_for_gpu(peft_model, collator, examples, settings, budget_seconds, bf16, positions_only)
+    seen = [torch.tensor(0)]  # this process's real tokens in this call, on the device once training
+    seen_before = resume[1].get("tokens", 0) if resume else 0  # by every process, before the interruption
+
+    def tokens_seen() -> int:
+        """Real tokens trained on, padding excluded, by every process (each must call it): read from the device."""
+        return seen_before + int(trainer.accelerator.gather(seen[0].to(trainer.accelerator.device).reshape(1)).sum())
+
     plan = BudgetPlan(wanted_steps(settings, len(examples)), budget_seconds, start,
                       reserve=min(2.0, 0.02 * budget_seconds))  # for writing the adapter
     if resume:
@@ -327,12 +347,13 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
             # Called once the Trainer has written the whole checkpoint, each process its own random state: once all
             # have, it counts, and the main process says so.
             trainer.accelerator.wait_for_everyone()
+            tokens = tokens_seen()
             if state.is_world_process_zero:
                 _mark_complete(Path(args.output_dir) / f"checkpoint-{state.global_step}",
                                {"step": state.global_step, "seconds": time.perf_counter() - start,
                                 "step_seconds": plan.step_seconds, "planned_steps": plan.total,
                                 "batch_size": settings.batch_size, "micro_batch_size": settings.micro_batch_size,
-                                "learning_rate": settings.learning_rate})
+                                "learning_rate": settings.learning_rate, "tokens": tokens})
 
     def main_process_value(value):
         """The main process's `value`, on every process."""
@@ -344,6 +365,7 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
 
     class BudgetTrainer(Trainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            seen[0] = seen[0].to(inputs["input_ids"].device) + real_tokens(inputs)  # no wait for the device
             if not positions_only:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             loss, outputs = labelled_positions_loss(model, inputs, num_items_in_batch, bf16=bf16)
@@ -364,7 +386,7 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
         logging_steps=1, report_to="none",  # log_due overrules it on a GPU
         save_strategy="steps" if checkpoint_dir else "no", save_steps=save_every, save_total_limit=2,
         disable_tqdm=True, seed=settings.seed, use_cpu=device == "cpu", dataloader_pin_memory=False,
-        remove_unused_columns=False, include_num_input_tokens_seen="non_padding",
+        remove_unused_columns=False,  # real tokens are counted by compute_loss, which never waits for the device
         ddp_find_unused_parameters=False,  # on several processes: every LoRA weight takes part in every step
         # Batches of similar lengths: far less padding to compute (examples range from a short
         # question and answer to a full block of corpus text).
@@ -397,7 +419,7 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
     trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
     steady = plan.steady_step_seconds
     result = TrainResult(str(adapter_dir), trainer.state.global_step, plan.total, seconds,
-                         int(trainer.state.num_input_tokens_seen or 0), plan.cut_by_budget,
+                         tokens_seen(), plan.cut_by_budget,
                          trainable, len(examples), settings.batch_size, plan.wanted,
                          sum(steady) / len(steady) if steady else 0.0, budget_seconds, losses,
                          "bf16" if bf16 else "fp32",

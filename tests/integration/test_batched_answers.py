@@ -70,7 +70,7 @@ def test_the_answering_benchmark_counts_the_bf16_answers_that_differ_from_fp32(t
     model, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
     prompts = {"closed-book": [build_prompt(tokenizer, q) for q in QUESTIONS[:4]]}
     monkeypatch.setattr(answering, "MAX_NEW_TOKENS", 6)
-    rows = answering.bf16_against_fp32(str(tiny_model_dir), tokenizer, model, prompts, "cpu", batch=2)
+    rows = answering.bf16_against_fp32(tokenizer, model, prompts, "cpu", batch=2)
 
     def answers(generator):
         texts = prompts["closed-book"]

@@ -146,9 +146,8 @@ def test_training_takes_its_loss_from_the_labelled_positions(tiny_model_dir, tmp
 
 def test_the_gpu_probe_runs_passes_of_the_longest_examples_and_leaves_no_gradient(tiny_model_dir):
     from peft import LoraConfig, TaskType, get_peft_model
-    from transformers import DataCollatorForSeq2Seq
-
     from finetune.gpu_batch import probe_training
+    from finetune.packing import PackedCollator
     from finetune.loss import labelled_positions_loss
 
     model, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
@@ -156,7 +155,8 @@ def test_the_gpu_probe_runs_passes_of_the_longest_examples_and_leaves_no_gradien
     examples = text_blocks(tokenizer, ["short text", "a much longer text about the station at Orlen Bay " * 4], 64)
     before = {n: p.clone() for n, p in peft_model.named_parameters()}
     seen, peaks = [], iter([70.0, 95.0])  # the warm-up pass is not measured
-    collate = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
+    # packed rows as long as the longest example, as a GPU's training collates them (finetune.train._collator)
+    collate = PackedCollator(tokenizer.pad_token_id, max(len(e["input_ids"]) for e in examples))
 
     def collate_and_see(batch):
         seen.append([len(e["input_ids"]) for e in batch])
@@ -176,3 +176,48 @@ def test_the_gpu_probe_runs_passes_of_the_longest_examples_and_leaves_no_gradien
     assert probe.sizes == (1, 4) and probe.peak_bytes == (60.0, 85.0) and all(s > 0 for s in probe.seconds)
     assert all(p.grad is None for p in peft_model.parameters())
     assert all(torch.equal(p, before[n]) for n, p in peft_model.named_parameters())
+
+
+def test_packed_batches_give_the_loss_and_gradients_of_the_same_examples_padded(tiny_model_dir):
+    """Examples of very different lengths packed in rows (PackedCollator): each attends to itself alone, so the
+    loss and the LoRA gradients are those of the same examples padded, and the real tokens are counted alike."""
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import DataCollatorForSeq2Seq
+
+    from finetune.loss import labelled_positions_loss
+    from finetune.packing import PackedCollator, real_tokens
+
+    model, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
+    torch.manual_seed(0)
+    peft_model = get_peft_model(model, LoraConfig(task_type=TaskType.CAUSAL_LM, r=4, lora_dropout=0.0,
+                                                  target_modules="all-linear", init_lora_weights=False))
+    examples = text_blocks(tokenizer, ["The station at Orlen Bay opened in 1894 and closed in 1960. " * 3], 24)
+    examples += answer_examples(tokenizer, [(build_prompt(tokenizer, q), a) for q, a in
+                                            [("When did the station open?", "In 1894."), ("And close?", "1960")]],
+                                64, encode_prompt)
+    longest = max(len(e["input_ids"]) for e in examples)
+    padded = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)(examples)
+    packed = PackedCollator(tokenizer.pad_token_id, longest)(examples)
+    assert "attention_mask" not in packed and len(packed["input_ids"]) < len(examples)  # some rows hold several
+
+    def loss_and_gradients(batch):
+        peft_model.zero_grad()
+        loss = labelled_positions_loss(peft_model, batch)[0]
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in peft_model.parameters() if p.requires_grad]
+
+    (padded_loss, padded_grads), (packed_loss, packed_grads) = map(loss_and_gradients, (padded, packed))
+    assert torch.allclose(packed_loss, padded_loss, atol=1e-5), (packed_loss, padded_loss)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(packed_grads, padded_grads))
+    total = sum(len(e["input_ids"]) for e in examples)
+    assert int(real_tokens(packed)) == int(real_tokens(padded)) == total
+
+
+def test_training_on_packed_batches_counts_real_tokens(tiny_model_dir, tmp_path):
+    model, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
+    examples = text_blocks(tokenizer, ["The station at Orlen Bay opened in 1894."] * 3, block_size=16)
+    examples += answer_examples(tokenizer, [(build_prompt(tokenizer, "When did it open?"), "1894")], 64,
+                                encode_prompt)
+    _, result = train_lora(model, tokenizer, examples, LoraSettings(max_steps=2, batch_size=4, packing=True),
+                           tmp_path / "adapter", device="cpu", budget_seconds=600)
+    assert result.steps == 2 and result.tokens == 2 * sum(len(e["input_ids"]) for e in examples)

@@ -44,6 +44,6 @@ def test_a_budget_too_short_for_the_plan_doubles_the_batch_until_it_fits():
 def test_memory_splits_a_grown_batch_into_passes_that_fit():
     settings = LoraSettings(batch_size=4, epochs=3)
     planned = plan_gpu_batch(PROBE, 10 * GIB, settings, 10**7, budget_seconds=60, wanted_steps=wanted_steps)
-    # Nothing fits 60 s: the largest batch, in passes of the most that fit 8 GiB (6 examples, so 4 divide 64).
+    # Nothing fits 60 s: the largest batch, in passes of the most that fit 8 GiB (6 examples, so 4 divide 256).
     assert planned.batch_size == GPU_MAX_BATCH and planned.fitting == 6 and planned.micro_batch == 4
-    assert planned.accumulation == 16
+    assert planned.accumulation == GPU_MAX_BATCH // 4
