@@ -410,16 +410,18 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
     # model answers in the same float32 arithmetic as every other arm.
     trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     peft_model.eval()
+    tokens = tokens_seen()  # every process takes part, before one of them goes on to write
     adapter_dir = Path(adapter_dir)
     if trainer.is_world_process_zero():  # the other processes hold the same weights: one writes them
         peft_model.save_pretrained(adapter_dir, safe_serialization=True)
         log.info("adapter saved to %s", adapter_dir)
+    trainer.accelerator.wait_for_everyone()  # none ends its process group while the adapter is being written
     seconds = time.perf_counter() - start
     losses = [{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e]
     trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
     steady = plan.steady_step_seconds
     result = TrainResult(str(adapter_dir), trainer.state.global_step, plan.total, seconds,
-                         tokens_seen(), plan.cut_by_budget,
+                         tokens, plan.cut_by_budget,
                          trainable, len(examples), settings.batch_size, plan.wanted,
                          sum(steady) / len(steady) if steady else 0.0, budget_seconds, losses,
                          "bf16" if bf16 else "fp32",
