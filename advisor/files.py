@@ -20,12 +20,32 @@ def _json_safe(value):
     return value
 
 
+def new_file_mode() -> int:
+    """The permissions open() gives a new file: read and write for all, less the process's umask (read from /proc,
+    which leaves it untouched, where there is one)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomic(path: str | Path, text: str) -> None:
-    """Writes to a temporary file beside `path`, then renames: a reader never sees half a file."""
+    """Writes to a temporary file beside `path`, then renames: a reader never sees half a file. The file gets the
+    permissions it had, or a new file's (a temporary file's own, owner-only, would hide a report from its readers)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except OSError:
+        mode = new_file_mode()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

@@ -274,29 +274,35 @@ def main(argv=None) -> int:
     model = model.to(device).eval()
     prompt_sets = prompts(tokenizer, args.questions)
     started = time.perf_counter()
-    results = run(model, tokenizer, prompt_sets, args.repeats)
+    report = {"benchmark": "answering", "device": device, "machine": machine(device), "weights": path,
+              "weights_note": weights.note, "questions": args.questions, "repeats": args.repeats,
+              "max_new_tokens": MAX_NEW_TOKENS,
+              "passages": f"{PASSAGES} x {PASSAGE_TOKENS} tokens of each question's source document",
+              "prompt_tokens_mean": {kind: statistics.mean(len(tokenizer(t)["input_ids"]) for t in texts)
+                                     for kind, texts in prompt_sets.items()}, "complete": False}
+
+    def part_done(**figures) -> None:
+        """Each part's figures written as soon as they are measured: a run cut short (a device's time limit)
+        keeps the parts it finished, and says it is not complete."""
+        report.update(figures, seconds=time.perf_counter() - started)
+        save_results(report, "answering", device, args.out)
+
+    part_done(rows=figures(run(model, tokenizer, prompt_sets, args.repeats)))
     references = [pair.answer for pair in load_qa(SAMPLE / "qa.jsonl")[:args.questions]]
-    likelihood_rows = likelihoods(model, tokenizer, prompt_sets, references, 1)  # one repeat: the suite's 20 minutes
+    part_done(likelihoods=likelihoods(model, tokenizer, prompt_sets, references, 1))  # one repeat: the suite's 20 minutes
     progress("timing matrix multiplies, then prefill and decoding apart")
     rate = matrix_rates(device)["fp32"]  # the advisor answers in fp32
-    breakdown = {"prompts": "with passages", "matrix_flops_fp32": rate, "weight_parameters": weight_parameters(model),
-                 "rows": where_time_goes(model, tokenizer, prompt_sets["with passages"], rate)}
+    part_done(where_the_time_goes={"prompts": "with passages", "matrix_flops_fp32": rate,
+                                   "weight_parameters": weight_parameters(model),
+                                   "rows": where_time_goes(model, tokenizer, prompt_sets["with passages"], rate)})
     if device == "cuda" and torch.cuda.is_bf16_supported():
         progress("answering in bf16, as the advisor does on this GPU, against fp32")
         precision = {"rows": bf16_against_fp32(tokenizer, model, prompt_sets, device)}
     else:
         precision = {"skipped": "the advisor answers in fp32 here: bf16 only on a CUDA GPU that supports it"}
-    report = {"benchmark": "answering", "device": device, "machine": machine(device), "weights": path,
-              "weights_note": weights.note,
-              "questions": args.questions, "repeats": args.repeats, "max_new_tokens": MAX_NEW_TOKENS,
-              "passages": f"{PASSAGES} x {PASSAGE_TOKENS} tokens of each question's source document",
-              "prompt_tokens_mean": {kind: statistics.mean(len(tokenizer(t)["input_ids"]) for t in texts)
-                                     for kind, texts in prompt_sets.items()},
-              "rows": figures(results), "likelihoods": likelihood_rows, "where_the_time_goes": breakdown,
-              "bf16_against_fp32": precision,
-              "seconds": time.perf_counter() - started}
+    report["complete"] = True
+    part_done(bf16_against_fp32=precision)
     print_table(report)
-    save_results(report, "answering", device, args.out)
     return 0
 
 
