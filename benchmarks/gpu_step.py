@@ -71,11 +71,11 @@ def main(argv=None) -> int:
             row = {"variant": name, "failed": f"{type(exc).__name__}: {exc}"[:500]}
         progress(str(row))
         rows.append(row)
-    report = {"benchmark": "gpu_step", "device": device, "machine": machine(device),
-              "weights": {"path": weights.path, "note": weights.note}, "parameters": work.parameters,
-              "seconds": args.seconds, "warm_up_steps": WARM_UP_STEPS, "rows": rows}
-    out = args.out or RESULTS / f"gpu_step-{device}.json"
-    write_json_atomically(report, out)
+        report = {"benchmark": "gpu_step", "device": device, "machine": machine(device),
+                  "weights": {"path": weights.path, "note": weights.note}, "parameters": work.parameters,
+                  "seconds": args.seconds, "warm_up_steps": WARM_UP_STEPS, "rows": rows}
+        out = args.out or RESULTS / f"gpu_step-{device}.json"
+        write_json_atomically(report, out)  # after each variant: a run cut short keeps the ones it timed
     print(f"{'variant':28} {'batch':>5} {'real tok/s':>10} {'s/step':>7} {'padding':>7} {'warm-up s':>9}")
     for row in rows:
         if "failed" in row:

@@ -23,7 +23,8 @@ def packed_rows(lengths: list[int], row_tokens: int) -> list[list[int]]:
 
 
 class PackedCollator:
-    """Collates examples ({"input_ids", "labels"}) into rows of at most `row_tokens` tokens (packed_rows).
+    """Collates examples ({"input_ids", "labels"}) into rows of at most `row_tokens` tokens, or of the batch's longest
+    example where that computes fewer (packed_rows).
 
     Each example keeps its own positions (position_ids counting from 0), which is how transformers' attention tells
     packed examples apart (masking_utils.find_packed_sequence_indices, used when no attention mask is given): no
@@ -41,8 +42,16 @@ class PackedCollator:
     def __call__(self, features: list[dict]) -> dict:
         import torch
 
-        rows = packed_rows([len(f["input_ids"]) for f in features], self.row_tokens)
-        width = max(sum(len(features[i]["input_ids"]) for i in row) for row in rows)
+        lengths = [len(f["input_ids"]) for f in features]
+
+        def width(rows):
+            return max(sum(lengths[i] for i in row) for row in rows)
+
+        # Rows as long as the longest example anywhere, or as this batch's longest (a batch of similar lengths, as
+        # grouping by length makes them, can fill those better): whichever computes fewer tokens.
+        rows = min((packed_rows(lengths, capacity) for capacity in (self.row_tokens, max(lengths))),
+                   key=lambda rows: len(rows) * width(rows))
+        width = width(rows)
         ids, labels, positions = [], [], []
         for row in rows:
             row_ids, row_labels, row_positions = [], [], []
