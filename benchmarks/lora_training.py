@@ -69,17 +69,26 @@ def load_workload(weights: Weights, device: str) -> Workload:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(weights.path)
+    dtype = base_dtype(device)
     if weights.random:
         torch.manual_seed(0)
         with torch.device(device):  # drawn where they will train: a 1.7B model's random weights take a CPU long
-            model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(weights.path), dtype=torch.float32)
+            model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(weights.path), dtype=dtype)
     else:
-        model = AutoModelForCausalLM.from_pretrained(weights.path, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(weights.path, dtype=dtype)
     model.to(device)
     pairs = [(build_prompt(tokenizer, pair.question), pair.answer) for pair in load_qa(SAMPLE / "qa.jsonl")]
     texts = [document.text for document in load_corpus(SAMPLE / "corpus").documents]
     examples, blocks = training_examples(tokenizer, texts, pairs, MAX_LEN, encode_prompt)
     return Workload(model, tokenizer, examples, blocks, device, sum(p.numel() for p in model.parameters()))
+
+
+def base_dtype(device: str):
+    """The base model's weights as the advisor loads them on `device` (advisor.models.load_generator), which its
+    fine-tune then trains on: bf16 on a CUDA GPU that has it (peft keeps the LoRA weights in fp32), else fp32."""
+    import torch
+
+    return torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
 
 
 def lora_config():
@@ -152,7 +161,7 @@ class HandLoop:
         from transformers.trainer_pt_utils import LengthGroupedSampler
 
         self.work = work
-        model = copy.deepcopy(work.base)
+        model = copy.deepcopy(work.base) if autocast else copy.deepcopy(work.base).float()  # fp32: fp32 weights
         self.log = ForwardLog(model)
         torch.manual_seed(SETTINGS.seed)
         self.model = get_peft_model(model, lora_config()).train()
@@ -590,6 +599,7 @@ def main(argv=None) -> int:
         "parameters": work.parameters,
         "settings": {"seconds": seconds, "repeats": args.repeats, "max_len": MAX_LEN,
                      "lora": dataclasses.asdict(SETTINGS), "examples": len(work.examples), "blocks": work.blocks,
+                     "base_dtype": str(base_dtype(device)).removeprefix("torch."),
                      "pairs": len(work.examples) - work.blocks,
                      "example_tokens": sum(len(e["input_ids"]) for e in work.examples), "sample": str(SAMPLE),
                      "order": "interleaved: every recipe once per repeat, in table order",
