@@ -233,7 +233,8 @@ def log_due(device: str, since_last_log: float, stopping: bool) -> bool:
 
 
 def _collator(tokenizer, examples: list[dict], packing: bool):
-    """Packed rows as long as the longest example (finetune.packing), or the examples padded to each batch's longest."""
+    """Each batch packed in rows (finetune.packing: as long as the longest example, or the batch's longest where that
+    computes fewer tokens), or its examples padded to the batch's longest."""
     if packing:
         pad = next((t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id) if t is not None), 0)
         return PackedCollator(pad, max(len(e["input_ids"]) for e in examples))
