@@ -27,8 +27,8 @@ from advisor.corpus.loading import load_corpus
 from rag.generation import generate, generate_batch, left_padded
 from rag.prompting import build_prompt
 
-from benchmarks.common import (SAMPLE, Weights, default_weights, machine, matrix_rates, progress, quiet_libraries,
-                               resolve_device, save_results, spread)
+from benchmarks.common import (SAMPLE, add_weights_arguments, chosen_weights, load_causal_lm, machine, matrix_rates,
+                               progress, quiet_libraries, resolve_device, save_results, spread)
 
 MODES = {"one at a time": None, "batch 8": 8, "batch 16": 16}
 PASSAGES, PASSAGE_TOKENS = 3, 128
@@ -246,32 +246,22 @@ def print_table(report: dict) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.answering", description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--model", help="a local Hugging Face model folder (default: the advisor's converted SmolLM2)")
-    source.add_argument("--shape-only", metavar="PATH",
-                        help="a folder with config.json and tokenizer files: random weights of that shape (answers/s "
-                             "only: their answers, and how many differ, say nothing of a trained model's)")
-    parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+    add_weights_arguments(parser, " (answers/s only: their answers, and how many differ, say nothing of a trained "
+                                  "model's)")
     parser.add_argument("--questions", type=int, default=24)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     quiet_libraries()
     device = resolve_device(args.device)
-    weights = Weights(args.shape_only, random=True) if args.shape_only else \
-        Weights(args.model, random=False) if args.model else default_weights()
+    weights = chosen_weights(args)
     path = weights.path
     progress(f"loading {path} ({weights.note}) on {device}")
     tokenizer = AutoTokenizer.from_pretrained(path)
-    if weights.random:
-        torch.manual_seed(0)
-        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(path), dtype=torch.float32)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    model = model.to(device).eval()
+    model = load_causal_lm(weights, device, torch.float32).eval()
     prompt_sets = prompts(tokenizer, args.questions)
     started = time.perf_counter()
     report = {"benchmark": "answering", "device": device, "machine": machine(device), "weights": path,

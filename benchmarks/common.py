@@ -43,6 +43,35 @@ def default_weights() -> Weights:
     return Weights(str(folders[-1].parent), random=False)
 
 
+def add_weights_arguments(parser, shape_only_note: str = "") -> None:
+    """--model or --shape-only, and --device: how each benchmark that loads a causal LM is told which and where."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model", help="a local Hugging Face model folder (default: the advisor's converted SmolLM2)")
+    source.add_argument("--shape-only", metavar="PATH", help="a folder with config.json and tokenizer files: random "
+                                                             "weights of that shape" + shape_only_note)
+    parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+
+
+def chosen_weights(args) -> Weights:
+    """The weights add_weights_arguments' options name: --shape-only's, --model's, else default_weights()."""
+    if args.shape_only:
+        return Weights(args.shape_only, random=True)
+    return Weights(args.model, random=False) if args.model else default_weights()
+
+
+def load_causal_lm(weights: Weights, device: str, dtype):
+    """The causal LM of `weights` in `dtype` on `device`: pretrained, or random weights of its shape (seed 0), drawn
+    on the device (a 1.7B model's random weights take a CPU long)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    if weights.random:
+        torch.manual_seed(0)
+        with torch.device(device):
+            return AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(weights.path), dtype=dtype)
+    return AutoModelForCausalLM.from_pretrained(weights.path, dtype=dtype).to(device)
+
+
 def spread(values: list[float]) -> dict[str, float]:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 

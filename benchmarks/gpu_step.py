@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import (RESULTS, Weights, default_weights, machine, progress, quiet_libraries, resolve_device,
-                               write_json_atomically)
+from benchmarks.common import (RESULTS, add_weights_arguments, chosen_weights, machine, progress, quiet_libraries,
+                               resolve_device, write_json_atomically)
 from benchmarks.lora_training import HandLoop, load_workload
 
 WARM_UP_STEPS = 3
@@ -46,11 +46,7 @@ def time_variant(work, options: dict, batch: int, seconds: float) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu_step", description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--model", help="a local Hugging Face model folder (default: the advisor's converted SmolLM2)")
-    source.add_argument("--shape-only", metavar="PATH", help="a folder with config.json and tokenizer files: random "
-                                                             "weights of that shape")
-    parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+    add_weights_arguments(parser)
     parser.add_argument("--seconds", type=float, default=8.0, help="each variant's window after its warm-up")
     parser.add_argument("--batch", type=int, default=64, help="examples a step (default: 64)")
     parser.add_argument("--only", nargs="*", choices=list(VARIANTS), help="these variants alone")
@@ -58,8 +54,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     quiet_libraries()
     device = resolve_device(args.device)
-    weights = Weights(args.shape_only, random=True) if args.shape_only else \
-        Weights(args.model, random=False) if args.model else default_weights()
+    weights = chosen_weights(args)
     work = load_workload(weights, device)
     rows = []
     for name, options in VARIANTS.items():

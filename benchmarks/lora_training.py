@@ -34,8 +34,9 @@ from finetune.packing import PackedCollator, real_tokens
 from finetune.train import LoraSettings, train_lora, uses_bf16
 from rag.prompting import build_prompt, encode_prompt
 
-from benchmarks.common import (RESULTS, SAMPLE, Weights, default_weights, machine, matrix_rates, progress,
-                               quiet_libraries, resolve_device, spread, write_json_atomically)
+from benchmarks.common import (RESULTS, SAMPLE, Weights, add_weights_arguments, chosen_weights, load_causal_lm,
+                               machine, matrix_rates, progress, quiet_libraries, resolve_device, spread,
+                               write_json_atomically)
 
 MAX_LEN = 256
 # Epochs enough that the window, not the data plan, ends every run: on a GPU ours then grows its batch
@@ -65,18 +66,10 @@ class Workload:
 
 
 def load_workload(weights: Weights, device: str) -> Workload:
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(weights.path)
-    dtype = base_dtype(device)
-    if weights.random:
-        torch.manual_seed(0)
-        with torch.device(device):  # drawn where they will train: a 1.7B model's random weights take a CPU long
-            model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(weights.path), dtype=dtype)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(weights.path, dtype=dtype)
-    model.to(device)
+    model = load_causal_lm(weights, device, base_dtype(device))
     pairs = [(build_prompt(tokenizer, pair.question), pair.answer) for pair in load_qa(SAMPLE / "qa.jsonl")]
     texts = [document.text for document in load_corpus(SAMPLE / "corpus").documents]
     examples, blocks = training_examples(tokenizer, texts, pairs, MAX_LEN, encode_prompt)
@@ -490,11 +483,7 @@ def time_larger_model(weights: Weights, device: str, seconds: float, repeats: in
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.lora_training", description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--model", help="a local Hugging Face model folder (default: the advisor's converted SmolLM2)")
-    source.add_argument("--shape-only", metavar="PATH",
-                        help="a folder with config.json and tokenizer files: random weights of that shape")
-    parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+    add_weights_arguments(parser)
     parser.add_argument("--seconds", type=float, help="each recipe's window (default: 30 on CPU, 20 on CUDA)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--batch-size", type=int,
@@ -567,8 +556,7 @@ def main(argv=None) -> int:
     quiet_libraries()
     device = resolve_device(args.device)
     seconds = args.seconds or DEFAULT_SECONDS[device]
-    weights = Weights(args.shape_only, random=True) if args.shape_only else \
-        Weights(args.model, random=False) if args.model else default_weights()
+    weights = chosen_weights(args)
     out = args.out or RESULTS / f"lora_training-{device}.json"
 
     started = time.perf_counter()
