@@ -170,7 +170,7 @@ def compare_uncached(report, questions: int) -> dict:
     from advisor.corpus.evalset import build_eval_set
     from advisor.corpus.qa import load_qa
     from advisor.corpus.loading import load_corpus
-    from advisor.measure.evaluate import whole_corpus_prefixes
+    from advisor.measure.evaluate import whole_corpus_prefix
     from advisor.models import load_generator, resolve_model
     from rag.generation import generate
     from rag.prompting import build_prompt
@@ -181,17 +181,17 @@ def compare_uncached(report, questions: int) -> dict:
     held_out = evalset.pairs[:questions]
     passages = [d.text for d in evalset.train_documents]
     model, tokenizer = load_generator(resolve_model(report.config["base_model"]), "cpu")
-    prefixes = whole_corpus_prefixes(model, tokenizer, passages)
+    prefix = whole_corpus_prefix(model, tokenizer, passages)
     differing, seconds = 0, {"cached": 0.0, "whole": 0.0}
     for pair in held_out:
         prompt = build_prompt(tokenizer, pair.question, passages)
-        cached = generate(model, tokenizer, prompt, report.config["max_new_tokens"], prefix=prefixes["generate"])
+        cached = generate(model, tokenizer, prompt, report.config["max_new_tokens"], prefix=prefix)
         whole = generate(model, tokenizer, prompt, report.config["max_new_tokens"])
         differing += cached.text != whole.text
         seconds["cached"] += cached.seconds
         seconds["whole"] += whole.seconds
     return {"questions": len(held_out), "differing_answers": differing,
-            "prefix_seconds": prefixes["generate"].seconds,
+            "prefix_seconds": prefix.seconds,
             "seconds_per_answer": {k: v / max(1, len(held_out)) for k, v in seconds.items()}}
 
 

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rag.prefix_cache import PrefixCache, cache_keyword
 from rag.prompting import encode_prompt
+
+
+@dataclass(frozen=True)
+class AfterPrompts:
+    """What generating answers to a batch of prompts leaves behind, from which another continuation of the same
+    prompts (a reference answer) is scored without computing the prompts again: the key/value cache (the prompts,
+    left-padded, then the generated tokens and anything scored since), the prompts' attention mask, each prompt's
+    length and the logits at its last position (what its first new token is drawn from)."""
+
+    cache: object
+    prompt_mask: object  # [rows, longest prompt]
+    lengths: tuple[int, ...]
+    last_logits: object  # [rows, vocabulary], float32
 
 
 @dataclass(frozen=True)
@@ -16,6 +29,8 @@ class Generation:
     new_tokens: int
     seconds: float
     first_token_seconds: float | None = None  # time to the first new token (the prompt's prefill and one step)
+    # With keep=True: (what its batch left, its row), for scoring a reference answer after the same prompt.
+    kept: tuple[AfterPrompts, int] | None = field(default=None, compare=False, repr=False)
 
     @property
     def tokens_per_second(self) -> float:
@@ -44,10 +59,17 @@ def _first_token_clock(start: float, device):
     return FirstTokenClock()
 
 
+def _after(output, prompt_mask, lengths) -> AfterPrompts:
+    """AfterPrompts from a generate() output made with return_dict_in_generate and output_logits."""
+    cache = output["cache"] if "cache" in output else output.get("past_key_values")  # before transformers 5.24
+    return AfterPrompts(cache, prompt_mask, tuple(lengths), output.logits[0].float())
+
+
 def generate(model, tokenizer, prompt: str, max_new_tokens: int = 32, min_new_tokens: int = 0,
-             prefix: PrefixCache | None = None) -> Generation:
+             prefix: PrefixCache | None = None, keep: bool = False) -> Generation:
     """Greedy; the end token is not allowed before `min_new_tokens` new tokens. With `prefix`, a prompt that
-    starts with its tokens is answered from a copy of its key/value cache, and the time is that of the rest."""
+    starts with its tokens is answered from a copy of its key/value cache, and the time is that of the rest.
+    With `keep`, the Generation keeps what the prompt left (its `kept`), to score a reference answer from."""
     import torch  # heavy; only generation needs it
 
     ids = encode_prompt(tokenizer, prompt)
@@ -60,14 +82,16 @@ def generate(model, tokenizer, prompt: str, max_new_tokens: int = 32, min_new_to
         output = model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
                                 max_new_tokens=max_new_tokens, do_sample=False, streamer=clock,
                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                                return_dict_in_generate=True, output_logits=keep,
                                 **({"min_new_tokens": min_new_tokens} if min_new_tokens else {}),
                                 **({cache_keyword(model): cached} if cached is not None else {}))
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    new = output[0, input_ids.shape[1]:]
+    new = output.sequences[0, input_ids.shape[1]:]
+    kept = (_after(output, torch.ones_like(input_ids), [len(ids)]), 0) if keep else None
     return Generation(tokenizer.decode(new, skip_special_tokens=True), len(ids), int(new.shape[0]), seconds,
-                      clock.seconds)
+                      clock.seconds, kept)
 
 
 def padding_token(tokenizer) -> int:
@@ -86,10 +110,12 @@ def left_padded(tokenizer, rows: list[list[int]], device):
     return input_ids, attention
 
 
-def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int = 32) -> list[Generation]:
+def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int = 32,
+                   keep: bool = False) -> list[Generation]:
     """Greedy answers to several prompts in one generate() call (left padding, so every prompt ends where
     its answer starts): the same answers as one at a time, at a fraction of the time per answer. Each
-    Generation's `seconds` is the batch's time shared equally; there is no time to first token."""
+    Generation's `seconds` is the batch's time shared equally; there is no time to first token. With `keep`,
+    each keeps what its prompt left (`kept`: the batch's, shared), to score a reference answer from."""
     import torch
 
     if not prompts:
@@ -101,14 +127,17 @@ def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int = 3
     start = time.perf_counter()
     with torch.no_grad():
         output = model.generate(input_ids=input_ids, attention_mask=attention, max_new_tokens=max_new_tokens,
-                                do_sample=False, pad_token_id=pad, eos_token_id=tokenizer.eos_token_id)
+                                do_sample=False, pad_token_id=pad, eos_token_id=tokenizer.eos_token_id,
+                                return_dict_in_generate=True, output_logits=keep)
     if device.type == "cuda":
         torch.cuda.synchronize()
     share = (time.perf_counter() - start) / len(prompts)
+    after = _after(output, attention, [len(ids) for ids in encoded]) if keep else None
     generations = []
-    for ids, row in zip(encoded, output[:, longest:]):
+    for index, (ids, row) in enumerate(zip(encoded, output.sequences[:, longest:])):
         new = _until_end(row.tolist(), tokenizer.eos_token_id, pad)
-        generations.append(Generation(tokenizer.decode(new, skip_special_tokens=True), len(ids), len(new), share))
+        generations.append(Generation(tokenizer.decode(new, skip_special_tokens=True), len(ids), len(new), share,
+                                      kept=(after, index) if keep else None))
     return generations
 
 

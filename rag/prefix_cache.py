@@ -19,10 +19,11 @@ def shared_token_prefix(id_lists: list[list[int]]) -> list[int]:
 
 def cache_keyword(model) -> str:
     """The name a model's forward() and generate() take a key/value cache by ("cache" from transformers 5.24,
-    "past_key_values" before)."""
+    "past_key_values" before); a peft model's is its base model's."""
     import inspect
 
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft model passes it on
+    return "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
 
 
 @dataclass
@@ -54,7 +55,7 @@ class PrefixCache:
                         **{cache_keyword(model): DynamicCache(config=model.config)})
         if device.type == "cuda":
             torch.cuda.synchronize()
-        cache = out.get("cache", out.get("past_key_values"))
+        cache = out["cache"] if "cache" in out else out.get("past_key_values")  # before transformers 5.24
         return cls(list(ids), cache, out.logits[0, -1].float(), time.perf_counter() - start)
 
     def matches(self, ids: list[int]) -> bool:

@@ -197,45 +197,42 @@ def _first_words(text: str, keep: int) -> str:
     return text[:spans[min(len(spans), keep) - 1][1]].strip() if spans else ""
 
 
-def whole_corpus_prefixes(model, tokenizer, passages: list[str]) -> dict:
-    """{"generate": PrefixCache, "score": PrefixCache} of the prompt's part that comes before the question when
-    every passage is in it: as the answer is generated (the prompt's encoding) and as it is scored (the
-    tokenizer's own, which may add a start token); one cache when the two agree."""
+def whole_corpus_prefix(model, tokenizer, passages: list[str]):
+    """The PrefixCache of the prompt's part that comes before the question when every passage is in it, as
+    the prompt is encoded for answering (each answer's reference is then scored after its own prompt)."""
     from rag.prefix_cache import PrefixCache, shared_token_prefix
     from rag.prompting import build_prompt, encode_prompt
 
     # Two questions that share no first word: what their prompts share is the corpus and what leads it.
     prompts = [build_prompt(tokenizer, question, passages) for question in ("Who?", "Name the one.")]
-    wanted = {"generate": shared_token_prefix([encode_prompt(tokenizer, p) for p in prompts]),
-              "score": shared_token_prefix([tokenizer(p)["input_ids"] for p in prompts])}
-    built = {}
-    for ids in wanted.values():
-        if tuple(ids) not in built:
-            built[tuple(ids)] = PrefixCache.build(model, ids)
-    return {use: built[tuple(ids)] for use, ids in wanted.items()}
+    return PrefixCache.build(model, shared_token_prefix([encode_prompt(tokenizer, p) for p in prompts]))
 
 
-def prefix_figures(prefixes: dict) -> dict:
-    """What the whole-corpus prompt's cached prefix cost once and how many answers and scores it served."""
-    caches = {id(cache): cache for cache in prefixes.values()}.values()
-    return {"prefix_tokens": len(prefixes["generate"].ids),
-            "prefix_seconds": sum(cache.seconds for cache in caches),
-            "from_cache": sum(cache.used for cache in caches),
-            "computed_whole": sum(cache.missed for cache in caches)}
+def prefix_figures(prefix) -> dict:
+    """What the whole-corpus prompt's cached prefix cost once and how many prompts it served."""
+    return {"prefix_tokens": len(prefix.ids), "prefix_seconds": prefix.seconds, "from_cache": prefix.used,
+            "computed_whole": prefix.missed}
 
 
 def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_item=None, embed=None,
                 format_regex: str | None = None) -> ArmRun:
     """Answers (or, for held-out documents, continues and scores) the evaluation set with one arm."""
-    from advisor.measure.likelihood import answer_log_likelihood, answer_log_likelihoods, text_nll
+    from advisor.measure.likelihood import (answer_log_likelihood, answer_log_likelihoods,
+                                            answer_log_likelihoods_after, text_nll)
     from rag.generation import generate, generate_batch
     from rag.prompting import build_prompt
 
     model, retriever, fixed = arm.model, arm.retriever, arm.passages or []
     # The whole corpus opens every prompt: its key/value cache is computed once and each question answered
-    # and scored from a copy (as a deployment caches a fixed prompt prefix), one question at a time.
-    prefixes = whole_corpus_prefixes(model, tokenizer, fixed) if fixed and not retriever else None
+    # from a copy (as a deployment caches a fixed prompt prefix), one question at a time.
+    prefix = whole_corpus_prefix(model, tokenizer, fixed) if fixed and not retriever else None
     window = getattr(getattr(model, "config", None), "max_position_embeddings", None) or 2048
+    # prompt -> (what its answer's generation left, its row): the reference answer is scored from there rather
+    # than reading the prompt again (prefill is most of the time with passages); the latest answers' only.
+    kept = {}
+
+    def keep(generations, prompts):
+        kept.update((prompt, g.kept) for g, prompt in zip(generations, prompts) if g.kept is not None)
 
     def prompt_for(question):
         hits, timings = retriever.retrieve(question) if retriever else (None, {})
@@ -245,28 +242,41 @@ def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_ite
         return prompt, timings, hits
 
     def answer(question):
+        kept.clear()  # before the next answer's cache is made (a whole corpus's is hundreds of megabytes)
         prompt, timings, hits = prompt_for(question)
-        generation = generate(model, tokenizer, prompt, max_new_tokens,
-                              **({"prefix": prefixes["generate"]} if prefixes else {}))
+        generation = generate(model, tokenizer, prompt, max_new_tokens, prefix=prefix, keep=True)
+        keep([generation], [prompt])
         return generation, prompt, timings, hits
 
     def answer_batch(questions):
-        if prefixes:  # each from the cached prefix: a batch would pad and compute the corpus once per row
-            return [answer(question) for question in questions]
+        kept.clear()
         prompted = [prompt_for(question) for question in questions]
-        generations = generate_batch(model, tokenizer, [prompt for prompt, _, _ in prompted], max_new_tokens)
+        generations = generate_batch(model, tokenizer, [prompt for prompt, _, _ in prompted], max_new_tokens,
+                                     keep=True)
+        keep(generations, [prompt for prompt, _, _ in prompted])
         return [(generation, prompt, timings, hits) for generation, (prompt, timings, hits)
                 in zip(generations, prompted)]
 
+    def from_answers(items):
+        """The items' likelihoods from their answers' caches when one batch's generation left them all, else None."""
+        found = [kept.get(prompt) for prompt, _ in items]
+        if (not found or None in found or len({id(after) for after, _ in found}) != 1
+                or len({row for _, row in found}) != len(found)):  # a prompt asked twice: scored whole
+            return None
+        after = found[0][0]
+        references = [None] * len(after.lengths)
+        for (_, row), (_, reference) in zip(found, items):
+            references[row] = reference
+        values = answer_log_likelihoods_after(model, tokenizer, after, references)
+        return [values[row] for _, row in found]
+
     def likelihood(prompt, reference):
-        if prefixes:
-            return answer_log_likelihood(model, tokenizer, prompt, reference, window, prefixes["score"])
-        return answer_log_likelihood(model, tokenizer, prompt, reference)
+        value = from_answers([(prompt, reference)])
+        return value[0] if value else answer_log_likelihood(model, tokenizer, prompt, reference, window, prefix)
 
     def likelihood_batch(items):
-        if prefixes:
-            return [likelihood(*item) for item in items]
-        return answer_log_likelihoods(model, tokenizer, items)
+        values = from_answers(items)
+        return values if values is not None else answer_log_likelihoods(model, tokenizer, items)
 
     def context_for(doc):
         if not retriever:
@@ -288,10 +298,12 @@ def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_ite
 
     if not evalset.pairs:
         return style(on_item)
+    # From the cached prefix one question at a time, each scored after its answer: a batch would pad and compute
+    # the corpus once per row, and keep a corpus-sized cache per row until it is scored.
     run = evaluate_qa_arm(arm.name, evalset.pairs, answer, likelihood, metrics, on_item=on_item,
-                          answer_batch=answer_batch, likelihood_batch=likelihood_batch)
-    if prefixes:
-        run.extra["prefix_cache"] = prefix_figures(prefixes)
+                          answer_batch=None if prefix else answer_batch, likelihood_batch=likelihood_batch)
+    if prefix:
+        run.extra["prefix_cache"] = prefix_figures(prefix)
     if evalset.documents:  # goal both: the style half, scored on the held-out documents
         styled = style(None)
         run.scores.update(styled.scores)

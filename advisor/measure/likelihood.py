@@ -78,6 +78,48 @@ def answer_log_likelihoods(model, tokenizer, items: list[tuple[str, str]], max_l
     return out
 
 
+def answer_log_likelihoods_after(model, tokenizer, after, answers: list[str | None]) -> list[float]:
+    """answer_log_likelihood of each row's reference answer (None: that row is not scored, nan) after the prompt
+    its generation answered (`after`, a rag.generation.AfterPrompts), in one forward pass of the answers' tokens
+    alone: the first token from the logits the generation drew its own first token from, the rest on the
+    prompts' key/value cache, with the generated tokens (and anything scored since) masked out. The same values
+    as scoring prompt and answer whole, up to floating-point rounding, for the prompts as the model read them."""
+    import torch
+
+    from rag.generation import padding_token
+    from rag.prefix_cache import cache_keyword
+
+    rows = len(after.lengths)
+    answer_ids = [tokenizer(" " + answer, add_special_tokens=False)["input_ids"] if answer is not None else []
+                  for answer in answers]
+    out = [float("nan")] * rows
+    if not any(answer_ids):
+        return out
+    first = torch.log_softmax(after.last_logits, dim=-1)
+    width = max(len(ids) for ids in answer_ids) - 1  # each answer but its last token is read
+    if width:
+        device, pad = after.last_logits.device, padding_token(tokenizer)
+        reads = [ids[:-1] for ids in answer_ids]
+        input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids in reads], device=device)
+        read_mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in reads], device=device)
+        masked_out = after.cache.get_seq_length() - after.prompt_mask.shape[1]  # generated, or scored before
+        mask = torch.cat([after.prompt_mask, after.prompt_mask.new_zeros((rows, masked_out)),
+                          read_mask.to(after.prompt_mask.dtype)], dim=1)
+        positions = torch.tensor(after.lengths, device=device)[:, None] + torch.arange(width, device=device)
+        with torch.no_grad():
+            logits = model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                           **{cache_keyword(model): after.cache}).logits.float()
+        rest = torch.log_softmax(logits, dim=-1)
+    for row, ids in enumerate(answer_ids):
+        if not ids:
+            continue
+        total = first[row, ids[0]]
+        if len(ids) > 1:
+            total = total + rest[row, torch.arange(len(ids) - 1), torch.tensor(ids[1:])].sum()
+        out[row] = float(total) / len(ids)
+    return out
+
+
 def text_nll(model, tokenizer, text: str, context: str = "", max_length: int = 512) -> tuple[float, int]:
     """(sum of NLL, token count) of `text`, optionally after `context`; long texts are truncated."""
     return _nll_of_continuation(model, tokenizer, context, text, max_length)

@@ -1,6 +1,7 @@
 """Batched answering and likelihoods: the same greedy answers and values as one at a time, and only the first
 answers timed."""
 
+import math
 from types import SimpleNamespace
 
 import pytest
@@ -37,6 +38,32 @@ def test_batched_likelihoods_give_the_values_of_one_at_a_time(tiny_model_dir):
     assert batched == pytest.approx(single, abs=1e-4)  # prompts and answers of different lengths, left-padded
     assert len(set(round(v, 4) for v in single)) == len(single)  # the values differ: each row is its own
     assert answer_log_likelihoods(model, tokenizer, []) == []
+
+
+ANSWERS = ["nobody", "in 1901, by the mayor", "rain", "MV Ashgrove", "north"]
+
+
+def test_likelihoods_after_the_answers_give_the_values_of_the_whole_prompt(tiny_model_dir):
+    from advisor.measure.likelihood import answer_log_likelihood, answer_log_likelihoods_after
+
+    model, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
+    prompts = [build_prompt(tokenizer, q, ["The station opened in 1901."] * (i % 3)) for i, q in enumerate(QUESTIONS)]
+    whole = [answer_log_likelihood(model, tokenizer, prompt, answer) for prompt, answer in zip(prompts, ANSWERS)]
+    plain = generate_batch(model, tokenizer, prompts, max_new_tokens=12)
+    batched = generate_batch(model, tokenizer, prompts, max_new_tokens=12, keep=True)
+    assert [g.text for g in batched] == [g.text for g in plain]  # keeping the cache changes no answer
+    after = batched[0].kept[0]
+    assert all(g.kept == (after, row) for row, g in enumerate(batched))
+    assert max(g.new_tokens for g in batched) > 1  # generated tokens in the cache, which scoring must not see
+    # Rows scored in two calls on the one cache (the second sees the first's tokens, masked out too).
+    first_three = answer_log_likelihoods_after(model, tokenizer, after, ANSWERS[:3] + [None, None])
+    last_two = answer_log_likelihoods_after(model, tokenizer, after, [None, None, None] + ANSWERS[3:])
+    assert first_three[:3] + last_two[3:] == pytest.approx(whole, abs=1e-4)
+    assert all(math.isnan(v) for v in first_three[3:] + last_two[:3])
+    single = generate(model, tokenizer, prompts[1], max_new_tokens=12, keep=True)
+    assert single.text == plain[1].text and single.kept[1] == 0
+    assert answer_log_likelihoods_after(model, tokenizer, single.kept[0], [ANSWERS[1]]) == \
+        pytest.approx([whole[1]], abs=1e-4)
 
 
 def test_only_the_first_answers_are_timed_the_rest_are_batched_in_order():

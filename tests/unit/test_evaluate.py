@@ -130,7 +130,7 @@ def test_style_continuations_may_not_end_before_the_token_budget(monkeypatch):
 
     calls = []
 
-    def generate(model, tokenizer, prompt, max_new_tokens=32, min_new_tokens=0):
+    def generate(model, tokenizer, prompt, max_new_tokens=32, min_new_tokens=0, prefix=None, keep=False):
         calls.append(("style" if prompt.startswith("Departures") else "answer", max_new_tokens, min_new_tokens))
         return Generation("\nREF-4 | North Loop | late\n", 10, max_new_tokens, 0.1, 0.01)
 
