@@ -8,8 +8,9 @@ prompts) and with passages (RAG's: three 128-token passages from each question's
 in for retrieval so that no index is needed). Modes run interleaved within every repeat after a warm-up;
 prints a table and writes benchmarks/results/answering-<device>.json with answers/s, generated tokens/s,
 the ratio to one at a time and how many answers differ from one at a time. Then the reference answers'
-likelihoods (what the advisor reads as further evidence), scored one at a time and in batches of 8, with
-the largest difference between the two. Then where the time goes with passages: prefill against decoding at
+likelihoods (what the advisor reads as further evidence), scored one at a time, in batches of 8, and as the
+advisor scores them, after its batches of 8 answers from the key/value cache their generation left (the scoring
+timed alone: the answers are generated anyway), with the largest difference from one at a time. Then where the time goes with passages: prefill against decoding at
 batches of 1, 4, 8 and 16, and prefill's rate as a share of the measured matrix rate. On a CUDA GPU with bf16,
 last, the answers in bf16 (what the advisor answers in there) against fp32: answers/s and how many differ.
 """
@@ -123,14 +124,15 @@ def bf16_against_fp32(tokenizer, fp32_model, prompt_sets: dict[str, list[str]], 
 
 
 def likelihoods(model, tokenizer, prompt_sets: dict[str, list[str]], references: list[str], repeats: int) -> list[dict]:
-    """Answer log-likelihoods one at a time against in batches of 8, interleaved, with the largest difference."""
-    from advisor.measure.likelihood import answer_log_likelihood, answer_log_likelihoods
+    """Answer log-likelihoods one at a time against in batches of 8 and after batches of 8 answers (the scoring
+    alone timed), interleaved, with the largest differences from one at a time."""
+    from advisor.measure.likelihood import answer_log_likelihood, answer_log_likelihoods, answer_log_likelihoods_after
 
     rows = []
     for kind, texts in prompt_sets.items():
         items = list(zip(texts, references))
         answer_log_likelihoods(model, tokenizer, items[:8])  # warm-up
-        single_s, batch_s, gap = [], [], 0.0
+        single_s, batch_s, after_s, gap, after_gap = [], [], [], 0.0, 0.0
         for _ in range(repeats):
             start = time.perf_counter()
             single = [answer_log_likelihood(model, tokenizer, prompt, reference) for prompt, reference in items]
@@ -139,11 +141,24 @@ def likelihoods(model, tokenizer, prompt_sets: dict[str, list[str]], references:
             batched = [v for i in range(0, len(items), 8) for v in answer_log_likelihoods(model, tokenizer, items[i:i + 8])]
             batch_s.append(time.perf_counter() - start)
             gap = max(gap, max(abs(a - b) for a, b in zip(single, batched)))
+            after, seconds = [], 0.0
+            for i in range(0, len(items), 8):
+                answered = generate_batch(model, tokenizer, texts[i:i + 8], MAX_NEW_TOKENS, keep=True)
+                start = time.perf_counter()
+                after += answer_log_likelihoods_after(model, tokenizer, answered[0].kept[0], references[i:i + 8])
+                seconds += time.perf_counter() - start
+            after_s.append(seconds)
+            after_gap = max(after_gap, max(abs(a - b) for a, b in zip(single, after)))
         rows.append({"prompts": kind, "items": len(items), "one_at_a_time_per_second": spread([len(items) / t for t in single_s]),
                      "batch_8_per_second": spread([len(items) / t for t in batch_s]),
-                     "ratio": spread([a / b for a, b in zip(single_s, batch_s)]), "max_abs_difference": gap})
+                     "ratio": spread([a / b for a, b in zip(single_s, batch_s)]), "max_abs_difference": gap,
+                     "after_answers_per_second": spread([len(items) / t for t in after_s]),
+                     "after_answers_ratio_to_batch_8": spread([a / b for a, b in zip(batch_s, after_s)]),
+                     "after_answers_max_abs_difference": after_gap})
         progress(f"likelihoods, {kind}: batch 8 {statistics.median(single_s) / statistics.median(batch_s):.2f}x "
-                 f"one at a time, largest difference {gap:.2e}")
+                 f"one at a time, largest difference {gap:.2e}; after the answers "
+                 f"{statistics.median(batch_s) / statistics.median(after_s):.1f}x batch 8, largest difference "
+                 f"{after_gap:.2e}")
     return rows
 
 
@@ -242,6 +257,11 @@ def print_table(report: dict) -> None:
         print(f"answer likelihoods, {row['prompts']}: batch 8 {row['ratio']['median']:.2f}x one at a time "
               f"({row['batch_8_per_second']['median']:.1f} against {row['one_at_a_time_per_second']['median']:.1f} "
               f"items/s), largest difference {row['max_abs_difference']:.1e}")
+        if "after_answers_per_second" in row:
+            print(f"answer likelihoods, {row['prompts']}, after the answers (what the advisor does): "
+                  f"{row['after_answers_ratio_to_batch_8']['median']:.1f}x batch 8 "
+                  f"({row['after_answers_per_second']['median']:.1f} items/s), largest difference from one at a "
+                  f"time {row['after_answers_max_abs_difference']:.1e}")
 
 
 def main(argv=None) -> int:

@@ -20,8 +20,14 @@ DEFAULT_SLICE_BYTES = 32 * 2 ** 20
 
 def accepts_positions(model) -> bool:
     """Whether `model` (peft-wrapped or not) takes `logits_to_keep`, which can pick the positions to project onto the
-    vocabulary (transformers' causal LMs: Llama, Mistral, Qwen and most others)."""
-    return "logits_to_keep" in inspect.signature(_unwrapped(model).forward).parameters
+    vocabulary (transformers' causal LMs: Llama, Mistral, Qwen and most others). Asked every training step: the
+    answer is the model class's, read once."""
+    return _forward_takes(type(_unwrapped(model)), "logits_to_keep")
+
+
+@functools.cache
+def _forward_takes(model_class, keyword: str) -> bool:
+    return keyword in inspect.signature(model_class.forward).parameters
 
 
 def _unwrapped(model):

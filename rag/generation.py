@@ -29,7 +29,8 @@ class Generation:
     new_tokens: int
     seconds: float
     first_token_seconds: float | None = None  # time to the first new token (the prompt's prefill and one step)
-    # With keep=True: (what its batch left, its row), for scoring a reference answer after the same prompt.
+    # With keep=True: (what its batch left, its row), for scoring a reference answer after the same prompt; None
+    # also when the model's cache cannot be scored from (see _after).
     kept: tuple[AfterPrompts, int] | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -59,9 +60,16 @@ def _first_token_clock(start: float, device):
     return FirstTokenClock()
 
 
-def _after(output, prompt_mask, lengths) -> AfterPrompts:
-    """AfterPrompts from a generate() output made with return_dict_in_generate and output_logits."""
+def _after(output, prompt_mask, lengths) -> AfterPrompts | None:
+    """AfterPrompts from a generate() output made with return_dict_in_generate and output_logits; None when its
+    cache is not one that keeps every position as it grows (a static or sliding-window cache): the reference
+    answer is then scored with its prompt, whole."""
+    from transformers import DynamicCache
+
     cache = output["cache"] if "cache" in output else output.get("past_key_values")  # before transformers 5.24
+    layers = getattr(cache, "layers", None) or []
+    if not isinstance(cache, DynamicCache) or any(type(layer).__name__ != "DynamicLayer" for layer in layers):
+        return None
     return AfterPrompts(cache, prompt_mask, tuple(lengths), output.logits[0].float())
 
 
@@ -89,9 +97,9 @@ def generate(model, tokenizer, prompt: str, max_new_tokens: int = 32, min_new_to
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     new = output.sequences[0, input_ids.shape[1]:]
-    kept = (_after(output, torch.ones_like(input_ids), [len(ids)]), 0) if keep else None
+    after = _after(output, torch.ones_like(input_ids), [len(ids)]) if keep else None
     return Generation(tokenizer.decode(new, skip_special_tokens=True), len(ids), int(new.shape[0]), seconds,
-                      clock.seconds, kept)
+                      clock.seconds, (after, 0) if after is not None else None)
 
 
 def padding_token(tokenizer) -> int:
@@ -137,7 +145,7 @@ def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int = 3
     for index, (ids, row) in enumerate(zip(encoded, output.sequences[:, longest:])):
         new = _until_end(row.tolist(), tokenizer.eos_token_id, pad)
         generations.append(Generation(tokenizer.decode(new, skip_special_tokens=True), len(ids), len(new), share,
-                                      kept=(after, index) if keep else None))
+                                      kept=(after, index) if after is not None else None))
     return generations
 
 

@@ -193,7 +193,7 @@ def estimate_stages(speed: Speed, *, arms: list[ArmPlan], questions: int, docume
                     style_prompt_tokens: float = 64.0, embedding_seconds: float = 0.0,
                     feedback_seconds: float = 0.0) -> dict[str, float]:
     """Seconds per stage. Each arm answers `timed` questions alone and the rest in batches, and scores each
-    reference answer with one more forward pass; held-out `documents` (style) are continued to max_new_tokens
+    reference answer with one more forward pass of its tokens on its answer's cache; held-out `documents` (style) are continued to max_new_tokens
     alone and scored. Retrieval embeds each question; a cached prefix is computed once."""
     answer_tokens = ANSWER_LENGTH_SHARE * max_new_tokens
     stages = {"index": chunks * speed.embed_seconds, **({"embeddings": embedding_seconds} if embedding_seconds else {})}
@@ -202,10 +202,10 @@ def estimate_stages(speed: Speed, *, arms: list[ArmPlan], questions: int, docume
         singles = min(questions, timed) + (1 if questions else 0)  # and a warm-up
         rest = max(0, questions - timed)
         if arm.cached_prefix:  # answered and scored one at a time, from the prefix's cache
-            seconds = (singles + rest) * alone + questions * speed.prompt(arm.prompt_tokens + answer_tokens)
+            seconds = (singles + rest) * alone + questions * speed.prompt(answer_tokens)
         else:
             seconds = singles * alone + rest * speed.in_batch(arm.prompt_tokens, answer_tokens)
-            seconds += questions * speed.in_batch(arm.prompt_tokens + answer_tokens)
+            seconds += min(questions, timed) * speed.prompt(answer_tokens) + rest * speed.in_batch(answer_tokens)
         if arm.retrieval:
             seconds += (questions + documents) * speed.embed_seconds
         if arm.cached_prefix:
@@ -335,6 +335,7 @@ def plan_run(cfg, evalset, models, profile: CorpusProfile, whole: WholeCorpusFit
         and (cfg.augment_model or getattr(tokenizer, "chat_template", None))) else 0.0
     budget = cfg.budget_minutes * 60
     notes: list[str] = []
+    rated = rated_lines(cfg.feedback_ratings)  # read once: --max-minutes tries many plans
 
     def stages_for(pairs: int, fits: bool, budget_seconds: float, tune: bool) -> dict[str, float]:
         arms = []
@@ -354,7 +355,7 @@ def plan_run(cfg, evalset, models, profile: CorpusProfile, whole: WholeCorpusFit
                                                            processes=cfg.processes) + paraphrasing,
                                reference_tokens=reference_tokens, timed=LATENCY_SAMPLE,
                                feedback_seconds=feedback_seconds(
-                                   speed, examples=rated_lines(cfg.feedback_ratings),
+                                   speed, examples=rated,
                                    tokens_per_example=question_tokens + ANSWER_LENGTH_SHARE * cfg.max_new_tokens,
                                    budget_seconds=cfg.feedback_budget_minutes * 60))
 

@@ -98,7 +98,7 @@ def train_on_processes(ctx: RunContext, models: LoadedModels, model, examples: l
     Only the training runs there: the run's other stages stay in this process."""
     import torch
 
-    from finetune.distributed import ERRORS_FILE, TrainingFailed, launch, write_job
+    from finetune.distributed import ERRORS_FILE, EXAMPLES_FILE, TrainingFailed, launch, write_job
     from finetune.train import load_adapter
 
     processes = ctx.config.processes
@@ -125,6 +125,9 @@ def train_on_processes(ctx: RunContext, models: LoadedModels, model, examples: l
                             ) from None
     finally:
         model.to(device)
+    # The training data's copy goes once trained (a failed run keeps it beside the errors; a resumed run writes it
+    # again); the job and what the processes wrote stay, small, for reading.
+    (job.parent / EXAMPLES_FILE).unlink(missing_ok=True)
     return load_adapter(model, adapter_dir), trained
 
 

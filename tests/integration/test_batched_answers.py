@@ -109,3 +109,21 @@ def test_the_answering_benchmark_counts_the_bf16_answers_that_differ_from_fp32(t
     assert row["prompts"] == "closed-book" and row["answers"] == 4 and row["batch"] == 2
     assert row["bf16_answers_that_differ"] == sum(a != b for a, b in zip(bf16, fp32))
     assert row["bf16_answers_per_second"] > 0 and row["fp32_answers_per_second"] > 0
+
+
+def test_no_cache_is_kept_to_score_from_where_the_cache_drops_or_fixes_positions():
+    """A sliding-window cache forgets the prompt's start and a static one has fixed slots: the reference answer
+    is then scored with its prompt whole (kept is None)."""
+    import torch
+    from transformers import DynamicCache, MistralConfig, StaticCache
+    from transformers.generation.utils import GenerateDecoderOnlyOutput
+
+    from rag.generation import _after
+
+    config = MistralConfig(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                           num_attention_heads=2, num_key_value_heads=2, sliding_window=4)
+    mask, logits = torch.ones(1, 3, dtype=torch.long), (torch.zeros(1, 50),)
+    for cache, kept in ((DynamicCache(config=config), False), (StaticCache(config=config, max_cache_len=8), False),
+                        (DynamicCache(config=MistralConfig(**{**config.to_dict(), "sliding_window": None})), True)):
+        output = GenerateDecoderOnlyOutput(sequences=torch.zeros(1, 4, dtype=torch.long), logits=logits, cache=cache)
+        assert (_after(output, mask, [3]) is not None) == kept, type(cache).__name__

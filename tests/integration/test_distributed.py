@@ -6,7 +6,7 @@ import json
 import pytest
 
 import advisor
-from finetune.distributed import ERRORS_FILE, TrainingFailed, launch, write_job
+from finetune.distributed import ERRORS_FILE, EXAMPLES_FILE, TrainingFailed, launch, write_job
 from finetune.train import LoraSettings, latest_checkpoint
 
 
@@ -31,6 +31,7 @@ def test_a_run_trains_on_two_processes_and_reports_it(tiny_corpus, tiny_model_di
     assert (run / "adapter" / "adapter_model.safetensors").is_file()
     saved = [line for line in (run / "train-job" / ERRORS_FILE).read_text().splitlines() if "adapter saved" in line]
     assert len(saved) == 1, saved
+    assert not (run / "train-job" / EXAMPLES_FILE).exists()  # the training data's copy is gone once trained
 
 
 def _job(tiny_model_dir, tmp_path, *, max_steps: int, budget_seconds: float):
