@@ -10,9 +10,10 @@ prints a table and writes benchmarks/results/answering-<device>.json with answer
 the ratio to one at a time and how many answers differ from one at a time. Then the reference answers'
 likelihoods (what the advisor reads as further evidence), scored one at a time, in batches of 8, and as the
 advisor scores them, after its batches of 8 answers from the key/value cache their generation left (the scoring
-timed alone: the answers are generated anyway), with the largest difference from one at a time. Then where the time goes with passages: prefill against decoding at
-batches of 1, 4, 8 and 16, and prefill's rate as a share of the measured matrix rate. On a CUDA GPU with bf16,
-last, the answers in bf16 (what the advisor answers in there) against fp32: answers/s and how many differ.
+timed alone: the answers are generated anyway), with the largest difference from one at a time. Then where the
+time goes with passages: prefill against decoding at batches of 1, 4, 8 and 16, and prefill's rate as a share
+of the measured matrix rate. On a CUDA GPU with bf16, last, the answers in bf16 (what the advisor answers in
+there) against fp32: answers/s and how many differ.
 """
 
 from __future__ import annotations

@@ -193,8 +193,9 @@ def estimate_stages(speed: Speed, *, arms: list[ArmPlan], questions: int, docume
                     style_prompt_tokens: float = 64.0, embedding_seconds: float = 0.0,
                     feedback_seconds: float = 0.0) -> dict[str, float]:
     """Seconds per stage. Each arm answers `timed` questions alone and the rest in batches, and scores each
-    reference answer with one more forward pass of its tokens on its answer's cache; held-out `documents` (style) are continued to max_new_tokens
-    alone and scored. Retrieval embeds each question; a cached prefix is computed once."""
+    reference answer with one more forward pass of its tokens on its answer's cache; held-out `documents`
+    (style) are continued to max_new_tokens alone and scored. Retrieval embeds each question; a cached prefix
+    is computed once."""
     answer_tokens = ANSWER_LENGTH_SHARE * max_new_tokens
     stages = {"index": chunks * speed.embed_seconds, **({"embeddings": embedding_seconds} if embedding_seconds else {})}
     for arm in arms:
