@@ -4,8 +4,10 @@
 [--out PATH]` trains SmolLM2's LoRA (benchmarks.lora_training's set-up, the bundled ferry sample) with the plain
 bf16 loop: padded batches, then packed (finetune.packing, as the advisor's fine-tune packs on a GPU), then packed with
 one more lever each: a fused AdamW, no wait for the device after every step, four times the examples a step, the
-model compiled by torch.compile (its first steps, which compile, timed apart). Prints a table and writes
-benchmarks/results/gpu_step-<device>.json: which levers pay for the step's fixed cost (launches, Python) on this device.
+model compiled by torch.compile, or its decoder layers alone (finetune.compiled_layers; the first steps, which
+compile, are timed apart). On a GPU, each variant's share of a step the device is busy (its kernels' time over the wall
+clock, from two profiled steps) says whether the step waits on the device or on Python and launches. Prints a table and
+writes benchmarks/results/gpu_step-<device>.json: which levers pay for the step's fixed cost on this device.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ VARIANTS = {
     "packed, no wait each step": {"packed": True, "sync": False},
     "packed, 4x the batch": {"packed": True, "batch_factor": 4},
     "packed, compiled": {"packed": True, "compiled": True},
+    "packed, layers compiled": {"packed": True, "compiled_layers": True},
 }
 
 
@@ -38,10 +41,26 @@ def time_variant(work, options: dict, batch: int, seconds: float) -> dict:
     loop.run(steps=WARM_UP_STEPS)
     warm_up = time.perf_counter() - started
     window = loop.run(seconds=seconds)
+    busy = device_busy_share(loop) if work.device == "cuda" else None
     return {"batch": batch, "warm_up_seconds": warm_up, "steps": window.steps, "seconds": window.seconds,
+            "device_busy_share": busy,
             "seconds_per_step": window.seconds / max(window.steps, 1),
             "real_tokens_per_second": window.real_tokens / window.seconds,
             "padding_fraction": 1 - window.real_tokens / window.padded_tokens if window.padded_tokens else 0.0}
+
+
+def device_busy_share(loop, steps: int = 2) -> float:
+    """The share of `steps` steps' wall-clock time the GPU spent running kernels (their summed time: overlapping
+    kernels would count twice, which one stream's steps rarely have)."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        started = time.perf_counter()
+        loop.run(steps=steps)
+        wall = time.perf_counter() - started
+    kernels = sum(e.self_device_time_total for e in prof.key_averages() if e.device_type != DeviceType.CPU)
+    return kernels / 1e6 / wall
 
 
 def main(argv=None) -> int:
@@ -71,13 +90,15 @@ def main(argv=None) -> int:
                   "seconds": args.seconds, "warm_up_steps": WARM_UP_STEPS, "rows": rows}
         out = args.out or RESULTS / f"gpu_step-{device}.json"
         write_json_atomically(report, out)  # after each variant: a run cut short keeps the ones it timed
-    print(f"{'variant':28} {'batch':>5} {'real tok/s':>10} {'s/step':>7} {'padding':>7} {'warm-up s':>9}")
+    print(f"{'variant':28} {'batch':>5} {'real tok/s':>10} {'s/step':>7} {'padding':>7} {'warm-up s':>9} "
+          f"{'GPU busy':>8}")
     for row in rows:
         if "failed" in row:
             print(f"{row['variant']:28} failed: {row['failed'][:120]}")
         else:
             print(f"{row['variant']:28} {row['batch']:5d} {row['real_tokens_per_second']:10.0f} "
-                  f"{row['seconds_per_step']:7.3f} {100 * row['padding_fraction']:6.0f}% {row['warm_up_seconds']:9.1f}")
+                  f"{row['seconds_per_step']:7.3f} {100 * row['padding_fraction']:6.0f}% {row['warm_up_seconds']:9.1f} "
+                  + (f"{100 * row['device_busy_share']:7.0f}%" if row["device_busy_share"] is not None else f"{'':>8}"))
     print(f"wrote {out}")
     return 0
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from advisor.corpus.qa import load_qa  # the advisor's core imports only numpy beyond the standard library
 from advisor.corpus.loading import load_corpus
+from finetune.compiled_layers import layers_compiled
 from finetune.data import IGNORE_INDEX, training_examples
 from finetune.packing import PackedCollator, real_tokens
 from finetune.train import LoraSettings, train_lora, uses_bf16
@@ -143,10 +144,11 @@ class HandLoop:
     """A plain PyTorch loop: AdamW over the LoRA weights, batches grouped by length as the Trainer groups them,
     padded by the same collator `train_lora` uses on a CPU; optionally under bf16 autocast. The levers a GPU step
     may take (benchmarks/gpu_step.py): `packed` batches (finetune.packing, as ours on a GPU), a `fused` AdamW, no
-    wait for the device after every step (`sync`), the model `compiled` by torch.compile, `batch` examples a step."""
+    wait for the device after every step (`sync`), the model `compiled` by torch.compile or its decoder layers
+    (`compiled_layers`, as finetune.compiled_layers compiles them for ours), `batch` examples a step."""
 
     def __init__(self, work: Workload, autocast: bool, *, packed: bool = False, fused: bool = False,
-                 sync: bool = True, compiled: bool = False, batch: int | None = None):
+                 sync: bool = True, compiled: bool = False, compiled_layers: bool = False, batch: int | None = None):
         import torch
         from peft import get_peft_model
         from torch.utils.data import DataLoader
@@ -161,6 +163,9 @@ class HandLoop:
         self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad],
                                            lr=SETTINGS.learning_rate, **({"fused": True} if fused else {}))
         self.forward = torch.compile(self.model) if compiled else self.model
+        self.compiled_layers = contextlib.ExitStack()  # for the loop's lifetime: nothing else runs this model
+        if compiled_layers:
+            self.compiled_layers.enter_context(layers_compiled(self.model))
         self.sync = sync
         batch = batch or STEP_BATCH
         sampler = LengthGroupedSampler(batch, lengths=[len(e["input_ids"]) for e in work.examples],
@@ -197,18 +202,22 @@ class HandLoop:
 
 # ---- the recipes ---------------------------------------------------------------------------------------------
 
-def train_ours(work: Workload, seconds: float) -> dict[str, Window]:
-    """`finetune.train.train_lora` with the window as its budget, on a fresh copy of the base model.
+def train_ours(work: Workload, seconds: float, compile_layers: bool = False) -> dict[str, Window]:
+    """`finetune.train.train_lora` with the window as its budget, on a fresh copy of the base model; with
+    `compile_layers`, its decoder layers compiled (the compilation is paid in the first repeat's window, and its first
+    step's time, "first_step_seconds", shows it).
 
     Two rows: the whole call (what a user gets from the budget: LoRA wrapping, the Trainer's setup, the steps,
     saving the adapter) and its training steps alone.
     """
+    name = "ours_compiled" if compile_layers else "ours"
     model = copy.deepcopy(work.base)
     log = ForwardLog(model)
     step_ends: list[float] = []
     called = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lora-bench-adapter-") as adapter_dir:
-        _, result = train_lora(model, work.tokenizer, work.examples, SETTINGS, adapter_dir, device=work.device,
+        settings = dataclasses.replace(SETTINGS, compile_layers=compile_layers)
+        _, result = train_lora(model, work.tokenizer, work.examples, settings, adapter_dir, device=work.device,
                                budget_seconds=seconds, on_step=lambda *_: step_ends.append(time.perf_counter()))
     real, padded = log.tokens()
     global STEP_BATCH
@@ -218,10 +227,12 @@ def train_ours(work: Workload, seconds: float) -> dict[str, Window]:
              "trainer_real_tokens": result.tokens, "hook_real_tokens": real}
     whole = Window(result.seconds, result.steps, result.tokens, padded, extra)
     if not step_ends or not len(log):
-        return {"ours": whole}
+        return {name: whole}
     loop_seconds = step_ends[-1] - log.starts[0]
     extra["setup_seconds"] = log.starts[0] - called  # LoRA wrapping and the Trainer's setup
-    return {"ours": whole, "ours: steps only": Window(loop_seconds, result.steps, result.tokens, padded)}
+    extra["first_step_seconds"] = step_ends[0] - log.starts[0]  # its one-off costs: kernel set-up, compilation
+    extra["compiled"] = int(result.compiled)
+    return {name: whole, f"{name}: steps only": Window(loop_seconds, result.steps, result.tokens, padded)}
 
 
 def train_by_hand(autocast: bool) -> Callable[[Workload, float], dict[str, Window]]:
@@ -306,6 +317,8 @@ def _ours_precision(device: str) -> str:
 RECIPES = [
     Recipe("ours", "finetune.train.train_lora, budget = the window (Trainer, grouped by length)", _ours_precision,
            train_ours),
+    Recipe("ours_compiled", "ours with each decoder layer compiled (finetune.compiled_layers; compiled in repeat 1)",
+           _ours_precision, lambda work, seconds: train_ours(work, seconds, compile_layers=True)),
     Recipe("hand_fp32", "plain loop: AdamW, length-grouped batches, DataCollatorForSeq2Seq", lambda d: "fp32",
            train_by_hand(autocast=False)),
     Recipe("hand_autocast", "the same loop under bf16 autocast", lambda d: "bf16", train_by_hand(autocast=True),
@@ -370,6 +383,20 @@ def warm_up(work: Workload, bf16: bool) -> None:
         HandLoop(work, autocast=True).run(steps=1)
 
 
+def compile_warm_up(work: Workload, recipes: list[Recipe], seconds: float) -> float | None:
+    """Where ours_compiled is among `recipes`: one untimed call of it, a window long, which compiles the decoder
+    layers in its first step (torch.compile keeps what it compiled for the process), and again for the other kind of
+    batch if one comes (with an attention mask or without), so that the timed windows measure compiled steps; returns
+    the first step's seconds (what a user's first compiled training pays once)."""
+    if not any(r.name == "ours_compiled" for r in recipes):
+        return None
+    try:
+        windows = train_ours(work, seconds, compile_layers=True)
+    except Exception:  # noqa: BLE001  (the recipe's own run reports why it fails)
+        return None
+    return windows["ours_compiled"].extra.get("first_step_seconds")
+
+
 # ---- figures, table and JSON -----------------------------------------------------------------------------------
 
 def figures(window: Window, ours: Window | None, limits: dict[str, float], precision: str) -> dict[str, float]:
@@ -420,6 +447,9 @@ def print_report(report: dict) -> None:
              (f"matmul: fp32 {report['matrix_flops']['fp32'] / 1e12:.2f} TFLOP/s, "
               f"bf16 {report['matrix_flops']['bf16'] / 1e12:.2f} TFLOP/s -> limit at 6N FLOP/token: "
               f"fp32 {limits['fp32_6N']:.0f}, bf16 {limits['bf16_6N']:.0f} tok/s")]
+    if report.get("compile_seconds") is not None:
+        notes.append(f"ours_compiled: its first step, which compiles the decoder layers, took "
+                     f"{report['compile_seconds']:.1f} s (in the warm-up; once per process)")
     ours = next((r for r in report["rows"] if r["name"] == "ours" and "figures" in r), None)
     if ours:
         f = ours["figures"]
@@ -456,6 +486,8 @@ def print_report(report: dict) -> None:
                   f"{median(row, 'utilisation_percent_6N', '.1f')}% of the {row['precision']} limit (6N)")
         else:
             print(f"larger model, {row['name']}: {row['skipped']}")
+    if (larger or {}).get("compile_seconds") is not None:
+        print(f"larger model, ours_compiled: its compiling first step took {larger['compile_seconds']:.1f} s")
 
 
 def time_larger_model(weights: Weights, device: str, seconds: float, repeats: int, rates: dict[str, float]) -> dict:
@@ -473,9 +505,10 @@ def time_larger_model(weights: Weights, device: str, seconds: float, repeats: in
         progress(f"the larger model: {folder} (SmolLM2-1.7B's shape, random weights)")
         work = load_workload(Weights(folder, random=True), device)
     limits = {f"{p}_{k}N": rates[p] / (k * work.parameters) for p in rates for k in (6, 4)}
-    chosen = [r for r in RECIPES if r.name in ("ours", "hand_autocast", "trl_best")]
+    chosen = [r for r in RECIPES if r.name in ("ours", "ours_compiled", "hand_autocast", "trl_best")]
+    compiling = compile_warm_up(work, chosen, seconds)
     windows, failures = run_recipes(work, seconds, repeats, chosen)
-    return {"parameters": work.parameters, "shape": LARGER_SHAPE, "limits": limits,
+    return {"parameters": work.parameters, "shape": LARGER_SHAPE, "limits": limits, "compile_seconds": compiling,
             "rows": table_rows(windows, failures, device, limits, chosen)}
 
 
@@ -577,6 +610,7 @@ def main(argv=None) -> int:
     warm_up(work, bf16=not NO_BF16)
 
     chosen = [r for r in RECIPES if not args.recipes or r.name in args.recipes]
+    compiling = compile_warm_up(work, chosen, seconds)
     windows, failures = run_recipes(work, seconds, args.repeats, chosen)
     rows = table_rows(windows, failures, device, limits, chosen)
     larger = time_larger_model(weights, device, seconds, args.repeats, rates) if args.larger else None
@@ -592,10 +626,12 @@ def main(argv=None) -> int:
                      "example_tokens": sum(len(e["input_ids"]) for e in work.examples), "sample": str(SAMPLE),
                      "order": "interleaved: every recipe once per repeat, in table order",
                      "warm_up": "one hand_fp32 step, 3 profiled hand_fp32 steps" + ("" if NO_BF16 else
-                                                                                     ", one hand_autocast step"),
+                                                                                     ", one hand_autocast step")
+                     + ("" if compiling is None else ", one ours_compiled call (its compilation)"),
                      "flops_per_token": "6N (forward + backward); 4N also given: frozen base weights need no "
                                         "weight gradients, so LoRA's backward is nearer 2N than 4N"},
         "matrix_flops": rates, "limits": limits, "profile_hand_fp32": profile, "rows": rows,
+        "compile_seconds": compiling,  # the first compiled step, in the warm-up: paid once per process
         **({"larger_model": larger} if larger else {}),
         "seconds_total": time.perf_counter() - started,
         "heavy_modules_imported": sorted(m for m in HEAVY_MODULES if m in sys.modules),

@@ -22,7 +22,7 @@ def accepts_positions(model) -> bool:
     """Whether `model` (peft-wrapped or not) takes `logits_to_keep`, which can pick the positions to project onto the
     vocabulary (transformers' causal LMs: Llama, Mistral, Qwen and most others). Asked every training step: the
     answer is the model class's, read once."""
-    return _forward_takes(type(_unwrapped(model)), "logits_to_keep")
+    return _forward_takes(type(unwrapped(model)), "logits_to_keep")
 
 
 @functools.cache
@@ -30,7 +30,7 @@ def _forward_takes(model_class, keyword: str) -> bool:
     return keyword in inspect.signature(model_class.forward).parameters
 
 
-def _unwrapped(model):
+def unwrapped(model):
     """The transformers model under DDP's and peft's wrappers."""
     model = getattr(model, "module", model)  # DistributedDataParallel
     return model.get_base_model() if hasattr(model, "get_base_model") else model
@@ -39,7 +39,7 @@ def _unwrapped(model):
 def frozen_plain_head(model):
     """The output layer's weight when the slice-at-a-time path applies to `model`: a plain output layer (see
     PLAIN_OUTPUT_LAYER) without bias, frozen (LoRA leaves it so); else None."""
-    base = _unwrapped(model)
+    base = unwrapped(model)
     head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
     if (getattr(base.config, "model_type", None) not in PLAIN_OUTPUT_LAYER or head is None
             or getattr(head, "bias", None) is not None or getattr(head, "weight", None) is None
@@ -54,7 +54,7 @@ def _hidden_states_for_logits(model):
     identity, put back on leaving."""
     import torch
 
-    base = _unwrapped(model)
+    base = unwrapped(model)
     head = base.get_output_embeddings()
     base.set_output_embeddings(torch.nn.Identity())
     try:

@@ -9,6 +9,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from finetune.compiled_layers import layers_compiled
 from finetune.data import IGNORE_INDEX
 from finetune.gpu_batch import largest_divisor, plan_gpu_batch, probe_training
 from finetune.loss import accepts_positions, labelled_positions_loss
@@ -36,6 +37,7 @@ class LoraSettings:
     micro_batch_size: int | None = None  # examples per forward pass (see micro_batch); None: chosen per device
     gpu_batch: bool = True  # on a CUDA GPU, grow the batch to see the data plan within the budget (finetune.gpu_batch)
     packing: bool | None = None  # each batch's examples packed in rows (finetune.packing); None: on a CUDA GPU
+    compile_layers: bool = False  # each decoder layer compiled while training (finetune.compiled_layers)
 
 
 @dataclass
@@ -57,6 +59,7 @@ class TrainResult:
     seconds_before_first_step: float = 0.0  # LoRA wrapping and the Trainer's set-up, inside the budget
     resumed_from_step: int = 0  # the checkpoint an interrupted training went on from (0: from the start)
     processes: int = 1  # training processes (DDP under torchrun), each taking its share of every batch
+    compiled: bool = False  # the decoder layers ran compiled (settings.compile_layers, where the model has them)
 
     @property
     def tokens_per_second(self) -> float:
@@ -403,7 +406,8 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
                             callbacks=[progress])
     trainer.remove_callback(PrinterCallback)  # library code reports through on_step, never by printing
     try:
-        trainer.train(resume_from_checkpoint=str(resume[0]) if resume else None)
+        with layers_compiled(peft_model, settings.compile_layers) as compiled:
+            trainer.train(resume_from_checkpoint=str(resume[0]) if resume else None)
     finally:
         if scratch:
             scratch.cleanup()
@@ -427,7 +431,7 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
                          sum(steady) / len(steady) if steady else 0.0, budget_seconds, losses,
                          "bf16" if bf16 else "fp32",
                          (progress.training_started or start) - start if not resume else 0.0,
-                         resume[1]["step"] if resume else 0, processes)
+                         resume[1]["step"] if resume else 0, processes, compiled)
     return peft_model, result
 
 

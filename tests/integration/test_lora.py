@@ -221,3 +221,35 @@ def test_training_on_packed_batches_counts_real_tokens(tiny_model_dir, tmp_path)
     _, result = train_lora(model, tokenizer, examples, LoraSettings(max_steps=2, batch_size=4, packing=True),
                            tmp_path / "adapter", device="cpu", budget_seconds=600)
     assert result.steps == 2 and result.tokens == 2 * sum(len(e["input_ids"]) for e in examples)
+
+
+def test_training_with_compiled_layers_learns_what_eager_training_does_and_ends_eager(tiny_model_dir, tmp_path,
+                                                                                       monkeypatch):
+    import finetune.compiled_layers as compiled_layers
+    from finetune.compiled_layers import decoder_layers
+
+    monkeypatch.setattr(compiled_layers, "BACKEND", "eager")  # the wiring, without generating code (slow on 2 cores)
+    _, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
+    examples = text_blocks(tokenizer, [f"The station at Orlen Bay {i} opened in 18{i:02d}." for i in range(6)],
+                           block_size=16)
+
+    def train(compile_layers: bool):
+        model, _ = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
+        compiled_during = []
+        peft_model, result = train_lora(
+            model, tokenizer, examples, LoraSettings(max_steps=3, learning_rate=1e-2, compile_layers=compile_layers,
+                                                     packing=True),
+            tmp_path / f"adapter-{compile_layers}", device="cpu", budget_seconds=600,
+            on_step=lambda *_: compiled_during.append(all(layer._compiled_call_impl is not None
+                                                          for layer in decoder_layers(model))))
+        return peft_model, result, compiled_during
+
+    eager_model, eager, eager_during = train(False)
+    compiled_model, compiled, compiled_during = train(True)
+    assert compiled.compiled and not eager.compiled
+    assert compiled_during == [True] * 3 and eager_during == [False] * 3
+    assert all(layer._compiled_call_impl is None for layer in decoder_layers(compiled_model))  # generation: eager
+    eager_weights = dict(eager_model.named_parameters())
+    for name, weight in compiled_model.named_parameters():
+        if "lora_" in name:
+            assert torch.allclose(weight, eager_weights[name], atol=1e-6), name
