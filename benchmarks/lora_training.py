@@ -216,7 +216,8 @@ def train_ours(work: Workload, seconds: float, compile_layers: bool = False) -> 
     step_ends: list[float] = []
     called = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lora-bench-adapter-") as adapter_dir:
-        settings = dataclasses.replace(SETTINGS, compile_layers=compile_layers)
+        # ours as the advisor trains (compiled on a GPU only where the budget repays it: never in a short window)
+        settings = dataclasses.replace(SETTINGS, compile_layers=True if compile_layers else None)
         _, result = train_lora(model, work.tokenizer, work.examples, settings, adapter_dir, device=work.device,
                                budget_seconds=seconds, on_step=lambda *_: step_ends.append(time.perf_counter()))
     real, padded = log.tokens()

@@ -37,7 +37,9 @@ class LoraSettings:
     micro_batch_size: int | None = None  # examples per forward pass (see micro_batch); None: chosen per device
     gpu_batch: bool = True  # on a CUDA GPU, grow the batch to see the data plan within the budget (finetune.gpu_batch)
     packing: bool | None = None  # each batch's examples packed in rows (finetune.packing); None: on a CUDA GPU
-    compile_layers: bool = False  # each decoder layer compiled while training (finetune.compiled_layers)
+    # Each decoder layer compiled while training (finetune.compiled_layers); None: on a CUDA GPU where it pays
+    # within the budget (compile_pays, from the GPU probe's estimate of the training's time), else not.
+    compile_layers: bool | None = None
 
 
 @dataclass
@@ -246,10 +248,27 @@ def _collator(tokenizer, examples: list[dict], packing: bool):
     return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
 
 
+# On an H200 (benchmarks/results/lora_training-cuda-h200.json, 2026-12-04), the decoder layers compiled made LoRA
+# steps 1.42 (SmolLM2-135M) and 1.48 times (SmolLM2-1.7B's shape) as fast, for a compilation of 64 s in a fresh
+# process (SmolLM2-135M's first compiled step, 16 CPU cores compiling).
+GPU_COMPILE_SECONDS = 65.0
+GPU_COMPILE_SPEEDUP = 1.4
+
+
+def compile_pays(eager_seconds: float, budget_seconds: float, compile_seconds: float = GPU_COMPILE_SECONDS,
+                 speedup: float = GPU_COMPILE_SPEEDUP) -> bool:
+    """Whether compiling the decoder layers trains on more data within the budget, or ends sooner: training that
+    takes `eager_seconds` uncompiled (of which the budget allows `budget_seconds`) for longer than compiling costs
+    plus the same training compiled. About 230 s of training on an H200 (GPU_COMPILE_SECONDS, GPU_COMPILE_SPEEDUP):
+    a small corpus's few epochs end within seconds there, and a compilation would only delay them."""
+    return min(eager_seconds, budget_seconds) > compile_seconds * speedup / (speedup - 1)
+
+
 def _grown_for_gpu(peft_model, collator, examples: list[dict], settings: LoraSettings, budget_seconds: float,
-                   bf16: bool, positions_only: bool) -> LoraSettings:
+                   bf16: bool, positions_only: bool) -> tuple[LoraSettings, float]:
     """The settings with the batch, pass size and learning rate finetune.gpu_batch plans from a probe of this GPU,
-    measured with the loss training will take (`positions_only`: labelled_positions_loss, else the model's own)."""
+    measured with the loss training will take (`positions_only`: labelled_positions_loss, else the model's own), and
+    the seconds the data plan would take at the probed speed."""
     import torch
 
     loss_of = (lambda model, batch: labelled_positions_loss(model, batch, bf16=bf16)[0]) if positions_only else None
@@ -259,8 +278,9 @@ def _grown_for_gpu(peft_model, collator, examples: list[dict], settings: LoraSet
                              wanted_steps)
     log.info("GPU batch: %d examples a step in passes of %d (%d fit), learning rate %.2g, about %.3f s a step",
              planned.batch_size, planned.micro_batch, planned.fitting, planned.learning_rate, planned.step_seconds)
-    return replace(settings, batch_size=planned.batch_size, micro_batch_size=planned.micro_batch,
-                   learning_rate=planned.learning_rate)
+    grown = replace(settings, batch_size=planned.batch_size, micro_batch_size=planned.micro_batch,
+                    learning_rate=planned.learning_rate)
+    return grown, wanted_steps(grown, len(examples)) * planned.step_seconds
 
 
 def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, adapter_dir: str | Path,
@@ -297,7 +317,13 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
     if resume and "batch_size" in resume[1]:  # the batch the interrupted training chose, for the same data order
         settings = replace(settings, **{k: resume[1][k] for k in ("batch_size", "micro_batch_size", "learning_rate")})
     elif device == "cuda" and settings.gpu_batch and int(os.environ.get("WORLD_SIZE", "1")) == 1:
-        settings = _grown_for_gpu(peft_model, collator, examples, settings, budget_seconds, bf16, positions_only)
+        settings, eager_seconds = _grown_for_gpu(peft_model, collator, examples, settings, budget_seconds, bf16,
+                                                 positions_only)
+        if settings.compile_layers is None:
+            left = budget_seconds - (time.perf_counter() - start)
+            settings = replace(settings, compile_layers=compile_pays(eager_seconds, left))
+            log.info("decoder layers %s: the data plan would train about %.0f s uncompiled, the budget leaves %.0f s",
+                     "compiled" if settings.compile_layers else "not compiled", eager_seconds, left)
     seen = [torch.tensor(0)]  # this process's real tokens in this call, on the device once training
     seen_before = resume[1].get("tokens", 0) if resume else 0  # by every process, before the interruption
 
@@ -406,7 +432,7 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
                             callbacks=[progress])
     trainer.remove_callback(PrinterCallback)  # library code reports through on_step, never by printing
     try:
-        with layers_compiled(peft_model, settings.compile_layers) as compiled:
+        with layers_compiled(peft_model, bool(settings.compile_layers)) as compiled:
             trainer.train(resume_from_checkpoint=str(resume[0]) if resume else None)
     finally:
         if scratch:

@@ -50,6 +50,7 @@ class Training(Record):
     seconds_before_first_step: float = 0.0
     resumed_from_step: int = 0
     processes: int = 1  # training processes (DDP), which shared each batch
+    compiled: bool = False  # its decoder layers ran compiled (torch.compile)
     tokens_per_second: float = 0.0
     passes: float = 0.0  # times each example was seen, on average
     blocks: int = 0  # corpus text blocks among the examples

@@ -239,6 +239,7 @@ def training_note(result: Training, cfg: AdvisorConfig) -> str:
             f"{result.tokens_per_second:.0f} tokens/s"
             + (f" on {result.processes} processes (DDP), which shared each batch" if result.processes > 1 else "")
             + (" in bfloat16 arithmetic (autocast; the weights stay float32)" if result.precision == "bf16" else "")
+            + (", its decoder layers compiled (torch.compile)" if result.compiled else "")
             + (f", final loss {result.losses[-1]['loss']:.3f}" if result.losses else "")
             + budget + thin
             + (f"; interrupted, and resumed from the checkpoint of step {result.resumed_from_step}"

@@ -233,7 +233,7 @@ def test_training_with_compiled_layers_learns_what_eager_training_does_and_ends_
     examples = text_blocks(tokenizer, [f"The station at Orlen Bay {i} opened in 18{i:02d}." for i in range(6)],
                            block_size=16)
 
-    def train(compile_layers: bool):
+    def train(compile_layers: bool | None):
         model, _ = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
         compiled_during = []
         peft_model, result = train_lora(
@@ -244,7 +244,7 @@ def test_training_with_compiled_layers_learns_what_eager_training_does_and_ends_
                                                           for layer in decoder_layers(model))))
         return peft_model, result, compiled_during
 
-    eager_model, eager, eager_during = train(False)
+    eager_model, eager, eager_during = train(None)  # the default: on a CPU, never compiled
     compiled_model, compiled, compiled_during = train(True)
     assert compiled.compiled and not eager.compiled
     assert compiled_during == [True] * 3 and eager_during == [False] * 3

@@ -47,3 +47,16 @@ def test_memory_splits_a_grown_batch_into_passes_that_fit():
     # Nothing fits 60 s: the largest batch, in passes of the most that fit 8 GiB (6 examples, so 4 divide 256).
     assert planned.batch_size == GPU_MAX_BATCH and planned.fitting == 6 and planned.micro_batch == 4
     assert planned.accumulation == GPU_MAX_BATCH // 4
+
+
+def test_compiling_the_layers_pays_only_where_training_outlasts_the_compilation_and_its_saving():
+    from finetune.train import compile_pays
+
+    # 60 s to compile, steps twice as fast: compiled training of E seconds' work takes 60 + E / 2, which is shorter
+    # than E beyond 120 s; a budget B cut short trains (B - 60) * 2 against B, more beyond 120 s as well.
+    assert not compile_pays(100, 3600, compile_seconds=60, speedup=2)  # a small data plan: compiling delays it
+    assert compile_pays(130, 3600, compile_seconds=60, speedup=2)
+    assert not compile_pays(3600, 100, compile_seconds=60, speedup=2)  # a short budget: compiling eats it
+    assert compile_pays(3600, 130, compile_seconds=60, speedup=2)
+    # The H200's figures: a few epochs of a small corpus (seconds) never compile; a long training on a large one does.
+    assert not compile_pays(20, 180) and compile_pays(3600, 600)
