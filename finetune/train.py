@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -37,8 +38,8 @@ class LoraSettings:
     micro_batch_size: int | None = None  # examples per forward pass (see micro_batch); None: chosen per device
     gpu_batch: bool = True  # on a CUDA GPU, grow the batch to see the data plan within the budget (finetune.gpu_batch)
     packing: bool | None = None  # each batch's examples packed in rows (finetune.packing); None: on a CUDA GPU
-    # Each decoder layer compiled while training (finetune.compiled_layers); None: on a CUDA GPU where it pays
-    # within the budget (compile_pays, from the GPU probe's estimate of the training's time), else not.
+    # Each decoder layer compiled while training (finetune.compiled_layers); None: on one CUDA GPU, from the step
+    # after COMPILE_DECISION_STEP where the steps measured so far say it pays within the budget (compile_pays).
     compile_layers: bool | None = None
 
 
@@ -167,9 +168,11 @@ class BudgetPlan:
     def steady_step_seconds(self) -> list[float]:
         return self.step_seconds[1:] or self.step_seconds
 
-    def update(self, done: int, now: float, last_step: float) -> None:
-        """After optimizer step `done` ended at `now` and took `last_step` seconds: how many steps fit."""
-        self.step_seconds.append(last_step)
+    def update(self, done: int, now: float, last_step: float, one_off: bool = False) -> None:
+        """After optimizer step `done` ended at `now` and took `last_step` seconds: how many steps fit. A `one_off`
+        step (one that compiled the model, say) counts against the budget but not among the step times."""
+        if not one_off or not self.step_seconds:
+            self.step_seconds.append(last_step)
         steady = self.steady_step_seconds
         mean, slowest = sum(steady) / len(steady), max(steady)
         left = self.budget - (now - self.started) - self.reserve
@@ -249,26 +252,29 @@ def _collator(tokenizer, examples: list[dict], packing: bool):
 
 
 # On an H200 (benchmarks/results/lora_training-cuda-h200.json, 2026-12-04), the decoder layers compiled made LoRA
-# steps 1.42 (SmolLM2-135M) and 1.48 times (SmolLM2-1.7B's shape) as fast, for a compilation of 64 s in a fresh
+# steps 1.42 (SmolLM2-135M) and 1.48 times (SmolLM2-1.7B's shape) as fast, for a compilation of 64-87 s in a fresh
 # process (SmolLM2-135M's first compiled step, 16 CPU cores compiling).
-GPU_COMPILE_SECONDS = 65.0
+GPU_COMPILE_SECONDS = 75.0
 GPU_COMPILE_SPEEDUP = 1.4
+AUTO_COMPILE_DEVICES = ("cuda",)  # on this project's 2-core CPU compiled steps were slower (lora_training-cpu-compiled)
+# The steps measured uncompiled before the choice: the first pays one-off costs, the next ones give the step's time
+# (the GPU probe's extrapolation from passes of 1 and 4 examples to 256 overstated it 9-35 times on the H200).
+COMPILE_DECISION_STEP = 4
 
 
 def compile_pays(eager_seconds: float, budget_seconds: float, compile_seconds: float = GPU_COMPILE_SECONDS,
                  speedup: float = GPU_COMPILE_SPEEDUP) -> bool:
     """Whether compiling the decoder layers trains on more data within the budget, or ends sooner: training that
     takes `eager_seconds` uncompiled (of which the budget allows `budget_seconds`) for longer than compiling costs
-    plus the same training compiled. About 230 s of training on an H200 (GPU_COMPILE_SECONDS, GPU_COMPILE_SPEEDUP):
+    plus the same training compiled. About 260 s of training on an H200 (GPU_COMPILE_SECONDS, GPU_COMPILE_SPEEDUP):
     a small corpus's few epochs end within seconds there, and a compilation would only delay them."""
     return min(eager_seconds, budget_seconds) > compile_seconds * speedup / (speedup - 1)
 
 
 def _grown_for_gpu(peft_model, collator, examples: list[dict], settings: LoraSettings, budget_seconds: float,
-                   bf16: bool, positions_only: bool) -> tuple[LoraSettings, float]:
+                   bf16: bool, positions_only: bool) -> LoraSettings:
     """The settings with the batch, pass size and learning rate finetune.gpu_batch plans from a probe of this GPU,
-    measured with the loss training will take (`positions_only`: labelled_positions_loss, else the model's own), and
-    the seconds the data plan would take at the probed speed."""
+    measured with the loss training will take (`positions_only`: labelled_positions_loss, else the model's own)."""
     import torch
 
     loss_of = (lambda model, batch: labelled_positions_loss(model, batch, bf16=bf16)[0]) if positions_only else None
@@ -278,9 +284,8 @@ def _grown_for_gpu(peft_model, collator, examples: list[dict], settings: LoraSet
                              wanted_steps)
     log.info("GPU batch: %d examples a step in passes of %d (%d fit), learning rate %.2g, about %.3f s a step",
              planned.batch_size, planned.micro_batch, planned.fitting, planned.learning_rate, planned.step_seconds)
-    grown = replace(settings, batch_size=planned.batch_size, micro_batch_size=planned.micro_batch,
-                    learning_rate=planned.learning_rate)
-    return grown, wanted_steps(grown, len(examples)) * planned.step_seconds
+    return replace(settings, batch_size=planned.batch_size, micro_batch_size=planned.micro_batch,
+                   learning_rate=planned.learning_rate)
 
 
 def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, adapter_dir: str | Path,
@@ -317,13 +322,12 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
     if resume and "batch_size" in resume[1]:  # the batch the interrupted training chose, for the same data order
         settings = replace(settings, **{k: resume[1][k] for k in ("batch_size", "micro_batch_size", "learning_rate")})
     elif device == "cuda" and settings.gpu_batch and int(os.environ.get("WORLD_SIZE", "1")) == 1:
-        settings, eager_seconds = _grown_for_gpu(peft_model, collator, examples, settings, budget_seconds, bf16,
-                                                 positions_only)
-        if settings.compile_layers is None:
-            left = budget_seconds - (time.perf_counter() - start)
-            settings = replace(settings, compile_layers=compile_pays(eager_seconds, left))
-            log.info("decoder layers %s: the data plan would train about %.0f s uncompiled, the budget leaves %.0f s",
-                     "compiled" if settings.compile_layers else "not compiled", eager_seconds, left)
+        settings = _grown_for_gpu(peft_model, collator, examples, settings, budget_seconds, bf16, positions_only)
+    # Compiling is chosen once steps have been measured (one process alone: all would have to choose alike).
+    auto_compile = (settings.compile_layers is None and device in AUTO_COMPILE_DEVICES and not resume
+                    and int(os.environ.get("WORLD_SIZE", "1")) == 1)
+    compiling = contextlib.ExitStack()  # the layers compiled until training ends
+    compiled = []  # the step from which they ran compiled
     seen = [torch.tensor(0)]  # this process's real tokens in this call, on the device once training
     seen_before = resume[1].get("tokens", 0) if resume else 0  # by every process, before the interruption
 
@@ -359,7 +363,17 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
 
         def on_step_end(self, args, state, control, **kwargs):
             now = time.perf_counter()
-            plan.update(state.global_step, now, now - self.step_started)
+            plan.update(state.global_step, now, now - self.step_started,
+                        one_off=bool(compiled) and state.global_step == compiled[0])  # it compiled
+            if auto_compile and state.global_step == COMPILE_DECISION_STEP and state.global_step < plan.total:
+                steady = plan.steady_step_seconds
+                eager_left = (plan.wanted - state.global_step) * sum(steady) / len(steady)
+                left = budget_seconds - (now - start)
+                if compile_pays(eager_left, left) and compiling.enter_context(layers_compiled(peft_model)):
+                    compiled.append(state.global_step + 1)
+                log.info("decoder layers %s from step %d: the data plan's other steps would take about %.0f s "
+                         "uncompiled, the budget leaves %.0f s", "compiled" if compiled else "not compiled",
+                         state.global_step + 1, eager_left, left)
             # Each process has its own clock, but all must lay out the same learning rate, and stop and save at the
             # same step (one that stops or saves alone leaves the others waiting for it forever): the main
             # process's plan holds for all.
@@ -432,7 +446,9 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
                             callbacks=[progress])
     trainer.remove_callback(PrinterCallback)  # library code reports through on_step, never by printing
     try:
-        with layers_compiled(peft_model, bool(settings.compile_layers)) as compiled:
+        with compiling:
+            if settings.compile_layers and compiling.enter_context(layers_compiled(peft_model)):
+                compiled.append(1)
             trainer.train(resume_from_checkpoint=str(resume[0]) if resume else None)
     finally:
         if scratch:
@@ -457,7 +473,7 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
                          sum(steady) / len(steady) if steady else 0.0, budget_seconds, losses,
                          "bf16" if bf16 else "fp32",
                          (progress.training_started or start) - start if not resume else 0.0,
-                         resume[1]["step"] if resume else 0, processes, compiled)
+                         resume[1]["step"] if resume else 0, processes, bool(compiled))
     return peft_model, result
 
 

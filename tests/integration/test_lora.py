@@ -253,3 +253,42 @@ def test_training_with_compiled_layers_learns_what_eager_training_does_and_ends_
     for name, weight in compiled_model.named_parameters():
         if "lora_" in name:
             assert torch.allclose(weight, eager_weights[name], atol=1e-6), name
+
+
+def test_on_a_device_that_chooses_training_compiles_its_layers_after_measuring_steps_where_that_pays(
+        tiny_model_dir, tmp_path, monkeypatch):
+    import finetune.compiled_layers as compiled_layers
+    import finetune.train as train
+    from finetune.compiled_layers import decoder_layers
+
+    monkeypatch.setattr(compiled_layers, "BACKEND", "eager")
+    monkeypatch.setattr(train, "AUTO_COMPILE_DEVICES", ("cpu",))  # as a CUDA GPU would choose
+    asked = []
+
+    def pays(eager_left, left):
+        asked.append((eager_left, left))
+        return pays.answer
+
+    monkeypatch.setattr(train, "compile_pays", pays)
+    _, tokenizer = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
+    examples = text_blocks(tokenizer, [f"The station at Orlen Bay {i} opened in 18{i:02d}." for i in range(6)],
+                           block_size=16)
+
+    def train_with(answer: bool):
+        pays.answer = answer
+        model, _ = load_generator(resolve_model(str(tiny_model_dir)), "cpu")
+        during = []
+        _, result = train_lora(model, tokenizer, examples, LoraSettings(max_steps=7, learning_rate=1e-2),
+                               tmp_path / f"adapter-{answer}", device="cpu", budget_seconds=600,
+                               on_step=lambda *_: during.append(all(layer._compiled_call_impl is not None
+                                                                    for layer in decoder_layers(model))))
+        return result, during
+
+    result, during = train_with(True)
+    # Chosen once, after step 4, from the measured steps: the 3 steps left, the budget left.
+    (eager_left, left), = asked
+    assert 0 < eager_left < left <= 600
+    # Seen after each step: compiled from the end of step 4, so that steps 5 to 7 run compiled.
+    assert during == [False] * 3 + [True] * 4 and result.compiled and result.steps == 7
+    result, during = train_with(False)
+    assert during == [False] * 7 and not result.compiled

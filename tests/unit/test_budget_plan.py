@@ -87,3 +87,15 @@ def test_a_gpu_logs_its_loss_once_a_second_and_at_the_end_a_cpu_every_step():
     assert log_due("cpu", 0.01, stopping=False)
     assert not log_due("cuda", 0.2, stopping=False)  # reading the loss back would wait for the GPU each step
     assert log_due("cuda", GPU_LOG_SECONDS, stopping=False) and log_due("cuda", 0.2, stopping=True)
+
+
+def test_a_step_that_compiles_counts_against_the_budget_but_not_among_the_step_times():
+    start = 1000.0
+    plan = BudgetPlan(wanted=1000, budget_seconds=600.0, started=start, reserve=1.0)
+    for done in range(1, 5):
+        plan.update(done, start + 2.0 * done, last_step=2.0)
+    plan.update(5, start + 8.0 + 80.0, last_step=80.0, one_off=True)  # compiling: 80 s once
+    plan.update(6, start + 88.0 + 1.0, last_step=1.0)
+    assert plan.steady_step_seconds == [2.0, 2.0, 2.0, 1.0]  # the 80 s step is not one to expect again
+    # 511 s left less the reserve: the last step may be as slow as 2 s, the rest take 1.75 s on average.
+    assert plan.total == 6 + int((600 - 89 - 1 - 2.0) / 1.75) + 1
