@@ -256,7 +256,8 @@ def _collator(tokenizer, examples: list[dict], packing: bool):
 # process (SmolLM2-135M's first compiled step, 16 CPU cores compiling).
 GPU_COMPILE_SECONDS = 75.0
 GPU_COMPILE_SPEEDUP = 1.4
-AUTO_COMPILE_DEVICES = ("cuda",)  # on this project's 2-core CPU compiled steps were slower (lora_training-cpu-compiled)
+# Where the choice is made: on this project's 2-core CPU compiled steps were slower (lora_training-cpu-compiled.json).
+AUTO_COMPILE_DEVICES = ("cuda",)
 # The steps measured uncompiled before the choice: the first pays one-off costs, the next ones give the step's time
 # (the GPU probe's extrapolation from passes of 1 and 4 examples to 256 overstated it 9-35 times on the H200).
 COMPILE_DECISION_STEP = 4
