@@ -154,7 +154,7 @@ def test_the_gpu_probe_runs_passes_of_the_longest_examples_and_leaves_no_gradien
     peft_model = get_peft_model(model, LoraConfig(task_type=TaskType.CAUSAL_LM, r=4, target_modules="all-linear"))
     examples = text_blocks(tokenizer, ["short text", "a much longer text about the station at Orlen Bay " * 4], 64)
     before = {n: p.clone() for n, p in peft_model.named_parameters()}
-    seen, peaks = [], iter([70.0, 95.0])  # the warm-up pass is not measured
+    seen, peaks = [], iter([70.0, 65.0, 90.0, 95.0])  # the warm-up passes are not measured
     # packed rows as long as the longest example, as a GPU's training collates them (finetune.train._collator)
     collate = PackedCollator(tokenizer.pad_token_id, max(len(e["input_ids"]) for e in examples))
 
@@ -171,8 +171,9 @@ def test_the_gpu_probe_runs_passes_of_the_longest_examples_and_leaves_no_gradien
     probe = probe_training(peft_model, collate_and_see, examples, (1, 4), device="cpu", bf16=False,
                            memory=(lambda: 10.0, lambda held: next(peaks) - held), loss_of=loss_of)
     longest = max(len(e["input_ids"]) for e in examples)
-    assert seen == [[longest], [longest], [longest] * 4]  # a warm-up pass, then the two sizes, all the longest
-    assert losses == [1, 1, 4]
+    # Each size's batch, of the longest examples, warmed up, then timed twice (the fastest time, the highest peak).
+    assert seen == [[longest], [longest] * 4]
+    assert losses == [1, 1, 1, 4, 4, 4]
     assert probe.sizes == (1, 4) and probe.peak_bytes == (60.0, 85.0) and all(s > 0 for s in probe.seconds)
     assert all(p.grad is None for p in peft_model.parameters())
     assert all(torch.equal(p, before[n]) for n, p in peft_model.named_parameters())
