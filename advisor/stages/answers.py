@@ -13,7 +13,7 @@ from advisor.stages.context import RunContext
 from advisor.stages.index import BuiltIndex
 from advisor.stages.models import LoadedModels
 from advisor.stages.feedback import feedback_note
-from advisor.stages.train import TunedModel, training_note
+from advisor.stages.train import TunedModel, card_seconds, training_note
 
 
 def arm_of(ctx: RunContext, kind: ArmKind, models: LoadedModels, index: BuiltIndex, tuned: TunedModel | None,
@@ -27,7 +27,10 @@ def arm_of(ctx: RunContext, kind: ArmKind, models: LoadedModels, index: BuiltInd
         one_off += index.stats["seconds"]
     if kind.tuned:
         notes.append(training_note(tuned.training, ctx.config))
-        one_off += tuned.training.seconds
+        one_off += card_seconds(tuned.training, models.device)
+        if card_seconds(tuned.training, models.device) > tuned.training.seconds:
+            notes.append(f"the one-off cost counts the fine-tune's {tuned.training.seconds:.1f} s on each of its "
+                         f"{tuned.training.processes} GPUs")
     if kind.from_feedback:
         notes.append(feedback_note(tuned.feedback, rated_held_out))
         one_off += tuned.feedback.seconds

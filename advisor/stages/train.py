@@ -219,6 +219,12 @@ def training_prompts(tokenizer, pairs) -> list[tuple[str, str]]:
             for pair in pairs]
 
 
+def card_seconds(training: Training, device: str) -> float:
+    """The fine-tune's machine time to price at one device's hourly rate: its seconds on each of its processes' GPUs
+    (DDP gives each process a card of its own), or once where its processes shared one CPU machine."""
+    return training.seconds * (training.processes if device == "cuda" else 1)
+
+
 def training_note(result: Training, cfg: AdvisorConfig) -> str:
     """What the fine-tune saw and did, so a reader can judge whether it had a fair chance."""
     budget = ""

@@ -53,3 +53,13 @@ def test_projection_worked_example():
     assert large["lora_memory_gib"] == pytest.approx(2 * 6_738_415_616 * 1.2 / 1024 ** 3)  # about 15 GiB
     assert large["lora_fits"] == ["L4", "H100"] and large["full_finetune_fits"] == []  # about 120 GiB
     assert "6·N·D" in large["formula"] and "5.00 s per 1,000 real tokens" in full["formula"]
+
+
+def test_a_fine_tune_on_several_gpus_is_priced_for_every_card_and_cpu_processes_for_the_one_machine():
+    from advisor.measure.evidence import Training
+    from advisor.stages.train import card_seconds
+
+    training = Training(seconds=100.0, processes=4)
+    assert card_seconds(training, "cuda") == 400.0  # four cards for 100 s each
+    assert card_seconds(training, "cpu") == 100.0  # four processes on one machine
+    assert card_seconds(Training(seconds=100.0), "cuda") == 100.0
