@@ -19,7 +19,7 @@ from pathlib import Path
 
 from benchmarks.common import (RESULTS, add_weights_arguments, chosen_weights, machine, progress, quiet_libraries,
                                resolve_device, write_json_atomically)
-from benchmarks.lora_training import HandLoop, load_workload
+from benchmarks.lora_training import HandLoop, kernel_microseconds, load_workload
 
 WARM_UP_STEPS = 3
 VARIANTS = {
@@ -52,15 +52,13 @@ def time_variant(work, options: dict, batch: int, seconds: float) -> dict:
 def device_busy_share(loop, steps: int = 2) -> float:
     """The share of `steps` steps' wall-clock time the GPU spent running kernels (their summed time: overlapping
     kernels would count twice, which one stream's steps rarely have)."""
-    from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         started = time.perf_counter()
         loop.run(steps=steps)
         wall = time.perf_counter() - started
-    kernels = sum(e.self_device_time_total for e in prof.key_averages() if e.device_type != DeviceType.CPU)
-    return kernels / 1e6 / wall
+    return kernel_microseconds(prof.key_averages()) / 1e6 / wall
 
 
 def main(argv=None) -> int:

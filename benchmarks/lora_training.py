@@ -367,13 +367,20 @@ def profile_hand_loop(work: Workload, steps: int = 3, top: int = 10) -> list[dic
         loop.run(steps=steps)
     events = prof.key_averages()
     if cuda:  # kernels hold the device time; the ops that launched them give readable names
-        total = sum(e.self_device_time_total for e in events if e.device_type != DeviceType.CPU)
+        total = kernel_microseconds(events)
         ranked = [(e.key, e.self_device_time_total) for e in events if e.device_type == DeviceType.CPU]
     else:
         total = sum(e.self_cpu_time_total for e in events)
         ranked = [(e.key, e.self_cpu_time_total) for e in events]
     ranked.sort(key=lambda item: item[1], reverse=True)
     return [{"name": name, "percent": round(100 * t / total, 2)} for name, t in ranked[:top] if total]
+
+
+def kernel_microseconds(events) -> float:
+    """The device time of a profile's kernels (`prof.key_averages()`), summed, in microseconds."""
+    from torch.autograd import DeviceType
+
+    return sum(e.self_device_time_total for e in events if e.device_type != DeviceType.CPU)
 
 
 def warm_up(work: Workload, bf16: bool) -> None:

@@ -23,7 +23,7 @@ def decoder_layers(model) -> list:
 
 
 @contextlib.contextmanager
-def layers_compiled(model, enabled: bool = True):
+def layers_compiled(model):
     """Within it, each decoder layer of `model` runs compiled (torch.compile with dynamic shapes: a batch's rows and
     width change from step to step; the layers share their structure, so one compilation serves them all): fewer
     kernel launches and less Python a step, for a compilation at the first step. What lies between the layers (the
@@ -34,8 +34,8 @@ def layers_compiled(model, enabled: bool = True):
     anything was compiled."""
     import torch.fx.experimental._config
 
-    layers = decoder_layers(model) if enabled else []
-    if enabled and not layers:
+    layers = decoder_layers(model)
+    if not layers:
         log.info("no decoder layers found to compile: training runs eagerly")
     base = unwrapped(model)
     # The first layer's input would need no gradient (the embeddings are frozen) and every other layer's would: one

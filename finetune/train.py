@@ -320,13 +320,13 @@ def train_lora(model, tokenizer, examples: list[dict], settings: LoraSettings, a
     parameters = sum(p.numel() for p in model.parameters())
     bf16 = uses_bf16(settings.precision, device, parameters)
     positions_only = accepts_positions(peft_model)  # else the model's own loss, over every position
+    alone = int(os.environ.get("WORLD_SIZE", "1")) == 1  # not one of several processes (finetune.distributed)
     if resume and "batch_size" in resume[1]:  # the batch the interrupted training chose, for the same data order
         settings = replace(settings, **{k: resume[1][k] for k in ("batch_size", "micro_batch_size", "learning_rate")})
-    elif device == "cuda" and settings.gpu_batch and int(os.environ.get("WORLD_SIZE", "1")) == 1:
+    elif device == "cuda" and settings.gpu_batch and alone:
         settings = _grown_for_gpu(peft_model, collator, examples, settings, budget_seconds, bf16, positions_only)
     # Compiling is chosen once steps have been measured (one process alone: all would have to choose alike).
-    auto_compile = (settings.compile_layers is None and device in AUTO_COMPILE_DEVICES and not resume
-                    and int(os.environ.get("WORLD_SIZE", "1")) == 1)
+    auto_compile = settings.compile_layers is None and device in AUTO_COMPILE_DEVICES and not resume and alone
     compiling = contextlib.ExitStack()  # the layers compiled until training ends
     compiled = []  # the step from which they ran compiled
     seen = [torch.tensor(0)]  # this process's real tokens in this call, on the device once training

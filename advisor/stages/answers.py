@@ -27,8 +27,9 @@ def arm_of(ctx: RunContext, kind: ArmKind, models: LoadedModels, index: BuiltInd
         one_off += index.stats["seconds"]
     if kind.tuned:
         notes.append(training_note(tuned.training, ctx.config))
-        one_off += card_seconds(tuned.training, models.device)
-        if card_seconds(tuned.training, models.device) > tuned.training.seconds:
+        priced = card_seconds(tuned.training, models.device)
+        one_off += priced
+        if priced > tuned.training.seconds:
             notes.append(f"the one-off cost counts the fine-tune's {tuned.training.seconds:.1f} s on each of its "
                          f"{tuned.training.processes} GPUs")
     if kind.from_feedback:
