@@ -51,6 +51,24 @@ def _trainer_parts():
     return SentenceTransformerTrainer, SentenceTransformerTrainingArguments, MultipleNegativesRankingLoss, BatchSamplers
 
 
+def passages_without_gradient(loss_class):
+    """`loss_class` (a contrastive loss over (query, passage) columns) with only the queries' embeddings taking a
+    gradient: the passages are embedded by the same model under torch.no_grad, as fixed targets of each step.
+    The passages are the long column (128-token chunks against questions of a dozen), so most of a step's
+    backward pass is theirs."""
+    import torch
+
+    class QueriesTakeTheGradient(loss_class):
+        def forward(self, sentence_features, labels):
+            features = list(sentence_features)
+            queries = self.model(features[0])["sentence_embedding"]
+            with torch.no_grad():
+                passages = [self.model(column)["sentence_embedding"] for column in features[1:]]
+            return self.compute_loss_from_embeddings([queries, *passages], labels)
+
+    return QueriesTakeTheGradient
+
+
 def _without_model_card(trainer_class):
     """The trainer, less the callback that gathers a model card's data (sentence-transformers' documented way to
     leave it out): computing its example widgets prints a progress bar, and no card is written."""
@@ -82,12 +100,14 @@ def without_attention_dropout(model) -> int:
 
 def tune_embedder(embedder, pairs: list[tuple[str, str]], out_dir: str | Path, *, budget_seconds: float,
                   epochs: float = 1.0, batch_size: int = 32, learning_rate: float = 5e-5, seed: int = 0,
-                  bf16: bool = False, on_step=None):
+                  bf16: bool = False, passage_gradient: bool = True, on_step=None):
     """A copy of `embedder` trained on `pairs` (query, passage) with MultipleNegativesRankingLoss: each query's
     own passage against the batch's other passages (no passage twice in a batch, so none is a false negative).
     The original is left as it was; the copy trains without dropout on attention probabilities
     (without_attention_dropout). `bf16`: under bfloat16 autocast. No step starts that would end past
-    `budget_seconds`. `on_step(step, planned, loss)` after each step. Returns (tuned model, EmbeddingTraining); the model is saved in `out_dir`."""
+    `budget_seconds`. `passage_gradient=False`: the passages' embeddings take no gradient
+    (passages_without_gradient). `on_step(step, planned, loss)` after each step. Returns (tuned model,
+    EmbeddingTraining); the model is saved in `out_dir`."""
     from datasets import Dataset
     from transformers import PrinterCallback
 
@@ -110,7 +130,8 @@ def tune_embedder(embedder, pairs: list[tuple[str, str]], out_dir: str | Path, *
                          learning_rate=learning_rate, warmup_steps=0.1, batch_sampler=Samplers.NO_DUPLICATES,
                          seed=seed, logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
                          use_cpu=device == "cpu", dataloader_pin_memory=False, bf16=bf16)
-        trainer = _without_model_card(Trainer)(model=model, args=args, train_dataset=data, loss=Loss(model),
+        loss = Loss(model) if passage_gradient else passages_without_gradient(Loss)(model)
+        trainer = _without_model_card(Trainer)(model=model, args=args, train_dataset=data, loss=loss,
                                                callbacks=[budget])
         trainer.remove_callback(PrinterCallback)  # progress goes through on_step, never by printing
         trainer.train()

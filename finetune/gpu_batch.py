@@ -60,12 +60,13 @@ def largest_fitting(probe: Probe, free_bytes: float, most: int = GPU_MAX_BATCH, 
 
 
 def plan_gpu_batch(probe: Probe, free_bytes: float, settings, examples: int, budget_seconds: float,
-                   wanted_steps) -> GpuBatch:
+                   wanted_steps, most_fitting: int = GPU_MAX_BATCH) -> GpuBatch:
     """The batch for a GPU: the run's own batch if its data plan fits the budget at the probed speed, else the
     smallest doubling of it whose plan fits (more examples a step, fewer steps), else the largest one memory allows
-    within GPU_MAX_BATCH; passes as large as memory holds. Larger batches take a learning rate scaled by the square
-    root of their growth. `wanted_steps(settings, examples)` is the data plan's number of steps."""
-    fitting = largest_fitting(probe, free_bytes)
+    within GPU_MAX_BATCH; passes as large as memory holds (at most `most_fitting`). Larger batches take a learning
+    rate scaled by the square root of their growth. `wanted_steps(settings, examples)` is the data plan's number of
+    steps."""
+    fitting = largest_fitting(probe, free_bytes, most=most_fitting)
     candidates, batch = [], settings.batch_size
     while True:
         candidates.append(batch)
@@ -142,3 +143,28 @@ def probe_training(model, collate, examples: list[dict], sizes: tuple[int, int] 
         seconds.append(min(m[0] for m in measured))
         peaks.append(max(m[1] for m in measured))
     return Probe(tuple(sizes), tuple(peaks), tuple(seconds))
+
+
+# Passes timed at the planned size, each re-planning from them, at most: a plan read off the probe's line between 1 and
+# 4 examples extrapolates to up to 256, where a GPU turns from launch-bound to compute-bound in between.
+CHECKS = 2
+
+
+def checked_gpu_batch(probe: Probe, measure, free_bytes: float, settings, examples: int, budget_seconds: float,
+                      wanted_steps) -> GpuBatch:
+    """The plan of plan_gpu_batch, checked: where its passes are larger than the probe's largest, `measure(sizes)`
+    (a Probe of those two sizes, as probe_training times them) times a pass of the planned size beside the probe's
+    largest, and the batch is planned again from that line, which spans the sizes the plan can choose from; up to
+    CHECKS times. A measuring pass that runs out of memory (`measure` raises MemoryError) caps passes below its
+    size."""
+    most, planned = GPU_MAX_BATCH, plan_gpu_batch(probe, free_bytes, settings, examples, budget_seconds, wanted_steps)
+    for _ in range(CHECKS):
+        if planned.micro_batch <= max(probe.sizes):
+            break
+        try:
+            probe = measure((max(probe.sizes), planned.micro_batch))
+        except MemoryError:
+            most = planned.micro_batch - 1
+        planned = plan_gpu_batch(probe, free_bytes, settings, examples, budget_seconds, wanted_steps,
+                                 most_fitting=most)
+    return planned

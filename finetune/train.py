@@ -12,7 +12,7 @@ from pathlib import Path
 
 from finetune.compiled_layers import layers_compiled
 from finetune.data import IGNORE_INDEX
-from finetune.gpu_batch import largest_divisor, plan_gpu_batch, probe_training
+from finetune.gpu_batch import checked_gpu_batch, largest_divisor, probe_training
 from finetune.loss import accepts_positions, labelled_positions_loss
 from finetune.packing import PackedCollator, real_tokens
 
@@ -279,10 +279,21 @@ def _grown_for_gpu(peft_model, collator, examples: list[dict], settings: LoraSet
     import torch
 
     loss_of = (lambda model, batch: labelled_positions_loss(model, batch, bf16=bf16)[0]) if positions_only else None
+
+    def measure(sizes):
+        try:
+            return probe_training(peft_model.train(), collator, examples, sizes, device="cuda", bf16=bf16,
+                                  loss_of=loss_of)
+        except torch.cuda.OutOfMemoryError as exc:  # a check's pass too large: checked_gpu_batch caps passes
+            peft_model.zero_grad(set_to_none=True)
+            raise MemoryError(str(exc)) from exc
+        finally:
+            torch.cuda.empty_cache()
+
     probe = probe_training(peft_model.train(), collator, examples, device="cuda", bf16=bf16, loss_of=loss_of)
     torch.cuda.empty_cache()
-    planned = plan_gpu_batch(probe, torch.cuda.mem_get_info()[0], settings, len(examples), budget_seconds,
-                             wanted_steps)
+    planned = checked_gpu_batch(probe, measure, torch.cuda.mem_get_info()[0], settings, len(examples),
+                                budget_seconds, wanted_steps)
     log.info("GPU batch: %d examples a step in passes of %d (%d fit), learning rate %.2g, about %.3f s a step",
              planned.batch_size, planned.micro_batch, planned.fitting, planned.learning_rate, planned.step_seconds)
     return replace(settings, batch_size=planned.batch_size, micro_batch_size=planned.micro_batch,

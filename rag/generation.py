@@ -32,6 +32,9 @@ class Generation:
     # With keep=True: (what its batch left, its row), for scoring a reference answer after the same prompt; None
     # also when the model's cache cannot be scored from (see _after).
     kept: tuple[AfterPrompts, int] | None = field(default=None, compare=False, repr=False)
+    # Not generated again: the same model answered the same prompt earlier in the run (advisor.measure.evaluate's
+    # AnswerBook); `seconds` is that answer's measured time.
+    reused: bool = field(default=False, compare=False)
 
     @property
     def tokens_per_second(self) -> float:

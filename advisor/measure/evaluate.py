@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 from advisor.measure.metrics import AnswerContainment, ExactMatch, FormatMatch, TokenF1, TokenRecall, first_line
 
@@ -39,6 +39,29 @@ class ArmRun:
         self.parts.setdefault(part, []).append(seconds)
 
 
+@dataclass
+class AnswerBook:
+    """The run's answers and reference likelihoods so far, by the model's key and the prompt: an arm that asks a
+    model a prompt another arm already asked it (tuned embeddings that retrieve the same passages as the plain
+    ones, in the same order) takes that greedy answer and its reference's likelihood instead of computing them
+    again (the same model on the same prompt gives them again), with the answer's measured time."""
+
+    answers: dict[tuple[str, str], object] = field(default_factory=dict)  # (model, prompt) -> Generation
+    likelihoods: dict[tuple[str, str, str], float] = field(default_factory=dict)  # (model, prompt, reference)
+
+    def answer(self, model: str, prompt: str):
+        """The Generation kept for `prompt` (marked reused), or None."""
+        found = self.answers.get((model, prompt))
+        return replace(found, reused=True) if found is not None else None
+
+    def keep(self, model: str, prompt: str, generation) -> None:
+        self.answers[(model, prompt)] = replace(generation, kept=None)  # not its key/value cache
+
+    def add(self, other: "AnswerBook") -> None:
+        self.answers.update(other.answers)
+        self.likelihoods.update(other.likelihoods)
+
+
 def qa_metrics(format_regex: str | None = None) -> list:
     metrics = [AnswerContainment(), ExactMatch(), TokenF1(), TokenRecall()]
     if format_regex:
@@ -66,24 +89,26 @@ def _score_answer(run: ArmRun, pair, generation, prompt, hits, metrics, loglik: 
     run.prompt_tokens.append(generation.prompt_tokens)
     run.new_tokens.append(generation.new_tokens)
     run.samples.append({"question": pair.question, "reference": pair.answer, "answer": text,
-                        **({"retrieved": [h.source for h in hits]} if hits is not None else {})})
+                        **({"retrieved": [h.source for h in hits]} if hits is not None else {}),
+                        **({"reused": True} if generation.reused else {})})
 
 
 def evaluate_qa_arm(name: str, pairs, answer, likelihood, metrics, *, on_item=None, answer_batch=None,
-                    likelihood_batch=None, timed: int = LATENCY_SAMPLE, batch_size: int = ANSWER_BATCH) -> ArmRun:
+                    likelihood_batch=None, timed: int | None = None, batch_size: int = ANSWER_BATCH) -> ArmRun:
     """`answer(question)` -> (Generation, prompt, timings, hits or None);
     `likelihood(prompt, reference)` -> mean log-probability per answer token;
-    `answer_batch(questions)` -> a list of what `answer` returns: when given, only the first `timed`
+    `answer_batch(questions)` -> a list of what `answer` returns: when given, only the first `timed` (LATENCY_SAMPLE)
     items are answered (and timed) one at a time, the rest in batches of `batch_size`, their likelihoods
     too with `likelihood_batch([(prompt, reference), ...])` (the same values, faster)."""
     run = ArmRun(name)
     if pairs:
         answer(pairs[0].question)  # warm-up, not timed: first calls pay for allocations and lazy set-up
-    single = pairs if answer_batch is None else pairs[:timed]
+    single = pairs if answer_batch is None else pairs[:LATENCY_SAMPLE if timed is None else timed]
     for index, pair in enumerate(single):
         start = time.perf_counter()
         generation, prompt, timings, hits = answer(pair.question)
-        run.latencies.append(time.perf_counter() - start)
+        # a reused answer's latency is this arm's own steps (retrieval, the prompt) and that answer's measured time
+        run.latencies.append(time.perf_counter() - start + (generation.seconds if generation.reused else 0.0))
         for part, seconds in timings.items():
             run.add_part(part, seconds)
         run.add_part("generate", generation.seconds)
@@ -104,6 +129,9 @@ def evaluate_qa_arm(name: str, pairs, answer, likelihood, metrics, *, on_item=No
         done += len(chunk)
         if on_item:
             on_item(done, len(pairs))
+    reused = sum(sample.get("reused", False) for sample in run.samples)
+    if reused:
+        run.extra["reused_answers"] = {"reused": reused, "answers": len(pairs)}
     if rest:
         run.extra["batched"] = {"answers": len(rest), "batch_size": batch_size,
                                 "answers_per_second": len(rest) / batch_seconds if batch_seconds else None}
@@ -215,8 +243,12 @@ def prefix_figures(prefix) -> dict:
 
 
 def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_item=None, embed=None,
-                format_regex: str | None = None) -> ArmRun:
-    """Answers (or, for held-out documents, continues and scores) the evaluation set with one arm."""
+                format_regex: str | None = None, book: AnswerBook | None = None,
+                model_key: str | None = None) -> ArmRun:
+    """Answers (or, for held-out documents, continues and scores) the evaluation set with one arm. With `book`
+    and the key of the arm's weights, a question whose prompt an earlier arm asked the same weights takes that
+    answer and likelihood from the book; this arm's own go into it when the arm is done (an arm's warm-up answer
+    is not one to reuse)."""
     from advisor.measure.likelihood import (answer_log_likelihood, answer_log_likelihoods,
                                             answer_log_likelihoods_after, text_nll)
     from rag.generation import generate, generate_batch
@@ -230,6 +262,9 @@ def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_ite
     # prompt -> (what its answer's generation left, its row): the reference answer is scored from there rather
     # than reading the prompt again (prefill is most of the time with passages); the latest answers' only.
     kept = {}
+    # Answers are shared across arms only where the prompt is read whole (not from the corpus's cached prefix).
+    shared = book if book is not None and model_key is not None and prefix is None else None
+    mine = AnswerBook()
 
     def keep(generations, prompts):
         kept.update((prompt, g.kept) for g, prompt in zip(generations, prompts) if g.kept is not None)
@@ -244,16 +279,24 @@ def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_ite
     def answer(question):
         kept.clear()  # before the next answer's cache is made (a whole corpus's is hundreds of megabytes)
         prompt, timings, hits = prompt_for(question)
-        generation = generate(model, tokenizer, prompt, max_new_tokens, prefix=prefix, keep=True)
-        keep([generation], [prompt])
+        generation = shared.answer(model_key, prompt) if shared else None
+        if generation is None:
+            generation = generate(model, tokenizer, prompt, max_new_tokens, prefix=prefix, keep=True)
+            keep([generation], [prompt])
+        mine.keep(model_key, prompt, generation)
         return generation, prompt, timings, hits
 
     def answer_batch(questions):
         kept.clear()
         prompted = [prompt_for(question) for question in questions]
-        generations = generate_batch(model, tokenizer, [prompt for prompt, _, _ in prompted], max_new_tokens,
-                                     keep=True)
-        keep(generations, [prompt for prompt, _, _ in prompted])
+        generations = [shared.answer(model_key, prompt) if shared else None for prompt, _, _ in prompted]
+        wanted = [prompt for (prompt, _, _), found in zip(prompted, generations) if found is None]
+        if wanted:
+            fresh = iter(generate_batch(model, tokenizer, wanted, max_new_tokens, keep=True))
+            generations = [found if found is not None else next(fresh) for found in generations]
+            keep(generations, [prompt for prompt, _, _ in prompted])
+        for generation, (prompt, _, _) in zip(generations, prompted):
+            mine.keep(model_key, prompt, generation)
         return [(generation, prompt, timings, hits) for generation, (prompt, timings, hits)
                 in zip(generations, prompted)]
 
@@ -271,12 +314,18 @@ def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_ite
         return [values[row] for _, row in found]
 
     def likelihood(prompt, reference):
-        value = from_answers([(prompt, reference)])
-        return value[0] if value else answer_log_likelihood(model, tokenizer, prompt, reference, window, prefix)
+        return likelihood_batch([(prompt, reference)], lambda items: [
+            answer_log_likelihood(model, tokenizer, *items[0], window, prefix)])[0]
 
-    def likelihood_batch(items):
-        values = from_answers(items)
-        return values if values is not None else answer_log_likelihoods(model, tokenizer, items)
+    def likelihood_batch(items, scored_whole=lambda items: answer_log_likelihoods(model, tokenizer, items)):
+        known = {item: shared.likelihoods.get((model_key, *item)) for item in items} if shared else {}
+        wanted = [item for item in items if known.get(item) is None]
+        if wanted:
+            values = from_answers(wanted)
+            known.update(zip(wanted, values if values is not None else scored_whole(wanted)))
+        for item in items:
+            mine.likelihoods[(model_key, *item)] = known[item]
+        return [known[item] for item in items]
 
     def context_for(doc):
         if not retriever:
@@ -304,6 +353,8 @@ def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_ite
                           answer_batch=None if prefix else answer_batch, likelihood_batch=likelihood_batch)
     if prefix:
         run.extra["prefix_cache"] = prefix_figures(prefix)
+    if shared is not None:
+        shared.add(mine)
     if evalset.documents:  # goal both: the style half, scored on the held-out documents
         styled = style(None)
         run.scores.update(styled.scores)

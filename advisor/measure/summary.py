@@ -39,6 +39,10 @@ def summarize_arm(run: ArmRun, *, label: str, one_off_seconds: float, notes: lis
         latency["tokens_per_second"] = sum(run.new_tokens[:len(timed)]) / total_gen if total_gen else 0.0
     if "batched" in run.extra:
         latency["batched"] = run.extra["batched"]
+    if reused := run.extra.get("reused_answers"):
+        notes.append(f"{reused['reused']} of its {reused['answers']} answers had the very prompt an earlier arm gave "
+                     "the same model (the same passages, in the same order): each is that answer, not generated again, "
+                     "with its measured time")
     if run.extra.get("empty_continuations"):
         notes.append(f"{run.extra['empty_continuations']} continuation(s) of held-out documents came out empty: each "
                      "is scored as a miss (format match 0, similarity 0, the largest stylometric distance), not left out")

@@ -96,7 +96,7 @@ def _answers(kind: ArmKind) -> Callable[[RunContext, RunState], None]:
         index = state.tuned_index if kind.tuned_embeddings else state.index
         tuned = state.feedback_tuned if kind.from_feedback else state.tuned
         done = answers_stage(ctx, kind, state.models, index, tuned, state.evalset, state.whole,
-                             rated_held_out=state.rated_held_out)
+                             rated_held_out=state.rated_held_out, book=state.answer_book)
         if done is not None:
             arm, run = done
             state.arms.append(arm)

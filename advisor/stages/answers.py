@@ -7,7 +7,7 @@ import dataclasses
 from advisor.cache import documents_fingerprint, fingerprint, model_fingerprint
 from advisor.corpus.evalset import EvalSet
 from advisor.measure.arms import BASELINE, Arm, ArmKind
-from advisor.measure.evaluate import ArmRun, measure_arm, qa_metrics
+from advisor.measure.evaluate import AnswerBook, ArmRun, measure_arm, qa_metrics
 from advisor.measure.whole_corpus import WholeCorpusFit
 from advisor.stages.context import RunContext
 from advisor.stages.index import BuiltIndex
@@ -49,18 +49,20 @@ def arm_of(ctx: RunContext, kind: ArmKind, models: LoadedModels, index: BuiltInd
 
 def answers_stage(ctx: RunContext, kind: ArmKind, models: LoadedModels, index: BuiltIndex,
                   tuned: TunedModel | None, evalset: EvalSet, whole: WholeCorpusFit,
-                  rated_held_out: int = 0) -> tuple[Arm, ArmRun] | None:
+                  rated_held_out: int = 0, book: AnswerBook | None = None) -> tuple[Arm, ArmRun] | None:
     """The arm of `kind` and its scores; None for the whole-corpus arm when the corpus does not fit the window
-    (the progress event says why)."""
+    (the progress event says why). With `book`, the run's answers so far: a prompt an earlier arm asked the same
+    weights is answered from it."""
     if kind.whole_corpus and not whole.fits:
         why = f"skipped: {whole.why_not()}"
         ctx.progress(kind.name, 0, 0, why, status="skipped")
         return None
     arm = arm_of(ctx, kind, models, index, tuned, evalset, whole, rated_held_out)
-    return arm, measured(ctx, arm, evalset, models)
+    return arm, measured(ctx, arm, evalset, models, book, tuned.key if kind.tuned else models.key)
 
 
-def measured(ctx: RunContext, arm: Arm, evalset: EvalSet, models: LoadedModels) -> ArmRun:
+def measured(ctx: RunContext, arm: Arm, evalset: EvalSet, models: LoadedModels, book: AnswerBook | None = None,
+             model_key: str | None = None) -> ArmRun:
     """Scores one arm, or reuses its scores from an earlier run with the same inputs."""
     from rag.embedding import embed_texts
 
@@ -73,7 +75,7 @@ def measured(ctx: RunContext, arm: Arm, evalset: EvalSet, models: LoadedModels) 
     ctx.progress(arm.name, 0, evalset.n)
     run = measure_arm(arm, evalset, models.tokenizer, max_new_tokens=cfg.max_new_tokens,
                       metrics=qa_metrics(cfg.format_regex), format_regex=cfg.format_regex,
-                      embed=lambda texts: embed_texts(models.embedder, texts),
+                      embed=lambda texts: embed_texts(models.embedder, texts), book=book, model_key=model_key,
                       on_item=lambda done, total: ctx.progress(arm.name, done, total))
     ctx.cache.put(f"arm-{arm.name}", arm.key, dataclasses.asdict(run))
     ctx.progress(arm.name, evalset.n, evalset.n, result=run.means())

@@ -10,7 +10,7 @@ from advisor.corpus.loading import Corpus
 from advisor.corpus.profile import CorpusProfile
 from advisor.corpus.qa import QAPair
 from advisor.measure.arms import Arm
-from advisor.measure.evaluate import ArmRun
+from advisor.measure.evaluate import AnswerBook, ArmRun
 from advisor.measure.evidence import Forgetting, ModelCheck
 from advisor.measure.whole_corpus import WholeCorpusFit
 from advisor.stages.index import BuiltIndex
@@ -41,5 +41,6 @@ class RunState:
     rated_held_out: int = 0  # held-out questions left out because the ratings answered them
     arms: list[Arm] = field(default_factory=list)  # the arms measured so far
     runs: dict[str, ArmRun] = field(default_factory=dict)
+    answer_book: AnswerBook = field(default_factory=AnswerBook)  # answers by weights and prompt, shared by the arms
     forgetting: Forgetting = field(default_factory=Forgetting)  # the reference text before and after training
     report: Any = None  # advisor.verdict.report.Report, the last stage's

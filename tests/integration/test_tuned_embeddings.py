@@ -93,3 +93,32 @@ def test_auto_leaves_the_arm_out_when_retrieval_already_finds_the_passages(tiny_
     assert why.startswith("retrieval already finds the passage for") and "--tune-embeddings always" in why
     assert {e.stage for e in events if e.status == "skipped"} == {"embeddings", "rag_tuned"}
     assert f"- **rag_tuned**: not measured: {why}" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_passages_without_gradient_train_through_the_queries_alone(embedder):
+    import copy
+
+    import torch
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    from finetune.embedding_tuning import passages_without_gradient
+
+    model = copy.deepcopy(embedder)
+    model.eval()  # no dropout: the two losses see the same embeddings
+    columns = [model.tokenize([q for q, _ in PAIRS[:4]]), model.tokenize([p for _, p in PAIRS[:4]])]
+
+    def gradient(loss):
+        model.zero_grad()
+        value = loss(columns, None)
+        value.backward()
+        return value.item(), [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in model.parameters()]
+
+    both = gradient(MultipleNegativesRankingLoss(model))
+    queries = gradient(passages_without_gradient(MultipleNegativesRankingLoss)(model))
+    # What the loss takes with the passages' embeddings detached by hand: the same value and gradient.
+    plain = MultipleNegativesRankingLoss(model)
+    by_hand = gradient(lambda cols, labels: plain.compute_loss_from_embeddings(
+        [model(cols[0])["sentence_embedding"], model(cols[1])["sentence_embedding"].detach()], labels))
+    assert queries[0] == pytest.approx(both[0], abs=1e-5) == pytest.approx(by_hand[0], abs=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(queries[1], by_hand[1]))
+    assert not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(queries[1], both[1]))

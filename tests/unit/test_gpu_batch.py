@@ -60,3 +60,52 @@ def test_compiling_the_layers_pays_only_where_training_outlasts_the_compilation_
     assert compile_pays(3600, 130, compile_seconds=60, speedup=2)
     # The H200's figures: a few epochs of a small corpus (seconds) never compile; a long training on a large one does.
     assert not compile_pays(20, 180) and compile_pays(3600, 600)
+
+
+def _steep_then_flat(sizes):
+    """A GPU whose pass takes 0.2 s up to a few hundred examples (launch-bound), measured at `sizes`."""
+    return Probe(tuple(sizes), tuple(2 * GIB + 0.01 * GIB * size for size in sizes), (0.2, 0.21))
+
+
+def test_a_plan_read_off_a_too_steep_probe_is_checked_at_its_size_and_planned_again():
+    from finetune.gpu_batch import checked_gpu_batch
+
+    settings = LoraSettings(batch_size=8, learning_rate=5e-4, epochs=3)
+    examples = 3000  # 1,125 steps of 8 examples
+    # The probe's line from 1 to 4 examples rises 0.1 s an example: a step of 8 at 1 s, nothing fits 300 s.
+    steep = Probe(sizes=(1, 4), peak_bytes=(2.01 * GIB, 2.04 * GIB), seconds=(0.2, 0.5))
+    assert plan_gpu_batch(steep, 80 * GIB, settings, examples, 300, wanted_steps).batch_size == GPU_MAX_BATCH
+    measured = []
+    planned = checked_gpu_batch(steep, lambda sizes: measured.append(sizes) or _steep_then_flat(sizes), 80 * GIB,
+                                settings, examples, 300, wanted_steps)
+    # A pass of 256 takes 0.21 s, so 8 examples about 0.2 s: the run's own batch fits (1,125 steps, 225 s).
+    assert measured == [(4, GPU_MAX_BATCH)]
+    assert (planned.batch_size, planned.micro_batch, planned.learning_rate) == (8, 8, 5e-4)
+
+
+def test_a_plan_within_the_probed_sizes_is_not_checked():
+    from finetune.gpu_batch import checked_gpu_batch
+
+    planned = checked_gpu_batch(PROBE, lambda sizes: pytest.fail("measured"), 40 * GIB,
+                                LoraSettings(batch_size=4, learning_rate=5e-4), 121, 180, wanted_steps)
+    assert planned.batch_size == 4
+
+
+def test_a_check_that_runs_out_of_memory_caps_the_passes_below_its_size():
+    from finetune.gpu_batch import CHECKS, checked_gpu_batch
+
+    measured = []
+
+    def measure(sizes):
+        measured.append(sizes)
+        if sizes[1] > 100:
+            raise MemoryError("CUDA out of memory")
+        return Probe(tuple(sizes), (2 * GIB, 3 * GIB), (0.5, 1.0))  # a pass of 100 still fits, slowly
+
+    steep = Probe(sizes=(1, 4), peak_bytes=(2.01 * GIB, 2.04 * GIB), seconds=(0.2, 0.5))
+    planned = checked_gpu_batch(steep, measure, 80 * GIB, LoraSettings(batch_size=4, epochs=3), 10**7, 60,
+                                wanted_steps)
+    # 256 planned (nothing fits 60 s) in one pass, which ran out of memory; passes of at most 255, so 128, which
+    # runs out too; then at most 127: 64.
+    assert CHECKS == 2 and measured == [(4, 256), (4, 128)]
+    assert planned.batch_size == GPU_MAX_BATCH and planned.micro_batch == 64
