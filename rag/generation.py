@@ -32,9 +32,13 @@ class Generation:
     # With keep=True: (what its batch left, its row), for scoring a reference answer after the same prompt; None
     # also when the model's cache cannot be scored from (see _after).
     kept: tuple[AfterPrompts, int] | None = field(default=None, compare=False, repr=False)
-    # Not generated again: the same model answered the same prompt earlier in the run (advisor.measure.evaluate's
-    # AnswerBook); `seconds` is that answer's measured time.
-    reused: bool = field(default=False, compare=False)
+    # Not generated again: the arm of this name had the same model answer the same prompt earlier in the run
+    # (advisor.measure.evaluate's AnswerBook); `seconds` is that answer's measured time.
+    reused_from: str | None = field(default=None, compare=False)
+
+    @property
+    def reused(self) -> bool:
+        return self.reused_from is not None
 
     @property
     def tokens_per_second(self) -> float:

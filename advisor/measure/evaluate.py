@@ -50,12 +50,12 @@ class AnswerBook:
     likelihoods: dict[tuple[str, str, str], float] = field(default_factory=dict)  # (model, prompt, reference)
 
     def answer(self, model: str, prompt: str):
-        """The Generation kept for `prompt` (marked reused), or None."""
-        found = self.answers.get((model, prompt))
-        return replace(found, reused=True) if found is not None else None
+        """The Generation kept for `prompt` (its reused_from names the arm that generated it), or None."""
+        return self.answers.get((model, prompt))
 
-    def keep(self, model: str, prompt: str, generation) -> None:
-        self.answers[(model, prompt)] = replace(generation, kept=None)  # not its key/value cache
+    def keep(self, model: str, prompt: str, generation, arm: str) -> None:
+        """`generation`, which `arm` gave (or took from an earlier arm), without its key/value cache."""
+        self.answers[(model, prompt)] = replace(generation, kept=None, reused_from=generation.reused_from or arm)
 
     def add(self, other: "AnswerBook") -> None:
         self.answers.update(other.answers)
@@ -90,7 +90,7 @@ def _score_answer(run: ArmRun, pair, generation, prompt, hits, metrics, loglik: 
     run.new_tokens.append(generation.new_tokens)
     run.samples.append({"question": pair.question, "reference": pair.answer, "answer": text,
                         **({"retrieved": [h.source for h in hits]} if hits is not None else {}),
-                        **({"reused": True} if generation.reused else {})})
+                        **({"reused_from": generation.reused_from} if generation.reused else {})})
 
 
 def evaluate_qa_arm(name: str, pairs, answer, likelihood, metrics, *, on_item=None, answer_batch=None,
@@ -129,9 +129,9 @@ def evaluate_qa_arm(name: str, pairs, answer, likelihood, metrics, *, on_item=No
         done += len(chunk)
         if on_item:
             on_item(done, len(pairs))
-    reused = sum(sample.get("reused", False) for sample in run.samples)
+    reused = [sample["reused_from"] for sample in run.samples if "reused_from" in sample]
     if reused:
-        run.extra["reused_answers"] = {"reused": reused, "answers": len(pairs)}
+        run.extra["reused_answers"] = {"reused": len(reused), "answers": len(pairs), "from": sorted(set(reused))}
     if rest:
         run.extra["batched"] = {"answers": len(rest), "batch_size": batch_size,
                                 "answers_per_second": len(rest) / batch_seconds if batch_seconds else None}
@@ -283,7 +283,7 @@ def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_ite
         if generation is None:
             generation = generate(model, tokenizer, prompt, max_new_tokens, prefix=prefix, keep=True)
             keep([generation], [prompt])
-        mine.keep(model_key, prompt, generation)
+        mine.keep(model_key, prompt, generation, arm.name)
         return generation, prompt, timings, hits
 
     def answer_batch(questions):
@@ -296,7 +296,7 @@ def measure_arm(arm, evalset, tokenizer, *, max_new_tokens: int, metrics, on_ite
             generations = [found if found is not None else next(fresh) for found in generations]
             keep(generations, [prompt for prompt, _, _ in prompted])
         for generation, (prompt, _, _) in zip(generations, prompted):
-            mine.keep(model_key, prompt, generation)
+            mine.keep(model_key, prompt, generation, arm.name)
         return [(generation, prompt, timings, hits) for generation, (prompt, timings, hits)
                 in zip(generations, prompted)]
 

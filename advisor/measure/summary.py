@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from advisor.measure.arms import ARM_KINDS, BASELINE
+from advisor.measure.arms import ARM_KINDS, BASELINE, label as arm_label
 from advisor.measure.cost import ComputeCost
 from advisor.measure.evaluate import ArmRun
 from advisor.measure.evidence import ArmReport, Forgetting, ModelCheck
@@ -40,9 +40,10 @@ def summarize_arm(run: ArmRun, *, label: str, one_off_seconds: float, notes: lis
     if "batched" in run.extra:
         latency["batched"] = run.extra["batched"]
     if reused := run.extra.get("reused_answers"):
-        notes.append(f"{reused['reused']} of its {reused['answers']} answers had the very prompt an earlier arm gave "
-                     "the same model (the same passages, in the same order): each is that answer, not generated again, "
-                     "with its measured time")
+        earlier = " and ".join(arm_label(name) for name in reused.get("from", [])) or "an earlier arm"
+        notes.append(f"{reused['reused']} of its {reused['answers']} answers had the very prompt {earlier} gave the "
+                     "same model (the same passages, in the same order): each is that arm's answer, not generated "
+                     "again, with its measured time")
     if run.extra.get("empty_continuations"):
         notes.append(f"{run.extra['empty_continuations']} continuation(s) of held-out documents came out empty: each "
                      "is scored as a miss (format match 0, similarity 0, the largest stylometric distance), not left out")

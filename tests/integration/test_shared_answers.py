@@ -85,17 +85,18 @@ def test_an_arm_reuses_the_answers_to_the_prompts_an_earlier_arm_asked(tiny_mode
     assert len(generated) == len(other) and all(PASSAGES[2] in prompt for prompt in generated)
     assert len(scored) == len(other)  # and only their references' likelihoods computed
     assert [s["answer"] for s in shared.samples] == [s["answer"] for s in alone.samples]
-    assert [s.get("reused", False) for s in shared.samples] == [q not in other for q in questions]
+    assert [s.get("reused_from") for s in shared.samples] == [None if q in other else "rag" for q in questions]
     for metric, values in alone.scores.items():
         assert shared.scores[metric] == pytest.approx(values, abs=1e-4), metric
-    assert shared.extra["reused_answers"] == {"reused": len(questions) - len(other), "answers": len(questions)}
+    assert shared.extra["reused_answers"] == {"reused": len(questions) - len(other), "answers": len(questions),
+                                              "from": ["rag"]}
     # A reused answer's latency is the first arm's answer's time (and this arm's retrieval, a few microseconds).
     for index, question in enumerate(questions[:evaluate.LATENCY_SAMPLE]):
         if question not in other:
             assert shared.latencies[index] >= first.parts["generate"][index]
     report = summarize_arm(shared, label="RAG, tuned embeddings", one_off_seconds=0.0, notes=[], usd_per_hour=1.0,
                            untrained=False, seed=0)
-    assert any(f"{len(questions) - len(other)} of its {len(questions)} answers had the very prompt" in note
+    assert any(f"{len(questions) - len(other)} of its {len(questions)} answers had the very prompt RAG gave" in note
                for note in report.notes)
 
     # Other weights (another key) share nothing.
