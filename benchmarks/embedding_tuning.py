@@ -30,7 +30,7 @@ VARIANTS = {"untuned": (0, True), "both 120 s": (120, True), "both 60 s": (60, T
             "queries 120 s": (120, False), "queries 60 s": (60, False)}
 
 
-def case_inputs(name: str, folder: Path):
+def case_inputs(name: str, folder: Path, embedder):
     """(training documents' chunks, held-out pairs, training-side pairs, top-k) as the advisor makes them."""
     from advisor.calibration.calibrate import CALIBRATION_OPTIONS, TASKS, write_task
     from advisor.config import AdvisorConfig
@@ -50,7 +50,6 @@ def case_inputs(name: str, folder: Path):
                                                           if k in AdvisorConfig.__dataclass_fields__})
     evalset = build_eval_set(load_corpus(corpus).documents, load_qa(qa), "knowledge", eval_fraction=cfg.eval_fraction,
                              seed=cfg.seed, max_eval=cfg.max_eval)
-    embedder = load_embedder()
     size = chunk_size_for(embedder, cfg.chunk_size)
     chunks = split_documents(evalset.train_documents, embedder.tokenizer, size, min(cfg.chunk_overlap, size // 2))
     return chunks, evalset.pairs, retrieval_pairs(evalset, chunks, cfg.seed), cfg.top_k
@@ -63,40 +62,44 @@ def load_embedder():
     return load(resolve_embedding_model(AdvisorConfig.default("embedding_model")), "cpu")
 
 
+class InMemoryRetriever:
+    """The top-k chunks by cosine similarity over every chunk, returned as rag.retrieval.Retriever returns them."""
+
+    def __init__(self, embedder, chunks, top_k: int):
+        import torch
+
+        self.embedder, self.chunks, self.top_k = embedder, chunks, min(top_k, len(chunks))
+        self.index = torch.as_tensor(embedder.encode([chunk.text for chunk in chunks], normalize_embeddings=True,
+                                                     batch_size=64))
+
+    def retrieve(self, query: str):
+        import torch
+
+        found = torch.as_tensor(self.embedder.encode([query], normalize_embeddings=True)) @ self.index.T
+        return [self.chunks[i] for i in found[0].topk(self.top_k).indices.tolist()], {}
+
+
 def retrieval(embedder, chunks, held_out, train_pairs, top_k: int) -> dict:
     """Held-out hit rate and MRR (a question's document among the top-k chunks' sources) and the training-side hit
-    rate (its passage among the top-k), by cosine similarity over every chunk."""
-    import random
+    rate (its passage among the top-k: advisor.stages.embeddings.train_side_hit_rate, as the stage measures it)."""
+    from advisor.stages.embeddings import train_side_hit_rate
 
-    import torch
-
-    from finetune.embedding_tuning import CHECKED_PAIRS
-
-    def encode(texts):
-        return torch.as_tensor(embedder.encode(texts, normalize_embeddings=True, batch_size=64))
-
-    index = encode([chunk.text for chunk in chunks])
-
-    def top(queries):
-        return (encode(queries) @ index.T).topk(min(top_k, len(chunks)), dim=1).indices.tolist()
-
+    retriever = InMemoryRetriever(embedder, chunks, top_k)
     ranks = []
-    for pair, found in zip(held_out, top([pair.question for pair in held_out])):
-        sources = [chunks[i].source for i in found]
+    for pair in held_out:
+        sources = [hit.source for hit in retriever.retrieve(pair.question)[0]]
         ranks.append(sources.index(pair.source) + 1 if pair.source in sources else None)
-    sample = train_pairs if len(train_pairs) <= CHECKED_PAIRS else random.Random(0).sample(train_pairs, CHECKED_PAIRS)
-    found = top([query for query, _ in sample])
-    train_hits = sum(passage in {chunks[i].text for i in hits} for (_, passage), hits in zip(sample, found))
     return {"held_out": len(ranks), "hit_rate": sum(r is not None for r in ranks) / len(ranks),
-            "mrr": sum(1 / r for r in ranks if r) / len(ranks), "train_side_hit_rate": train_hits / len(sample)}
+            "mrr": sum(1 / r for r in ranks if r) / len(ranks),
+            "train_side_hit_rate": train_side_hit_rate(retriever, train_pairs, seed=0)}
 
 
 def run_case(name: str, variants: list[str]) -> dict:
     from finetune.embedding_tuning import EPOCHS, tune_embedder
 
     with tempfile.TemporaryDirectory(prefix="embedding-tuning-") as scratch:
-        chunks, held_out, pairs, top_k = case_inputs(name, Path(scratch))
         base = load_embedder()
+        chunks, held_out, pairs, top_k = case_inputs(name, Path(scratch), base)
         rows = {}
         for variant in variants:
             budget, passage_gradient = VARIANTS[variant]

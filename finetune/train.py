@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -280,17 +281,19 @@ def _grown_for_gpu(peft_model, collator, examples: list[dict], settings: LoraSet
 
     loss_of = (lambda model, batch: labelled_positions_loss(model, batch, bf16=bf16)[0]) if positions_only else None
 
+    probe_passes = functools.partial(probe_training, peft_model.train(), collator, examples, device="cuda",
+                                     bf16=bf16, loss_of=loss_of)
+
     def measure(sizes):
         try:
-            return probe_training(peft_model.train(), collator, examples, sizes, device="cuda", bf16=bf16,
-                                  loss_of=loss_of)
+            return probe_passes(sizes)
         except torch.cuda.OutOfMemoryError as exc:  # a check's pass too large: checked_gpu_batch caps passes
             peft_model.zero_grad(set_to_none=True)
             raise MemoryError(str(exc)) from exc
         finally:
             torch.cuda.empty_cache()
 
-    probe = probe_training(peft_model.train(), collator, examples, device="cuda", bf16=bf16, loss_of=loss_of)
+    probe = probe_passes()
     torch.cuda.empty_cache()
     planned = checked_gpu_batch(probe, measure, torch.cuda.mem_get_info()[0], settings, len(examples),
                                 budget_seconds, wanted_steps)

@@ -40,7 +40,7 @@ def summarize_arm(run: ArmRun, *, label: str, one_off_seconds: float, notes: lis
     if "batched" in run.extra:
         latency["batched"] = run.extra["batched"]
     if reused := run.extra.get("reused_answers"):
-        earlier = " and ".join(arm_label(name) for name in reused.get("from", [])) or "an earlier arm"
+        earlier = " and ".join(arm_label(name) for name in reused["from"])
         notes.append(f"{reused['reused']} of its {reused['answers']} answers had the very prompt {earlier} gave the "
                      "same model (the same passages, in the same order): each is that arm's answer, not generated "
                      "again, with its measured time")
