@@ -81,10 +81,11 @@ class SetupScreen(Screen):
                 yield Static("", id="base_model-status", classes="status")
                 yield Label("Fine-tune time budget (minutes)", classes="field")
                 yield Input(str(initial.get("budget_minutes") or ""), type="number",
-                            placeholder=f"{AdvisorConfig.default('budget_minutes'):g} (default)", id="budget_minutes")
+                            placeholder=f"{AdvisorConfig.default('budget_minutes'):g} (default)", id="budget_minutes",
+                            valid_empty=True)
                 yield Label("Time limit for the whole run (minutes, optional)", classes="field")
                 yield Input(str(initial.get("max_minutes") or ""), type="number", placeholder="no limit",
-                            id="max_minutes")
+                            id="max_minutes", valid_empty=True)
                 yield Static("Ctrl+G estimates the run's time on this machine (loads the models: seconds).",
                              id="estimate", classes="status")
                 with Collapsible(title="Techniques: how the fine-tune and retrieval get their best chance",
@@ -126,7 +127,8 @@ class SetupScreen(Screen):
             yield Label(Constraints.help_text(name), classes="field")
             value = given.get(name)
             yield Input("" if value is None else str(value), type="integer" if kind is int else "number",
-                        placeholder="no limit" if "budget" in name or "latency" in name else "not stated", id=name)
+                        placeholder="no limit" if "budget" in name or "latency" in name else "not stated", id=name,
+                        valid_empty=True)
 
     def on_mount(self) -> None:
         self.sub_title = "Setup"

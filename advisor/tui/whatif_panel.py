@@ -66,10 +66,10 @@ class WhatIfPanel(VerticalScroll):
                 yield Checkbox(name.replace("_", " "), value, id=f"whatif-{name}")
             else:
                 yield Input("" if value is None else f"{value:g}", type="integer" if NUMBER_KINDS[name] is int
-                            else "number", placeholder="not stated", id=f"whatif-{name}")
+                            else "number", placeholder="not stated", id=f"whatif-{name}", valid_empty=True)
         yield Static(AdvisorConfig.help_text(PRICE).split(" (default")[0], markup=False, classes="field")
         yield Input("" if self.price is None else f"{self.price:g}", type="number", placeholder="the run's price",
-                    id=f"whatif-{PRICE}")
+                    id=f"whatif-{PRICE}", valid_empty=True)
         yield Static("", markup=False, id="whatif-status")
         yield Button("Write beside the run (whatif/)", id="whatif-write")
 

@@ -249,3 +249,27 @@ async def test_answers_are_rated_into_feedback_jsonl_and_the_report_weighs_them(
         said = app.screen.message
         assert "needs at least 8, with at least 2 good and 2 bad" in said
     assert not (tmp_path / "run-feedback" / "report.json").exists()
+
+
+async def test_a_blank_optional_number_is_not_marked_wrong_once_visited_and_a_bad_one_is(tmp_path):
+    """Blank number fields mean the default (or not stated): tabbing through them must not paint them red."""
+    from textual.widgets import Collapsible, Input
+
+    app = make_app({}, runs_root=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        setup = await wait_for_screen(pilot, SetupScreen)
+        for section in setup.query(Collapsible):
+            section.collapsed = False
+        await pilot.pause()
+        numbers = [field for field in setup.query(Input) if field.type in ("number", "integer")]
+        assert {"budget_minutes", "max_minutes", "latency_limit_ms"} <= {field.id for field in numbers}
+        for field in [*numbers, setup.query_one("#corpus", Input)]:  # each visited, then left
+            field.focus()
+            await pilot.pause()
+        assert [field.id for field in numbers if field.has_class("-invalid")] == []
+        setup.query_one("#budget_minutes", Input).value = "1e"
+        setup.query_one("#budget_minutes", Input).focus()
+        await pilot.pause()
+        setup.query_one("#corpus", Input).focus()
+        await pilot.pause()
+        assert setup.query_one("#budget_minutes", Input).has_class("-invalid")

@@ -33,7 +33,11 @@ async def test_editing_a_constraint_or_the_price_changes_the_shown_verdict_and_c
         await pilot.press("c")
         panel = screen.query_one(WhatIfPanel)
         assert panel.display and panel.query_one("#whatif-latency_limit_ms").value == ""
+        panel.query_one("#whatif-monthly_budget_usd").focus()  # visited and left blank: not stated, not wrong
+        await pilot.pause()
         panel.query_one("#whatif-latency_limit_ms").focus()
+        await pilot.pause()
+        assert not panel.query_one("#whatif-monthly_budget_usd").has_class("-invalid")
         await pilot.press("3", "0", "0")  # below the fine-tune's p95 (400 ms), above RAG's (250 ms)
         await pilot.pause()
         assert "What if: " in shown(screen, "#headline") and "rag (confidence medium)" in shown(screen, "#headline")
