@@ -63,6 +63,19 @@ class Training(Record):
         """The budget stopped the fine-tune before the steps its data plan asked for."""
         return self.stopped_by_budget and (self.steps_wanted or self.steps) > self.steps
 
+    def seen_text(self) -> str:
+        """How much of its data it saw, in words: '1.7 passes over the data', or under one pass the share seen
+        once ('40%', '0.3%': never '0.0 passes')."""
+        return (f"{self.passes:.1f} passes over the data" if self.passes >= 1
+                else f"{seen_share(self.passes)} of the data seen once")
+
+
+def seen_share(fraction: float) -> str:
+    """A share under one as a percentage precise enough not to read as none: '40%', '2.5%', 'under 0.1%'."""
+    if fraction >= 0.1:
+        return f"{fraction:.0%}"
+    return f"{fraction:.1%}" if fraction >= 0.001 else "under 0.1%"
+
 
 @dataclass
 class ModelCheck(Record):

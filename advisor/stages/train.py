@@ -13,7 +13,7 @@ from advisor.config import AdvisorConfig
 from advisor.corpus.evalset import EvalSet
 from advisor.errors import DeviceError, TrainingError
 from advisor.files import write_json
-from advisor.measure.evidence import Training
+from advisor.measure.evidence import Training, seen_share
 from advisor.stages.context import RunContext, log
 from advisor.stages.models import LoadedModels
 
@@ -77,10 +77,10 @@ def fine_tune(ctx: RunContext, evalset: EvalSet, models: LoadedModels, budget_se
             tuned, trained = train_lora(model, tokenizer, examples, settings, adapter_dir, **training)
         shutil.rmtree(checkpoints, ignore_errors=True)  # the adapter is saved and cached: nothing to go on from
         result = trained.to_dict()
+        done = Training.from_dict(result)
         ctx.progress("train", result["steps"], result["steps"],  # the steps that really ran
-                     f"{result['steps']} steps, {result['passes']:.1f} passes"
-                     + (f", on {trained.processes} processes" if trained.processes > 1 else ""),
-                     result=Training.from_dict(result))
+                     f"{done.steps} steps, {done.seen_text()}"
+                     + (f", on {trained.processes} processes" if trained.processes > 1 else ""), result=done)
         write_json(ctx.run_dir / "training.json", result)
         log.info("training: %s", json.dumps(result))
         ctx.cache.put("train", key, result)
@@ -233,14 +233,14 @@ def training_note(result: Training, cfg: AdvisorConfig) -> str:
         budget = (f"; the {minutes:.3g}-minute budget allowed {result.planned_steps} of the "
                   f"{result.steps_wanted or result.planned_steps} steps the data plan asked for")
     thin = "" if result.passes >= 1 else (
-        f"; the budget did not cover the augmented data: {result.passes:.0%} of its examples seen once, so a "
+        f"; the budget did not cover the augmented data: {seen_share(result.passes)} of its examples seen once, so a "
         "longer budget would give each form its chance" if result.augmentation
         else "; fewer than one pass: the fine-tune had little chance to learn the facts")
     return (f"LoRA r={cfg.lora_rank}, alpha={cfg.lora_alpha}, lr={cfg.learning_rate}, targets {cfg.lora_targets} "
             f"on {result.blocks} text block(s) of up to {cfg.max_seq_len} tokens"
             + (f" and {result.pairs} training QA pair(s)" if result.pairs else "")
             + augmentation_text(result.augmentation)
-            + f": {result.steps} optimizer steps ({result.passes:.1f} passes over the data, "
+            + f": {result.steps} optimizer steps ({result.seen_text()}, "
             f"{result.tokens:,} real tokens, padding excluded) in {result.seconds:.1f} s, "
             f"{result.tokens_per_second:.0f} tokens/s"
             + (f" on {result.processes} processes (DDP), which shared each batch" if result.processes > 1 else "")

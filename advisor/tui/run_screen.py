@@ -286,7 +286,7 @@ class RunScreen(Screen):
         if stage == "profile":
             return f"{result.documents} documents, {result.words:,} words, {result.tokens or 0:,} tokens"
         if stage == "train":
-            return (f"{result.steps} steps, {result.passes:.1f} passes, {result.tokens:,} real tokens "
+            return (f"{result.steps} steps, {result.seen_text()}, {result.tokens:,} real tokens "
                     f"in {result.seconds:.0f} s")
         if stage == "embeddings":
             return (f"{result['steps']} steps on {result['pairs']:,} pairs; the passage of a training-side question "

@@ -56,7 +56,8 @@ class SetupScreen(Screen):
     def compose(self) -> ComposeResult:
         initial = self.initial
         corpus = str(initial.get("corpus") or "")
-        start = Path(corpus).expanduser().parent if corpus else Path.cwd()
+        # absolute, so that the tree's root has a name even for a corpus given as a bare folder name
+        start = Path(corpus).expanduser().absolute().parent if corpus else Path.cwd()
         yield Header()
         with Horizontal(id="body"):
             yield DirectoryTree(start if start.is_dir() else Path.cwd(), id="tree")

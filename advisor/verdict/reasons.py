@@ -7,6 +7,7 @@ import math
 from advisor.corpus.personal_data import describe_counts
 from advisor.measure.arms import ARM_KINDS, BASELINE, KIND_OF_CHOICE, label
 from advisor.measure.comparisons import between, items_to_resolve, significant
+from advisor.measure.evidence import seen_share
 from advisor.verdict.inputs import (ANSWER_LIKELIHOOD, GOAL_PRIOR, SMALL_CORPUS_TOKENS, SMALL_EVAL, ArmEvidence,
                                     DecisionInputs)
 from advisor.verdict.report import Reason, Recommendation
@@ -159,7 +160,7 @@ def short_training(arms: dict[str, ArmEvidence]) -> tuple[str, float] | None:
     short = training.cut_short
     if not short and passes >= 1:
         return None
-    saw = f"it saw its data {passes:.1f} times"
+    saw = f"it saw {seen_share(passes)} of its data once" if passes < 1 else f"it saw its data {passes:.1f} times"
     if short:
         saw += f" (the budget allowed {steps} of the {wanted} steps its data plan asked for)"
     seconds = training.seconds

@@ -273,3 +273,14 @@ async def test_a_blank_optional_number_is_not_marked_wrong_once_visited_and_a_ba
         setup.query_one("#corpus", Input).focus()
         await pilot.pause()
         assert setup.query_one("#budget_minutes", Input).has_class("-invalid")
+
+
+async def test_a_corpus_given_as_a_bare_folder_name_opens_the_tree_on_its_named_parent(tmp_path, monkeypatch):
+    from textual.widgets import DirectoryTree
+
+    (tmp_path / "docs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    app = make_app({"corpus": "docs"}, runs_root=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        setup = await wait_for_screen(pilot, SetupScreen)
+        assert str(setup.query_one(DirectoryTree).root.label).strip() == tmp_path.name

@@ -438,8 +438,8 @@ def test_a_fine_tune_cut_short_says_a_longer_one_may_change_the_verdict():
     short = {"steps": 40, "steps_wanted": 120, "passes": 0.6, "stopped_by_budget": True, "seconds": 175.0}
     arms["finetune"] = dataclasses.replace(arms["finetune"], training=short)
     rec = decide_on(dataclasses.replace(inputs, arms=arms))
-    assert any(r.startswith("A longer fine-tune may change this: it saw its data 0.6 times (the budget allowed 40 of "
-                            "the 120 steps its data plan asked for)") for r in rec.reason_texts)
+    assert any(r.startswith("A longer fine-tune may change this: it saw 60% of its data once (the budget allowed 40 "
+                            "of the 120 steps its data plan asked for)") for r in rec.reason_texts)
     # 175 s for 40 steps; the plan's 120 steps take 525 s: a 9-minute budget covers them.
     assert any("--budget-minutes 9," in step for step in rec.next_steps)
     assert not any("--no-augment" in step for step in rec.next_steps)

@@ -82,5 +82,9 @@ def test_the_training_note_says_what_augmentation_added_and_whether_the_budget_c
     assert ("with 685 facts of the training side restated (685 clozes, 611 continuations, 66 reordered documents: "
             "1,418 more examples, 96,000 tokens, made in 0.4 s; 40 held-out fact(s) left out)") in note
     assert "did not cover the augmented data: 10% of its examples seen once" in note
+    config = AdvisorConfig(corpus=".")
+    tiny = training_note(Training(steps=4, passes=0.0033, blocks=61, augmentation=augmentation), config)
+    assert "4 optimizer steps (0.3% of the data seen once," in tiny and "0.3% of its examples seen once" in tiny
+    assert "(2.5 passes over the data," in training_note(Training(steps=900, passes=2.5, blocks=61), config)
     assert "did not cover" not in training_note(Training(steps=900, passes=2.5, blocks=61,
                                                          augmentation=augmentation), AdvisorConfig(corpus="."))
