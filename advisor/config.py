@@ -86,7 +86,7 @@ class Constraints:
 
 @dataclass
 class AdvisorConfig:
-    corpus: str = _help("Folder of documents (.txt, .md, .rst, .html, .jsonl), read recursively.", "")
+    corpus: str = _help("Folder of documents (.txt, .md, .rst, .html, .pdf, .docx, .jsonl), read recursively.", "")
     goal: str = _help("'knowledge': the model should know the facts in the corpus; "
                       "'style': it should write the way the corpus does; 'both': both are measured "
                       "(and the fine-tune with RAG too).", "knowledge", choices=GOALS)

@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+from advisor.corpus.formats import CONVERT_FIRST, EXTRACTED_SUFFIXES, extract_text
 from advisor.errors import CorpusError
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst"}
 HTML_SUFFIXES = {".html", ".htm"}
 JSONL_SUFFIXES = {".jsonl"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES | EXTRACTED_SUFFIXES
+SUPPORTED_TEXT = ".txt .md .rst .html .pdf .docx, and .jsonl with a \"text\" field"
 
 
 @dataclass(frozen=True)
@@ -230,8 +232,9 @@ def _cut_at_character(data: bytes) -> bytes:
     return data
 
 
-def load_corpus(folder: str | Path) -> Corpus:
-    """Reads every supported file under `folder`; raises CorpusError when nothing usable is found."""
+def load_corpus(folder: str | Path, on_file=None) -> Corpus:
+    """Reads every supported file under `folder`; raises CorpusError when nothing usable is found.
+    `on_file(done, total)`, when given, is called after each file (a folder of PDFs takes a while)."""
     root = Path(folder).expanduser()
     if not root.exists():
         raise CorpusError(f"corpus folder {str(root)!r} does not exist",
@@ -242,11 +245,20 @@ def load_corpus(folder: str | Path) -> Corpus:
 
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
-    for path in sorted(corpus_files(root)):
+    paths = sorted(corpus_files(root))
+    for done, path in enumerate(paths):
+        if on_file is not None and done:
+            on_file(done, len(paths))
         source = path.relative_to(root).as_posix()
         suffix = path.suffix.lower()
         if suffix not in SUPPORTED_SUFFIXES:
-            skipped.append(SkippedFile(source, f"unsupported file type {suffix or '(none)'}"))
+            skipped.append(SkippedFile(source, f"unsupported file type {suffix or '(none)'}"
+                                               + (f" ({CONVERT_FIRST[suffix]})" if suffix in CONVERT_FIRST else "")))
+            continue
+        if suffix in EXTRACTED_SUFFIXES:
+            document = _extracted_document(path, source, skipped)
+            if document:
+                documents.append(document)
             continue
         try:
             with path.open("rb") as handle:  # never more than the cap: a file may be larger than memory
@@ -281,6 +293,30 @@ def load_corpus(folder: str | Path) -> Corpus:
     if not documents:
         reasons = f" ({len(skipped)} file(s) skipped, e.g. {skipped[0].path}: {skipped[0].reason})" \
             if skipped else ""
-        raise CorpusError(f"no readable documents in {str(root)!r}{reasons}",
-                          hint="supported: .txt .md .rst .html .jsonl with a \"text\" field")
+        raise CorpusError(f"no readable documents in {str(root)!r}{reasons}", hint=f"supported: {SUPPORTED_TEXT}")
     return Corpus(root=root, documents=documents, skipped=skipped)
+
+
+def _extracted_document(path: Path, source: str, skipped: list[SkippedFile]) -> Document | None:
+    """A PDF or Word file's text as one document (None, with the reason in `skipped`, when it gives none); the
+    pages that failed and the part past the size cap are listed in `skipped` too."""
+    try:
+        stat = path.stat()
+        if stat.st_size == 0:
+            skipped.append(SkippedFile(source, "empty file"))
+            return None
+        extracted = extract_text(path, MAX_FILE_BYTES)
+    except OSError as exc:
+        skipped.append(SkippedFile(source, f"unreadable ({exc.strerror or exc})"))
+        return None
+    except ValueError as exc:
+        skipped.append(SkippedFile(source, str(exc)))
+        return None
+    if extracted.failed_pages:
+        pages = ", ".join(map(str, extracted.failed_pages[:10])) + (", ..." if len(extracted.failed_pages) > 10 else "")
+        skipped.append(SkippedFile(f"{source} (page {pages})", "the page's text could not be extracted"))
+    if extracted.cut:
+        skipped.append(SkippedFile(f"{source} (beyond its first {MAX_FILE_BYTES // 2 ** 20} MB of text)",
+                                   f"more than {MAX_FILE_BYTES // 2 ** 20} MB of text: only its start is read"))
+    # No text encoding: the format's own library decoded it.
+    return Document(id=source, source=source, text=extracted.text, encoding="", modified=stat.st_mtime)

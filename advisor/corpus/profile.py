@@ -215,7 +215,7 @@ def profile_documents(documents: list[Document], tokenizer=None, *, reference_te
                         .most_common()),
         exact_duplicates=sum(count - 1 for count in fingerprints.values() if count > 1),
         near_duplicates=near_duplicates(documents),
-        non_utf8_documents=sum(1 for d in documents if d.encoding != "utf-8"),
+        non_utf8_documents=sum(1 for d in documents if d.encoding not in ("utf-8", "")),  # "": PDF, Word
         personal_data=find_personal_data(documents),
         style=style_signals(read),
         freshness=freshness(documents),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from advisor.corpus.loading import Corpus, load_corpus
@@ -19,7 +20,14 @@ class Inputs:
 
 def load_inputs(ctx: RunContext) -> Inputs:
     ctx.progress("load", 0, 1)
-    corpus = load_corpus(ctx.config.corpus)
+    shown = [time.perf_counter()]
+
+    def on_file(done: int, total: int) -> None:  # twice a second at most: a folder may hold thousands of files
+        if time.perf_counter() - shown[0] >= 0.5:
+            shown[0] = time.perf_counter()
+            ctx.progress("load", done, total, f"{done:,} of {total:,} files read")
+
+    corpus = load_corpus(ctx.config.corpus, on_file)
     pairs = load_qa(ctx.config.qa) if ctx.config.qa else None
     reference = reference_paragraphs_of(ctx.config)
     for skipped in corpus.skipped:

@@ -63,7 +63,8 @@ class SetupScreen(Screen):
             yield DirectoryTree(start if start.is_dir() else Path.cwd(), id="tree")
             with VerticalScroll(id="form"):
                 yield Label("Corpus folder", classes="field")
-                yield Input(corpus, placeholder="folder of .txt .md .rst .html .jsonl files (or pick one on the left)",
+                yield Input(corpus, placeholder="folder of .txt .md .rst .html .pdf .docx .jsonl files (or pick one "
+                                                "on the left)",
                             id="corpus")
                 yield Static("", id="corpus-status", classes="status")
                 yield Label("Goal", classes="field")

@@ -20,7 +20,9 @@ def test_reads_every_supported_format_recursively(tmp_path):
     (tmp_path / "many.jsonl").write_text(
         json.dumps({"text": "first"}) + "\n\n" + json.dumps({"text": "second", "title": "x"}) + "\n",
         encoding="utf-8")
-    corpus = load_corpus(tmp_path)
+    read = []
+    corpus = load_corpus(tmp_path, on_file=lambda done, total: read.append((done, total)))
+    assert read == [(1, 5), (2, 5), (3, 5), (4, 5)]  # after each file but the last (the stage's end says that one)
     by_id = {d.id: d.text for d in corpus.documents}
     assert set(by_id) == {"one.txt", "a/two.md", "a/b/three.rst", "page.html", "many.jsonl#1", "many.jsonl#3"}
     assert "Visible & kept" in by_id["page.html"] and "hidden" not in by_id["page.html"]
