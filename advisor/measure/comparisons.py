@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from advisor.measure.arms import BASELINE
-from advisor.measure.metrics import Metric, paired_difference
+from advisor.measure.metrics import METRICS, Metric, paired_difference
 
 
 def compare_arms(per_item: dict[str, list[float]], metric: Metric, seed: int) -> dict:
@@ -38,8 +38,14 @@ def between(comparisons: dict, a: str, b: str) -> dict | None:
 
 
 def significant(comparison: dict | None) -> bool:
-    """Measurably better: the whole interval above zero (no interval, as with too few items: never)."""
-    return comparison is not None and math.isfinite(comparison["ci95"][0]) and comparison["ci95"][0] > 0
+    """Measurably better: the whole interval above zero (no interval, as with too few items: never); for a loss or
+    a likelihood (a metric that is not a share of items), by at least its `meaningful` difference too. Per-token
+    figures of two nearly identical models (a fine-tune of a few steps against its base) differ on every item by
+    about the same thousandth of a nat, so their interval clears zero: measurable, and worth nothing."""
+    if comparison is None or not math.isfinite(comparison["ci95"][0]) or comparison["ci95"][0] <= 0:
+        return False
+    metric = METRICS.get(comparison.get("metric"))
+    return metric is None or metric.share or comparison["improvement"] >= metric.meaningful
 
 
 def items_to_resolve(comparison: dict) -> int | None:

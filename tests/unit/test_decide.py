@@ -287,6 +287,12 @@ SCENARIOS = {
              likelihood=dict(base=[-6.9, -7.1] * 30, rag=[-5.9, -6.9] * 30, finetune=[-6.9, -5.9] * 30)),
         ("rag", "low", "lifts this one and the LoRA fine-tune alike, and nothing separates them"),
         ("nor answer log-probability per token", "comparisons", [])),
+    # Seen on two PDF manuals with a fine-tune of 3 steps: every answer's likelihood a thousandth of a nat higher, an
+    # interval clear of zero, and no answer changed: no evidence for it.
+    "a fine-tune of a few steps lifts the likelihood by a thousandth of a nat": (
+        dict(base=[1.0] + [0.0] * 19, rag=[0.0] + [1.0] * 3 + [0.0] * 16, finetune=[1.0] + [0.0] * 19,
+             likelihood=dict(base=[-9.0, -11.0] * 10, rag=[-7.0, -13.0] * 10, finetune=[-8.999, -10.999] * 10)),
+        ("neither", "low", "No option beat the base model"), ("No arm beat the base model", "comparisons", [])),
     "the base model already knows: the likelihood changes no answer": (
         dict(base=[1.0] * 40, rag=[1.0] * 10 + [0.0] * 30, finetune=[1.0] * 40,
              likelihood=dict(base=[-0.09] * 40, rag=[-1.5] * 40, finetune=[-0.04, -0.05] * 20)),
