@@ -52,7 +52,8 @@ def further_evidence(chosen: str, arms: dict[str, ArmEvidence], likelihood: dict
     if lift:
         verdict = ("agrees" if significant(lift) else
                    "points the other way" if significant(between(likelihood, BASELINE, chosen))
-                   else "cannot tell them apart")
+                   else f"moves by less than the {ANSWER_LIKELIHOOD.meaningful:g} nats per token that would count"
+                   if lift["ci95"][0] > 0 or lift["ci95"][1] < 0 else "cannot tell them apart")
         reasons.append(Reason(f"Further evidence: the answer's likelihood {verdict} ({arm_label(arms, chosen)} against "
                               f"the base model on {ANSWER_LIKELIHOOD.label}: {comparison_text(lift)}).", "comparisons"))
     hit = arms[chosen].value("retrieval_hit_rate")

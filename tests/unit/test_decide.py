@@ -436,6 +436,11 @@ def test_the_rest_of_the_quality_evidence_is_read_and_said():
                            ANSWER_LIKELIHOOD, seed=0)
     said = decide_on(dataclasses.replace(inputs, likelihood=against)).reason_texts
     assert any(text.startswith("Further evidence: the answer's likelihood points the other way") for text in said)
+    barely = compare_arms({"base": [-7.0, -7.2] * 20, "rag": [-6.999, -7.199] * 20}, ANSWER_LIKELIHOOD, 0)
+    said = decide_on(dataclasses.replace(inputs, arms=arms, likelihood=barely)).reason_texts
+    assert any(text.startswith("Further evidence: the answer's likelihood moves by less than the 0.05 nats per token "
+                               "that would count (RAG against the base model on answer log-probability per token: "
+                               "+0.001") for text in said)
 
 
 def test_a_fine_tune_cut_short_says_a_longer_one_may_change_the_verdict():
