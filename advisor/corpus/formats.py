@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,7 +76,36 @@ def _pdf_text(path: Path, limit: int) -> Extracted:
         if failed and len(failed) == pages:
             raise ValueError("PDF whose pages could not be read")
         raise ValueError("PDF with no text layer (a scan? run OCR on it first, e.g. with ocrmypdf)")
-    return Extracted("\n\n".join(parts)[:limit], cut, failed)
+    return Extracted("\n\n".join(without_running_lines(parts))[:limit], cut, failed)
+
+
+EDGE_LINES = 2  # the lines at a page's top and bottom where running headers, footers and page numbers sit
+# A line there on at least this share of the pages, and on 3 at least (digits aside), is a running header: a title
+# on every page, page numbers (on every other page, where headers alternate), a chapter's title on its pages.
+RUNNING_SHARE = 0.1
+RUNNING_WORDS = 8  # and no longer: a sentence of the text that happens to repeat at a page's edge is kept
+
+
+def without_running_lines(pages: list[str]) -> list[str]:
+    """Each page's text less its running headers and footers, and the pages left empty: a line among a page's
+    first or last EDGE_LINES, of up to RUNNING_WORDS words, that (its digits made alike) sits there on RUNNING_SHARE
+    of the pages and on 3 at least ("Shared MIME-info Database" atop each page, "17", "Chapter 4: Function
+    reference 17"); in a PDF of one or two pages, none."""
+    def shape(line: str) -> str:
+        return re.sub(r"\d+", "#", " ".join(line.split()))
+
+    def edges(lines: list[str]) -> set[int]:
+        return set(range(min(EDGE_LINES, len(lines)))) | set(range(max(0, len(lines) - EDGE_LINES), len(lines)))
+
+    split = [page.splitlines() for page in pages]
+    seen = Counter(shape_ for lines in split for shape_ in {shape(lines[i]) for i in edges(lines)})
+    running = {shape_ for shape_, count in seen.items()
+               if shape_ and len(shape_.split()) <= RUNNING_WORDS and count >= max(3, RUNNING_SHARE * len(pages))}
+    kept = []
+    for lines in split:
+        edge = edges(lines)
+        kept.append("\n".join(line for i, line in enumerate(lines) if i not in edge or shape(line) not in running))
+    return [page for page in kept if page.strip()]
 
 
 def _docx_text(path: Path, limit: int) -> Extracted:

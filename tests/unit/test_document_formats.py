@@ -88,3 +88,17 @@ def test_a_pdf_past_the_text_cap_is_read_to_the_cap_and_says_so(tmp_path, monkey
     assert document.text.startswith("Page 1 has this sentence on it.") and len(document.text) <= 40
     assert "Page 3" not in document.text
     assert [s.path.split(" MB")[0] for s in corpus.skipped] == ["long.pdf (beyond its first 0"]  # a 40-byte cap
+
+
+def test_running_headers_footers_and_page_numbers_are_left_out_of_a_pdfs_text(tmp_path):
+    fact = "Fact {}: the crossing to the island takes {} minutes in calm weather."  # a sentence: kept, if alike
+    pages = [["Island Ferries Handbook", fact.format(n, 20 + n), str(n)] for n in range(1, 6)]
+    pages[2].insert(1, "Chapter 2: Fares 3")  # a chapter's header on one page only: not a running line
+    pages.append(["Island Ferries Handbook", "6"])  # nothing left of this page: no empty page in the text
+    write_pdf(tmp_path / "handbook.pdf", pages)
+    write_pdf(tmp_path / "short.pdf", [["Short Guide", "Only two pages.", "1"], ["Short Guide", "The end.", "2"]])
+    by_id = {d.id: d.text for d in load_corpus(tmp_path).documents}
+    assert by_id["handbook.pdf"] == "\n\n".join(
+        [fact.format(1, 21), fact.format(2, 22), "Chapter 2: Fares 3\n" + fact.format(3, 23), fact.format(4, 24),
+         fact.format(5, 25)])
+    assert by_id["short.pdf"] == "Short Guide\nOnly two pages.\n1\n\nShort Guide\nThe end.\n2"  # too few to tell
