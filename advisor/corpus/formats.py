@@ -48,15 +48,14 @@ def _pdf_text(path: Path, limit: int) -> Extracted:
         with path.open("rb") as handle:  # read from the file as needed, never held whole in memory
             try:
                 reader = PdfReader(handle)
-                if reader.is_encrypted and not reader.decrypt(""):  # many PDFs are protected with an empty password
-                    raise ValueError("encrypted PDF: it needs a password (save an unprotected copy)")
-                pages = len(reader.pages)
+                locked = reader.is_encrypted and not reader.decrypt("")  # an empty password opens many PDFs
+                pages = 0 if locked else len(reader.pages)
             except (DependencyError, FileNotDecryptedError):
-                raise ValueError("encrypted PDF: it needs a password (save an unprotected copy)") from None
-            except ValueError:
-                raise
+                locked = True
             except Exception as exc:  # pypdf raises many kinds on a damaged file: each is a file to skip
                 raise ValueError(f"not a readable PDF ({_exception_text(exc)})") from None
+            if locked:
+                raise ValueError("encrypted PDF: it needs a password (save an unprotected copy)")
             parts, size, failed, cut = [], 0, [], False
             for number in range(pages):
                 if size >= limit:

@@ -20,11 +20,12 @@ class Inputs:
 
 def load_inputs(ctx: RunContext) -> Inputs:
     ctx.progress("load", 0, 1)
-    shown = [time.perf_counter()]
+    shown = time.perf_counter()
 
     def on_file(done: int, total: int) -> None:  # twice a second at most: a folder may hold thousands of files
-        if time.perf_counter() - shown[0] >= 0.5:
-            shown[0] = time.perf_counter()
+        nonlocal shown
+        if time.perf_counter() - shown >= 0.5:
+            shown = time.perf_counter()
             ctx.progress("load", done, total, f"{done:,} of {total:,} files read")
 
     corpus = load_corpus(ctx.config.corpus, on_file)
